@@ -1,0 +1,113 @@
+"""How Xuncha runs Airflow: the environment every Airflow process gets, and the warehouse connection.
+
+Airflow is configured entirely through environment variables (no committed airflow.cfg): AIRFLOW_HOME
+inside the project's state folder, DAGs from `dags/`, plugins from `plugins/`, no examples, the
+LocalExecutor on the metadata database, and the warehouse as the connection `xuncha_warehouse`
+(AIRFLOW_CONN_XUNCHA_WAREHOUSE), built from the warehouse URL so that no secret sits in the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from xuncha.settings import PROJECT_ROOT, WAREHOUSE_CONN_ID, Settings, get_settings
+
+
+def connection_json(url: str) -> str:
+    """Airflow connection (JSON form) for a PostgreSQL SQLAlchemy URL, socket hosts included."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    conn = {
+        "conn_type": "postgres",
+        "host": u.host or u.query.get("host", ""),
+        "login": u.username or "",
+        "password": u.password or "",
+        "schema": u.database or "",
+    }
+    if u.port:
+        conn["port"] = u.port
+    extra = {k: v for k, v in u.query.items() if k != "host"}
+    if extra:
+        conn["extra"] = extra
+    return json.dumps(conn)
+
+
+def airflow_environ(settings: Settings | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for any Airflow process (CLI, scheduler, dag.test in a subprocess)."""
+    from xuncha import db
+
+    settings = settings or get_settings()
+    env = dict(os.environ if base is None else base)
+    home = settings.airflow_home
+    home.mkdir(parents=True, exist_ok=True)
+    defaults = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__API__PORT": "8080",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.airflow_db_url(settings),
+        "XUNCHA_HOME": str(settings.home),
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    conn_var = f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"
+    if conn_var not in env:
+        env[conn_var] = connection_json(db.warehouse_url(settings))
+    # The package lives in plugins/; make it importable for every Airflow process (as the plugins folder is in a deployment).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT / "plugins"), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def apply(settings: Settings | None = None) -> dict[str, str]:
+    """Set the Airflow environment in this process (before Airflow is imported), e.g. for dag.test()."""
+    env = airflow_environ(settings)
+    os.environ.update(env)
+    return env
+
+
+def warehouse_url_from_airflow() -> str:
+    """Inside an Airflow task: the warehouse URL from the `xuncha_warehouse` connection.
+
+    Falls back to the process settings (WAREHOUSE_URL or the embedded server) where the connection
+    is not defined, e.g. when the library is used outside Airflow.
+    """
+    from xuncha import db
+
+    try:
+        from airflow.sdk import Connection
+
+        conn = Connection.get(WAREHOUSE_CONN_ID)
+    except Exception:  # not inside Airflow, or the connection is not defined
+        return db.warehouse_url()
+    from sqlalchemy.engine import URL
+
+    query = {}
+    host = conn.host or None
+    if host and host.startswith("/"):
+        query["host"], host = host, None
+    query.update({k: str(v) for k, v in (conn.extra_dejson or {}).items()})
+    return URL.create(
+        "postgresql+psycopg2",
+        username=conn.login or None,
+        password=conn.password or None,
+        host=host,
+        port=conn.port or None,
+        database=conn.schema or None,
+        query=query,
+    ).render_as_string(hide_password=False)
+
+
+def airflow_bin() -> Path:
+    import sys
+
+    return Path(sys.executable).with_name("airflow")

@@ -1,0 +1,66 @@
+"""What goes wrong with an export, said precisely: county, file, row, column, rule, value.
+
+A `Problem` is one finding; `ExportRejected` carries the problems that quarantine an export. Every
+rule has a stable id (used in reports, tests and the export spec) and a Chinese label for county staff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+RULES_ZH = {
+    "manifest.missing": "缺少导出清单 manifest.json",
+    "manifest.json": "导出清单不是有效的 JSON",
+    "manifest.schema": "导出清单不符合规范",
+    "manifest.county": "导出清单的区划代码与投递目录所属县区不符",
+    "manifest.spec_version": "规范版本不受支持",
+    "file.missing": "清单所列文件缺失",
+    "file.sha256": "文件 SHA-256 校验值不符",
+    "file.rows": "文件行数与清单不符",
+    "file.encoding": "文件编码与清单不符",
+    "file.format": "文件格式错误，无法解析",
+    "file.columns": "文件列与规范不符（缺列、多列或列名错误）",
+    "row.invalid": "数据行未通过校验",
+    "row.reference": "数据行引用的记录不存在",
+    "person.clear": "人员标识疑似真实姓名或身份证号",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    rule: str
+    message: str
+    file: str | None = None
+    row: int | None = None
+    column: str | None = None
+    value: str | None = None
+    severity: str = "critical"
+
+    @property
+    def rule_zh(self) -> str:
+        return RULES_ZH.get(self.rule.split(":")[0], self.rule)
+
+    def where(self) -> str:
+        parts = [p for p in (self.file, f"row {self.row}" if self.row else None, f"column {self.column}" if self.column else None) if p]
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.where()
+        value = f" (value {self.value!r})" if self.value is not None else ""
+        return f"[{self.rule}] {where + ': ' if where else ''}{self.message}{value}"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "rule_zh": self.rule_zh}
+
+
+class ExportRejected(Exception):
+    """The export is quarantined: nothing of it reaches core."""
+
+    def __init__(self, county: str, export: str, problems: list[Problem]):
+        self.county = county
+        self.export = export
+        self.problems = problems
+        head = f"export {export} of county {county} rejected: "
+        shown = "; ".join(str(p) for p in problems[:5])
+        more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(head + shown + more)

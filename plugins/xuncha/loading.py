@@ -1,0 +1,67 @@
+"""Publishing a validated batch into core (the "publish" of write-audit-publish).
+
+The SQL is in sql/load/*.sql, rendered per entity from the spec's columns. The caller runs every file
+of an export inside one transaction, so an export is in core entirely or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cache
+
+from xuncha.settings import SQL_DIR
+from xuncha.spec import Entity
+
+_CASTS = {
+    "string": "NULLIF(btrim({c}), '')",
+    "code": "NULLIF(btrim({c}), '')",
+    "person": "NULLIF(btrim({c}), '')",
+    "date": "NULLIF(btrim({c}), '')::date",
+    "timestamp": "NULLIF(btrim({c}), '')::timestamptz",
+    "integer": "NULLIF(btrim({c}), '')::integer",
+    "decimal": "NULLIF(btrim({c}), '')::numeric(16,2)",
+}
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    entity: str
+    staged: int
+    inserted: int
+    updated: int
+    withdrawn: int = 0
+
+    @property
+    def unchanged(self) -> int:
+        return self.staged - self.inserted - self.updated
+
+
+@cache
+def _template(name: str):
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.from_string((SQL_DIR / "load" / name).read_text(encoding="utf-8"))
+
+
+def render(name: str, entity: Entity, staging: str, lineage_size: int = 1) -> str:
+    columns = [{"name": c.name, "cast": _CASTS[c.type].format(c=c.name)} for c in entity.columns]
+    return _template(name).render(
+        entity=entity.name, table=entity.name, key=entity.key, staging=staging, columns=columns,
+        names=", ".join(entity.column_names), lineage_size=lineage_size,
+    )
+
+
+def merge(cur, entity: Entity, staging: str, county: str, lineage: tuple[str, ...], batch_id: int) -> FileLoad:
+    cur.execute(render("merge.sql", entity, staging, len(lineage)),
+                {"county": county, "lineage": list(lineage), "batch_id": batch_id})
+    staged, inserted, updated = cur.fetchone()
+    return FileLoad(entity.name, staged, inserted, updated)
+
+
+def withdraw_absent(cur, entity: Entity, staging: str, lineage: tuple[str, ...], batch_id: int,
+                    generated_at: dt.datetime) -> int:
+    cur.execute(render("withdraw.sql", entity, staging),
+                {"lineage": list(lineage), "batch_id": batch_id, "generated_at": generated_at})
+    return cur.fetchone()[0]
