@@ -111,3 +111,30 @@ def airflow_bin() -> Path:
     import sys
 
     return Path(sys.executable).with_name("airflow")
+
+
+def run_airflow(args: list[str], settings: Settings | None = None, check: bool = True, quiet: bool = False):
+    """Run the Airflow CLI with Xuncha's environment; returns the CompletedProcess."""
+    import subprocess
+
+    env = airflow_environ(settings)
+    out = subprocess.DEVNULL if quiet else None
+    proc = subprocess.run([str(airflow_bin()), *args], env=env, stdout=out, stderr=subprocess.STDOUT if quiet else None,
+                          cwd=PROJECT_ROOT)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"`airflow {' '.join(args)}` failed with exit code {proc.returncode}")
+    return proc
+
+
+def init_airflow(settings: Settings | None = None) -> None:
+    """Create or upgrade Airflow's metadata database and the pools the DAGs use (idempotent)."""
+    run_airflow(["db", "migrate"], settings, quiet=True)
+    run_airflow(["pools", "set", "xuncha_ingest", "4", "Concurrent county loads"], settings, quiet=True)
+
+
+def dags_test(dag_id: str, logical_date: str, conf: dict | None = None, settings: Settings | None = None) -> None:
+    """One real DAG run (`airflow dags test`): parses dags/, runs every task; raises if the run fails."""
+    args = ["dags", "test", dag_id, logical_date]
+    if conf:
+        args += ["--conf", json.dumps(conf)]
+    run_airflow(args, settings)

@@ -86,4 +86,5 @@ def connect(url: str | None = None, autocommit: bool = False) -> Iterator["psyco
 def redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    u = make_url(url)
+    return u.render_as_string(hide_password=bool(u.password))

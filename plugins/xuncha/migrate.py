@@ -70,6 +70,13 @@ def applied(conn) -> dict[int, tuple[str, str]]:
         return {v: (n, c) for v, n, c in cur.fetchall()}
 
 
+def applied_versions(url: str | None = None) -> set[int]:
+    from xuncha import db
+
+    with db.connect(url) as conn:
+        return set(applied(conn))
+
+
 def migrate(url: str | None = None, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     """Apply every pending migration; return those applied (empty when up to date)."""
     from xuncha import db

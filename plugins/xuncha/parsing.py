@@ -91,10 +91,14 @@ def stage_file(conn, batch_id: int, entity: Entity, path: Path, fmt: str, encodi
 
 def _copy(cur, statement, stream, name: str, encoding: str | None) -> None:
     import psycopg2
+    import psycopg2.errors
 
     try:
         cur.copy_expert(statement.as_string(cur), stream, size=1 << 18)
-    except StagingFailed:
+    except psycopg2.errors.QueryCanceled:
+        # A problem found while streaming rows (e.g. a person's name) aborts the COPY; report it, not the abort.
+        if isinstance(getattr(stream, "error", None), StagingFailed):
+            raise stream.error from None
         raise
     except psycopg2.DataError as exc:
         ctx = (exc.diag.context or "") if exc.diag else ""
@@ -110,11 +114,13 @@ def _copy(cur, statement, stream, name: str, encoding: str | None) -> None:
 
 
 def _csv_header(path: Path, encoding: str, name: str) -> list[str]:
+    with path.open("rb") as fh:
+        first = fh.readline(1 << 16)
     try:
-        with path.open("r", encoding="utf-8-sig" if encoding.startswith("utf-8") else encoding, newline="") as fh:
-            header = next(csv.reader(fh), None)
+        line = first.decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)
     except UnicodeDecodeError as exc:
         raise StagingFailed([Problem("file.encoding", f"header is not valid {encoding}: {exc.reason}", file=name, row=0)]) from None
+    header = next(csv.reader([line]), None)
     if not header:
         raise StagingFailed([Problem("file.format", "empty file: a header row is required", file=name)])
     return [h.strip() for h in header]
@@ -246,6 +252,7 @@ class _CsvStream(io.RawIOBase):
         self._text = io.StringIO()
         self._writer = csv.writer(self._text, lineterminator="\n")
         self._encoder = codecs.getincrementalencoder("utf-8")()
+        self.error: Exception | None = None
 
     def readable(self) -> bool:
         return True
@@ -264,8 +271,12 @@ class _CsvStream(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
-        while (size < 0 or len(self._buf) < size) and self._fill():
-            pass
+        try:
+            while (size < 0 or len(self._buf) < size) and self._fill():
+                pass
+        except Exception as exc:
+            self.error = exc
+            raise
         if size < 0:
             out, self._buf = self._buf, b""
         else:

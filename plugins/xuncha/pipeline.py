@@ -52,30 +52,53 @@ class BatchResult:
         }
 
 
+def _night_key(d: Path) -> tuple[str, str, str]:
+    """Sort key of an export folder: business date, generation time, name (unreadable manifests sort first)."""
+    try:
+        raw = json.loads((d / "manifest.json").read_text(encoding="utf-8-sig"))
+        return str(raw.get("business_date", "")), str(raw.get("generated_at", "")), d.name
+    except (OSError, ValueError, AttributeError):
+        return "", "", d.name  # quarantined with a clear reason when ingested
+
+
 def pending_exports(county: County, settings: Settings | None = None, up_to: dt.date | None = None) -> list[Path]:
-    """Export folders waiting in the county's landing area, oldest night first (unreadable manifests first of all)."""
+    """Export folders waiting in the county's landing area for nights up to `up_to`, oldest night first."""
     root = county.landing_dir((settings or get_settings()).landing)
     if not root.is_dir():
         return []
-    keyed = []
-    for d in root.iterdir():
-        if not d.is_dir() or d.name.startswith((".", "_")):
-            continue
-        try:
-            raw = json.loads((d / "manifest.json").read_text(encoding="utf-8-sig"))
-            key = (str(raw.get("business_date", "")), str(raw.get("generated_at", "")), d.name)
-        except (OSError, ValueError):
-            key = ("", "", d.name)  # quarantined with a clear reason when ingested
-        if up_to is None or key[0] == "" or key[0] <= up_to.isoformat():
-            keyed.append((key, d))
-    return [d for _, d in sorted(keyed)]
+    keyed = [(_night_key(d), d) for d in root.iterdir() if d.is_dir() and not d.name.startswith((".", "_"))]
+    return [d for key, d in sorted(keyed) if up_to is None or key[0] == "" or key[0] <= up_to.isoformat()]
+
+
+def find_exports(path: Path) -> list[Path]:
+    """`path` itself if it is an export folder, else every export folder below it; oldest night first."""
+    if (path / "manifest.json").is_file():
+        return [path]
+    return sorted((m.parent for m in path.rglob("manifest.json")), key=_night_key)
+
+
+def county_of(export_dir: Path, registry: Registry) -> str:
+    """The county an export folder belongs to: its parent folder's name if that is a registry code, else its manifest's."""
+    codes = {c.code for c in registry.counties}
+    if export_dir.parent.name in codes:
+        return export_dir.parent.name
+    try:
+        code = json.loads((export_dir / "manifest.json").read_text(encoding="utf-8-sig"))["county_code"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ValueError(f"{export_dir}: cannot tell its county (name it with --county)") from None
+    if code not in codes:
+        raise ValueError(f"{export_dir}: county {code} is not in the registry")
+    return code
 
 
 class Ingestor:
     """Holds what is costly to build (the GX context, the person key) across the exports of one task."""
 
-    def __init__(self, registry: Registry, url: str | None = None, settings: Settings | None = None):
+    def __init__(self, registry: Registry, url: str | None = None, settings: Settings | None = None, move: bool = True):
+        """`move`: take exports out of their folder once handled (to the archive or quarantine area), as the
+        nightly DAG does with the landing area; False leaves the source folders as they are (backfills)."""
         self.registry = registry
+        self.move = move
         self.url = url or db.warehouse_url()
         self.settings = settings or get_settings()
         self._validator = None
@@ -237,13 +260,18 @@ class Ingestor:
                 cur.execute("UPDATE audit.batches SET status = 'duplicate', finished_at = now() WHERE batch_id = %s",
                             (result.batch_id,))
         day = result.business_date.isoformat() if result.business_date else "unknown"
-        result.moved_to = quarantine.move_unique(export_dir, self.settings.archive / result.county_code / day, export_dir.name)
+        if self.move:
+            result.moved_to = quarantine.move_unique(export_dir, self.settings.archive / result.county_code / day, export_dir.name)
         log.info("%s %s: %s", result.county_code, result.export_id, status)
         return result
 
     def _quarantine(self, conn, result: BatchResult, county: County, export_dir: Path) -> BatchResult:
         result.status = "quarantined"
-        dest = quarantine.move_unique(export_dir, self.settings.quarantine / county.code, export_dir.name)
+        if self.move:
+            dest = quarantine.move_unique(export_dir, self.settings.quarantine / county.code, export_dir.name)
+        else:
+            dest = self.settings.quarantine / county.code / export_dir.name
+            dest.mkdir(parents=True, exist_ok=True)
         report = quarantine.write_report(dest, county.code, county.name, result.export_id, result.batch_id,
                                          result.problems, result.warnings)
         with conn.cursor() as cur:

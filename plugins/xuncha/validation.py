@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -135,6 +136,17 @@ def write_suites() -> list[Path]:
     return written
 
 
+def stale_suites() -> list[str]:
+    """Entities whose suite file differs from what the spec implies (spec part) or is missing."""
+    stale = []
+    for entity in load_spec().entities.values():
+        path = suite_path(entity.name)
+        current = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        if current != render_suite(entity, current):
+            stale.append(entity.name)
+    return stale
+
+
 def _empty_relation(entity: Entity) -> str:
     cols = ", ".join(f"NULL::text AS {c}" for c in ["row_no", *entity.column_names])
     return f"(SELECT {cols} WHERE false)"
@@ -169,7 +181,10 @@ class Validator:
             self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         except Exception:  # progress bars are cosmetic
             pass
-        self.datasource = self.context.data_sources.add_sql("warehouse", connection_string=url)
+        # The generic SQL datasource: GX's PostgresDatasource rejects Unix-socket URLs (the embedded server's).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.datasource = self.context.data_sources.add_sql("warehouse", connection_string=url)
 
     def validate(self, entity: str, table: str, staged: dict[str, str], lineage: tuple[str, ...]) -> list[Outcome]:
         """Run the entity's suite on staging table `table` (schema.name); `staged` maps entity → staged table of the export."""
@@ -181,7 +196,9 @@ class Validator:
         try:
             asset = self.datasource.get_asset(asset_name)
         except LookupError:
-            asset = self.datasource.add_table_asset(asset_name, table_name=name, schema_name=schema)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # schema_name: staging tables live outside the search path
+                asset = self.datasource.add_table_asset(asset_name, table_name=name, schema_name=schema)
         batch = asset.add_batch_definition_whole_table(f"{asset_name}_all").get_batch()
 
         column_exps, query_exps = [], []

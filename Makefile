@@ -1,0 +1,51 @@
+# Xuncha — two commands on a fresh machine: `make demo` and `make test`.
+# Everything installs from requirements.lock (hash-pinned) into .venv; state lives in .xuncha/ (git-ignored).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+UV_VERSION := 0.13.9
+
+.PHONY: install setup demo test test-fast up down status bench lock clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)  ## create .venv and install the locked dependencies
+
+setup: install  ## start the embedded PostgreSQL, migrate the warehouse, initialise Airflow
+	$(BIN)/xuncha setup
+
+demo: install  ## the main job: a window of seed nights through the real DAGs, then the marts
+	$(BIN)/xuncha demo
+
+test: install  ## the test suite (starts its own PostgreSQL; never touches .xuncha/)
+	$(BIN)/pytest
+
+test-fast: install  ## the suite without the slow end-to-end runs
+	$(BIN)/pytest -m "not slow"
+
+up: install  ## Airflow UI and scheduler on http://localhost:8080 against the embedded server
+	$(BIN)/xuncha up
+
+down:  ## stop the embedded PostgreSQL server (data is kept)
+	$(BIN)/xuncha db stop
+
+status: install  ## where the warehouse is and what is applied
+	$(BIN)/xuncha db status
+
+lock:  ## re-resolve requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 \
+	    --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements.lock
+
+clean:  ## remove .venv and all local state (embedded database included)
+	-$(BIN)/xuncha db stop
+	rm -rf $(VENV) .xuncha

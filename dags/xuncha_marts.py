@@ -1,0 +1,40 @@
+"""
+### 巡察指标刷新 — refresh the marts after loads
+
+Scheduled on the core Assets the nightly loads emit: refreshes the marts for the counties those loads
+changed (all counties when triggered by hand), in one transaction, and emits the `mart` Asset.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import AssetAny, dag, get_current_context, task
+
+from xuncha import nightly
+from xuncha.assets import CORE, MARTS
+
+DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 1, "retry_delay": pendulum.duration(minutes=2)}
+
+
+@dag(
+    schedule=AssetAny(*CORE.values()),
+    start_date=pendulum.datetime(2016, 10, 2, tz="Asia/Shanghai"),
+    catchup=False,
+    tags=["xuncha", "metrics"],
+    default_args=DEFAULT_ARGS,
+    doc_md=__doc__,
+)
+def xuncha_marts():
+    @task(outlets=[MARTS])
+    def refresh() -> list[str]:
+        from xuncha import metrics
+        from xuncha.airflow_env import warehouse_url_from_airflow
+
+        ctx = get_current_context()
+        extras = [ev.extra for events in ctx["triggering_asset_events"].values() for ev in events]
+        return metrics.refresh(warehouse_url_from_airflow(), nightly.changed_counties(extras))
+
+    refresh()
+
+
+marts_dag = xuncha_marts()

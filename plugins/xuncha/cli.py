@@ -1,0 +1,294 @@
+"""`xuncha`: the operator's command line. Every command has --help; errors exit non-zero with one clear line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Xuncha 巡察数据平台 — inspection oversight data integration on Airflow.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+db_app = typer.Typer(help="The warehouse database: embedded server and migrations.", no_args_is_help=True)
+spec_app = typer.Typer(help="The county export specification and its validation suites.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(spec_app, name="spec")
+console = Console()
+err = Console(stderr=True)
+
+
+def friendly(fn):
+    """Turn expected failures into one red line and exit code 1 (tracebacks with XUNCHA_DEBUG=1)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("XUNCHA_DEBUG"):
+                raise
+            err.print(f"[bold red]error:[/] {exc}")
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+# -- db ------------------------------------------------------------------------------------------------
+
+@db_app.command("start")
+@friendly
+def db_start():
+    """Start the embedded PostgreSQL server (created on first use; a no-op if running)."""
+    from xuncha import embedded
+    from xuncha.settings import get_settings
+
+    if not get_settings().embedded:
+        err.print("WAREHOUSE_URL is set: the embedded server is not used.")
+        raise typer.Exit(1)
+    st = embedded.start()
+    console.print(f"embedded PostgreSQL running (pid {st.pid}), data in {st.pgdata}")
+
+
+@db_app.command("stop")
+@friendly
+def db_stop():
+    """Stop the embedded server cleanly; data is kept."""
+    from xuncha import embedded
+
+    console.print("stopped" if embedded.stop() else "not running")
+
+
+@db_app.command("status")
+@friendly
+def db_status():
+    """Where the warehouse is, whether it runs, and which migrations are applied (exit 1 if it is down)."""
+    from xuncha import db, embedded, migrate
+    from xuncha.settings import get_settings
+
+    s = get_settings()
+    if s.embedded:
+        st = embedded.status(s)
+        console.print(f"embedded server: {'running, pid ' + str(st.pid) if st.running else 'stopped'} ({st.pgdata})")
+        if not st.running:
+            raise typer.Exit(1)
+    url = db.warehouse_url(s, start_embedded=False)
+    console.print(f"warehouse: {db.redacted(url)}")
+    with db.connect(url) as conn:
+        done = migrate.applied(conn)
+    pending = [m.path.name for m in migrate.discover() if m.version not in done]
+    console.print(f"migrations applied: {len(done)}; pending: {', '.join(pending) or 'none'}")
+
+
+@db_app.command("url")
+@friendly
+def db_url():
+    """Print the warehouse's SQLAlchemy URL (starts the embedded server if needed)."""
+    from xuncha import db
+
+    print(db.warehouse_url())
+
+
+@db_app.command("migrate")
+@friendly
+def db_migrate():
+    """Apply pending warehouse migrations (sql/migrations); running it again is a no-op."""
+    from xuncha import migrate
+
+    done = migrate.migrate()
+    console.print("applied: " + ", ".join(m.path.name for m in done) if done else "warehouse schema is up to date")
+
+
+# -- set-up and Airflow --------------------------------------------------------------------------------
+
+@app.command()
+@friendly
+def setup():
+    """Everything before a first run: database, warehouse migrations, Airflow metadata and pools."""
+    from xuncha import airflow_env, db, migrate
+
+    db.warehouse_url()
+    migrate.migrate()
+    airflow_env.init_airflow()
+    console.print("set up: warehouse migrated, Airflow initialised")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@friendly
+def airflow(ctx: typer.Context):
+    """Run the Airflow CLI with Xuncha's environment, e.g. `xuncha airflow dags list`."""
+    from xuncha import airflow_env
+
+    raise typer.Exit(airflow_env.run_airflow(list(ctx.args), check=False).returncode)
+
+
+@app.command()
+@friendly
+def up():
+    """Start Airflow (scheduler, dag-processor, triggerer, API server) on http://localhost:8080."""
+    from xuncha import airflow_env
+    from xuncha.settings import get_settings
+
+    setup()
+    env = airflow_env.airflow_environ()
+    pw = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+    console.print(f"Airflow UI: http://localhost:{env['AIRFLOW__API__PORT']}  — log in as [bold]admin[/]; "
+                  f"the password is printed below and kept in {pw}")
+    console.print(f"AIRFLOW_HOME={get_settings().airflow_home}. Stop with Ctrl-C.")
+    os.execve(str(airflow_env.airflow_bin()), ["airflow", "standalone"], env)
+
+
+# -- data ----------------------------------------------------------------------------------------------
+
+@app.command()
+@friendly
+def generate(
+    out: Annotated[Path, typer.Option(help="Folder to write exports into (one sub-folder per county).")],
+    profile: Annotated[str, typer.Option(help="seed (Luoyang, 11th term) or tiny.")] = "seed",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same bytes.")] = 0,
+    faults: Annotated[Optional[list[str]], typer.Option("--faults", help="Fault kinds to inject, or 'all'.")] = None,
+    from_: Annotated[Optional[str], typer.Option("--from", help="First business night to write (YYYY-MM-DD).")] = None,
+    to: Annotated[Optional[str], typer.Option(help="Last business night to write (YYYY-MM-DD).")] = None,
+):
+    """Write synthetic county exports (and truth.json) calibrated to the seed figures."""
+    from xuncha.generator import generate as run
+
+    truth = run(out, profile=profile, seed=seed, faults=faults or (), start=_date(from_), end=_date(to),
+                progress=sys.stderr.isatty())
+    console.print(f"wrote {truth.get('exports', '?')} exports to {out}")
+
+
+@app.command()
+@friendly
+def ingest(
+    path: Annotated[Path, typer.Argument(help="An export folder (with manifest.json) or a tree of them.")],
+    county: Annotated[Optional[str], typer.Option(help="County code the exports belong to (default: from the folder).")] = None,
+    move: Annotated[bool, typer.Option(help="Move handled exports to the archive/quarantine areas, as the DAG does.")] = False,
+):
+    """Run the nightly pipeline outside Airflow on one export or a tree of exports, oldest night first."""
+    from rich.progress import Progress
+
+    from xuncha import migrate, pipeline, registry
+
+    reg = registry.default()
+    exports = pipeline.find_exports(path)
+    if not exports:
+        raise ValueError(f"no export folder (with manifest.json) under {path}")
+    migrate.migrate()
+    ingestor = pipeline.Ingestor(reg, move=move)
+    counts: dict[str, int] = {}
+    with Progress(console=err, transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("ingesting", total=len(exports))
+        for d in exports:
+            code = county or pipeline.county_of(d, reg)
+            r = ingestor.ingest(d, reg.get(code))
+            counts[r.status] = counts.get(r.status, 0) + 1
+            if r.status == "quarantined":
+                err.print(f"[yellow]{code} {r.export_id} quarantined:[/] {r.problems[0]}")
+            bar.advance(task)
+    console.print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    if counts.get("quarantined"):
+        raise typer.Exit(2)
+
+
+@app.command()
+@friendly
+def metrics(refresh: Annotated[bool, typer.Option(help="Recompute the marts first.")] = True):
+    """Print the marts as tables."""
+    from xuncha import metrics as m
+
+    if refresh:
+        m.refresh()
+    _print_findings(m.findings_by_category())
+
+
+@app.command()
+@friendly
+def counties():
+    """List the county registry (config/counties.yml)."""
+    from xuncha import registry
+
+    t = Table("code", "name", "level", "delivery", "active", "successor")
+    for c in registry.default().counties:
+        t.add_row(c.code, c.name, c.level, "http" if c.pulled else "landing",
+                  f"{c.active_from} … {c.active_to or ''}", c.successor or "")
+    console.print(t)
+
+
+@spec_app.command("suites")
+@friendly
+def spec_suites(write: Annotated[bool, typer.Option(help="Rewrite the spec-derived part of expectations/*.json.")] = False):
+    """Check (or rewrite) that the expectation suites cover the spec's column rules."""
+    from xuncha import validation
+
+    if write:
+        for p in validation.write_suites():
+            console.print(f"wrote {p}")
+        return
+    stale = validation.stale_suites()
+    if stale:
+        raise ValueError(f"suites out of date with the spec: {', '.join(stale)} (run `xuncha spec suites --write`)")
+    console.print("suites match the spec")
+
+
+# -- demo ----------------------------------------------------------------------------------------------
+
+@app.command()
+@friendly
+def demo(
+    from_: Annotated[str, typer.Option("--from", help="First night of the demo window.")] = "2017-03-01",
+    to: Annotated[str, typer.Option(help="Last night of the demo window.")] = "2017-03-21",
+    profile: Annotated[str, typer.Option(help="Generator profile.")] = "seed",
+):
+    """The main job on the embedded default: generate a window of nights, run the real DAGs, print the marts."""
+    from xuncha import airflow_env
+    from xuncha.generator import generate as run
+    from xuncha.settings import get_settings
+
+    setup()
+    start, end = _date(from_), _date(to)
+    landing = get_settings().landing
+    truth = run(landing, profile=profile, start=start, end=end, progress=sys.stderr.isatty())
+    console.print(f"generated {truth.get('exports', '?')} exports for {start} … {end} into {landing}")
+    run_at = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(3, 0)).isoformat() + "+08:00"
+    console.print(f"running DAG xuncha_nightly for the night of {end} (takes every waiting night, oldest first)…")
+    airflow_env.dags_test("xuncha_nightly", run_at)
+    console.print("running DAG xuncha_marts…")
+    airflow_env.dags_test("xuncha_marts", run_at)
+    metrics(refresh=False)
+
+
+def _print_findings(rows: list[tuple]) -> None:
+    from xuncha import registry
+    from xuncha.spec import load_spec
+
+    reg = registry.default()
+    labels = load_spec().codes["finding_category"]
+    t = Table("county", "category 问题类别", "findings", "first found", "last found",
+              title="发现问题分类统计 — findings by county and category (mart.findings_by_category)")
+    for code, cat, n, first, last in rows:
+        name = next((c.name for c in reg.counties if c.code == code), "")
+        t.add_row(f"{name} {code}", f"{cat} {labels.get(cat, '')}", f"{n:,}", str(first or ""), str(last or ""))
+    if not rows:
+        t.add_row("—", "no findings loaded yet", "", "", "")
+    console.print(t)
+
+
+def _date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,110 @@
+"""Test fixtures: a real PostgreSQL server started by the suite, real Airflow, real files.
+
+The suite never touches the developer's own state: XUNCHA_HOME points at a temporary folder, where
+the embedded server (PostgreSQL 18 from PyPI) is created for the session and deleted afterwards.
+Set XUNCHA_TEST_WAREHOUSE_URL to run the warehouse tests against another PostgreSQL (≥ 14) instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+_HOME = None
+
+
+def pytest_configure(config):
+    global _HOME
+    import tempfile
+
+    # Short path: PostgreSQL's Unix socket path must stay under ~100 bytes.
+    _HOME = Path(tempfile.mkdtemp(prefix="xuncha-test-"))
+    os.environ["XUNCHA_HOME"] = str(_HOME)
+    os.environ.pop("AIRFLOW_HOME", None)
+    os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+    os.environ.pop("AIRFLOW_CONN_XUNCHA_WAREHOUSE", None)
+    os.environ["XUNCHA_PERSON_KEY"] = "test-person-key-0123456789abcdef"
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    if os.environ.get("XUNCHA_TEST_WAREHOUSE_URL"):
+        os.environ["WAREHOUSE_URL"] = os.environ["XUNCHA_TEST_WAREHOUSE_URL"]
+    else:
+        os.environ.pop("WAREHOUSE_URL", None)
+
+
+def pytest_unconfigure(config):
+    from xuncha import embedded
+
+    try:
+        embedded.stop()
+    finally:
+        if _HOME is not None:
+            shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def settings():
+    from xuncha.settings import get_settings
+
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def warehouse(settings) -> str:
+    """URL of a migrated warehouse on a server the suite started."""
+    from xuncha import db, migrate
+
+    url = db.warehouse_url(settings)
+    migrate.migrate(url)
+    return url
+
+
+TABLES_TO_RESET = "audit.batches, audit.batch_files, audit.validation_results"
+
+
+@pytest.fixture
+def clean(warehouse, settings):
+    """An empty warehouse and empty landing/archive/quarantine areas for one test."""
+    from xuncha import db
+    from xuncha.spec import ENTITY_ORDER
+
+    tables = [f"core.{e}" for e in ENTITY_ORDER] + [f"history.{e}" for e in ENTITY_ORDER] + ["mart.findings_by_category"]
+    with db.connect(warehouse) as conn, conn.cursor() as cur:
+        cur.execute(f"TRUNCATE {', '.join(tables)}, {TABLES_TO_RESET}")
+    for area in (settings.landing, settings.archive, settings.quarantine):
+        shutil.rmtree(area, ignore_errors=True)
+        area.mkdir(parents=True)
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def airflow_ready(warehouse, settings):
+    """Airflow's metadata database migrated on the suite's server (once per session)."""
+    from xuncha import airflow_env
+
+    airflow_env.init_airflow(settings)
+    return settings
+
+
+def query(url: str, sql: str, params=None) -> list[tuple]:
+    from xuncha import db
+
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+def row_counts(url: str) -> dict[str, int]:
+    from xuncha.spec import ENTITY_ORDER
+
+    counts = {}
+    for schema in ("core", "history"):
+        for e in ENTITY_ORDER:
+            counts[f"{schema}.{e}"] = query(url, f"SELECT count(*) FROM {schema}.{e}")[0][0]
+    counts["mart.findings_by_category"] = query(url, "SELECT count(*) FROM mart.findings_by_category")[0][0]
+    return counts

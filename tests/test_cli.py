@@ -1,0 +1,64 @@
+"""The operator CLI: help everywhere, clear errors, real commands against the suite's warehouse."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from exports import slice_rows, write_export
+
+XUNCHA = str(Path(sys.executable).with_name("xuncha"))
+COMMANDS = [[], ["db"], ["db", "start"], ["db", "stop"], ["db", "status"], ["db", "url"], ["db", "migrate"], ["setup"],
+            ["up"], ["demo"], ["generate"], ["ingest"], ["metrics"], ["counties"], ["spec"], ["spec", "suites"]]
+
+
+def run(*args, check=False):
+    return subprocess.run([XUNCHA, *args], capture_output=True, text=True, check=check)
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "xuncha")
+def test_every_command_has_help(cmd):
+    r = run(*cmd, "--help")
+    assert r.returncode == 0 and "Usage" in r.stdout
+
+
+def test_airflow_runs_with_the_projects_environment(warehouse):
+    r = run("airflow", "config", "get-value", "core", "dags_folder")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(Path(__file__).resolve().parents[1] / "dags")
+
+
+def test_db_status_and_url_describe_the_running_warehouse(warehouse):
+    r = run("db", "status")
+    assert r.returncode == 0, r.stderr
+    assert "running" in r.stdout and "pending: none" in r.stdout
+    assert run("db", "url").stdout.strip() == warehouse
+
+
+def test_ingest_reports_each_outcome_and_exits_2_when_something_is_quarantined(clean, tmp_path):
+    write_export(tmp_path, "410325", "410325-20190315-01", "2019-03-15", slice_rows())
+    r = run("ingest", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "1 loaded" in r.stdout
+    assert (tmp_path / "410325" / "410325-20190315-01").exists(), "ingest leaves its source alone unless --move"
+    assert "1 duplicate" in run("ingest", str(tmp_path / "410325" / "410325-20190315-01")).stdout
+    bad = slice_rows()
+    bad["findings"][0]["found_date"] = "15/03/2019"
+    write_export(tmp_path / "b", "410325", "410325-20190316-01", "2019-03-16", bad)
+    r = run("ingest", str(tmp_path / "b"))
+    assert r.returncode == 2
+    assert "410325-20190316-01 quarantined" in r.stderr and "found_date" in r.stderr
+
+
+def test_errors_are_one_line_with_exit_code_1(tmp_path):
+    r = run("ingest", str(tmp_path))
+    assert r.returncode == 1
+    assert r.stderr.strip().startswith("error:") and "no export folder" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_suites_match_the_spec():
+    r = run("spec", "suites")
+    assert r.returncode == 0 and "suites match the spec" in r.stdout

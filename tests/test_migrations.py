@@ -1,0 +1,82 @@
+"""Warehouse migrations on a real PostgreSQL: applied in order, once, recorded, and equal to the spec."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import query
+
+from xuncha import db, migrate
+from xuncha.spec import PG_TYPES, load_spec
+
+
+@pytest.fixture
+def fresh_db(warehouse):
+    """A brand-new empty database on the suite's server."""
+    name = "xuncha_migration_test"
+    with db.connect(warehouse, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        cur.execute(f"CREATE DATABASE {name}")
+    from sqlalchemy.engine import make_url
+
+    url = make_url(warehouse).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with db.connect(warehouse, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_migrations_apply_in_order_and_are_recorded(fresh_db):
+    applied = migrate.migrate(fresh_db)
+    assert [m.version for m in applied] == [m.version for m in migrate.discover()]
+    rows = query(fresh_db, "SELECT version, name FROM audit.schema_migrations ORDER BY version")
+    assert rows == [(m.version, m.path.name) for m in migrate.discover()]
+    schemas = {r[0] for r in query(fresh_db, "SELECT nspname FROM pg_namespace")}
+    assert {"staging", "core", "history", "mart", "audit"} <= schemas
+
+
+def test_applying_migrations_twice_is_a_no_op(fresh_db):
+    migrate.migrate(fresh_db)
+    before = query(fresh_db, "SELECT version, checksum, applied_at FROM audit.schema_migrations ORDER BY 1")
+    assert migrate.migrate(fresh_db) == []
+    assert query(fresh_db, "SELECT version, checksum, applied_at FROM audit.schema_migrations ORDER BY 1") == before
+
+
+def test_an_edited_applied_migration_is_refused(fresh_db, tmp_path):
+    d = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, d)
+    migrate.migrate(fresh_db, d)
+    first = sorted(d.glob("*.sql"))[0]
+    first.write_text(first.read_text() + "\n-- edited\n")
+    with pytest.raises(migrate.MigrationError, match="changed after it was applied"):
+        migrate.migrate(fresh_db, d)
+
+
+def test_a_failing_migration_leaves_nothing_behind(fresh_db, tmp_path):
+    d = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, d)
+    (d / "9999_broken.sql").write_text("CREATE TABLE core.half_done (x int);\nSELECT no_such_function();\n")
+    with pytest.raises(migrate.MigrationError, match="9999_broken.sql"):
+        migrate.migrate(fresh_db, d)
+    assert query(fresh_db, "SELECT to_regclass('core.half_done')") == [(None,)]
+    assert 9999 not in migrate.applied_versions(fresh_db)
+
+
+def test_core_and_history_tables_match_the_spec(warehouse):
+    """The typed core tables are the spec's columns (plus bookkeeping): spec and schema cannot drift."""
+    bookkeeping = {"county_code": "text", "withdrawn_at": "timestamp with time zone", "batch_id": "bigint"}
+    pg_names = {"text": "text", "date": "date", "timestamptz": "timestamp with time zone", "integer": "integer",
+                "numeric(16,2)": "numeric"}
+    for entity in load_spec().entities.values():
+        cols = dict(query(warehouse, """SELECT column_name, data_type FROM information_schema.columns
+                                         WHERE table_schema = 'core' AND table_name = %s""", (entity.name,)))
+        expected = {c.name: pg_names[PG_TYPES[c.type]] for c in entity.columns} | bookkeeping
+        assert cols == expected, entity.name
+        hist = {r[0] for r in query(warehouse, """SELECT column_name FROM information_schema.columns
+                                                    WHERE table_schema = 'history' AND table_name = %s""", (entity.name,))}
+        assert hist == set(expected) | {"change", "recorded_at"}
+        pk = [r[0] for r in query(warehouse, """
+            SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+             WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)""",
+                                          (f"core.{entity.name}",))]
+        assert pk == ["county_code", entity.key]

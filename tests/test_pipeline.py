@@ -1,0 +1,228 @@
+"""One export through the pipeline (manifest → staging → Great Expectations → core) on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import query, row_counts
+from exports import slice_rows, write_export
+
+from xuncha import pipeline, registry
+from xuncha.privacy import PersonHasher
+
+COUNTY = "410325"
+
+
+@pytest.fixture(scope="module")
+def reg():
+    return registry.default()
+
+
+@pytest.fixture
+def ingest(clean, reg, settings):
+    ingestor = pipeline.Ingestor(reg, url=clean)
+
+    def run(export_dir, county=COUNTY):
+        return ingestor.ingest(export_dir, reg.get(county))
+
+    return run
+
+
+def land(settings, export_id, day, rows, county=COUNTY, **kw):
+    return write_export(settings.landing, county, export_id, day, rows, **kw)
+
+
+def core_findings(url):
+    return query(url, "SELECT county_code, finding_id, inspection_id, category, found_date::text, summary, updated_at "
+                      "FROM core.findings ORDER BY 1, 2")
+
+
+def test_an_export_loads_into_core_with_history_and_audit(ingest, settings, clean):
+    r = ingest(land(settings, "410325-20190315-01", "2019-03-15", slice_rows()))
+    assert r.status == "loaded", r.problems
+    assert query(clean, "SELECT count(*) FROM core.findings")[0][0] == 6
+    assert query(clean, "SELECT count(*) FROM core.inspections")[0][0] == 2
+    assert query(clean, "SELECT change, count(*) FROM history.findings GROUP BY 1") == [("insert", 6)]
+    batch = query(clean, "SELECT status, declared_rows, loaded_rows FROM audit.batches WHERE batch_id = %s", (r.batch_id,))
+    assert batch == [("loaded", 9, 9)]
+    files = query(clean, "SELECT entity, declared_rows, staged_rows, inserted_rows FROM audit.batch_files "
+                         "WHERE batch_id = %s ORDER BY entity", (r.batch_id,))
+    assert files == [("findings", 6, 6, 6), ("inspections", 2, 2, 2), ("rounds", 1, 1, 1)]
+    assert query(clean, "SELECT count(*) FROM audit.validation_results WHERE batch_id = %s AND NOT success",
+                 (r.batch_id,)) == [(0,)]
+    assert (settings.archive / COUNTY / "2019-03-15" / "410325-20190315-01" / "manifest.json").exists()
+    assert not list(settings.landing.glob("*/*"))
+    assert query(clean, "SELECT count(*) FROM pg_tables WHERE schemaname = 'staging'") == [(0,)]
+
+
+def test_a_re_sent_export_changes_nothing(ingest, settings, clean):
+    ingest(land(settings, "410325-20190315-01", "2019-03-15", slice_rows()))
+    before = row_counts(clean), core_findings(clean)
+    r = ingest(land(settings, "410325-20190315-01", "2019-03-15", slice_rows()))
+    assert r.status == "duplicate"
+    assert (row_counts(clean), core_findings(clean)) == before
+
+
+def test_the_same_rows_under_a_new_export_id_change_nothing(ingest, settings, clean):
+    ingest(land(settings, "410325-20190315-01", "2019-03-15", slice_rows()))
+    before = row_counts(clean)
+    r = ingest(land(settings, "410325-20190315-02", "2019-03-15", slice_rows()))
+    assert r.status == "loaded"
+    assert sum(f.unchanged for f in r.files) == 9 and not r.entities
+    assert row_counts(clean) == before
+
+
+def test_a_gb18030_file_loads_the_same_rows_as_its_utf8_twin(ingest, settings, clean):
+    ingest(land(settings, "410325-20190315-01", "2019-03-15", slice_rows()))
+    utf8 = core_findings(clean)
+    raw = (settings.archive / COUNTY / "2019-03-15" / "410325-20190315-01" / "findings.csv").read_bytes()
+    query(clean, "TRUNCATE core.findings, history.findings, core.inspections, core.rounds, audit.batches CASCADE")
+    d = land(settings, "410325-20190315-01", "2019-03-15", slice_rows(), encoding={"findings": "gb18030"})
+    gb = (d / "findings.csv").read_bytes()
+    assert gb != raw and gb.decode("gb18030") == raw.decode("utf-8")
+    assert ingest(d).status == "loaded"
+    assert core_findings(clean) == utf8
+    assert "落实“两个责任”不力" in utf8[0][5]
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "jsonl"])
+def test_xlsx_and_json_lines_load_the_same_rows_as_csv(ingest, settings, clean, fmt):
+    ingest(land(settings, "410325-20190315-01", "2019-03-15", slice_rows()))
+    from_csv = core_findings(clean)
+    query(clean, "TRUNCATE core.findings, history.findings, core.inspections, core.rounds, audit.batches CASCADE")
+    r = ingest(land(settings, "410325-20190315-01", "2019-03-15", slice_rows(),
+                    fmt={"rounds": fmt, "inspections": fmt, "findings": fmt}))
+    assert r.status == "loaded", r.problems
+    assert core_findings(clean) == from_csv
+
+
+def test_invalid_rows_quarantine_the_whole_export_with_a_precise_report(ingest, settings, clean):
+    rows = slice_rows()
+    rows["findings"][2]["category"] = "ZZ"
+    rows["findings"][4]["found_date"] = "2019-02-30"
+    r = ingest(land(settings, "410325-20190316-01", "2019-03-16", rows))
+    assert r.status == "quarantined"
+    assert row_counts(clean)["core.rounds"] == 0 and row_counts(clean)["core.findings"] == 0
+    found = {(p.file, p.row, p.column, p.value) for p in r.problems}
+    assert found == {("findings.csv", 3, "category", "ZZ"), ("findings.csv", 5, "found_date", "2019-02-30")}
+    qdir = settings.quarantine / COUNTY / "410325-20190316-01"
+    report = json.loads((qdir / "_report.json").read_text(encoding="utf-8"))
+    assert report["county_code"] == COUNTY and report["county_name"] == "嵩县"
+    assert {(p["row"], p["column"], p["value"]) for p in report["problems"]} == {(3, "category", "ZZ"), (5, "found_date", "2019-02-30")}
+    md = (qdir / "_report.md").read_text(encoding="utf-8")
+    assert "数据行未通过校验" in md and "| findings.csv | 3 | category | ZZ |" in md
+    assert (qdir / "findings.csv").exists() and not (settings.landing / COUNTY / "410325-20190316-01").exists()
+    assert query(clean, "SELECT status FROM audit.batches WHERE batch_id = %s", (r.batch_id,)) == [("quarantined",)]
+
+
+def test_a_corrected_re_export_of_a_quarantined_night_loads(ingest, settings, clean):
+    rows = slice_rows()
+    rows["findings"][0]["category"] = "ZZ"
+    assert ingest(land(settings, "410325-20190316-01", "2019-03-16", rows)).status == "quarantined"
+    r = ingest(land(settings, "410325-20190316-02", "2019-03-16", slice_rows()))
+    assert r.status == "loaded"
+    assert row_counts(clean)["core.findings"] == 6
+
+
+def test_a_finding_of_an_unknown_inspection_is_rejected_but_a_known_one_in_core_is_accepted(ingest, settings, clean):
+    rows = slice_rows()
+    orphan = {"findings": [dict(rows["findings"][0], finding_id="410325-F9999", inspection_id="410325-I404")]}
+    r = ingest(land(settings, "410325-20190316-01", "2019-03-16", orphan))
+    assert r.status == "quarantined"
+    assert [(p.rule.split(":")[0], p.row, p.column, p.value) for p in r.problems] == [("row.reference", 1, "inspection_id", "410325-I404")]
+    assert ingest(land(settings, "410325-20190316-02", "2019-03-16", rows)).status == "loaded"
+    later = {"findings": [dict(rows["findings"][0], finding_id="410325-F0100", updated_at="2019-03-17T09:00:00+08:00")]}
+    assert ingest(land(settings, "410325-20190317-01", "2019-03-17", later)).status == "loaded"
+
+
+def test_an_older_row_never_overwrites_a_newer_one(ingest, settings, clean):
+    new = slice_rows(updated="2019-03-17T20:00:00+08:00")
+    new["findings"][0]["summary"] = "newer text"
+    ingest(land(settings, "410325-20190317-01", "2019-03-17", new))
+    old = slice_rows(updated="2019-03-15T20:00:00+08:00")
+    old["findings"][0]["summary"] = "older text"
+    r = ingest(land(settings, "410325-20190315-01", "2019-03-15", old))
+    assert r.status == "loaded" and not r.entities
+    assert query(clean, "SELECT summary FROM core.findings WHERE finding_id = '410325-F0001'") == [("newer text",)]
+    newer = slice_rows(updated="2019-03-18T20:00:00+08:00")
+    newer["findings"][0]["summary"] = "newest text"
+    r = ingest(land(settings, "410325-20190318-01", "2019-03-18", {"findings": newer["findings"][:1]}))
+    assert r.entities == ["findings"]
+    assert query(clean, "SELECT summary FROM core.findings WHERE finding_id = '410325-F0001'") == [("newest text",)]
+    assert query(clean, "SELECT change, summary FROM history.findings WHERE finding_id = '410325-F0001' ORDER BY updated_at") == [
+        ("insert", "newer text"), ("update", "newest text")]
+
+
+def test_a_full_snapshot_withdraws_rows_it_no_longer_holds(ingest, settings, clean):
+    ingest(land(settings, "410325-20190315-01", "2019-03-15", slice_rows()))
+    snap = slice_rows()
+    snap["findings"] = snap["findings"][:4]
+    r = ingest(land(settings, "410325-20190316-01", "2019-03-16", {"findings": snap["findings"]}, mode="full"))
+    assert r.status == "loaded"
+    assert r.files[0].withdrawn == 2
+    live = query(clean, "SELECT count(*) FILTER (WHERE withdrawn_at IS NULL), count(*) FROM core.findings")
+    assert live == [(4, 6)]
+    assert query(clean, "SELECT count(*) FROM history.findings WHERE change = 'withdraw'") == [(2,)]
+    assert query(clean, "SELECT count(*) FROM core.inspections WHERE withdrawn_at IS NULL") == [(2,)]  # not in the snapshot: untouched
+
+
+@pytest.mark.parametrize("fault, rule", [
+    ("checksum", "file.sha256"), ("rows", "file.rows"), ("missing", "file.missing"), ("county", "manifest.county"),
+    ("encoding", "file.encoding"), ("drift", "file.columns"), ("schema", "manifest.schema"),
+])
+def test_broken_deliveries_are_quarantined_naming_file_and_rule(ingest, settings, clean, fault, rule):
+    d = land(settings, "410325-20190315-01", "2019-03-15", slice_rows())
+    m = json.loads((d / "manifest.json").read_text())
+    findings = next(f for f in m["files"] if f["entity"] == "findings")
+    if fault == "checksum":
+        findings["sha256"] = "0" * 64
+    elif fault == "rows":
+        findings["rows"] += 1
+    elif fault == "missing":
+        (d / "findings.csv").unlink()
+    elif fault == "county":
+        m["county_code"] = "410326"
+    elif fault == "encoding":
+        (d / "findings.csv").write_bytes((d / "findings.csv").read_text(encoding="utf-8").encode("gb18030"))
+        findings["sha256"] = __import__("hashlib").sha256((d / "findings.csv").read_bytes()).hexdigest()
+    elif fault == "drift":
+        text = (d / "findings.csv").read_text(encoding="utf-8").replace("category", "problem_category", 1)
+        (d / "findings.csv").write_text(text, encoding="utf-8", newline="")
+        findings["sha256"] = __import__("hashlib").sha256((d / "findings.csv").read_bytes()).hexdigest()
+    elif fault == "schema":
+        m["mode"] = "partial"
+    (d / "manifest.json").write_text(json.dumps(m))
+    r = ingest(d)
+    assert r.status == "quarantined"
+    assert rule in {p.rule for p in r.problems}, r.problems
+    p = next(p for p in r.problems if p.rule == rule)
+    assert p.file in ("findings.csv", "manifest.json")
+    if fault == "encoding":
+        assert p.row is not None and p.row >= 1
+    if fault == "drift":
+        assert p.column in ("problem_category", "category")
+    assert row_counts(clean)["core.rounds"] == 0
+    assert (settings.quarantine / COUNTY / "410325-20190315-01" / "_report.md").exists()
+
+
+def test_person_references_are_hashed_and_names_or_id_numbers_quarantine(ingest, settings, clean):
+    rows = slice_rows()
+    clue = {"clue_id": "410325-C1", "inspection_id": "410325-I1", "recipient": "discipline", "transfer_date": "2019-03-15",
+            "disposal_method": None, "closed_date": None, "updated_at": "2019-03-15T20:00:00+08:00"}
+    outcome = {"outcome_id": "410325-X1", "clue_id": "410325-C1", "person_ref": "P-7f3a9c", "outcome_type": "sanction",
+               "person_rank": "township", "decision_date": "2019-03-15", "amount_recovered": "12000.50",
+               "updated_at": "2019-03-15T20:00:00+08:00"}
+    rows.update(clues=[clue], case_outcomes=[outcome])
+    assert ingest(land(settings, "410325-20190315-01", "2019-03-15", rows)).status == "loaded"
+    stored = query(clean, "SELECT person_ref, amount_recovered::text FROM core.case_outcomes")
+    expected = PersonHasher(b"test-person-key-0123456789abcdef", COUNTY).hash("P-7f3a9c")
+    assert stored == [(expected, "12000.50")] and "P-7f3a9c" not in stored[0][0]
+    for n, (bad, shown) in enumerate((("张三丰", "张*丰"), ("410325198807150012", "4****************2"))):
+        r = ingest(land(settings, f"410325-20190316-0{n}", "2019-03-16",
+                        {"case_outcomes": [dict(outcome, outcome_id="410325-X2", person_ref=bad)]}))
+        assert r.status == "quarantined"
+        [p] = r.problems
+        assert (p.rule, p.file, p.row, p.column, p.value) == ("person.clear", "case_outcomes.csv", 1, "person_ref", shown)
+    dump = query(clean, "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM core.case_outcomes) t")[0][0]
+    assert "张三丰" not in dump and "410325198807150012" not in dump
