@@ -1,11 +1,14 @@
 """
 ### 巡察数据夜间采集 — nightly county exports into the warehouse
 
-One run per night. `plan` lists the county systems the registry (config/counties.yml) says export that
-night; `ingest` runs once per county (the grid shows the county's name) and takes every export waiting in
-its landing area up to that night, oldest first: manifest and checksum checks → staging → Great
-Expectations → one-transaction publish into core, or quarantine with a report. Its Assets (one per core
-table) schedule the mart refresh. `report` summarises the night.
+One run per night (catch-up runs nights in date order). `plan` lists the county systems the registry
+(config/counties.yml) says export that night. Per county (the grid shows the county's name):
+`wait_for_export` waits, deferred, until the night's export is there or the county's deadline passes
+(a miss is recorded in audit.deadline_misses and alerted); `ingest` fetches (remote landing, HTTP pull)
+and takes every export waiting up to that night, oldest first: manifest and checksum checks → staging →
+Great Expectations → one-transaction publish into core, or quarantine with a report. Loads run in the
+`xuncha_ingest` pool, so one slow county never holds up the others. The core Assets it emits schedule
+the mart refresh; `report` summarises the night.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
 from xuncha import nightly
+from xuncha.airflow_ops import ExportArrivalSensor
 from xuncha.assets import CORE
 
 DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 2, "retry_delay": pendulum.duration(minutes=5)}
@@ -34,7 +38,11 @@ def xuncha_nightly():
         ctx = get_current_context()
         return nightly.plan(nightly.business_date(ctx["logical_date"]), (ctx["params"] or {}).get("counties"))
 
-    @task(map_index_template="{{ county_label }}", outlets=list(CORE.values()), max_active_tis_per_dag=4)
+    waited = ExportArrivalSensor.partial(
+        task_id="wait_for_export", map_index_template="{{ task.county['label'] }}",
+    ).expand(county=plan())
+
+    @task(map_index_template="{{ county_label }}", outlets=list(CORE.values()), pool="xuncha_ingest")
     def ingest(county: dict) -> dict:
         from xuncha.airflow_env import warehouse_url_from_airflow
 
@@ -50,7 +58,7 @@ def xuncha_nightly():
     def report(summaries: list[dict]) -> dict:
         return nightly.night_report(list(summaries))
 
-    report(ingest.expand(county=plan()))
+    report(ingest.expand(county=waited.output))
 
 
 nightly_dag = xuncha_nightly()

@@ -38,6 +38,11 @@ def test_nightly_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(
     ]
     assert (settings.quarantine / "410327" / "410327-20190316-01" / "_report.md").exists()
     assert (settings.landing / "410325" / "410325-20190317-01").exists(), "a later night must wait for its own run"
+    # Night of 2019-03-16: 410326 and 410327 delivered; everyone else missed the 06:00 deadline, recorded and alerted once.
+    misses = {r[0] for r in query(clean, "SELECT county_code FROM audit.deadline_misses WHERE business_date = '2019-03-16'")}
+    assert "410325" in misses and not misses & {"410326", "410327"} and len(misses) == 15
+    alerts = dict(query(clean, "SELECT kind, count(*) FROM audit.alerts GROUP BY 1"))
+    assert alerts == {"deadline_missed": 15, "quarantined": 1}
     mart = query(clean, "SELECT county_code, category, findings FROM mart.findings_by_category ORDER BY 1, 2")
     assert mart == [("410325", "SJ1", 2), ("410325", "SJ2", 2), ("410325", "SL1", 2),
                     ("410326", "SJ1", 3), ("410326", "SJ2", 3), ("410326", "SL1", 3)]
@@ -49,3 +54,4 @@ def test_nightly_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(
     assert row_counts(clean) == before
     statuses = query(clean, "SELECT status, count(*) FROM audit.batches GROUP BY 1 ORDER BY 1")
     assert statuses == [("duplicate", 2), ("loaded", 2), ("quarantined", 2)]
+    assert query(clean, "SELECT count(*) FROM audit.deadline_misses") == [(15,)], "a miss is recorded once"

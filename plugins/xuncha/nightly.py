@@ -22,18 +22,36 @@ def business_date(logical_date: dt.datetime, timezone: str = "Asia/Shanghai") ->
 def plan(day: dt.date, only: list[str] | None = None) -> list[dict]:
     """The county systems that export for night `day` (from the registry, not the database)."""
     reg = registry_mod.default()
-    counties = [c for c in reg.active(day) if not only or c.code in only]
+    counties = [c for c in reg.active(day) if c.exports_on(day) and (not only or c.code in only)]
     return [{"code": c.code, "label": c.label} for c in counties]
 
 
 def ingest_county(code: str, day: dt.date, url: str | None = None) -> dict:
-    """Ingest every export of county `code` waiting for nights up to `day`, oldest night first."""
+    """Fetch (remote landing, HTTP pull) and ingest every export of county `code` for nights up to `day`, oldest first."""
+    from xuncha import connectors, db, deadlines
+    from xuncha.settings import get_settings
+
     reg = registry_mod.default()
     county = reg.get(code)
+    url = url or db.warehouse_url()
+    inbox = county.landing_dir(get_settings().landing)
+    if county.pulled:
+        inbox.mkdir(parents=True, exist_ok=True)
+        connectors.pull_http(county, connectors.http_source(county.delivery["http"]["conn_id"]), inbox, url)
+    elif connectors.is_remote(county):
+        inbox.mkdir(parents=True, exist_ok=True)
+        connectors.fetch_remote_landing(county, inbox)
     ingestor = pipeline.Ingestor(reg, url=url)
-    results = [ingestor.ingest(d, county) for d in pipeline.pending_exports(county, up_to=day)]
+    results = []
+    for export_dir in pipeline.pending_exports(county, up_to=day):
+        result = ingestor.ingest(export_dir, county)
+        results.append(result)
+        if county.pulled and result.generated_at is not None:
+            connectors.advance_watermark(url, code, result.generated_at, result.export_id)
+    deadlines.mark_arrived(url, list(reg.lineage(code)),
+                           sorted({r.business_date for r in results if r.status == "loaded" and r.business_date}))
     changed = sorted({e for r in results for e in r.entities})
-    summary = {
+    return {
         "county_code": code,
         "county": county.label,
         "business_date": day.isoformat(),
@@ -43,11 +61,6 @@ def ingest_county(code: str, day: dt.date, url: str | None = None) -> dict:
         "quarantined": [r.export_id for r in results if r.status == "quarantined"],
         "changed_entities": changed,
     }
-    for r in results:
-        if r.status == "quarantined":
-            log.error("%s: export %s quarantined (%s), report %s", county.label, r.export_id, r.problems[0],
-                      r.moved_to / "_report.md" if r.moved_to else "-")
-    return summary
 
 
 def night_report(summaries: list[dict]) -> dict:

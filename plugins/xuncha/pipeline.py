@@ -32,6 +32,7 @@ class BatchResult:
     status: str  # loaded | duplicate | quarantined
     batch_id: int | None = None
     business_date: dt.date | None = None
+    generated_at: dt.datetime | None = None
     files: list[loading.FileLoad] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
@@ -59,6 +60,11 @@ def _night_key(d: Path) -> tuple[str, str, str]:
         return str(raw.get("business_date", "")), str(raw.get("generated_at", "")), d.name
     except (OSError, ValueError, AttributeError):
         return "", "", d.name  # quarantined with a clear reason when ingested
+
+
+def night_of(d: Path) -> str:
+    """Business date (ISO) an export folder declares, or "" if its manifest cannot be read."""
+    return _night_key(d)[0]
 
 
 def pending_exports(county: County, settings: Settings | None = None, up_to: dt.date | None = None) -> list[Path]:
@@ -115,7 +121,8 @@ class Ingestor:
         lineage = self.registry.lineage(county.code)
         manifest, problems = manifest_mod.read(export_dir)
         export_id = manifest.export_id if manifest else export_dir.name
-        result = BatchResult(county.code, export_id, "received", business_date=manifest.business_date if manifest else None)
+        result = BatchResult(county.code, export_id, "received", business_date=manifest.business_date if manifest else None,
+                             generated_at=manifest.generated_at if manifest else None)
         staged: dict[str, str] = {}
         with db.connect(self.url, autocommit=True) as conn:
             result.batch_id = self._open_batch(conn, county, export_dir, manifest, export_id)
@@ -280,5 +287,10 @@ class Ingestor:
                 ("; ".join(str(p) for p in result.problems[:10])[:4000], str(report), result.batch_id),
             )
         result.moved_to = dest
-        log.warning("%s %s quarantined: %s", county.code, result.export_id, result.problems[0])
+        from xuncha import alerts
+
+        alerts.raise_alert(self.url, "quarantined", county.code,
+                           f"{county.label}: export {result.export_id} quarantined: {result.problems[0]}",
+                           business_date=result.business_date,
+                           detail={"export_id": result.export_id, "report": str(report), "problems": len(result.problems)})
         return result

@@ -38,6 +38,16 @@ class County:
     active_to: dt.date | None = None
     successor: str | None = None
     predecessors: tuple[str, ...] = ()
+    schedule: str = "@daily"
+    poll_seconds: int = 300
+
+    def exports_on(self, day: dt.date) -> bool:
+        """Does this county export for business night `day` (its `schedule`, a cron expression over nights)?"""
+        if self.schedule == "@daily":
+            return True
+        from croniter import croniter
+
+        return croniter.match(self.schedule, dt.datetime.combine(day, dt.time(0)))
 
     @property
     def label(self) -> str:
@@ -98,7 +108,7 @@ def parse(raw: dict, source: str = "counties.yml") -> Registry:
     for i, item in enumerate(raw["counties"], start=1):
         entry = {**defaults, **(item or {})}
         where = f"{source}: county #{i} ({entry.get('code', '?')} {entry.get('name', '')})".rstrip()
-        unknown = set(entry) - {"code", "name", "level", "timezone", "deadline", "delivery", "active_from", "active_to", "successor"}
+        unknown = set(entry) - {"code", "name", "level", "timezone", "deadline", "delivery", "active_from", "active_to", "successor", "schedule", "poll_seconds"}
         if unknown:
             raise RegistryError(f"{where}: unknown field(s) {sorted(unknown)}")
         for req in ("code", "name", "level"):
@@ -120,7 +130,16 @@ def parse(raw: dict, source: str = "counties.yml") -> Registry:
             raise RegistryError(f"{where}: delivery must have exactly one of `landing` or `http`")
         if "http" in delivery and not (isinstance(delivery["http"], dict) and delivery["http"].get("conn_id")):
             raise RegistryError(f"{where}: delivery.http needs a conn_id (an Airflow connection with the URL and token)")
-        entry.update(code=code, where=where, active_from=_date(entry["active_from"], where))
+        schedule = str(entry.get("schedule", "@daily"))
+        if schedule != "@daily":
+            from croniter import croniter
+
+            if not croniter.is_valid(schedule):
+                raise RegistryError(f"{where}: schedule {schedule!r} is not a cron expression (or @daily)")
+        poll = entry.get("poll_seconds", 300)
+        if not isinstance(poll, int) or not 1 <= poll <= 3600:
+            raise RegistryError(f"{where}: poll_seconds must be a whole number of seconds from 1 to 3600")
+        entry.update(code=code, where=where, schedule=schedule, poll_seconds=poll, active_from=_date(entry["active_from"], where))
         entry["active_to"] = _date(entry["active_to"], where) if entry.get("active_to") else None
         if entry["active_to"] and entry["active_to"] < entry["active_from"]:
             raise RegistryError(f"{where}: active_to is before active_from")
@@ -147,7 +166,8 @@ def parse(raw: dict, source: str = "counties.yml") -> Registry:
             code=e["code"], name=str(e["name"]), level=e["level"], timezone=e["timezone"],
             deadline=dt.time.fromisoformat(str(e["deadline"])), delivery=e["delivery"],
             active_from=e["active_from"], active_to=e["active_to"], successor=e.get("successor"),
-            predecessors=tuple(preds[e["code"]]),
+            predecessors=tuple(preds[e["code"]]), schedule=e["schedule"],
+            poll_seconds=e["poll_seconds"],
         )
         for e in entries
     )

@@ -1,0 +1,101 @@
+"""Xuncha's own Airflow operator and trigger: wait for a county's export, deferred, until its deadline.
+
+Imported by DAG files and by the triggerer (which finds it on the plugins path); the work it does is
+in xuncha.deadlines, which knows nothing of Airflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+
+def _check(code: str, day: dt.date) -> bool:
+    from xuncha import deadlines, registry
+    from xuncha.airflow_env import warehouse_url_from_airflow
+
+    reg = registry.default()
+    return deadlines.arrived(reg.get(code), day, warehouse_url_from_airflow(), reg)
+
+
+class ExportArrivalTrigger(BaseTrigger):
+    """Fires `arrived` as soon as the night's export is there, or `missed` at the deadline."""
+
+    def __init__(self, county_code: str, business_date: str, deadline: str, poll_seconds: float = 60.0):
+        super().__init__()
+        self.county_code = county_code
+        self.business_date = business_date
+        self.deadline = deadline
+        self.poll_seconds = poll_seconds
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "xuncha.airflow_ops.ExportArrivalTrigger",
+            {"county_code": self.county_code, "business_date": self.business_date, "deadline": self.deadline,
+             "poll_seconds": self.poll_seconds},
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        day = dt.date.fromisoformat(self.business_date)
+        due = dt.datetime.fromisoformat(self.deadline)
+        while True:
+            if await asyncio.to_thread(_check, self.county_code, day):
+                yield TriggerEvent({"status": "arrived"})
+                return
+            left = (due - dt.datetime.now(dt.timezone.utc)).total_seconds()
+            if left <= 0:
+                yield TriggerEvent({"status": "missed"})
+                return
+            await asyncio.sleep(min(self.poll_seconds, left))
+
+
+class ExportArrivalSensor(BaseOperator):
+    """Waits (deferred: no worker slot) for `county`'s export of the run's night; returns `county` either way.
+
+    On time or late-but-before-deadline: returns at once. Past the deadline with nothing there: records
+    and alerts the miss, then returns so that the county's earlier waiting nights are still loaded.
+    """
+
+    template_fields = ()
+
+    def __init__(self, *, county: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.county = county
+
+    def _night(self, context) -> dt.date:
+        from xuncha import nightly
+
+        return nightly.business_date(context["logical_date"])
+
+    def execute(self, context) -> dict:
+        from xuncha import deadlines, registry
+
+        day = self._night(context)
+        county = registry.default().get(self.county["code"])
+        if _check(county.code, day):
+            return self.county
+        due = deadlines.deadline_at(county, day)
+        if dt.datetime.now(dt.timezone.utc) >= due:
+            return self._missed(day)
+        self.log.info("%s: waiting for the export of %s until %s", county.label, day, due.isoformat())
+        self.defer(
+            trigger=ExportArrivalTrigger(county.code, day.isoformat(), due.isoformat(), county.poll_seconds),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context, event: dict[str, Any] | None = None) -> dict:
+        if (event or {}).get("status") == "missed":
+            return self._missed(self._night(context))
+        return self.county
+
+    def _missed(self, day: dt.date) -> dict:
+        from xuncha import deadlines, registry
+        from xuncha.airflow_env import warehouse_url_from_airflow
+
+        deadlines.record_miss(warehouse_url_from_airflow(), registry.default().get(self.county["code"]), day)
+        return self.county

@@ -1,0 +1,37 @@
+"""Alerts: what an operator must hear about (a missed deadline, a quarantined export).
+
+Every alert is logged at ERROR (so Airflow's task log and any log shipping see it) and recorded in
+audit.alerts. If the environment names a webhook (XUNCHA_ALERT_WEBHOOK, e.g. a chat robot URL), the alert
+is also POSTed there as JSON; a webhook failure is logged, never fatal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+
+from xuncha import db
+
+log = logging.getLogger("xuncha.alerts")
+
+
+def raise_alert(url: str, kind: str, county_code: str, message: str, business_date: dt.date | None = None,
+                detail: dict | None = None) -> None:
+    log.error("ALERT %s %s %s: %s", kind, county_code, business_date or "", message)
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO audit.alerts (kind, county_code, business_date, message, detail) VALUES (%s, %s, %s, %s, %s)",
+            (kind, county_code, business_date, message, json.dumps(detail or {}, ensure_ascii=False, default=str)),
+        )
+    hook = os.environ.get("XUNCHA_ALERT_WEBHOOK")
+    if hook:
+        import httpx
+
+        payload = {"kind": kind, "county_code": county_code, "business_date": str(business_date or ""),
+                   "message": message, "detail": detail or {}}
+        try:
+            httpx.post(hook, json=payload, timeout=10).raise_for_status()
+        except httpx.HTTPError as exc:
+            log.error("alert webhook failed: %s", exc)
