@@ -37,6 +37,7 @@ class BatchResult:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     moved_to: Path | None = None
+    data_docs: str | None = None
 
     @property
     def entities(self) -> list[str]:
@@ -231,6 +232,7 @@ class Ingestor:
                         found = [Problem("row.reference" + p.rule[len("row.invalid"):], p.message, p.file, p.row, p.column,
                                          p.value, p.severity) for p in found]
                     (problems if o.blocking else result.warnings).extend(found)
+        result.data_docs = self.validator.publish_docs(f"{result.county_code}-{result.export_id}", bool(problems or result.warnings))
         return problems
 
     def _publish(self, result: BatchResult, manifest, county: County, lineage: tuple[str, ...], staged: dict[str, str]) -> None:
@@ -280,7 +282,7 @@ class Ingestor:
             dest = self.settings.quarantine / county.code / export_dir.name
             dest.mkdir(parents=True, exist_ok=True)
         report = quarantine.write_report(dest, county.code, county.name, result.export_id, result.batch_id,
-                                         result.problems, result.warnings)
+                                         result.problems, result.warnings, result.data_docs)
         with conn.cursor() as cur:
             cur.execute(
                 "UPDATE audit.batches SET status = 'quarantined', error = %s, report_path = %s, finished_at = now() WHERE batch_id = %s",

@@ -27,7 +27,7 @@ def move_unique(src: Path, dest_parent: Path, name: str) -> Path:
 
 
 def write_report(dest: Path, county_code: str, county_name: str, export_id: str, batch_id: int | None,
-                 problems: list[Problem], warnings: list[Problem] = ()) -> Path:
+                 problems: list[Problem], warnings: list[Problem] = (), data_docs: str | None = None) -> Path:
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     data = {
         "county_code": county_code,
@@ -38,6 +38,7 @@ def write_report(dest: Path, county_code: str, county_name: str, export_id: str,
         "quarantined_at": now,
         "problems": [p.to_dict() for p in problems],
         "warnings": [p.to_dict() for p in warnings],
+        "data_docs": data_docs,
     }
     (dest / "_report.json").write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     lines = [
@@ -49,6 +50,7 @@ def write_report(dest: Path, county_code: str, county_name: str, export_id: str,
         "",
         f"- 批次 / batch: {batch_id if batch_id is not None else '—'}",
         f"- 时间 / at: {now}",
+        *([f"- 校验详情 / Great Expectations Data Docs: {data_docs}"] if data_docs else []),
         "",
         "| # | 规则 / rule | 文件 / file | 行 / row | 列 / column | 值 / value | 说明 / detail |",
         "|---|---|---|---|---|---|---|",

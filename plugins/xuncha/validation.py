@@ -13,6 +13,10 @@ a GX `severity`: critical quarantines the export, warning loads and is recorded.
 
 Validation runs in PostgreSQL (GX's SQL engine over the staging table), so it is set-based and its cost
 does not depend on Python row loops. Every failing expectation reports sample rows by file row number.
+
+GX Data Docs: validation results are kept under $XUNCHA_HOME/gx/validations and rendered to the local
+site $XUNCHA_HOME/data_docs/index.html. XUNCHA_DATA_DOCS chooses which exports get pages: `failures`
+(default: exports with a failed or warning expectation — the ones people open), `all`, or `off`.
 """
 
 from __future__ import annotations
@@ -166,7 +170,7 @@ def _resolve(query: str, staged: dict[str, str], lineage: tuple[str, ...]) -> st
 class Validator:
     """One GX context per process; validates the staged files of one export at a time."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, docs_home: Path | None = None):
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
         import logging
 
@@ -185,6 +189,23 @@ class Validator:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.datasource = self.context.data_sources.add_sql("warehouse", connection_string=url)
+        self.docs_mode = os.environ.get("XUNCHA_DATA_DOCS", "failures")
+        if self.docs_mode not in ("failures", "all", "off"):
+            raise ValueError(f"XUNCHA_DATA_DOCS must be failures, all or off, not {self.docs_mode!r}")
+        self._pending_docs: list = []
+        if self.docs_mode != "off":
+            from xuncha.settings import get_settings
+
+            home = docs_home or get_settings().home
+            self.context.add_store("validation_results_store", {
+                "class_name": "ValidationResultsStore",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(home / "gx" / "validations")},
+            })
+            self.context.update_data_docs_site("local_site", {
+                "class_name": "SiteBuilder", "show_how_to_buttons": False,
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(home / "data_docs")},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            })
 
     def validate(self, entity: str, table: str, staged: dict[str, str], lineage: tuple[str, ...]) -> list[Outcome]:
         """Run the entity's suite on staging table `table` (schema.name); `staged` maps entity → staged table of the export."""
@@ -215,11 +236,32 @@ class Validator:
             res = batch.validate(ExpectationSuite(name=f"{entity}_columns", expectations=column_exps), result_format={
                 "result_format": "SUMMARY", "unexpected_index_column_names": ["row_no"], "partial_unexpected_count": SAMPLE_ROWS})
             outcomes += [self._outcome(entity, r) for r in res.results]
+            self._pending_docs.append((f"{entity}_columns", name, res))
         if query_exps:
             res = batch.validate(ExpectationSuite(name=f"{entity}_rules", expectations=query_exps),
                                  result_format={"result_format": "COMPLETE"})
             outcomes += [self._outcome(entity, r) for r in res.results]
+            self._pending_docs.append((f"{entity}_rules", name, res))
         return outcomes
+
+    def publish_docs(self, run_name: str, any_failure: bool) -> str | None:
+        """Store this export's validation results and render their Data Docs pages; returns the site index URL."""
+        pending, self._pending_docs = self._pending_docs, []
+        if self.docs_mode == "off" or (self.docs_mode == "failures" and not any_failure) or not pending:
+            return None
+        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        run_id = RunIdentifier(run_name=run_name)
+        idents = []
+        for suite, table, res in pending:
+            ident = ValidationResultIdentifier(ExpectationSuiteIdentifier(suite), run_id, table)
+            self.context.validation_results_store.set(ident, res)
+            idents.append(ident)
+        return self.context.build_data_docs(site_names=["local_site"], resource_identifiers=idents)["local_site"]
 
     @staticmethod
     def _outcome(entity: str, r) -> Outcome:
