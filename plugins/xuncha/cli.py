@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import os
 import sys
 from pathlib import Path
@@ -181,18 +182,22 @@ def ingest(
     exports = pipeline.find_exports(path)
     if not exports:
         raise ValueError(f"no export folder (with manifest.json) under {path}")
+    logging.getLogger("xuncha").setLevel(logging.WARNING)
     migrate.migrate()
     ingestor = pipeline.Ingestor(reg, move=move)
+    by_county: dict[str, list[Path]] = {}
+    for d in exports:
+        by_county.setdefault(county or pipeline.county_of(d, reg), []).append(d)
     counts: dict[str, int] = {}
     with Progress(console=err, transient=True, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("ingesting", total=len(exports))
-        for d in exports:
-            code = county or pipeline.county_of(d, reg)
-            r = ingestor.ingest(d, reg.get(code))
-            counts[r.status] = counts.get(r.status, 0) + 1
-            if r.status == "quarantined":
-                err.print(f"[yellow]{code} {r.export_id} quarantined:[/] {r.problems[0]}")
-            bar.advance(task)
+        for code, dirs in by_county.items():
+            for i in range(0, len(dirs), 50):
+                for r in ingestor.ingest_many(dirs[i:i + 50], reg.get(code)):
+                    counts[r.status] = counts.get(r.status, 0) + 1
+                    if r.status == "quarantined":
+                        err.print(f"[yellow]{code} {r.export_id} quarantined:[/] {r.problems[0]}")
+                bar.advance(task, len(dirs[i:i + 50]))
     console.print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if counts.get("quarantined"):
         raise typer.Exit(2)

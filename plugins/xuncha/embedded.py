@@ -107,6 +107,7 @@ def stop(settings: Settings | None = None) -> bool:
 
 def _ensure_databases(current: ServerStatus) -> None:
     import psycopg2
+    import psycopg2.errors
 
     conn = psycopg2.connect(dbname="postgres", user="postgres", host=str(current.socket_dir))
     try:
@@ -115,6 +116,9 @@ def _ensure_databases(current: ServerStatus) -> None:
             for db in (WAREHOUSE_DB, AIRFLOW_DB):
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
                 if cur.fetchone() is None:
-                    cur.execute(f'CREATE DATABASE "{db}"')
+                    try:
+                        cur.execute(f'CREATE DATABASE "{db}"')
+                    except (psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation):
+                        pass  # another process created it in between
     finally:
         conn.close()

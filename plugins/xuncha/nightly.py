@@ -41,13 +41,12 @@ def ingest_county(code: str, day: dt.date, url: str | None = None) -> dict:
     elif connectors.is_remote(county):
         inbox.mkdir(parents=True, exist_ok=True)
         connectors.fetch_remote_landing(county, inbox)
-    ingestor = pipeline.Ingestor(reg, url=url)
-    results = []
-    for export_dir in pipeline.pending_exports(county, up_to=day):
-        result = ingestor.ingest(export_dir, county)
-        results.append(result)
-        if county.pulled and result.generated_at is not None:
-            connectors.advance_watermark(url, code, result.generated_at, result.export_id)
+    results = pipeline.Ingestor(reg, url=url).ingest_many(pipeline.pending_exports(county, up_to=day), county)
+    if county.pulled:
+        handled = [r for r in results if r.generated_at is not None]
+        if handled:
+            last = max(handled, key=lambda r: r.generated_at)
+            connectors.advance_watermark(url, code, last.generated_at, last.export_id)
     deadlines.mark_arrived(url, list(reg.lineage(code)),
                            sorted({r.business_date for r in results if r.status == "loaded" and r.business_date}))
     changed = sorted({e for r in results for e in r.entities})

@@ -119,35 +119,65 @@ class Ingestor:
         return self._validator
 
     def ingest(self, export_dir: Path, county: County) -> BatchResult:
+        return self.ingest_many([export_dir], county)[0]
+
+    def ingest_many(self, export_dirs: list[Path], county: County, group_size: int = 200) -> list[BatchResult]:
+        """Ingest a county's exports in the order given (oldest night first), validating them in groups.
+
+        A group's staged files are validated together, one Great Expectations run per entity over a view of
+        all of them, so a catch-up of many nights pays GX's fixed cost once. If anything in the group fails,
+        its exports are validated again one by one, so every problem is pinned on its own export, file and
+        row. Each export is still published in its own transaction, in order.
+        """
+        results: list[BatchResult] = []
+        for i in range(0, len(export_dirs), group_size):
+            results += self._ingest_group(export_dirs[i:i + group_size], county)
+        return results
+
+    def _ingest_group(self, export_dirs: list[Path], county: County) -> list[BatchResult]:
         lineage = self.registry.lineage(county.code)
+        works: list[_Work] = []
+        with db.connect(self.url, autocommit=True) as conn:
+            try:
+                for export_dir in export_dirs:
+                    works.append(self._receive(conn, export_dir, county, lineage))
+                self._validate_group(conn, [w for w in works if w.pending and not w.problems], county, lineage)
+                for w in works:
+                    if not w.pending:
+                        continue
+                    if w.problems:
+                        w.result.problems = w.problems
+                        self._quarantine(conn, w, county)
+                    elif self._publish(w, county, lineage):
+                        self._finish(conn, w, "loaded")
+                    else:
+                        self._finish(conn, w, "duplicate")
+            except Exception as exc:
+                with conn.cursor() as cur:
+                    cur.execute("UPDATE audit.batches SET status = 'failed', error = %s, finished_at = now() "
+                                "WHERE batch_id = ANY(%s) AND status = 'received'",
+                                (f"{type(exc).__name__}: {exc}"[:4000], [w.result.batch_id for w in works]))
+                raise
+            finally:
+                with conn.cursor() as cur:
+                    for w in works:
+                        for table in w.staged.values():
+                            cur.execute(f"DROP TABLE IF EXISTS {table}")
+        return [w.result for w in works]
+
+    def _receive(self, conn, export_dir: Path, county: County, lineage: tuple[str, ...]) -> "_Work":
+        """Open the batch, read the manifest, check the files and stage them; recognise re-deliveries."""
         manifest, problems = manifest_mod.read(export_dir)
         export_id = manifest.export_id if manifest else export_dir.name
         result = BatchResult(county.code, export_id, "received", business_date=manifest.business_date if manifest else None,
                              generated_at=manifest.generated_at if manifest else None)
-        staged: dict[str, str] = {}
-        with db.connect(self.url, autocommit=True) as conn:
-            result.batch_id = self._open_batch(conn, county, export_dir, manifest, export_id)
-            try:
-                if manifest and not problems and self._already_loaded(conn, lineage, export_id):
-                    return self._finish(conn, result, "duplicate", export_dir)
-                if manifest and not problems:
-                    problems = self._check_and_stage(conn, result, manifest, export_dir, county, staged)
-                if manifest and not problems:
-                    problems = self._validate(conn, result, manifest, staged, lineage)
-                if problems:
-                    result.problems = problems
-                    return self._quarantine(conn, result, county, export_dir)
-                self._publish(result, manifest, county, lineage, staged)
-                return self._finish(conn, result, "loaded", export_dir)
-            except Exception as exc:
-                with conn.cursor() as cur:
-                    cur.execute("UPDATE audit.batches SET status = 'failed', error = %s, finished_at = now() WHERE batch_id = %s",
-                                (f"{type(exc).__name__}: {exc}"[:4000], result.batch_id))
-                raise
-            finally:
-                with conn.cursor() as cur:
-                    for table in staged.values():
-                        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        w = _Work(export_dir, manifest, result, {}, problems)
+        result.batch_id = self._open_batch(conn, county, export_dir, manifest, export_id)
+        if manifest and not problems and self._already_loaded(conn, lineage, export_id):
+            self._finish(conn, w, "duplicate")
+        elif manifest and not problems:
+            w.problems = self._check_and_stage(conn, result, manifest, export_dir, county, w.staged, w.staged_rows)
+        return w
 
     # -- steps -----------------------------------------------------------------------------------------
 
@@ -170,7 +200,7 @@ class Ingestor:
             return cur.fetchone() is not None
 
     def _check_and_stage(self, conn, result: BatchResult, manifest, export_dir: Path, county: County,
-                         staged: dict[str, str]) -> list[Problem]:
+                         staged: dict[str, str], staged_rows: dict[str, int]) -> list[Problem]:
         actual_sha, problems = manifest_mod.check_files(manifest, export_dir, county.code)
         with conn.cursor() as cur:
             for f in manifest.files:
@@ -196,6 +226,7 @@ class Ingestor:
             staged[name] = parsing.staging_table(result.batch_id, name).as_string(conn)
             try:
                 rows = parsing.stage_file(conn, result.batch_id, entity, export_dir / f.path, f.format, f.encoding, hasher)
+                staged_rows[name] = rows
             except parsing.StagingFailed as exc:
                 problems.extend(exc.problems)
                 continue
@@ -207,42 +238,94 @@ class Ingestor:
                                         file=f.path, value=str(rows)))
         return problems
 
-    def _validate(self, conn, result: BatchResult, manifest, staged: dict[str, str], lineage: tuple[str, ...]) -> list[Problem]:
-        problems: list[Problem] = []
-        files = {f.entity: f.path for f in manifest.files}
-        with conn.cursor() as cur:
-            for entity, table in staged.items():
-                for o in self.validator.validate(entity, table, staged, lineage):
-                    cur.execute(
-                        """INSERT INTO audit.validation_results (batch_id, entity, expectation, column_name, severity, success,
-                                                                 element_count, unexpected_count, sample)
-                           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                        (result.batch_id, entity, f"{o.expectation}: {o.description}", o.column, o.severity, o.success,
-                         o.element_count, o.unexpected_count, json.dumps(o.sample, ensure_ascii=False)),
-                    )
-                    if o.success:
-                        continue
-                    found = [
-                        Problem(f"row.invalid:{o.expectation}", f"{o.description} ({o.unexpected_count} row(s) fail)",
-                                file=files.get(entity), row=s["row"], column=o.column, value=s["value"], severity=o.severity)
-                        for s in o.sample
-                    ] or [Problem(f"row.invalid:{o.expectation}", f"{o.description} ({o.unexpected_count} row(s) fail)",
-                                  file=files.get(entity), column=o.column, severity=o.severity)]
-                    if "refers to" in o.description:
-                        found = [Problem("row.reference" + p.rule[len("row.invalid"):], p.message, p.file, p.row, p.column,
-                                         p.value, p.severity) for p in found]
-                    (problems if o.blocking else result.warnings).extend(found)
-        result.data_docs = self.validator.publish_docs(f"{result.county_code}-{result.export_id}", bool(problems or result.warnings))
-        return problems
+    def _validate_group(self, conn, works: list["_Work"], county: County, lineage: tuple[str, ...]) -> None:
+        if not works:
+            return
+        if len(works) > 1:
+            outcomes = self._run_suites(conn, works, works, lineage)
+            if all(o.success for o in outcomes):
+                self._record(conn, works, outcomes)
+                docs = self.validator.publish_docs(f"{county.code}-{works[0].result.export_id}..{works[-1].result.export_id}", False)
+                for w in works:
+                    w.result.data_docs = docs
+                return
+            self.validator.discard_docs()
+        # One by one: each export sees, besides core, its own files and those of earlier exports that passed.
+        passed: list[_Work] = []
+        for w in works:
+            outcomes = self._run_suites(conn, [w], passed + [w], lineage)
+            self._record(conn, [w], outcomes)
+            files = {f.entity: f.path for f in w.manifest.files}
+            for o in outcomes:
+                if o.success:
+                    continue
+                found = [
+                    Problem(f"row.invalid:{o.expectation}", f"{o.description} ({o.unexpected_count} row(s) fail)",
+                            file=files.get(o.entity), row=s["row"], column=o.column, value=s["value"], severity=o.severity)
+                    for s in o.sample
+                ] or [Problem(f"row.invalid:{o.expectation}", f"{o.description} ({o.unexpected_count} row(s) fail)",
+                              file=files.get(o.entity), column=o.column, severity=o.severity)]
+                if "refers to" in o.description:
+                    found = [Problem("row.reference" + p.rule[len("row.invalid"):], p.message, p.file, p.row, p.column,
+                                     p.value, p.severity) for p in found]
+                (w.problems if o.blocking else w.result.warnings).extend(found)
+            w.result.data_docs = self.validator.publish_docs(f"{county.code}-{w.result.export_id}",
+                                                             bool(w.problems or w.result.warnings))
+            if not w.problems:
+                passed.append(w)
 
-    def _publish(self, result: BatchResult, manifest, county: County, lineage: tuple[str, ...], staged: dict[str, str]) -> None:
+    def _run_suites(self, conn, works: list["_Work"], visible: list["_Work"], lineage: tuple[str, ...]) -> list:
+        """Run every staged entity's suite over a view of `works`' staging tables; `visible` is what
+        `{export.<entity>}` references may see."""
+        tag = f"v{works[0].result.batch_id}_{len(works)}"
+        views, refs = {}, {}
+        with conn.cursor() as cur:
+            for entity in ENTITY_ORDER:
+                for kind, group, target in (("", works, views), ("r", visible, refs)):
+                    parts = [f"SELECT {w.result.batch_id}::bigint AS batch_id, t.* FROM {w.staged[entity]} t"
+                             for w in group if entity in w.staged]
+                    if parts:
+                        name = f"staging.{tag}{kind}_{entity}"
+                        cur.execute(f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL ".join(parts))
+                        target[entity] = name
+            try:
+                outcomes = []
+                for entity, view in views.items():
+                    outcomes += self.validator.validate(entity, view, refs, lineage)
+                return outcomes
+            finally:
+                for name in [*views.values(), *refs.values()]:
+                    cur.execute(f"DROP VIEW IF EXISTS {name}")
+
+    @staticmethod
+    def _record(conn, works: list["_Work"], outcomes: list) -> None:
+        """audit.validation_results, per export (a clean group's counts are each export's own rows)."""
+        rows = []
+        for w in works:
+            for o in outcomes:
+                if o.entity not in w.staged:
+                    continue
+                single = len(works) == 1
+                rows.append((w.result.batch_id, o.entity, f"{o.expectation}: {o.description}", o.column, o.severity,
+                             o.success, o.element_count if single else w.staged_rows.get(o.entity),
+                             o.unexpected_count if single else 0, json.dumps(o.sample if single else [], ensure_ascii=False)))
+        from psycopg2.extras import execute_values
+
+        with conn.cursor() as cur:
+            execute_values(cur, """INSERT INTO audit.validation_results (batch_id, entity, expectation, column_name, severity,
+                                                                         success, element_count, unexpected_count, sample)
+                                   VALUES %s""", rows, page_size=1000)
+
+    def _publish(self, w: "_Work", county: County, lineage: tuple[str, ...]) -> bool:
+        """Merge every staged file of the export into core in one transaction; False if it was loaded meanwhile."""
         spec = load_spec()
+        result, manifest = w.result, w.manifest
         with db.connect(self.url) as conn, conn.cursor() as cur:
             # One writer per county lineage at a time; other counties publish in parallel.
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("xuncha:" + lineage[-1],))
             if self._already_loaded(conn, lineage, result.export_id):
-                raise RuntimeError(f"export {result.export_id} was loaded concurrently")
-            for name, table in staged.items():
+                return False  # the same export delivered twice (e.g. under two folder names)
+            for name, table in w.staged.items():
                 entity = spec.entity(name)
                 load = loading.merge(cur, entity, table, county.code, lineage, result.batch_id)
                 if manifest.mode == "full":
@@ -261,8 +344,10 @@ class Ingestor:
                 "UPDATE audit.batches SET status = 'loaded', loaded_rows = %s, finished_at = now() WHERE batch_id = %s",
                 (loaded, result.batch_id),
             )
+        return True
 
-    def _finish(self, conn, result: BatchResult, status: str, export_dir: Path) -> BatchResult:
+    def _finish(self, conn, w: "_Work", status: str) -> BatchResult:
+        result, export_dir = w.result, w.export_dir
         result.status = status
         if status == "duplicate":
             with conn.cursor() as cur:
@@ -274,7 +359,8 @@ class Ingestor:
         log.info("%s %s: %s", result.county_code, result.export_id, status)
         return result
 
-    def _quarantine(self, conn, result: BatchResult, county: County, export_dir: Path) -> BatchResult:
+    def _quarantine(self, conn, w: "_Work", county: County) -> BatchResult:
+        result, export_dir = w.result, w.export_dir
         result.status = "quarantined"
         if self.move:
             dest = quarantine.move_unique(export_dir, self.settings.quarantine / county.code, export_dir.name)
@@ -296,3 +382,19 @@ class Ingestor:
                            business_date=result.business_date,
                            detail={"export_id": result.export_id, "report": str(report), "problems": len(result.problems)})
         return result
+
+
+@dataclass
+class _Work:
+    """One export in flight through a group."""
+
+    export_dir: Path
+    manifest: manifest_mod.Manifest | None
+    result: BatchResult
+    staged: dict[str, str]
+    problems: list[Problem]
+    staged_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pending(self) -> bool:
+        return self.result.status == "received"

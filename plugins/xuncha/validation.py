@@ -70,7 +70,9 @@ def _e(type_: str, kwargs: dict, severity: str = "critical", rule: str | None = 
 
 def spec_expectations(entity: Entity) -> list[dict]:
     """The expectations the spec implies for an entity's columns (text as staged)."""
-    out = [_e("expect_column_values_to_be_unique", {"column": entity.key}, rule="key unique within the file")]
+    # Validated views may hold several exports (batch_id): a key is unique within each export's file.
+    out = [_e("expect_compound_columns_to_be_unique", {"column_list": ["batch_id", entity.key]},
+              rule=f"{entity.key} unique within the file")]
     for c in entity.columns:
         col = c.name
         if c.required:
@@ -174,9 +176,9 @@ class Validator:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
         import logging
 
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
         import great_expectations as gx
 
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
         self._gx = gx
         self.context = gx.get_context(mode="ephemeral")
         try:
@@ -208,7 +210,8 @@ class Validator:
             })
 
     def validate(self, entity: str, table: str, staged: dict[str, str], lineage: tuple[str, ...]) -> list[Outcome]:
-        """Run the entity's suite on staging table `table` (schema.name); `staged` maps entity → staged table of the export."""
+        """Run the entity's suite on `table` (schema.name: a view of staged files with batch_id and row_no);
+        `staged` maps entity → the relation `{export.<entity>}` references resolve to."""
         from great_expectations.core.expectation_suite import ExpectationSuite
         from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
@@ -231,6 +234,14 @@ class Validator:
                                             severity=raw.get("severity", "critical"))
             (query_exps if raw["type"] == "unexpected_rows_expectation" else column_exps).append(conf.to_domain_obj())
 
+        try:
+            return self._run(entity, batch, name, column_exps, query_exps)
+        finally:
+            self.datasource.delete_asset(asset_name)
+
+    def _run(self, entity, batch, name, column_exps, query_exps) -> list[Outcome]:
+        from great_expectations.core.expectation_suite import ExpectationSuite
+
         outcomes: list[Outcome] = []
         if column_exps:
             res = batch.validate(ExpectationSuite(name=f"{entity}_columns", expectations=column_exps), result_format={
@@ -243,6 +254,9 @@ class Validator:
             outcomes += [self._outcome(entity, r) for r in res.results]
             self._pending_docs.append((f"{entity}_rules", name, res))
         return outcomes
+
+    def discard_docs(self) -> None:
+        self._pending_docs = []
 
     def publish_docs(self, run_name: str, any_failure: bool) -> str | None:
         """Store this export's validation results and render their Data Docs pages; returns the site index URL."""
@@ -267,7 +281,7 @@ class Validator:
     def _outcome(entity: str, r) -> Outcome:
         conf = r.expectation_config
         kwargs = conf.kwargs
-        column = kwargs.get("column")
+        column = kwargs.get("column") or (kwargs.get("column_list") or [None])[-1]
         result = r.result or {}
         meta = conf.meta or {}
         description = meta.get("rule") or kwargs.get("description") or conf.type
