@@ -64,7 +64,8 @@ def warehouse(settings) -> str:
     return url
 
 
-TABLES_TO_RESET = "audit.batches, audit.batch_files, audit.validation_results"
+TABLES_TO_RESET = ("audit.batches, audit.batch_files, audit.validation_results, audit.watermarks, audit.deadline_misses, "
+                   "audit.alerts")
 
 
 @pytest.fixture

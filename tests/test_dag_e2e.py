@@ -1,57 +1,79 @@
-"""The slice through real Airflow DAG runs (`airflow dags test`) on the suite's embedded server."""
+"""The nightly and marts DAGs through real Airflow runs (`airflow dags test`) on the suite's embedded server,
+with the two pulled counties (嵩县 410325, 洛宁县 410328) served by a real county HTTP system on loopback."""
 
 from __future__ import annotations
+
+import shutil
 
 import pytest
 from conftest import query, row_counts
 from exports import slice_rows, write_export
 
 from xuncha import airflow_env
+from xuncha.countyserver import CountyServer
 
 RUN_AT = "2019-03-17T03:00:00+08:00"  # covers the night of 2019-03-16
+PULLED = {"410325": "token-songxian-0001", "410328": "token-luoning-0002"}
 
 
-def land_night(settings):
-    write_export(settings.landing, "410325", "410325-20190315-01", "2019-03-15", slice_rows("410325"))
+@pytest.fixture
+def county_systems(tmp_path):
+    root = tmp_path / "systems"
+    root.mkdir()
+    with CountyServer(root, PULLED) as server:
+        env = {}
+        for code, token in PULLED.items():
+            env |= airflow_env.county_connection_env(f"xuncha_county_{code}", server.url, token)
+        yield root, env
+
+
+def land_night(settings, systems_root):
+    write_export(settings.landing, "410329", "410329-20190315-01", "2019-03-15", slice_rows("410329"))
     write_export(settings.landing, "410326", "410326-20190316-01", "2019-03-16",
                  slice_rows("410326", n_findings=9, updated="2019-03-16T20:00:00+08:00"), encoding={"findings": "gb18030"})
     bad = slice_rows("410327")
     bad["findings"][1]["category"] = "XX"
     write_export(settings.landing, "410327", "410327-20190316-01", "2019-03-16", bad)
     # A night after the run's night waits for its own run.
-    write_export(settings.landing, "410325", "410325-20190317-01", "2019-03-17",
-                 {"findings": [dict(slice_rows("410325")["findings"][0], finding_id="410325-F0777",
+    write_export(settings.landing, "410329", "410329-20190317-01", "2019-03-17",
+                 {"findings": [dict(slice_rows("410329")["findings"][0], finding_id="410329-F0777",
                                     updated_at="2019-03-17T20:00:00+08:00")]})
+    # 嵩县 is pulled over HTTP from its own system.
+    write_export(systems_root, "410325", "410325-20190316-01", "2019-03-16", slice_rows("410325", n_findings=4))
 
 
 @pytest.mark.slow
-def test_nightly_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(clean, airflow_ready, settings):
-    land_night(settings)
-    airflow_env.dags_test("xuncha_nightly", RUN_AT)
-    airflow_env.dags_test("xuncha_marts", RUN_AT)
+def test_nightly_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(clean, airflow_ready, settings, county_systems):
+    systems_root, conn_env = county_systems
+    land_night(settings, systems_root)
+    airflow_env.dags_test("xuncha_nightly", RUN_AT, env=conn_env)
+    airflow_env.dags_test("xuncha_marts", RUN_AT, env=conn_env)
 
-    assert query(clean, "SELECT county_code, count(*) FROM core.findings GROUP BY 1 ORDER BY 1") == [("410325", 6), ("410326", 9)]
+    assert query(clean, "SELECT county_code, count(*) FROM core.findings GROUP BY 1 ORDER BY 1") == [
+        ("410325", 4), ("410326", 9), ("410329", 6)]
     assert query(clean, "SELECT county_code, export_id, status FROM audit.batches ORDER BY 1") == [
-        ("410325", "410325-20190315-01", "loaded"),
+        ("410325", "410325-20190316-01", "loaded"),
         ("410326", "410326-20190316-01", "loaded"),
         ("410327", "410327-20190316-01", "quarantined"),
+        ("410329", "410329-20190315-01", "loaded"),
     ]
+    assert query(clean, "SELECT county_code, watermark::text, export_id FROM audit.watermarks") == [
+        ("410325", "2019-03-16 15:30:00+00", "410325-20190316-01")]
     assert (settings.quarantine / "410327" / "410327-20190316-01" / "_report.md").exists()
-    assert (settings.landing / "410325" / "410325-20190317-01").exists(), "a later night must wait for its own run"
-    # Night of 2019-03-16: 410326 and 410327 delivered; everyone else missed the 06:00 deadline, recorded and alerted once.
+    assert (settings.landing / "410329" / "410329-20190317-01").exists(), "a later night must wait for its own run"
+    # Night of 2019-03-16: 410325, 410326 and 410327 delivered; the other 14 units missed the 06:00 deadline.
     misses = {r[0] for r in query(clean, "SELECT county_code FROM audit.deadline_misses WHERE business_date = '2019-03-16'")}
-    assert "410325" in misses and not misses & {"410326", "410327"} and len(misses) == 15
-    alerts = dict(query(clean, "SELECT kind, count(*) FROM audit.alerts GROUP BY 1"))
-    assert alerts == {"deadline_missed": 15, "quarantined": 1}
-    mart = query(clean, "SELECT county_code, category, findings FROM mart.findings_by_category ORDER BY 1, 2")
-    assert mart == [("410325", "SJ1", 2), ("410325", "SJ2", 2), ("410325", "SL1", 2),
-                    ("410326", "SJ1", 3), ("410326", "SJ2", 3), ("410326", "SL1", 3)]
+    assert "410329" in misses and "410328" in misses and not misses & {"410325", "410326", "410327"} and len(misses) == 14
+    assert dict(query(clean, "SELECT kind, count(*) FROM audit.alerts GROUP BY 1")) == {"deadline_missed": 14, "quarantined": 1}
+    mart = query(clean, "SELECT county_code, category, findings FROM mart.findings_by_category WHERE county_code = '410326' ORDER BY 2")
+    assert mart == [("410326", "SJ1", 3), ("410326", "SJ2", 3), ("410326", "SL1", 3)]
 
     before = row_counts(clean)
-    land_night(settings)  # the counties send the same night again
-    airflow_env.dags_test("xuncha_nightly", RUN_AT)
-    airflow_env.dags_test("xuncha_marts", RUN_AT)
+    shutil.rmtree(systems_root / "410325")
+    land_night(settings, systems_root)  # every county sends the same night again
+    airflow_env.dags_test("xuncha_nightly", RUN_AT, env=conn_env)
+    airflow_env.dags_test("xuncha_marts", RUN_AT, env=conn_env)
     assert row_counts(clean) == before
     statuses = query(clean, "SELECT status, count(*) FROM audit.batches GROUP BY 1 ORDER BY 1")
-    assert statuses == [("duplicate", 2), ("loaded", 2), ("quarantined", 2)]
-    assert query(clean, "SELECT count(*) FROM audit.deadline_misses") == [(15,)], "a miss is recorded once"
+    assert statuses == [("duplicate", 2), ("loaded", 3), ("quarantined", 2)], "the pulled export is not pulled again"
+    assert query(clean, "SELECT count(*) FROM audit.deadline_misses") == [(14,)], "a miss is recorded once"

@@ -29,7 +29,7 @@ def one_county_config(tmp_path, deadline: str, poll_seconds: int = 2):
 
 
 def test_deadline_is_the_next_morning_in_the_countys_time_zone():
-    c = registry.default().get("410325")
+    c = registry.default().get("410329")
     assert deadlines.deadline_at(c, dt.date(2019, 3, 15)) == dt.datetime(2019, 3, 16, 6, 0, tzinfo=SHANGHAI)
 
 
@@ -80,15 +80,15 @@ def test_the_trigger_reports_a_miss_at_the_deadline_and_an_arrival_as_soon_as_it
 
 
 def test_a_miss_is_recorded_and_alerted_once_and_closed_when_the_export_loads(clean, settings):
-    c = registry.default().get("410325")
+    c = registry.default().get("410329")
     day = dt.date(2019, 3, 15)
     assert deadlines.record_miss(clean, c, day) is True
     assert deadlines.record_miss(clean, c, day) is False
     assert query(clean, "SELECT kind, county_code, business_date::text FROM audit.alerts") == [
-        ("deadline_missed", "410325", "2019-03-15")]
+        ("deadline_missed", "410329", "2019-03-15")]
     from xuncha import nightly
 
-    write_export(settings.landing, "410325", "410325-20190315-01", "2019-03-15", slice_rows())
-    summary = nightly.ingest_county("410325", day, url=clean)
+    write_export(settings.landing, "410329", "410329-20190315-01", "2019-03-15", slice_rows())
+    summary = nightly.ingest_county("410329", day, url=clean)
     assert summary["loaded"] == 1
     assert query(clean, "SELECT arrived_at IS NOT NULL FROM audit.deadline_misses") == [(True,)]

@@ -113,11 +113,12 @@ def airflow_bin() -> Path:
     return Path(sys.executable).with_name("airflow")
 
 
-def run_airflow(args: list[str], settings: Settings | None = None, check: bool = True, quiet: bool = False):
-    """Run the Airflow CLI with Xuncha's environment; returns the CompletedProcess."""
+def run_airflow(args: list[str], settings: Settings | None = None, check: bool = True, quiet: bool = False,
+                env: dict[str, str] | None = None):
+    """Run the Airflow CLI with Xuncha's environment (plus `env`); returns the CompletedProcess."""
     import subprocess
 
-    env = airflow_environ(settings)
+    env = airflow_environ(settings) | (env or {})
     out = subprocess.DEVNULL if quiet else None
     proc = subprocess.run([str(airflow_bin()), *args], env=env, stdout=out, stderr=subprocess.STDOUT if quiet else None,
                           cwd=PROJECT_ROOT)
@@ -132,9 +133,19 @@ def init_airflow(settings: Settings | None = None) -> None:
     run_airflow(["pools", "set", "xuncha_ingest", "4", "Concurrent county loads"], settings, quiet=True)
 
 
-def dags_test(dag_id: str, logical_date: str, conf: dict | None = None, settings: Settings | None = None) -> None:
+def dags_test(dag_id: str, logical_date: str, conf: dict | None = None, settings: Settings | None = None,
+              env: dict[str, str] | None = None, quiet: bool = False) -> None:
     """One real DAG run (`airflow dags test`): parses dags/, runs every task; raises if the run fails."""
     args = ["dags", "test", dag_id, logical_date]
     if conf:
         args += ["--conf", json.dumps(conf)]
-    run_airflow(args, settings)
+    run_airflow(args, settings, env=env, quiet=quiet)
+
+
+def county_connection_env(conn_id: str, url: str, token: str) -> dict[str, str]:
+    """AIRFLOW_CONN_* for a pulled county system at `url` (http://host:port) with its bearer token."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    conn = {"conn_type": "http", "host": u.hostname, "port": u.port, "schema": u.scheme, "password": token}
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)}
