@@ -114,16 +114,22 @@ def airflow_bin() -> Path:
 
 
 def run_airflow(args: list[str], settings: Settings | None = None, check: bool = True, quiet: bool = False,
-                env: dict[str, str] | None = None):
-    """Run the Airflow CLI with Xuncha's environment (plus `env`); returns the CompletedProcess."""
+                env: dict[str, str] | None = None, log: Path | None = None):
+    """Run the Airflow CLI with Xuncha's environment (plus `env`); output to the terminal, nowhere (`quiet`)
+    or a `log` file. Returns the CompletedProcess."""
     import subprocess
 
     env = airflow_environ(settings) | (env or {})
-    out = subprocess.DEVNULL if quiet else None
-    proc = subprocess.run([str(airflow_bin()), *args], env=env, stdout=out, stderr=subprocess.STDOUT if quiet else None,
-                          cwd=PROJECT_ROOT)
+    sink = log.open("w", encoding="utf-8") if log else (subprocess.DEVNULL if quiet else None)
+    try:
+        proc = subprocess.run([str(airflow_bin()), *args], env=env, stdout=sink,
+                              stderr=subprocess.STDOUT if sink is not None else None, cwd=PROJECT_ROOT)
+    finally:
+        if log:
+            sink.close()
     if check and proc.returncode != 0:
-        raise RuntimeError(f"`airflow {' '.join(args)}` failed with exit code {proc.returncode}")
+        where = f"; see {log}" if log else ""
+        raise RuntimeError(f"`airflow {' '.join(args)}` failed with exit code {proc.returncode}{where}")
     return proc
 
 
@@ -134,12 +140,12 @@ def init_airflow(settings: Settings | None = None) -> None:
 
 
 def dags_test(dag_id: str, logical_date: str, conf: dict | None = None, settings: Settings | None = None,
-              env: dict[str, str] | None = None, quiet: bool = False) -> None:
+              env: dict[str, str] | None = None, log: Path | None = None) -> None:
     """One real DAG run (`airflow dags test`): parses dags/, runs every task; raises if the run fails."""
     args = ["dags", "test", dag_id, logical_date]
     if conf:
         args += ["--conf", json.dumps(conf)]
-    run_airflow(args, settings, env=env, quiet=quiet)
+    run_airflow(args, settings, env=env, log=log)
 
 
 def county_connection_env(conn_id: str, url: str, token: str) -> dict[str, str]:
