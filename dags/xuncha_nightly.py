@@ -51,7 +51,7 @@ def xuncha_nightly():
         summary = nightly.ingest_county(county["code"], nightly.business_date(ctx["logical_date"]),
                                         url=warehouse_url_from_airflow())
         for entity in summary["changed_entities"]:
-            ctx["outlet_events"][CORE[entity]].extra = {"counties": [county["code"]], "business_date": summary["business_date"]}
+            ctx["outlet_events"][CORE[entity]].extra = {"counties": summary["counties"], "business_date": summary["business_date"]}
         return summary
 
     @task

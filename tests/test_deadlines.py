@@ -68,15 +68,15 @@ def test_the_trigger_reports_a_miss_at_the_deadline_and_an_arrival_as_soon_as_it
 
     due = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=3)
     t0 = time.monotonic()
-    assert asyncio.run(first_event(ExportArrivalTrigger("410325", "2019-03-15", due.isoformat(), 1))) == {"status": "missed"}
+    assert asyncio.run(first_event(ExportArrivalTrigger("410329", "2019-03-15", due.isoformat(), 1))) == {"status": "missed"}
     assert 2 <= time.monotonic() - t0 < 10
-    write_export(settings.landing, "410325", "410325-20190315-01", "2019-03-15", slice_rows())
+    write_export(settings.landing, "410329", "410329-20190315-01", "2019-03-15", slice_rows())
     due = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=60)
     t0 = time.monotonic()
-    assert asyncio.run(first_event(ExportArrivalTrigger("410325", "2019-03-15", due.isoformat(), 1))) == {"status": "arrived"}
+    assert asyncio.run(first_event(ExportArrivalTrigger("410329", "2019-03-15", due.isoformat(), 1))) == {"status": "arrived"}
     assert time.monotonic() - t0 < 5
-    kind, module = ExportArrivalTrigger("410325", "2019-03-15", due.isoformat()).serialize()
-    assert kind == "xuncha.airflow_ops.ExportArrivalTrigger" and module["county_code"] == "410325"
+    kind, module = ExportArrivalTrigger("410329", "2019-03-15", due.isoformat()).serialize()
+    assert kind == "xuncha.airflow_ops.ExportArrivalTrigger" and module["county_code"] == "410329"
 
 
 def test_a_miss_is_recorded_and_alerted_once_and_closed_when_the_export_loads(clean, settings):

@@ -27,28 +27,31 @@ def plan(day: dt.date, only: list[str] | None = None) -> list[dict]:
 
 
 def ingest_county(code: str, day: dt.date, url: str | None = None) -> dict:
-    """Fetch (remote landing, HTTP pull) and ingest every export of county `code` for nights up to `day`, oldest first."""
+    """Fetch (remote landing, HTTP pull) and ingest every export waiting for county `code` up to night `day`.
+
+    A county that continues other systems (2021: 偃师区 ← 偃师市, 孟津区 ← 孟津县 + 吉利区) first takes what is
+    still waiting for those predecessors, so their rows are in core before its own exports refer to them,
+    and their late exports are not stranded once they are no longer planned.
+    """
     from xuncha import connectors, db, deadlines
-    from xuncha.settings import get_settings
 
     reg = registry_mod.default()
-    county = reg.get(code)
     url = url or db.warehouse_url()
-    inbox = county.landing_dir(get_settings().landing)
-    if county.pulled:
-        inbox.mkdir(parents=True, exist_ok=True)
-        connectors.pull_http(county, connectors.http_source(county.delivery["http"]["conn_id"]), inbox, url)
-    elif connectors.is_remote(county):
-        inbox.mkdir(parents=True, exist_ok=True)
-        connectors.fetch_remote_landing(county, inbox)
-    results = pipeline.Ingestor(reg, url=url).ingest_many(pipeline.pending_exports(county, up_to=day), county)
-    if county.pulled:
-        handled = [r for r in results if r.generated_at is not None]
-        if handled:
-            last = max(handled, key=lambda r: r.generated_at)
-            connectors.advance_watermark(url, code, last.generated_at, last.export_id)
-    deadlines.mark_arrived(url, list(reg.lineage(code)),
+    ingestor = pipeline.Ingestor(reg, url=url)
+    lineage = reg.lineage(code)
+    results = []
+    for member in [c for c in reversed(lineage[1:]) if not reg.get(c).active_on(day)] + [code]:
+        county = reg.get(member)
+        handled = ingestor.ingest_many(_fetch(county, day, url), county)
+        results += handled
+        stamped = [r for r in handled if r.generated_at is not None]
+        if county.pulled and stamped:
+            # Every export up to here is handled (loaded, recognised, or quarantined with its report).
+            last = max(stamped, key=lambda r: r.generated_at)
+            connectors.advance_watermark(url, member, last.generated_at, last.export_id)
+    deadlines.mark_arrived(url, list(lineage),
                            sorted({r.business_date for r in results if r.status == "loaded" and r.business_date}))
+    county = reg.get(code)
     changed = sorted({e for r in results for e in r.entities})
     return {
         "county_code": code,
@@ -59,7 +62,23 @@ def ingest_county(code: str, day: dt.date, url: str | None = None) -> dict:
         "duplicates": sum(r.status == "duplicate" for r in results),
         "quarantined": [r.export_id for r in results if r.status == "quarantined"],
         "changed_entities": changed,
+        "counties": sorted({r.county_code for r in results if r.entities}),
     }
+
+
+def _fetch(county, day: dt.date, url: str) -> list:
+    """Bring the county's exports into its inbox; the folders waiting for nights up to `day`, oldest first."""
+    from xuncha import connectors
+    from xuncha.settings import get_settings
+
+    inbox = county.landing_dir(get_settings().landing)
+    if county.pulled:
+        inbox.mkdir(parents=True, exist_ok=True)
+        connectors.pull_http(county, connectors.http_source(county.delivery["http"]["conn_id"]), inbox, url)
+    elif connectors.is_remote(county):
+        inbox.mkdir(parents=True, exist_ok=True)
+        connectors.fetch_remote_landing(county, inbox)
+    return pipeline.pending_exports(county, up_to=day)
 
 
 def night_report(summaries: list[dict]) -> dict:

@@ -126,8 +126,8 @@ class Ingestor:
 
         A group's staged files are validated together, one Great Expectations run per entity over a view of
         all of them, so a catch-up of many nights pays GX's fixed cost once. If anything in the group fails,
-        its exports are validated again one by one, so every problem is pinned on its own export, file and
-        row. Each export is still published in its own transaction, in order.
+        it is bisected down to single exports, so every problem is pinned on its own export, file and row.
+        Each export is still published in its own transaction, in order.
         """
         results: list[BatchResult] = []
         for i in range(0, len(export_dirs), group_size):
@@ -239,40 +239,53 @@ class Ingestor:
         return problems
 
     def _validate_group(self, conn, works: list["_Work"], county: County, lineage: tuple[str, ...]) -> None:
+        self._validate_span(conn, works, [], county, lineage)
+
+    def _validate_span(self, conn, works: list["_Work"], passed: list["_Work"], county: County,
+                       lineage: tuple[str, ...]) -> None:
+        """Validate `works` as one group; if anything fails, bisect, down to single exports.
+
+        `passed` are the earlier exports of the group that passed: their files are visible to references,
+        as they will be in core by the time these exports publish. k bad exports among n cost about
+        2·k·log2(n) GX runs instead of n.
+        """
         if not works:
             return
         if len(works) > 1:
-            outcomes = self._run_suites(conn, works, works, lineage)
+            outcomes = self._run_suites(conn, works, passed + works, lineage)
             if all(o.success for o in outcomes):
                 self._record(conn, works, outcomes)
                 docs = self.validator.publish_docs(f"{county.code}-{works[0].result.export_id}..{works[-1].result.export_id}", False)
                 for w in works:
                     w.result.data_docs = docs
+                passed.extend(works)
                 return
             self.validator.discard_docs()
-        # One by one: each export sees, besides core, its own files and those of earlier exports that passed.
-        passed: list[_Work] = []
-        for w in works:
-            outcomes = self._run_suites(conn, [w], passed + [w], lineage)
-            self._record(conn, [w], outcomes)
-            files = {f.entity: f.path for f in w.manifest.files}
-            for o in outcomes:
-                if o.success:
-                    continue
-                found = [
-                    Problem(f"row.invalid:{o.expectation}", f"{o.description} ({o.unexpected_count} row(s) fail)",
-                            file=files.get(o.entity), row=s["row"], column=o.column, value=s["value"], severity=o.severity)
-                    for s in o.sample
-                ] or [Problem(f"row.invalid:{o.expectation}", f"{o.description} ({o.unexpected_count} row(s) fail)",
-                              file=files.get(o.entity), column=o.column, severity=o.severity)]
-                if "refers to" in o.description:
-                    found = [Problem("row.reference" + p.rule[len("row.invalid"):], p.message, p.file, p.row, p.column,
-                                     p.value, p.severity) for p in found]
-                (w.problems if o.blocking else w.result.warnings).extend(found)
-            w.result.data_docs = self.validator.publish_docs(f"{county.code}-{w.result.export_id}",
-                                                             bool(w.problems or w.result.warnings))
-            if not w.problems:
-                passed.append(w)
+            mid = len(works) // 2
+            self._validate_span(conn, works[:mid], passed, county, lineage)
+            self._validate_span(conn, works[mid:], passed, county, lineage)
+            return
+        [w] = works
+        outcomes = self._run_suites(conn, [w], passed + [w], lineage)
+        self._record(conn, [w], outcomes)
+        files = {f.entity: f.path for f in w.manifest.files}
+        for o in outcomes:
+            if o.success:
+                continue
+            found = [
+                Problem(f"row.invalid:{o.expectation}", f"{o.description} ({o.unexpected_count} row(s) fail)",
+                        file=files.get(o.entity), row=s["row"], column=o.column, value=s["value"], severity=o.severity)
+                for s in o.sample
+            ] or [Problem(f"row.invalid:{o.expectation}", f"{o.description} ({o.unexpected_count} row(s) fail)",
+                          file=files.get(o.entity), column=o.column, severity=o.severity)]
+            if "refers to" in o.description:
+                found = [Problem("row.reference" + p.rule[len("row.invalid"):], p.message, p.file, p.row, p.column,
+                                 p.value, p.severity) for p in found]
+            (w.problems if o.blocking else w.result.warnings).extend(found)
+        w.result.data_docs = self.validator.publish_docs(f"{county.code}-{w.result.export_id}",
+                                                         bool(w.problems or w.result.warnings))
+        if not w.problems:
+            passed.append(w)
 
     def _run_suites(self, conn, works: list["_Work"], visible: list["_Work"], lineage: tuple[str, ...]) -> list:
         """Run every staged entity's suite over a view of `works`' staging tables; `visible` is what
