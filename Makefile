@@ -6,8 +6,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 UV_VERSION := 0.13.9
+# Let Python keep its .pyc files (in .venv and git-ignored __pycache__): without them every Airflow
+# subprocess recompiles Airflow and Great Expectations, seconds each time.
+unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install setup demo test test-fast up down status bench lock clean help
+.PHONY: install setup demo test test-fast test-seed up down status bench bench-quick lock clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -31,7 +34,16 @@ test: install  ## the test suite (starts its own PostgreSQL; never touches .xunc
 	$(BIN)/pytest
 
 test-fast: install  ## the suite without the slow end-to-end runs
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow and not seed"
+
+test-seed: install  ## the whole seed term through the pipeline against the published figures (about an hour)
+	$(BIN)/pytest -m seed
+
+bench: install  ## benchmarks: load vs COPY/to_sql, memory, marts at scale (~10 min, prints a table)
+	$(BIN)/python bench/run.py
+
+bench-quick: install  ## the benchmarks at small sizes (a smoke run, ~2 min)
+	$(BIN)/python bench/run.py --quick
 
 up: install  ## Airflow UI and scheduler on http://localhost:8080 against the embedded server
 	$(BIN)/xuncha up

@@ -26,6 +26,16 @@ log = logging.getLogger(__name__)
 API = "/api/v1"
 
 
+def fetch(county: County, inbox: Path, url: str) -> None:
+    """Bring whatever the county has for us into its inbox, by its delivery (a local landing needs nothing)."""
+    if county.pulled:
+        inbox.mkdir(parents=True, exist_ok=True)
+        pull_http(county, http_source(county.delivery["http"]["conn_id"]), inbox, url)
+    elif is_remote(county):
+        inbox.mkdir(parents=True, exist_ok=True)
+        fetch_remote_landing(county, inbox)
+
+
 # -- remote landing areas ------------------------------------------------------------------------------
 
 def is_remote(county: County) -> bool:

@@ -25,13 +25,7 @@ def arrived(county: County, day: dt.date, url: str, registry: Registry, settings
     from xuncha import connectors
 
     settings = settings or get_settings()
-    inbox = county.landing_dir(settings.landing)
-    if county.pulled:
-        inbox.mkdir(parents=True, exist_ok=True)
-        connectors.pull_http(county, connectors.http_source(county.delivery["http"]["conn_id"]), inbox, url)
-    elif connectors.is_remote(county):
-        inbox.mkdir(parents=True, exist_ok=True)
-        connectors.fetch_remote_landing(county, inbox)
+    connectors.fetch(county, county.landing_dir(settings.landing), url)
     if any(pipeline.night_of(d) == day.isoformat() for d in pipeline.pending_exports(county, settings)):
         return True
     with db.connect(url) as conn, conn.cursor() as cur:

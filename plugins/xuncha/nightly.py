@@ -71,13 +71,7 @@ def _fetch(county, day: dt.date, url: str) -> list:
     from xuncha import connectors
     from xuncha.settings import get_settings
 
-    inbox = county.landing_dir(get_settings().landing)
-    if county.pulled:
-        inbox.mkdir(parents=True, exist_ok=True)
-        connectors.pull_http(county, connectors.http_source(county.delivery["http"]["conn_id"]), inbox, url)
-    elif connectors.is_remote(county):
-        inbox.mkdir(parents=True, exist_ok=True)
-        connectors.fetch_remote_landing(county, inbox)
+    connectors.fetch(county, county.landing_dir(get_settings().landing), url)
     return pipeline.pending_exports(county, up_to=day)
 
 
