@@ -20,7 +20,8 @@ db_app = typer.Typer(help="The warehouse database: embedded server and migration
 spec_app = typer.Typer(help="The county export specification and its validation suites.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(spec_app, name="spec")
-console = Console()
+# Wide enough for the report tables when output goes to a file or CI log (a terminal uses its own width).
+console = Console(width=None if sys.stdout.isatty() else 150)
 err = Console(stderr=True)
 
 
@@ -205,13 +206,55 @@ def ingest(
 
 @app.command()
 @friendly
-def metrics(refresh: Annotated[bool, typer.Option(help="Recompute the marts first.")] = True):
-    """Print the marts as tables."""
-    from xuncha import metrics as m
+def metrics(
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Day to report (YYYY-MM-DD): the figures as they "
+                                                 "stood at the end of it. Default: the newest night loaded.")] = None,
+    term: Annotated[Optional[int], typer.Option(help="Only this term (届次); default: every term with figures.")] = None,
+    refresh: Annotated[bool, typer.Option(help="Recompute every county for that day first (otherwise only the "
+                                                "counties the series lacks for it are computed).")] = True,
+    findings: Annotated[bool, typer.Option(help="Also print findings by county and category.")] = False,
+):
+    """Print the term headline (巡察工作情况) per county and for the whole city, as of a day, from the marts."""
+    from xuncha import metrics as m, migrate
 
+    migrate.migrate()
+    day = _date(as_of) or m.latest_business_date() or m.today()
     if refresh:
-        m.refresh()
-    _print_findings(m.findings_by_category())
+        m.refresh(as_of=day)
+    else:
+        m.ensure(as_of=day)
+    _print_headline(day, m.headline(as_of=day, term_no=term))
+    if findings:
+        _print_findings(m.findings_by_category())
+
+
+def _print_headline(day: dt.date, rows: list[dict]) -> None:
+    from xuncha import registry
+
+    names = {c.code: c.name for c in registry.default().counties}
+    heads = [("县区", "county"), ("巡察轮次", "rounds"), ("被巡察单位", "orgs inspected"), ("发现问题", "findings"),
+             ("移交问题线索", "clues transferred"), ("党纪政务处分", "sanctions"), ("组织处理", "org. handling"),
+             ("留置", "detentions"), ("移送司法机关", "to judiciary"), ("收缴/挽回（元）", "recovered, CNY")]
+    counts = ("rounds", "orgs_inspected", "findings", "clues_transferred", "sanctions", "org_handling", "detentions",
+              "judicial_transfers")
+    if not rows:
+        console.print(f"巡察工作情况 — no figures as of {day}: nothing had been loaded by the end of that day")
+        return
+    for term_no in sorted({r["term_no"] for r in rows}):
+        t = Table(*(f"{zh}\n{en}" for zh, en in heads),
+                  title=f"巡察工作情况 第{term_no}届 — term {term_no} headline as of {day} (end of day, Asia/Shanghai)",
+                  caption="mart.term_headline · a county's row includes the codes it continues (含: 2021 code changes)")
+        for col in t.columns[1:]:
+            col.justify = "right"
+        units = [r for r in rows if r["term_no"] == term_no and r["scope"] == "unit"]
+        for r in units:
+            label = f"{r['county_name']} {r['county_code']}" + "".join(
+                f"\n  含 {names.get(c, '')} {c}" for c in r["source_codes"] if c != r["county_code"])
+            t.add_row(label, *(f"{r[k]:,}" for k in counts), f"{r['amount_recovered']:,.2f}", end_section=r is units[-1])
+        for r in rows:
+            if r["term_no"] == term_no and r["scope"] == "city_total":
+                t.add_row("全市 whole city", *(f"{r[k]:,}" for k in counts), f"{r['amount_recovered']:,.2f}", style="bold")
+        (console if console.is_terminal else Console(width=160)).print(t)
 
 
 @app.command()
@@ -248,41 +291,84 @@ def spec_suites(write: Annotated[bool, typer.Option(help="Rewrite the spec-deriv
 @app.command()
 @friendly
 def demo(
-    from_: Annotated[str, typer.Option("--from", help="First night of the demo window.")] = "2017-03-01",
-    to: Annotated[str, typer.Option(help="Last night of the demo window.")] = "2017-03-21",
+    from_: Annotated[str, typer.Option("--from", help="First night of the demo window (from the term's start: later nights refer to earlier ones).")] = "2016-10-01",
+    to: Annotated[str, typer.Option(help="Last night of the demo window.")] = "2016-11-30",
     profile: Annotated[str, typer.Option(help="Generator profile.")] = "seed",
 ):
-    """The main job on the embedded default: generate a window of nights, run the real DAGs, print the marts."""
-    from xuncha import airflow_env
+    """The main job on the embedded default: a window of seed nights from all county systems through the real DAGs."""
+    import secrets
+    import shutil
+
+    from xuncha import airflow_env, db, registry
+    from xuncha.countyserver import CountyServer
     from xuncha.generator import generate as run
     from xuncha.settings import get_settings
 
     setup()
+    settings = get_settings()
     start, end = _date(from_), _date(to)
-    landing = get_settings().landing
-    truth = run(landing, profile=profile, start=start, end=end, progress=sys.stderr.isatty())
-    console.print(f"generated {truth.get('exports', '?')} exports for {start} … {end} into {landing}")
+    reg = registry.default()
+    # The county systems of the window: most drop files into their landing folder, two are pulled over HTTP.
+    systems = settings.home / "demo" / "county-systems"
+    shutil.rmtree(systems, ignore_errors=True)
+    truth = run(systems, profile=profile, start=start, end=end, progress=sys.stderr.isatty())
+    pulled = {c.code: c for c in reg.counties if c.pulled}
+    for unit in sorted(p for p in systems.iterdir() if p.is_dir() and p.name not in pulled):
+        for export in unit.iterdir():
+            if not (settings.landing / unit.name / export.name).exists():
+                shutil.copytree(export, settings.landing / unit.name / export.name)
+    console.print(f"county systems wrote {truth['exports']:,} exports for {start} … {end}: "
+                  f"{len(pulled)} served over HTTP ({', '.join(c.label for c in pulled.values())}), the rest in {settings.landing}")
+    tokens = {code: secrets.token_urlsafe(16) for code in pulled}
     run_at = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(3, 0)).isoformat() + "+08:00"
-    console.print(f"running DAG xuncha_nightly for the night of {end} (takes every waiting night, oldest first)…")
-    airflow_env.dags_test("xuncha_nightly", run_at)
-    console.print("running DAG xuncha_marts…")
-    airflow_env.dags_test("xuncha_marts", run_at)
-    metrics(refresh=False)
+    logs = settings.home / "demo"
+    with CountyServer(systems, tokens) as server:
+        env = {}
+        for code, token in tokens.items():
+            env |= airflow_env.county_connection_env(reg.get(code).delivery["http"]["conn_id"], server.url, token)
+        console.print(f"DAG xuncha_nightly for the night of {end} (every waiting night, oldest first) … log: {logs / 'nightly.log'}")
+        airflow_env.dags_test("xuncha_nightly", run_at, env=env, log=logs / "nightly.log")
+    console.print(f"DAG xuncha_marts … log: {logs / 'marts.log'}")
+    airflow_env.dags_test("xuncha_marts", run_at, log=logs / "marts.log")
+    with db.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT status, count(*) FROM audit.batches GROUP BY 1 ORDER BY 1")
+        batches = ", ".join(f"{n:,} {s}" for s, n in cur.fetchall())
+        cur.execute("SELECT " + " + ".join(f"(SELECT count(*) FROM core.{e})" for e in truth["row_counts"]))
+        rows = cur.fetchone()[0]
+    console.print(f"warehouse: {rows:,} core rows; exports so far: {batches}")
+    _demo_tables(end)
+
+
+def _demo_tables(day: dt.date) -> None:
+    """What a report consumer sees after the demo: the term headline as of the last night, and findings by category."""
+    from xuncha import metrics as m
+
+    m.ensure(as_of=day)
+    _print_headline(day, m.headline(as_of=day))
+    _print_findings(m.findings_by_category())
 
 
 def _print_findings(rows: list[tuple]) -> None:
+    """mart.findings_by_category as one row per county, one column per problem category."""
     from xuncha import registry
     from xuncha.spec import load_spec
 
-    reg = registry.default()
-    labels = load_spec().codes["finding_category"]
-    t = Table("county", "category 问题类别", "findings", "first found", "last found",
-              title="发现问题分类统计 — findings by county and category (mart.findings_by_category)")
-    for code, cat, n, first, last in rows:
-        name = next((c.name for c in reg.counties if c.code == code), "")
-        t.add_row(f"{name} {code}", f"{cat} {labels.get(cat, '')}", f"{n:,}", str(first or ""), str(last or ""))
-    if not rows:
-        t.add_row("—", "no findings loaded yet", "", "", "")
+    names = {c.code: c.name for c in registry.default().counties}
+    cats = list(load_spec().codes["finding_category"])
+    t = Table("county 县区", *cats, "total 合计", title="发现问题分类统计 — findings by problem category (mart.findings_by_category)",
+              caption="  ".join(f"{k} {v.split('·')[-1][:10]}" for k, v in load_spec().codes["finding_category"].items()))
+    for col in t.columns[1:]:
+        col.justify = "right"
+    by_county: dict[str, dict[str, int]] = {}
+    for code, cat, n, *_ in rows:
+        by_county.setdefault(code, {})[cat] = n
+    for code, counts in sorted(by_county.items()):
+        t.add_row(f"{names.get(code, '')} {code}", *(f"{counts.get(c, 0):,}" for c in cats), f"{sum(counts.values()):,}")
+    if by_county:
+        totals = [sum(c.get(k, 0) for c in by_county.values()) for k in cats]
+        t.add_row("全市 whole city", *(f"{n:,}" for n in totals), f"{sum(totals):,}", style="bold")
+    else:
+        t.add_row("—", *([""] * len(cats)), "no findings loaded yet")
     console.print(t)
 
 

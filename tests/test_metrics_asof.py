@@ -1,0 +1,99 @@
+"""As of any day: every mart from history, the dated series, and what a refresh recomputes (and what it leaves)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from conftest import query
+from metrics_fixtures import finding, insp, org, round_, world  # noqa: F401
+
+from xuncha import metrics, registry
+
+AS_OF_MARTS = ("coverage", "rounds_per_year", "rectification", "rectification_overdue", "satisfaction_by_org",
+               "satisfaction", "clue_disposal", "clue_ageing", "outcomes", "term_headline")
+REPORT_UNITS = sorted({metrics._report_unit(registry.default(), c.code).code for c in registry.default().counties})
+
+
+def county_night(w, code, day, n_findings=1, **extra):
+    """A night of county `code`: an organisation, a round on `day` inspecting it, and findings."""
+    tag = day.replace("-", "")
+    w.night(code, day, org_units=[org(f"{code}-O{tag}", at=day)], rounds=[round_(f"{code}-R{tag}", day)],
+            inspections=[insp(f"{code}-I{tag}", f"{code}-R{tag}", f"{code}-O{tag}", day)],
+            findings=[finding(f"{code}-F{tag}-{i}", f"{code}-I{tag}", day) for i in range(n_findings)], **extra)
+
+
+def headline(w, scope="unit"):
+    """(as_of, county_code, rounds, findings) of mart.term_headline."""
+    return [(r[0], r[2], r[6], r[8]) for r in w.mart("term_headline", scope=scope)]
+
+
+def stamp(w):
+    query(w.url, "UPDATE mart.term_headline SET refreshed_at = '2000-01-01'")
+
+
+def redone(w):
+    return query(w.url, """SELECT as_of::text, scope, county_code FROM mart.term_headline
+                            WHERE refreshed_at > '2000-01-01' ORDER BY 1, 2, 3""")
+
+
+def test_every_mart_is_empty_on_a_day_before_any_data_and_the_series_says_it_was_computed(world):
+    county_night(world, "410325", "2018-01-10")
+    world.refresh("2017-12-31", "2018-01-10")
+    for table in AS_OF_MARTS:
+        assert world.mart(table, "2017-12-31") == [], table
+    assert world.mart("term_headline", "2018-01-10", scope="unit") == [
+        ("2018-01-10", "unit", "410325", 11, "嵩县", ["410325"], 1, 1, 1, 0, 0, 0, 0, 0, "0.00")]
+    logged = query(world.url, "SELECT as_of::text, county_code FROM mart.refresh_log ORDER BY 1, 2")
+    assert logged == [(day, u) for day in ("2017-12-31", "2018-01-10") for u in REPORT_UNITS]
+
+
+def test_a_row_counts_from_its_version_and_until_a_full_snapshot_withdraws_it(world):
+    county_night(world, "410325", "2018-01-10", n_findings=3)
+    kept = finding("410325-F20180110-0", "410325-I20180110", "2018-01-10")
+    world.night("410325", "2018-03-01", mode="full", findings=[kept])     # withdrawn the next morning, 01:00
+    world.refresh("2018-01-09", "2018-01-10", "2018-03-01", "2018-03-02")
+    assert headline(world) == [("2018-01-10", "410325", 1, 3), ("2018-03-01", "410325", 1, 3), ("2018-03-02", "410325", 1, 1)]
+
+
+def test_the_nightly_refresh_takes_the_new_business_dates_of_the_counties_it_is_given(world):
+    county_night(world, "410325", "2018-01-10")
+    county_night(world, "410323", "2018-01-10")
+    assert metrics.refresh(world.url) == ["clues", "coverage", "findings_by_category", "outcomes", "rectification",
+                                         "rounds", "satisfaction", "term_headline"]
+    assert headline(world) == [("2018-01-10", "410323", 1, 1), ("2018-01-10", "410325", 1, 1)]
+    stamp(world)
+    county_night(world, "410325", "2018-02-01")
+    county_night(world, "410325", "2018-02-02", n_findings=2)
+    county_night(world, "410323", "2018-02-02")                      # loaded, but not in this refresh's event
+    metrics.refresh(world.url, ["410325"])                           # the DAG's call
+    assert headline(world) == [("2018-01-10", "410323", 1, 1), ("2018-01-10", "410325", 1, 1),
+                               ("2018-02-01", "410325", 2, 2), ("2018-02-02", "410325", 3, 4)]
+    assert redone(world) == [("2018-02-01", "city_total", "410300"), ("2018-02-01", "unit", "410325"),
+                             ("2018-02-02", "city_total", "410300"), ("2018-02-02", "unit", "410325")]
+    # the whole city is always complete for its day, whoever was refreshed
+    assert headline(world, "city_total") == [("2018-01-10", "410300", 2, 2), ("2018-02-01", "410300", 3, 3),
+                                             ("2018-02-02", "410300", 5, 6)]
+    stamp(world)
+    metrics.refresh(world.url, ["410323"])                           # 410323's new night is still pending for it
+    assert redone(world) == [("2018-02-02", "city_total", "410300"), ("2018-02-02", "unit", "410323")]
+    stamp(world)
+    metrics.refresh(world.url, ["410325"])                           # nothing new: its latest night is redone
+    assert redone(world) == [("2018-02-02", "city_total", "410300"), ("2018-02-02", "unit", "410325")]
+
+
+def test_ensure_computes_only_the_units_a_day_lacks_and_a_full_refresh_redoes_the_series(world):
+    county_night(world, "410325", "2018-01-10")
+    county_night(world, "410323", "2018-01-10")
+    world.refresh("2018-01-10", counties=["410325"])
+    assert headline(world) == [("2018-01-10", "410325", 1, 1)]
+    stamp(world)
+    metrics.ensure(world.url, dt.date(2018, 1, 10))
+    assert redone(world) == [("2018-01-10", "city_total", "410300"), ("2018-01-10", "unit", "410323")]
+    stamp(world)
+    assert metrics.ensure(world.url, dt.date(2018, 1, 10)) == []
+    assert redone(world) == []
+    world.refresh("2018-01-31", counties=["410323"])
+    query(world.url, "UPDATE mart.term_headline SET findings = 99")
+    metrics.refresh(world.url, full=True)
+    assert headline(world) == [("2018-01-10", "410323", 1, 1), ("2018-01-10", "410325", 1, 1),
+                               ("2018-01-31", "410323", 1, 1), ("2018-01-31", "410325", 1, 1)]
