@@ -11,9 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
-from xuncha.settings import get_settings
+from xuncha.settings import get_settings, read_config
 
 LEVELS = ("city", "county")
 SECTIONS = {
@@ -200,10 +199,4 @@ def parse(raw: dict, source: str = "metrics.yml") -> MetricsConfig:
 
 def load(path: Path | None = None) -> MetricsConfig:
     path = path or get_settings().config_dir / "metrics.yml"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MetricsConfigError(f"metric parameters not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise MetricsConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse(raw, str(path))
+    return parse(read_config(path, MetricsConfigError, "metric parameters"), str(path))

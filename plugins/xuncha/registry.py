@@ -13,9 +13,8 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 
-from xuncha.settings import get_settings
+from xuncha.settings import get_settings, read_config
 
 LEVELS = ("city", "county")
 _CODE = re.compile(r"^[0-9]{6}$")
@@ -176,13 +175,7 @@ def parse(raw: dict, source: str = "counties.yml") -> Registry:
 
 def load(path: Path | None = None) -> Registry:
     path = path or get_settings().config_dir / "counties.yml"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RegistryError(f"county registry not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise RegistryError(f"{path}: not valid YAML: {exc}") from None
-    return parse(raw, str(path))
+    return parse(read_config(path, RegistryError, "county registry"), str(path))
 
 
 @cache

@@ -67,3 +67,15 @@ WAREHOUSE_DB = "xuncha"
 AIRFLOW_DB = "airflow"
 WAREHOUSE_CONN_ID = "xuncha_warehouse"
 """Airflow connection id of the warehouse (set through AIRFLOW_CONN_XUNCHA_WAREHOUSE)."""
+
+
+def read_config(path: Path, error: type[Exception], what: str):
+    """A YAML file of config/, parsed; a missing or malformed file raises `error` naming it."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{what} not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from None
