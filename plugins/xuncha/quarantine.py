@@ -44,9 +44,9 @@ def write_report(dest: Path, county_code: str, county_name: str, export_id: str,
     lines = [
         f"# 导出隔离报告 / Quarantine report — {county_name} {county_code}, {export_id}",
         "",
-        f"本批导出未入库，全部文件已移入隔离区。请修正后以新的导出批次号重新导出该业务日期的数据。  ",
-        f"This export was not loaded; all its files were moved to quarantine. Fix the problems and send the night "
-        f"again as a new export (new export_id).",
+        "本批导出未入库，全部文件已移入隔离区。请修正后以新的导出批次号重新导出该业务日期的数据。  ",
+        "This export was not loaded; all its files were moved to quarantine. Fix the problems and send the night "
+        "again as a new export (new export_id).",
         "",
         f"- 批次 / batch: {batch_id if batch_id is not None else '—'}",
         f"- 时间 / at: {now}",

@@ -212,7 +212,6 @@ class Validator:
     def validate(self, entity: str, table: str, staged: dict[str, str], lineage: tuple[str, ...]) -> list[Outcome]:
         """Run the entity's suite on `table` (schema.name: a view of staged files with batch_id and row_no);
         `staged` maps entity → the relation `{export.<entity>}` references resolve to."""
-        from great_expectations.core.expectation_suite import ExpectationSuite
         from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
         schema, name = table.split(".")

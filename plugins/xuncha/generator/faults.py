@@ -19,7 +19,7 @@ from functools import cache
 from xuncha.spec import load_spec
 
 from .plan import System, export_id, generated_at
-from .writers import Table, encode, file_entry, file_name, manifest, render, sha256
+from .writers import Table, encode, file_name, manifest, render, sha256
 
 KINDS = ("duplicate_delivery", "late_delivery", "corrected_reexport", "invalid_rows", "wrong_encoding", "missing_file",
          "checksum_mismatch", "rowcount_mismatch", "schema_drift", "wrong_county_code", "person_name")
