@@ -320,7 +320,7 @@ class Ingestor:
                     continue
                 single = len(works) == 1
                 rows.append((w.result.batch_id, o.entity, f"{o.expectation}: {o.description}", o.column, o.severity,
-                             o.success, o.element_count if single else w.staged_rows.get(o.entity),
+                             o.success, o.element_count if single and o.element_count is not None else w.staged_rows.get(o.entity),
                              o.unexpected_count if single else 0, json.dumps(o.sample if single else [], ensure_ascii=False)))
         from psycopg2.extras import execute_values
 

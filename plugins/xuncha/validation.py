@@ -225,11 +225,12 @@ class Validator:
         batch = asset.add_batch_definition_whole_table(f"{asset_name}_all").get_batch()
 
         column_exps, query_exps = [], []
-        for raw in load_suite(entity)["expectations"]:
+        for i, raw in enumerate(load_suite(entity)["expectations"]):
             kwargs = dict(raw["kwargs"])
             if "unexpected_rows_query" in kwargs:
                 kwargs["unexpected_rows_query"] = _resolve(kwargs["unexpected_rows_query"], staged, lineage)
-            conf = ExpectationConfiguration(type=raw["type"], kwargs=kwargs, meta=raw.get("meta", {}),
+            # meta.index: the expectation's place in the suite file, which identifies it across the two passes.
+            conf = ExpectationConfiguration(type=raw["type"], kwargs=kwargs, meta=raw.get("meta", {}) | {"index": i},
                                             severity=raw.get("severity", "critical"))
             (query_exps if raw["type"] == "unexpected_rows_expectation" else column_exps).append(conf.to_domain_obj())
 
@@ -239,19 +240,36 @@ class Validator:
             self.datasource.delete_asset(asset_name)
 
     def _run(self, entity, batch, name, column_exps, query_exps) -> list[Outcome]:
+        """Two passes. The first asks only pass/fail of every expectation (BOOLEAN_ONLY): GX then bundles the
+        column checks into one aggregate query and skips its sample queries, which on a clean file are full
+        scans that find nothing (two per column check: 3× the time at 300 k rows). The second pass runs only
+        the expectations that failed, asking for their counts and sample rows by row_no."""
         from great_expectations.core.expectation_suite import ExpectationSuite
 
-        outcomes: list[Outcome] = []
-        if column_exps:
-            res = batch.validate(ExpectationSuite(name=f"{entity}_columns", expectations=column_exps), result_format={
-                "result_format": "SUMMARY", "unexpected_index_column_names": ["row_no"], "partial_unexpected_count": SAMPLE_ROWS})
-            outcomes += [self._outcome(entity, r) for r in res.results]
-            self._pending_docs.append((f"{entity}_columns", name, res))
-        if query_exps:
-            res = batch.validate(ExpectationSuite(name=f"{entity}_rules", expectations=query_exps),
-                                 result_format={"result_format": "COMPLETE"})
-            outcomes += [self._outcome(entity, r) for r in res.results]
-            self._pending_docs.append((f"{entity}_rules", name, res))
+        if not column_exps and not query_exps:
+            return []
+        first = batch.validate(ExpectationSuite(name=entity, expectations=column_exps + query_exps),
+                               result_format={"result_format": "BOOLEAN_ONLY"})
+        outcomes, failed = [], set()
+        for r in first.results:
+            if r.success:
+                outcomes.append(self._outcome(entity, r))
+            else:
+                failed.add(r.expectation_config.meta["index"])
+        if not failed:
+            self._pending_docs.append((entity, name, first))
+            return outcomes
+        if len(failed) != sum(e.meta["index"] in failed for e in column_exps + query_exps):
+            raise RuntimeError(f"{entity}: GX returned results that match no expectation of the suite")
+        for suffix, exps, fmt in (
+                ("columns", column_exps, {"result_format": "SUMMARY", "unexpected_index_column_names": ["row_no"],
+                                          "partial_unexpected_count": SAMPLE_ROWS}),
+                ("rules", query_exps, {"result_format": "COMPLETE"})):
+            exps = [e for e in exps if e.meta["index"] in failed]
+            if exps:
+                res = batch.validate(ExpectationSuite(name=f"{entity}_{suffix}", expectations=exps), result_format=fmt)
+                outcomes += [self._outcome(entity, r) for r in res.results]
+                self._pending_docs.append((f"{entity}_{suffix}", name, res))
         return outcomes
 
     def discard_docs(self) -> None:
@@ -296,7 +314,7 @@ class Validator:
         sample = [{"row": _int(x.get("row_no")), "value": _str(x.get(column))}
                   for x in (result.get("partial_unexpected_index_list") or [])[:SAMPLE_ROWS]]
         return Outcome(entity, conf.type, column, str(conf.severity.value), bool(r.success), description,
-                       result.get("element_count"), result.get("unexpected_count"), sample)
+                       result.get("element_count"), result.get("unexpected_count", 0 if r.success else None), sample)
 
 
 def _exception(info) -> str | None:
