@@ -1,21 +1,55 @@
-"""Where the merge's time goes: the parts of sql/load/merge.sql timed one by one on the same staged file.
+"""Where the merge's time goes: the parts of sql/load/merge.sql timed one by one on the same staged file, then
+the merge as the loader runs it (new rows, an unchanged re-send, a mixed re-send with 10% newer rows), side by
+side with merge.sql as it was at a git revision, alternating so that load on the machine hits both alike.
 
-    .venv/bin/python bench/merge_parts.py [ROWS]     (default 1,000,000; own XUNCHA_HOME under /tmp, stopped after)
+    .venv/bin/python bench/merge_parts.py [ROWS] [--baseline REV] [--rounds N] [--lineage N]
+
+ROWS defaults to 1,000,000. --baseline (e.g. HEAD~3) adds that revision's merge.sql; --rounds repeats the
+pair; --lineage N merges as a county whose lineage has N codes (the predecessors hold no rows). Runs on its
+own XUNCHA_HOME under /tmp and stops its PostgreSQL after.
 """
 
 from __future__ import annotations
 
+import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _renderer(rev: str | None):
+    """render(entity, staging, lineage_size) for merge.sql now (rev None) or at a git revision."""
+    from xuncha import loading
+
+    if rev is None:
+        return lambda entity, staging, n: loading.render("merge.sql", entity, staging, n)
+    import jinja2
+
+    text = subprocess.run(["git", "show", f"{rev}:sql/load/merge.sql"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout
+    tpl = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(text)
+
+    def render(entity, staging, n):
+        columns = [{"name": c.name, "cast": loading._CASTS[c.type].format(c=c.name)} for c in entity.columns]
+        return tpl.render(entity=entity.name, table=entity.name, key=entity.key, staging=staging, columns=columns,
+                          names=", ".join(entity.column_names), lineage_size=n)
+    return render
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    ap = argparse.ArgumentParser()
+    ap.add_argument("rows", nargs="?", type=int, default=1_000_000)
+    ap.add_argument("--baseline", help="git revision whose merge.sql to time alongside the current one")
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--lineage", type=int, default=1)
+    args = ap.parse_args()
+    n = args.rows
     home = Path(tempfile.mkdtemp(prefix="xb-m-", dir="/tmp"))
     import run
 
@@ -35,32 +69,65 @@ def main() -> None:
             parsing.stage_file(conn, 1, entity, d / "findings.csv", "csv", "utf-8")
             out["COPY into unlogged staging"] = time.perf_counter() - t
             staging = parsing.staging_table(1, "findings").as_string(conn)
-            cur.execute(f"ANALYZE {staging}")
-            full = loading.render("merge.sql", entity, staging)
-            src = full.split("WITH src AS (", 1)[1].split("),\nmatched AS", 1)[0]
+            # The same file re-sent a day later with every 10th row changed (newer updated_at).
+            mixed = parsing.staging_table(2, "findings").as_string(conn)
+            cur.execute(f"CREATE UNLOGGED TABLE {mixed} AS SELECT * FROM {staging}")
+            cur.execute(f"UPDATE {mixed} SET summary = summary || '*', "
+                        f"updated_at = (updated_at::timestamptz + interval '1 day')::text WHERE row_no % 10 = 0")
+            # GX has read every staged row before the merge runs, so hint bits are set: do the same here.
+            cur.execute(f"VACUUM ANALYZE {staging}")
+            cur.execute(f"VACUUM ANALYZE {mixed}")
+            cur.execute("SELECT pg_get_indexdef('history.findings_by_batch'::regclass)")
+            batch_index = {"current": cur.fetchone()[0]}
+            src = _renderer(args.baseline or "HEAD")(entity, staging, 1)
+            src = src.split("WITH src AS (", 1)[1].split("),\nmatched AS", 1)[0] if args.baseline else None
             steps = [
-                ("DISTINCT ON + casts (src CTE)", f"CREATE TEMP TABLE s AS {src}"),
-                ("INSERT core (PK index)", "INSERT INTO core.findings SELECT '410303', finding_id, inspection_id, category, "
+                ("INSERT core (PK index)", "INSERT INTO core.findings SELECT '410399', finding_id, inspection_id, category, "
                                            "found_date, summary, updated_at, NULL, 1 FROM s"),
                 ("INSERT history (2 indexes)", "INSERT INTO history.findings SELECT *, 'insert', now() FROM core.findings "
-                                               "WHERE county_code = '410303'"),
+                                               "WHERE county_code = '410399'"),
             ]
+            if src:
+                steps.insert(0, ("DISTINCT ON + casts (old src CTE)", f"CREATE TEMP TABLE s AS {src}"))
+            else:
+                cols = ", ".join(f"{loading._CASTS[c.type].format(c=c.name)} AS {c.name}" for c in entity.columns)
+                steps.insert(0, ("DISTINCT ON + casts (src)", f"CREATE TEMP TABLE s AS SELECT DISTINCT ON ({entity.key}) "
+                                 f"{cols} FROM {staging} ORDER BY {entity.key}, updated_at DESC, row_no DESC"))
             for label, sql in steps:
                 t = time.perf_counter()
                 cur.execute(sql)
                 out[label] = time.perf_counter() - t
-            t = time.perf_counter()
-            cur.execute("BEGIN")
-            loading.merge(cur, entity, staging, "410302", ("410302",), 1)
-            cur.execute("COMMIT")
-            out["merge.sql as the loader runs it (new county)"] = time.perf_counter() - t
-            t = time.perf_counter()
-            cur.execute("BEGIN")
-            loading.merge(cur, entity, staging, "410302", ("410302",), 1)
-            cur.execute("COMMIT")
-            out["merge.sql again (re-sent: all unchanged)"] = time.perf_counter() - t
-        for k, v in out.items():
-            print(f"  {k:<48} {v:7.2f} s  {n / v:>12,.0f} rows/s")
+            cur.execute("DROP TABLE s")
+            for k, v in out.items():
+                print(f"  {k:<48} {v:7.2f} s  {n / v:>12,.0f} rows/s", flush=True)
+
+            variants = [("current", _renderer(None))]
+            if args.baseline:
+                variants.insert(0, (f"at {args.baseline}", _renderer(args.baseline)))
+                # history's batch_id index as it was before migration 0012 (a btree), for the baseline
+                batch_index[f"at {args.baseline}"] = "CREATE INDEX findings_by_batch ON history.findings USING btree (batch_id)"
+            on = batch_index["current"]
+            county = 410500
+            for r in range(args.rounds):
+                for name, render in (variants if r % 2 == 0 else variants[::-1]):
+                    if batch_index[name] != on:  # untimed: the index the variant had
+                        on = batch_index[name]
+                        cur.execute(f"DROP INDEX history.findings_by_batch; {on}")
+                    county += 1
+                    code = str(county)
+                    lineage = (code, *(str(900000 + county * 10 + i) for i in range(1, args.lineage)))
+                    for case, table in (("new rows", staging), ("unchanged re-send", staging),
+                                        ("mixed re-send (10% newer)", mixed)):
+                        cur.execute("BEGIN")
+                        t = time.perf_counter()
+                        cur.execute(render(entity, table, len(lineage)),
+                                    {"county": code, "lineage": list(lineage), "batch_id": county})
+                        counts = cur.fetchone()
+                        dt = time.perf_counter() - t
+                        cur.execute("COMMIT")
+                        print(f"  round {r + 1} {name:<14} {case:<27} {dt:7.2f} s  {n / dt:>10,.0f} rows/s  "
+                              f"(staged, inserted, updated) = {tuple(counts)}", flush=True)
+                    cur.execute("CHECKPOINT")
     finally:
         embedded.stop()
         shutil.rmtree(home, ignore_errors=True)

@@ -4,47 +4,63 @@
 -- when its updated_at is newer (a re-sent or older night changes nothing); a withdrawn row comes back when
 -- re-sent. Every inserted or changed row is appended to history.{{ table }}.
 -- Parameters: %(county)s, %(lineage)s (text[]), %(batch_id)s.
+--
+-- Each staged row is classified once (insert / update / unchanged) against core; new keys then go in with a
+-- plain INSERT and changed keys with an UPDATE. There is no INSERT … ON CONFLICT (speculative insertion) and
+-- no RETURNING of the inserted rows: history of new keys is written from the classified rows, which are what
+-- was inserted (bench/merge_parts.py, 1 M new rows: 7.8 s instead of 13.3 s). A concurrent insert of the same
+-- key would fail on the primary key, not be lost; pipeline.py publishes one county lineage at a time.
 WITH src AS (
+    -- The last row per key in the file wins (updated_at, then row_no); cast once, here.
     SELECT DISTINCT ON ({{ key }})
 {%- for c in columns %}
         {{ c.cast }} AS {{ c.name }}{{ "," if not loop.last }}
 {%- endfor %}
     FROM {{ staging }}
-    ORDER BY {{ key }}, updated_at::timestamptz DESC, row_no DESC
+    ORDER BY {{ key }}, updated_at DESC, row_no DESC
 ),
-matched AS (
-{%- if lineage_size == 1 %}
-    SELECT src.*, %(county)s::text AS county_code FROM src
-{%- else %}
-    SELECT src.*, COALESCE(
-        (SELECT c.county_code FROM core.{{ table }} c
-          WHERE c.county_code = ANY(%(lineage)s) AND c.{{ key }} = src.{{ key }}
-          ORDER BY c.county_code = %(county)s DESC LIMIT 1),
-        %(county)s) AS county_code
+classified AS MATERIALIZED (
+    -- The core row each staged row meets (if any), and what the merge does with it (NULL: unchanged).
+    -- Materialised once; the statements below and the counts read it.
+    SELECT src.*, coalesce(c.county_code, %(county)s) AS county_code,
+           CASE WHEN c.county_code IS NULL THEN 'insert'
+                WHEN c.updated_at < src.updated_at
+                  OR (c.withdrawn_at IS NOT NULL AND c.updated_at <= src.updated_at) THEN 'update'
+           END AS change
     FROM src
+{%- if lineage_size == 1 %}
+    LEFT JOIN core.{{ table }} c ON c.county_code = %(county)s AND c.{{ key }} = src.{{ key }}
+{%- else %}
+    LEFT JOIN LATERAL (
+        SELECT c.county_code, c.updated_at, c.withdrawn_at FROM core.{{ table }} c
+         WHERE c.county_code = ANY(%(lineage)s) AND c.{{ key }} = src.{{ key }}
+         ORDER BY c.county_code = %(county)s DESC LIMIT 1) c ON true
 {%- endif %}
 ),
-upserted AS (
-    INSERT INTO core.{{ table }} AS t (county_code, {{ names }}, withdrawn_at, batch_id)
-    SELECT county_code, {{ names }}, NULL, %(batch_id)s FROM matched
-    ON CONFLICT (county_code, {{ key }}) DO UPDATE SET
+inserted AS (
+    INSERT INTO core.{{ table }} (county_code, {{ names }}, withdrawn_at, batch_id)
+    SELECT county_code, {{ names }}, NULL, %(batch_id)s FROM classified WHERE change = 'insert'
+),
+updated AS (
+    -- The newer-than test is repeated here so that a row changed since the classification is re-checked.
+    UPDATE core.{{ table }} AS t SET
 {%- for c in columns if c.name != key %}
-        {{ c.name }} = EXCLUDED.{{ c.name }},
+        {{ c.name }} = m.{{ c.name }},
 {%- endfor %}
         withdrawn_at = NULL,
-        batch_id = EXCLUDED.batch_id
-    WHERE t.updated_at < EXCLUDED.updated_at
-       OR (t.withdrawn_at IS NOT NULL AND t.updated_at <= EXCLUDED.updated_at)
-    RETURNING t.*, (xmax = 0) AS inserted
+        batch_id = %(batch_id)s
+    FROM classified m
+    WHERE m.change = 'update' AND t.county_code = ANY(%(lineage)s)  -- only the lineage's rows are scanned
+      AND t.county_code = m.county_code AND t.{{ key }} = m.{{ key }}
+      AND (t.updated_at < m.updated_at OR (t.withdrawn_at IS NOT NULL AND t.updated_at <= m.updated_at))
+    RETURNING t.*
 ),
 logged AS (
     INSERT INTO history.{{ table }}
-    SELECT county_code, {{ names }}, withdrawn_at, batch_id,
-           CASE WHEN inserted THEN 'insert' ELSE 'update' END, now()
-    FROM upserted
-    RETURNING change
+    SELECT county_code, {{ names }}, NULL, %(batch_id)s, 'insert', now() FROM classified WHERE change = 'insert'
+    UNION ALL
+    SELECT county_code, {{ names }}, withdrawn_at, batch_id, 'update', now() FROM updated
 )
-SELECT (SELECT count(*) FROM src) AS staged,
-       count(*) FILTER (WHERE change = 'insert') AS inserted,
-       count(*) FILTER (WHERE change = 'update') AS updated
-FROM logged;
+SELECT count(*) AS staged, count(*) FILTER (WHERE change = 'insert') AS inserted,
+       (SELECT count(*) FROM updated) AS updated
+FROM classified;
