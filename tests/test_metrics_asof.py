@@ -97,3 +97,34 @@ def test_ensure_computes_only_the_units_a_day_lacks_and_a_full_refresh_redoes_th
     metrics.refresh(world.url, full=True)
     assert headline(world) == [("2018-01-10", "410323", 1, 1), ("2018-01-10", "410325", 1, 1),
                                ("2018-01-31", "410323", 1, 1), ("2018-01-31", "410325", 1, 1)]
+
+
+def test_a_county_refresh_on_a_new_day_takes_quiet_units_from_their_last_day_and_computes_the_others(world):
+    county_night(world, "410325", "2018-01-10")
+    county_night(world, "410323", "2018-01-10")
+    county_night(world, "410329", "2018-01-10")
+    # 410329's round of 2018-01-10 plans a second one that starts on 2018-02-02: its headline changes that day
+    world.night("410329", "2018-01-11", rounds=[round_("410329-R-PLANNED", "2018-02-02", at="2018-01-11")])
+    metrics.refresh(world.url)
+    county_night(world, "410325", "2018-02-03", n_findings=2)
+    metrics.refresh(world.url, ["410325"])
+    # 410323 is quiet since 2018-01-10 and 410329 since its horizon, 2018-02-02: the whole city of 2018-02-03
+    # equals a recomputation of every unit, and their rows are not stored for that day (not refreshed)
+    incremental = world.mart("term_headline", "2018-02-03", scope="city_total")
+    assert headline(world, "city_total")[-1] == ("2018-02-03", "410300", 5, 5)
+    assert [r[2] for r in world.mart("term_headline", "2018-02-03", scope="unit")] == ["410325"]
+    metrics.refresh(world.url, dates=[dt.date(2018, 2, 3)])
+    assert [r[:6] + r[7:] for r in world.mart("term_headline", "2018-02-03", scope="city_total")] == \
+        [r[:6] + r[7:] for r in incremental]
+    # a unit whose rows change after the day it was last computed is computed, not carried: a refresh of
+    # 2018-02-01 (before 410329's planned round) then one of a new day after it, for 410325 only
+    query(world.url, "DELETE FROM mart.refresh_log WHERE as_of > '2018-01-10'")
+    query(world.url, "DELETE FROM mart.term_headline WHERE as_of > '2018-01-10'")
+    metrics.refresh(world.url, ["410325"], dates=[dt.date(2018, 2, 1)])
+    assert headline(world, "city_total")[-1] == ("2018-02-01", "410300", 3, 3)
+    metrics.refresh(world.url, ["410325"], dates=[dt.date(2018, 2, 2)])
+    assert headline(world, "city_total")[-1] == ("2018-02-02", "410300", 4, 3)
+    # a late correction of 410323, dated before its last computed day, changes its rows but not its horizon
+    world.night("410323", "2018-02-05", findings=[finding("410323-F-LATE", "410323-I20180110", "2018-01-05", at="2018-01-06")])
+    metrics.refresh(world.url, ["410325"], dates=[dt.date(2018, 2, 6)])
+    assert headline(world, "city_total")[-1] == ("2018-02-06", "410300", 5, 6)
