@@ -2,13 +2,12 @@
 --   1. the as-of functions of 0010 read core first, and history only for the rows that changed after a day;
 --   2. mart.state_horizon: per county system, the last day its rows change the term headline, so a unit a
 --      night did not touch can take its headline rows from an earlier day (sql/marts/term_headline.sql).
---
--- 1. --
--- Same signature, same rows. core.E holds the last recorded version of every key (the loader appends to history
+
+-- 1. Same signature, same rows as 0010. core.E holds the last recorded version of every key (the loader appends to history
 -- exactly what it writes to core: sql/load/merge.sql, withdraw.sql). A key's last version has no successor, so
 -- it is in force at the end of day d as soon as it took effect (valid_from < mart.day_end(d)). Only a key whose
 -- last version took effect after some asked day can have an older version in force that day, and only those
--- keys go through the window over history (mart.E_versions). On the newest day that set is empty, and the
+-- keys go through the window over history (as in mart.E_versions). On the newest day that set is empty, and the
 -- as-of set costs one scan of core instead of a sort of all of history.
 --   valid_from of the last version = coalesce(withdrawn_at, updated_at): a withdrawn core row's last version is
 --   the withdraw (valid from withdrawn_at); a row re-sent after a withdraw is live again (withdrawn_at NULL).
