@@ -1,6 +1,6 @@
 """Xuncha benchmarks: ratios measured side by side in one run (not tests; `make bench`, `make bench-quick`).
 
-    .venv/bin/python bench/run.py [--quick] [--only p1,p2,p4] [--profile] [--keep]
+    .venv/bin/python bench/run.py [--quick] [--only p1,p2,p3,p4] [--profile] [--keep]
 
 Every run uses its own XUNCHA_HOME under /tmp (own embedded PostgreSQL), stopped and deleted at the end
 (--keep leaves it). Each figure is printed as a row: name, measured, baseline, ratio, target, met.
@@ -407,7 +407,7 @@ def main() -> int:
         return 0
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes (CI smoke)")
-    ap.add_argument("--only", default="p1,p2,p4")
+    ap.add_argument("--only", default="p1,p2,p3,p4")
     ap.add_argument("--profile", action="store_true", help="cProfile the P1 ingest (bench/out/)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary XUNCHA_HOME and its server")
     ap.add_argument("--rows", type=int, help="P1 findings (default 1,000,000; quick 50,000)")
@@ -415,6 +415,7 @@ def main() -> int:
     ap.add_argument("--timeout", type=int, default=900, help="statement timeout of a mart refresh, seconds")
     args = ap.parse_args()
     only = set(args.only.split(","))
+    from fanout import P3_DETAIL, p3
     home = Path(tempfile.mkdtemp(prefix="xb-", dir="/tmp"))
     setup_env(home)
     from xuncha import db, embedded, migrate
@@ -437,6 +438,8 @@ def main() -> int:
             p1(url, work, args.rows or (50_000 if args.quick else 1_000_000), 50_000 if args.quick else 100_000, args.profile)
         if "p2" in only:
             p2(work, *((20, 200) if args.quick else (200, 2000)))
+        if "p3" in only:
+            p3(work, args.quick)
         if "p4" in only:
             p4(url, args.p4_findings or (500_000 if args.quick else 10_000_000),
                (args.p4_findings or (500_000 if args.quick else 10_000_000)) // 10, args.timeout)
@@ -445,7 +448,7 @@ def main() -> int:
             print(f"{r['name']:<50} {r['measured']:>14} {r['baseline']:>14} {r['ratio']:>8} {r['target']:>12} {r['met']}")
         OUT.mkdir(exist_ok=True)
         (OUT / f"results-{info['mode']}.json").write_text(json.dumps(
-            {"machine": info, "seconds": time.time() - started, "rows": ROWS, "p1": P1_DETAIL, "p2": P2_DETAIL, "p4": P4_DETAIL},
+            {"machine": info, "seconds": time.time() - started, "rows": ROWS, "p1": P1_DETAIL, "p2": P2_DETAIL, "p3": P3_DETAIL, "p4": P4_DETAIL},
             ensure_ascii=False, indent=2, default=str), encoding="utf-8")
         return 0
     finally:
