@@ -5,7 +5,8 @@ side with merge.sql as it was at a git revision, alternating so that load on the
     .venv/bin/python bench/merge_parts.py [ROWS] [--baseline REV] [--rounds N] [--lineage N]
 
 ROWS defaults to 1,000,000. --baseline (e.g. HEAD~3) adds that revision's merge.sql; --rounds repeats the
-pair; --lineage N merges as a county whose lineage has N codes (the predecessors hold no rows). Runs on its
+pair; --lineage N merges as a county whose lineage has N codes (the predecessors hold no rows); --migrations
+DIR builds the warehouse from another directory of migrations. Runs on its
 own XUNCHA_HOME under /tmp and stops its PostgreSQL after.
 """
 
@@ -48,6 +49,7 @@ def main() -> None:
     ap.add_argument("--baseline", help="git revision whose merge.sql to time alongside the current one")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--lineage", type=int, default=1)
+    ap.add_argument("--migrations", type=Path, help="apply the migrations of this directory (default sql/migrations)")
     args = ap.parse_args()
     n = args.rows
     home = Path(tempfile.mkdtemp(prefix="xb-m-", dir="/tmp"))
@@ -60,7 +62,7 @@ def main() -> None:
 
     try:
         url = db.warehouse_url()
-        migrate.migrate(url)
+        migrate.migrate(url, args.migrations or migrate.MIGRATIONS_DIR)
         d, _ = write_findings_export(home / "x", "410302", "m", n)
         entity = load_spec().entity("findings")
         out = {}
