@@ -86,3 +86,22 @@ def test_merge_matches_the_lineage_and_keeps_the_newest_row(staged, lineage, ins
     again = _merge(staged, lineage, 43)  # the same file once more: nothing changes
     assert (again.staged, again.inserted, again.updated) == (14, 0, 0)
     assert query(staged, "SELECT count(*) FROM history.findings") == [(n_ins + n_upd,)]
+
+
+def test_a_full_snapshot_withdraws_only_keys_it_no_longer_holds(staged):
+    import datetime as dt
+
+    lineage = ("A1", "P1")
+    _merge(staged, lineage, 42)  # every staged key is now live under A1 or P1, ' other ' as 'other'
+    with db.connect(staged) as conn, conn.cursor() as cur:
+        n = loading.withdraw_absent(cur, load_spec().entity("findings"), STAGING, lineage, 42,
+                                    dt.datetime(2024, 1, 31, tzinfo=dt.timezone.utc))
+    # live before: k_old, k_eq, p_old and the changed keys; the snapshot holds all of them. Z9's row is no lineage's.
+    assert n == 0
+    query(staged, f"DELETE FROM {STAGING} WHERE finding_id IN ('k_old', 'p_old')")
+    with db.connect(staged) as conn, conn.cursor() as cur:
+        n = loading.withdraw_absent(cur, load_spec().entity("findings"), STAGING, lineage, 43,
+                                    dt.datetime(2024, 1, 31, tzinfo=dt.timezone.utc))
+    assert n == 2
+    assert query(staged, "SELECT county_code, finding_id, change, batch_id FROM history.findings "
+                         "WHERE change = 'withdraw' ORDER BY 1") == [("A1", "k_old", "withdraw", 43), ("P1", "p_old", "withdraw", 43)]

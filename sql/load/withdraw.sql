@@ -8,7 +8,8 @@ WITH gone AS (
      WHERE t.county_code = ANY(%(lineage)s)
        AND t.withdrawn_at IS NULL
        AND t.updated_at <= %(generated_at)s
-       AND NOT EXISTS (SELECT 1 FROM {{ staging }} s WHERE s.{{ key }} = t.{{ key }})
+       -- keys compared as merge.sql stores them (trimmed): ' K1 ' in the snapshot keeps K1 live
+       AND NOT EXISTS (SELECT 1 FROM {{ staging }} s WHERE btrim(s.{{ key }}) = t.{{ key }})
     RETURNING t.*
 ),
 logged AS (
