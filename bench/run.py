@@ -302,13 +302,14 @@ def p4(url: str, findings: int, clues: int, timeout_s: int) -> None:
     params = {"codes": codes, "findings": findings // nc, "clues": clues // nc, "insp": 1000, "rounds": 40}
     t = time.perf_counter()
     with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT core.add_county(c) FROM unnest(%s::text[]) c", (codes,))   # as the loader does
         for tbl in HISTORY_TABLES:
             cur.execute(f"DROP INDEX IF EXISTS history.{tbl}_by_key, history.{tbl}_by_batch")
         cur.execute(GEN_SQL, params)
         for tbl, key in HISTORY_TABLES.items():
             cur.execute(f"INSERT INTO history.{tbl} SELECT *, 'insert', now() FROM core.{tbl} WHERE county_code = ANY(%s)", (codes,))
             cur.execute(f"CREATE INDEX {tbl}_by_key ON history.{tbl} (county_code, {key}, updated_at)")
-            cur.execute(f"CREATE INDEX {tbl}_by_batch ON history.{tbl} (batch_id)")
+            cur.execute(f"CREATE INDEX {tbl}_by_batch ON history.{tbl} USING brin (batch_id) WITH (autosummarize = on)")
     with db.connect(url, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
         cur.execute("SELECT count(*) FROM core.findings WHERE county_code = ANY(%s)", (codes,))

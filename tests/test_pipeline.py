@@ -275,3 +275,18 @@ def test_the_same_export_delivered_twice_in_one_group_loads_once(clean, reg, set
     results = pipeline.Ingestor(reg, url=clean).ingest_many([a, b], reg.get(COUNTY))
     assert [r.status for r in results] == ["loaded", "duplicate"]
     assert query(clean, "SELECT count(*) FROM core.findings") == [(6,)]
+
+
+def test_a_countys_rows_live_in_its_own_partitions(ingest, settings, clean):
+    # rows written before the county had partitions (e.g. by hand) sit in the DEFAULT partition and move in
+    query(clean, "INSERT INTO core.findings (county_code, finding_id, inspection_id, category, found_date, summary, "
+                 "updated_at, batch_id) VALUES ('X0014', 'F-OLD', 'I-OLD', 'SL1', '2019-01-02', 's', now(), 0)")
+    assert query(clean, "SELECT count(*) FROM core.findings_default") == [(1,)]
+    assert ingest(land(settings, "410325-20190315-01", "2019-03-15", slice_rows())).status == "loaded"
+    assert query(clean, "SELECT tableoid::regclass::text, count(*) FROM core.findings GROUP BY 1 ORDER BY 1") == [
+        ("core.findings_410325", 6), ("core.findings_default", 1)]
+    assert query(clean, "SELECT tableoid::regclass::text, count(*) FROM history.findings GROUP BY 1") == [
+        ("history.findings_410325", 6)]
+    assert query(clean, "SELECT core.add_county('X0014'), core.add_county('X0014')") == [(True, False)]
+    assert query(clean, "SELECT tableoid::regclass::text, finding_id FROM core.findings WHERE county_code = 'X0014'") == [
+        ("core.findings_x0014", "F-OLD")]

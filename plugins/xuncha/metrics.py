@@ -1,7 +1,7 @@
 """Refreshing and reading the marts: every `.sql` file in sql/marts, in one transaction.
 
 The marts are dated series: each row holds the figures as they stood at the end of its `as_of` day, computed
-from history through the as-of functions of migration 0010 (`mart.<entity>_as_of(dates, units)`). A refresh
+from history through the as-of functions of migrations 0010/0013 (`mart.<entity>_as_of(dates, codes)`). A refresh
 replaces the rows of the given days for the given reporting units, and nothing else:
 
 - `counties` are county-system codes (as the load's asset events name them); they map to reporting units
@@ -55,7 +55,7 @@ def refresh(url: str | None = None, counties: Iterable[str] | None = None, dates
         sync_crosswalk(cur, registry.default())
         units = _units(cur, codes)
         days, marks = _days(cur, codes, dates, as_of, full)
-        params = cfg.params() | {"counties": codes, "units": units}
+        params = cfg.params() | {"counties": codes, "units": units, "sources": _sources(cur, units)}
         done = []
         for path in mart_files():
             sql = path.read_text(encoding="utf-8")
@@ -139,6 +139,14 @@ def _units(cur, codes: list[str] | None) -> list[str] | None:
         UNION SELECT inspector FROM cross_unit WHERE owner IN (SELECT unit FROM given)
         ORDER BY 1""", {"codes": codes})
     return [r[0] for r in cur.fetchall()]
+
+
+def _sources(cur, units: list[str] | None) -> list[str] | None:
+    """The county codes whose rows roll up into `units` (None = all): the as-of functions' second argument."""
+    if units is None:
+        return None
+    cur.execute("SELECT mart.source_codes(%s::text[])", (units,))
+    return sorted(set(cur.fetchone()[0]))
 
 
 def _days(cur, codes, dates, as_of, full) -> tuple[list[dt.date], dict[str, int]]:

@@ -109,6 +109,7 @@ class Ingestor:
         self.url = url or db.warehouse_url()
         self.settings = settings or get_settings()
         self._validator = None
+        self._partitioned: set[str] = set()
 
     @property
     def validator(self):
@@ -138,6 +139,10 @@ class Ingestor:
         lineage = self.registry.lineage(county.code)
         works: list[_Work] = []
         with db.connect(self.url, autocommit=True) as conn:
+            if not self._partitioned.issuperset(lineage):
+                with conn.cursor() as cur:   # the county's own partitions of core and history (migration 0014)
+                    cur.execute("SELECT core.add_county(c) FROM unnest(%s::text[]) c", (list(lineage),))
+                self._partitioned.update(lineage)
             try:
                 for export_dir in export_dirs:
                     works.append(self._receive(conn, export_dir, county, lineage))

@@ -16,7 +16,7 @@ WITH clue AS (
     SELECT as_of, report_code AS county_code, transfer_date, closed_date,
            closed_date IS NOT NULL AND closed_date <= as_of AS disposed,
            as_of > transfer_date + make_interval(months => %(feedback_months)s) AS beyond_rule
-      FROM mart.clues_as_of(%(dates)s, %(units)s)
+      FROM mart.clues_as_of(%(dates)s, %(sources)s)
      WHERE transfer_date <= as_of
 ),
 buckets AS (

@@ -20,7 +20,7 @@ WITH terms AS (
 ),
 in_scope AS (
     SELECT o.as_of, o.report_code AS county_code, t.term_no, o.org_id, o.org_type
-      FROM mart.org_units_as_of(%(dates)s, %(units)s) o
+      FROM mart.org_units_as_of(%(dates)s, %(sources)s) o
       JOIN terms t ON t.starts <= o.as_of
      WHERE o.in_scope_from <= least(t.ends, o.as_of)
        AND (o.in_scope_to IS NULL OR o.in_scope_to >= t.starts)
@@ -28,8 +28,8 @@ in_scope AS (
 covered AS (
     SELECT DISTINCT i.as_of, coalesce(owner.report_code, i.org_county_code, i.report_code) AS county_code,
            r.term_no, i.org_id
-      FROM mart.inspections_as_of(%(dates)s, %(units)s) i
-      JOIN mart.rounds_as_of(%(dates)s, %(units)s) r
+      FROM mart.inspections_as_of(%(dates)s, %(sources)s) i
+      JOIN mart.rounds_as_of(%(dates)s, %(sources)s) r
         ON r.as_of = i.as_of AND r.report_code = i.report_code AND r.round_id = i.round_id
       LEFT JOIN mart.county_crosswalk owner ON owner.source_code = i.org_county_code
      WHERE r.round_type = ANY(%(coverage_round_types)s::text[])

@@ -14,8 +14,8 @@ DELETE FROM mart.rectification_overdue
 WITH insp AS (
     SELECT i.as_of, i.report_code AS county_code, i.inspection_id, i.org_id, coalesce(r.term_no, 0) AS term_no,
            i.feedback_date, (i.feedback_date + make_interval(months => %(report_due_months)s))::date AS report_due_date
-      FROM mart.inspections_as_of(%(dates)s, %(units)s) i
-      LEFT JOIN mart.rounds_as_of(%(dates)s, %(units)s) r
+      FROM mart.inspections_as_of(%(dates)s, %(sources)s) i
+      LEFT JOIN mart.rounds_as_of(%(dates)s, %(sources)s) r
         ON r.as_of = i.as_of AND r.report_code = i.report_code AND r.round_id = i.round_id
 ),
 task AS (
@@ -24,7 +24,7 @@ task AS (
            coalesce(i.term_no, 0) AS term_no, i.org_id, i.feedback_date, i.report_due_date,
            t.due_date <= t.as_of AS due,
            t.status = ANY(%(completed_statuses)s::text[]) AS completed
-      FROM mart.rectifications_as_of(%(dates)s, %(units)s) t
+      FROM mart.rectifications_as_of(%(dates)s, %(sources)s) t
       LEFT JOIN insp i ON i.as_of = t.as_of AND i.county_code = t.report_code AND i.inspection_id = t.inspection_id
 ),
 listed AS (

@@ -9,7 +9,7 @@ DELETE FROM mart.rounds_per_year
 
 WITH r AS (
     SELECT as_of, report_code AS county_code, round_type, extract(year FROM start_date)::int AS year
-      FROM mart.rounds_as_of(%(dates)s, %(units)s)
+      FROM mart.rounds_as_of(%(dates)s, %(sources)s)
      WHERE start_date <= as_of
 ),
 years AS (

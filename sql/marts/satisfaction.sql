@@ -14,7 +14,7 @@ WITH survey AS (
     SELECT DISTINCT ON (s.as_of, s.report_code, s.inspection_id)
            s.*, count(*) OVER (PARTITION BY s.as_of, s.report_code, s.inspection_id) AS surveys,
            s.satisfied + CASE WHEN %(count_basically_satisfied)s THEN s.basically_satisfied ELSE 0 END AS satisfied_count
-      FROM mart.satisfaction_surveys_as_of(%(dates)s, %(units)s) s
+      FROM mart.satisfaction_surveys_as_of(%(dates)s, %(sources)s) s
      WHERE s.survey_date <= s.as_of
      ORDER BY s.as_of, s.report_code, s.inspection_id, s.survey_date DESC, s.updated_at DESC, s.survey_id DESC
 )
@@ -29,12 +29,12 @@ SELECT s.as_of, s.report_code, s.inspection_id, coalesce(r.term_no, 0), i.owner,
        CASE WHEN s.respondents > 0 THEN s.satisfied_count >= %(satisfaction_threshold)s::numeric * s.respondents END
   FROM survey s
   JOIN (SELECT i.*, coalesce(cw.report_code, i.org_county_code, i.report_code) AS owner
-          FROM mart.inspections_as_of(%(dates)s, %(units)s) i
+          FROM mart.inspections_as_of(%(dates)s, %(sources)s) i
           LEFT JOIN mart.county_crosswalk cw ON cw.source_code = i.org_county_code) i
     ON i.as_of = s.as_of AND i.report_code = s.report_code AND i.inspection_id = s.inspection_id
-  LEFT JOIN mart.rounds_as_of(%(dates)s, %(units)s) r
+  LEFT JOIN mart.rounds_as_of(%(dates)s, %(sources)s) r
     ON r.as_of = i.as_of AND r.report_code = i.report_code AND r.round_id = i.round_id
-  LEFT JOIN mart.org_units_as_of(%(dates)s, %(units)s) o
+  LEFT JOIN mart.org_units_as_of(%(dates)s, %(sources)s) o
     ON o.as_of = i.as_of AND o.report_code = i.owner AND o.org_id = i.org_id;
 
 DELETE FROM mart.satisfaction

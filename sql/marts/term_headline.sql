@@ -73,29 +73,29 @@ DELETE FROM mart.term_headline
  WHERE as_of = ANY(%(dates)s::date[])
    AND (scope = 'city_total' OR %(units)s::text[] IS NULL OR county_code = ANY(%(units)s::text[]));
 
--- c. unit rows, as a function of (dates, units): called for the units asked for, and for the lacking units b
--- could not take from another day. Plain arguments let PostgreSQL inline it and the as-of functions inside it,
--- so the scans see the units and the days.
-CREATE OR REPLACE FUNCTION pg_temp.headline_unit_rows(dates date[], units text[])
+-- c. unit rows, as a function of (dates, county codes): called for the units asked for (%(sources)s: their
+-- codes), and for the lacking units b could not take from another day. Plain arguments let PostgreSQL inline it
+-- and the as-of functions inside it, so it reads only those counties' partitions.
+CREATE OR REPLACE FUNCTION pg_temp.headline_unit_rows(dates date[], codes text[])
 RETURNS SETOF mart.term_headline LANGUAGE sql STABLE AS $body$
     WITH rnd AS (
         SELECT as_of, report_code, round_id, term_no, start_date
-          FROM mart.rounds_as_of(dates, units)
+          FROM mart.rounds_as_of(dates, codes)
     ),
     insp AS (
         SELECT i.as_of, i.report_code, i.inspection_id, i.onsite_start, coalesce(r.term_no, 0) AS term_no,
                coalesce(owner.report_code, i.org_county_code, i.report_code) || '/' || i.org_id AS org_key
-          FROM mart.inspections_as_of(dates, units) i
+          FROM mart.inspections_as_of(dates, codes) i
           LEFT JOIN rnd r ON r.as_of = i.as_of AND r.report_code = i.report_code AND r.round_id = i.round_id
           LEFT JOIN mart.county_crosswalk owner ON owner.source_code = i.org_county_code
     ),
     clue AS (
         SELECT as_of, report_code, clue_id, inspection_id, transfer_date
-          FROM mart.clues_as_of(dates, units)
+          FROM mart.clues_as_of(dates, codes)
     ),
     per_inspection AS (     -- (day, unit, inspection) → what hangs from it; the term comes from the inspection
         SELECT as_of, report_code, inspection_id, 'finding' AS kind, count(*) AS n, NULL::numeric AS amount
-          FROM mart.findings_as_of(dates, units)
+          FROM mart.findings_as_of(dates, codes)
          WHERE found_date <= as_of
          GROUP BY as_of, report_code, inspection_id
         UNION ALL
@@ -104,7 +104,7 @@ RETURNS SETOF mart.term_headline LANGUAGE sql STABLE AS $body$
          GROUP BY as_of, report_code, inspection_id
         UNION ALL
         SELECT o.as_of, o.report_code, c.inspection_id, o.outcome_type, count(*), sum(o.amount_recovered)
-          FROM mart.case_outcomes_as_of(dates, units) o
+          FROM mart.case_outcomes_as_of(dates, codes) o
           LEFT JOIN clue c ON c.as_of = o.as_of AND c.report_code = o.report_code AND c.clue_id = o.clue_id
          WHERE o.decision_date <= o.as_of
          GROUP BY o.as_of, o.report_code, c.inspection_id, o.outcome_type
@@ -138,7 +138,7 @@ RETURNS SETOF mart.term_headline LANGUAGE sql STABLE AS $body$
 $body$;
 
 INSERT INTO mart.term_headline
-SELECT * FROM pg_temp.headline_unit_rows(%(dates)s::date[], %(units)s::text[]);
+SELECT * FROM pg_temp.headline_unit_rows(%(dates)s::date[], %(sources)s::text[]);
 
 -- The lacking units' rows (b), taken from another day or computed: not stored, they only make up the city.
 DROP TABLE IF EXISTS pg_temp.th_lacking;
@@ -150,7 +150,7 @@ SELECT m.as_of, t.term_no, t.rounds, t.findings, t.clues_transferred, t.sanction
 UNION ALL
 SELECT r.as_of, r.term_no, r.rounds, r.findings, r.clues_transferred, r.sanctions, r.org_handling, r.detentions,
        r.judicial_transfers, r.amount_recovered
-  FROM pg_temp.headline_unit_rows(%(dates)s::date[], ARRAY(SELECT DISTINCT unit FROM th_missing WHERE src IS NULL)) r
+  FROM pg_temp.headline_unit_rows(%(dates)s::date[], mart.source_codes(ARRAY(SELECT DISTINCT unit FROM th_missing WHERE src IS NULL))) r
   JOIN th_missing m ON m.as_of = r.as_of AND m.unit = r.county_code AND m.src IS NULL;
 
 -- d. the whole city

@@ -3,12 +3,15 @@
 --   2. mart.state_horizon: per county system, the last day its rows change the term headline, so a unit a
 --      night did not touch can take its headline rows from an earlier day (sql/marts/term_headline.sql).
 
--- 1. Same signature, same rows as 0010. core.E holds the last recorded version of every key (the loader appends to history
+-- 1. Same rows as 0010. core.E holds the last recorded version of every key (the loader appends to history
 -- exactly what it writes to core: sql/load/merge.sql, withdraw.sql). A key's last version has no successor, so
 -- it is in force at the end of day d as soon as it took effect (valid_from < mart.day_end(d)). Only a key whose
 -- last version took effect after some asked day can have an older version in force that day, and only those
 -- keys go through the window over history (as in mart.E_versions). On the newest day that set is empty, and the
 -- as-of set costs one scan of core instead of a sort of all of history.
+-- The second argument changes meaning: county codes whose rows to read (NULL = all), not reporting units; a
+-- refresh passes mart.source_codes(units) as a literal array, which PostgreSQL prunes the county partitions
+-- of 0014 with when it plans the query (an expression computed at run time prunes nothing).
 --   valid_from of the last version = coalesce(withdrawn_at, updated_at): a withdrawn core row's last version is
 --   the withdraw (valid from withdrawn_at); a row re-sent after a withdraw is live again (withdrawn_at NULL).
 DO $$
@@ -30,8 +33,9 @@ BEGIN
           FROM pg_attribute a
          WHERE a.attrelid = format('core.%I', t.tbl)::regclass AND a.attnum > 0 AND NOT a.attisdropped;
 
+        EXECUTE format('DROP FUNCTION mart.%I(date[], text[])', t.tbl || '_as_of');
         EXECUTE format($f$
-            CREATE OR REPLACE FUNCTION mart.%1$I(dates date[], units text[] DEFAULT NULL)
+            CREATE FUNCTION mart.%1$I(dates date[], codes text[] DEFAULT NULL)
             RETURNS TABLE (as_of date, report_code text, %2$s)
             LANGUAGE sql STABLE PARALLEL SAFE AS $body$
                 WITH d AS (
@@ -41,14 +45,14 @@ BEGIN
                     SELECT c.county_code, c.%5$I
                       FROM core.%6$I c
                      WHERE coalesce(c.withdrawn_at, c.updated_at) >= (SELECT min(day_end) FROM d)
-                       AND (units IS NULL OR c.county_code = ANY(mart.source_codes(units)))
+                       AND (codes IS NULL OR c.county_code = ANY(codes))
                 )
                 SELECT d.as_of, coalesce(cw.report_code, c.county_code), %3$s
                   FROM d
                   JOIN core.%6$I c ON c.updated_at < d.day_end
                   LEFT JOIN mart.county_crosswalk cw ON cw.source_code = c.county_code
                  WHERE c.withdrawn_at IS NULL
-                   AND (units IS NULL OR c.county_code = ANY(mart.source_codes(units)))
+                   AND (codes IS NULL OR c.county_code = ANY(codes))
                 UNION ALL
                 SELECT d.as_of, coalesce(cw.report_code, v.county_code), %4$s
                   FROM (SELECT h.*, e.valid_from,
@@ -57,6 +61,7 @@ BEGIN
                           FROM history.%6$I h
                           JOIN late USING (county_code, %5$I)
                          CROSS JOIN LATERAL (SELECT CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END) e(valid_from)
+                         WHERE codes IS NULL OR h.county_code = ANY(codes)
                        ) v
                   JOIN d ON v.valid_from < d.day_end AND v.valid_to >= d.day_end
                   LEFT JOIN mart.county_crosswalk cw ON cw.source_code = v.county_code
