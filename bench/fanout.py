@@ -86,12 +86,15 @@ def _clone_rows(url: str, pairs: list[tuple[str, str]]) -> None:
     from xuncha import db
 
     with db.connect(url) as conn, conn.cursor() as cur:
+        # the synthetic counties' own partitions first, as their first load would have made them
+        cur.execute("SELECT core.add_county(c) FROM unnest(%s::text[]) c", ([c for c, _ in pairs],))
         cur.execute("""SELECT table_schema, table_name, array_agg(column_name::text ORDER BY ordinal_position),
                               array_agg(data_type::text ORDER BY ordinal_position)
                          FROM information_schema.columns
                         WHERE table_schema IN ('core', 'history')
                           AND table_name IN (SELECT table_name FROM information_schema.columns
                                               WHERE table_schema = 'core' AND column_name = 'county_code')
+                          AND NOT (SELECT relispartition FROM pg_class WHERE oid = format('%I.%I', table_schema, table_name)::regclass)
                         GROUP BY 1, 2""")
         for schema, table, cols, types in cur.fetchall():
             exprs = []
