@@ -37,10 +37,14 @@ classified AS MATERIALIZED (
 {%- if lineage_size == 1 %}
     LEFT JOIN core.{{ table }} c ON c.county_code = %(county)s AND c.{{ key }} = src.{{ key }}
 {%- else %}
+    LEFT JOIN core.{{ table }} own ON own.county_code = %(county)s AND own.{{ key }} = src.{{ key }}
+    -- A key not under the county's own code is looked up under the codes it continues, one probe per key.
     LEFT JOIN LATERAL (
-        SELECT c.county_code, c.updated_at, c.withdrawn_at FROM core.{{ table }} c
-         WHERE c.county_code = ANY(%(lineage)s) AND c.{{ key }} = src.{{ key }}
-         ORDER BY c.county_code = %(county)s DESC LIMIT 1) c ON true
+        SELECT p.county_code, p.updated_at, p.withdrawn_at FROM core.{{ table }} p
+         WHERE own.county_code IS NULL AND p.county_code = ANY(%(lineage)s) AND p.{{ key }} = src.{{ key }}
+         LIMIT 1) pred ON true
+    CROSS JOIN LATERAL (SELECT coalesce(own.county_code, pred.county_code), coalesce(own.updated_at, pred.updated_at),
+                               coalesce(own.withdrawn_at, pred.withdrawn_at)) c(county_code, updated_at, withdrawn_at)
 {%- endif %}
 ),
 inserted AS (
