@@ -6,6 +6,10 @@ This is the single code path used by the Airflow DAGs and by `xuncha ingest`. Gu
   ever move forward in `updated_at`, so a retry or an older night changes nothing;
 - nothing of a rejected export reaches core: it is moved to quarantine with a report naming file, row,
   column, rule and value, and every attempt is in audit.batches.
+
+When a group holds one export (the usual night, or one large file), its validation and its publish
+transaction run side by side: the merge goes ahead on a second connection and commits only once every
+expectation has passed; otherwise it rolls back and nothing of it was ever visible.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,14 +152,19 @@ class Ingestor:
             try:
                 for export_dir in export_dirs:
                     works.append(self._receive(conn, export_dir, county, lineage))
-                self._validate_group(conn, [w for w in works if w.pending and not w.problems], county, lineage)
+                valid = [w for w in works if w.pending and not w.problems]
+                published = {}
+                if len(valid) == 1:
+                    published[id(valid[0])] = self._validate_and_publish(conn, valid[0], county, lineage)
+                else:
+                    self._validate_group(conn, valid, county, lineage)
                 for w in works:
                     if not w.pending:
                         continue
                     if w.problems:
                         w.result.problems = w.problems
                         self._quarantine(conn, w, county)
-                    elif self._publish(w, county, lineage):
+                    elif published[id(w)] if id(w) in published else self._publish(w, county, lineage):
                         self._finish(conn, w, "loaded")
                     else:
                         self._finish(conn, w, "duplicate")
@@ -334,34 +345,67 @@ class Ingestor:
                                                                          success, element_count, unexpected_count, sample)
                                    VALUES %s""", rows, page_size=1000)
 
-    def _publish(self, w: "_Work", county: County, lineage: tuple[str, ...]) -> bool:
-        """Merge every staged file of the export into core in one transaction; False if it was loaded meanwhile."""
+    def _validate_and_publish(self, conn, w: "_Work", county: County, lineage: tuple[str, ...]) -> bool | None:
+        """Validate one export while its publish transaction merges on another connection (PostgreSQL runs
+        both at once). The transaction commits only if validation found nothing blocking; else it rolls back.
+        Returns what _publish returns, or None when the publish was rolled back."""
+        verdict: dict[str, bool] = {}
+        decided = threading.Event()
+
+        def approve() -> bool:
+            decided.wait()
+            return verdict.get("ok", False)
+
+        with ThreadPoolExecutor(1, thread_name_prefix="xuncha-publish") as pool:
+            publishing = pool.submit(self._publish, w, county, lineage, approve)
+            try:
+                self._validate_group(conn, [w], county, lineage)
+                verdict["ok"] = not w.problems
+            finally:
+                decided.set()           # on an error in validation too: verdict missing = roll back
+            try:
+                return publishing.result()
+            except Exception:
+                if w.problems:          # invalid data broke the merge (a cast, say): the quarantine report says why
+                    return None
+                raise
+
+    def _publish(self, w: "_Work", county: County, lineage: tuple[str, ...], approve=None) -> bool | None:
+        """Merge every staged file of the export into core in one transaction; False if it was loaded meanwhile.
+        `approve`, when given, is asked just before the commit: False rolls everything back (returns None)."""
         spec = load_spec()
         result, manifest = w.result, w.manifest
-        with db.connect(self.url) as conn, conn.cursor() as cur:
-            # One writer per county lineage at a time; other counties publish in parallel.
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("xuncha:" + lineage[-1],))
-            if self._already_loaded(conn, lineage, result.export_id):
-                return False  # the same export delivered twice (e.g. under two folder names)
-            for name, table in w.staged.items():
-                entity = spec.entity(name)
-                load = loading.merge(cur, entity, table, county.code, lineage, result.batch_id)
-                if manifest.mode == "full":
-                    withdrawn = loading.withdraw_absent(cur, entity, table, lineage, result.batch_id, manifest.generated_at)
-                    load = loading.FileLoad(name, load.staged, load.inserted, load.updated, withdrawn)
+        files: list[loading.FileLoad] = []
+        try:
+            with db.connect(self.url) as conn, conn.cursor() as cur:
+                # One writer per county lineage at a time; other counties publish in parallel.
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("xuncha:" + lineage[-1],))
+                if self._already_loaded(conn, lineage, result.export_id):
+                    return False  # the same export delivered twice (e.g. under two folder names)
+                for name, table in w.staged.items():
+                    entity = spec.entity(name)
+                    load = loading.merge(cur, entity, table, county.code, lineage, result.batch_id)
+                    if manifest.mode == "full":
+                        withdrawn = loading.withdraw_absent(cur, entity, table, lineage, result.batch_id, manifest.generated_at)
+                        load = loading.FileLoad(name, load.staged, load.inserted, load.updated, withdrawn)
+                    cur.execute(
+                        """UPDATE audit.batch_files SET inserted_rows = %s, updated_rows = %s, unchanged_rows = %s, withdrawn_rows = %s
+                           WHERE batch_id = %s AND entity = %s""",
+                        (load.inserted, load.updated, load.unchanged, load.withdrawn, result.batch_id, name),
+                    )
+                    files.append(load)
+                loaded = sum(f.staged for f in files)
+                if loaded != manifest.declared_rows:
+                    raise RuntimeError(f"reconciliation failed: loaded {loaded} rows, manifest declares {manifest.declared_rows}")
                 cur.execute(
-                    """UPDATE audit.batch_files SET inserted_rows = %s, updated_rows = %s, unchanged_rows = %s, withdrawn_rows = %s
-                       WHERE batch_id = %s AND entity = %s""",
-                    (load.inserted, load.updated, load.unchanged, load.withdrawn, result.batch_id, name),
+                    "UPDATE audit.batches SET status = 'loaded', loaded_rows = %s, finished_at = now() WHERE batch_id = %s",
+                    (loaded, result.batch_id),
                 )
-                result.files.append(load)
-            loaded = sum(f.staged for f in result.files)
-            if loaded != manifest.declared_rows:
-                raise RuntimeError(f"reconciliation failed: loaded {loaded} rows, manifest declares {manifest.declared_rows}")
-            cur.execute(
-                "UPDATE audit.batches SET status = 'loaded', loaded_rows = %s, finished_at = now() WHERE batch_id = %s",
-                (loaded, result.batch_id),
-            )
+                if approve is not None and not approve():
+                    raise _Discarded
+        except _Discarded:
+            return None
+        result.files.extend(files)
         return True
 
     def _finish(self, conn, w: "_Work", status: str) -> BatchResult:
@@ -400,6 +444,10 @@ class Ingestor:
                            business_date=result.business_date,
                            detail={"export_id": result.export_id, "report": str(report), "problems": len(result.problems)})
         return result
+
+
+class _Discarded(Exception):
+    """Validation failed while the publish transaction ran beside it: roll that transaction back."""
 
 
 @dataclass
