@@ -12,7 +12,7 @@
 --      its rows change this mart);
 --   b. every other unit the series lacks on a day (no mart.refresh_log pair) is taken from an earlier computed
 --      day when nothing about it can differ: both days are on or after its horizon, and that day was refreshed
---      after the unit's last load. A unit that cannot be taken so is computed. These rows only make up the
+--      once the unit's last change was taken in (a). A unit that cannot be taken so is computed. These rows only make up the
 --      whole city: they are not stored, as the unit was not asked for;
 --   c. unit rows come from the as-of sets, findings, clues and outcomes counted per inspection first;
 --   d. the whole city is the sum of the day's unit rows, except organisations inspected: an organisation
@@ -47,7 +47,7 @@ changes AS (
 )
 INSERT INTO mart.state_horizon AS s (county_code, horizon)
 SELECT county_code, max(greatest((valid_from AT TIME ZONE 'Asia/Shanghai')::date, day)) FROM changes GROUP BY county_code
-ON CONFLICT (county_code) DO UPDATE SET horizon = greatest(s.horizon, EXCLUDED.horizon);
+ON CONFLICT (county_code) DO UPDATE SET horizon = greatest(s.horizon, EXCLUDED.horizon), changed_at = now();
 
 -- b. the (day, unit) pairs the series lacks and this refresh was not asked for, with the day to take them from
 DROP TABLE IF EXISTS pg_temp.th_missing;
@@ -59,14 +59,13 @@ SELECT p.as_of, p.unit, src.as_of AS src
          WHERE %(units)s::text[] IS NOT NULL AND u.unit <> ALL(%(units)s::text[])
            AND NOT EXISTS (SELECT 1 FROM mart.refresh_log r WHERE r.as_of = d.as_of AND r.county_code = u.unit)) p
  CROSS JOIN LATERAL (
-     SELECT (SELECT max(horizon) FROM mart.state_horizon WHERE county_code = ANY(mart.source_codes(ARRAY[p.unit]))) AS horizon,
-            (SELECT max(finished_at) FROM audit.batches
-              WHERE status = 'loaded' AND county_code = ANY(mart.source_codes(ARRAY[p.unit]))) AS last_load) u
+     SELECT max(h.horizon) AS horizon, max(h.changed_at) AS changed_at
+       FROM mart.state_horizon h WHERE h.county_code = ANY(mart.source_codes(ARRAY[p.unit]))) u
   LEFT JOIN LATERAL (
      SELECT r.as_of FROM mart.refresh_log r
       WHERE r.county_code = p.unit
         AND p.as_of >= coalesce(u.horizon, '-infinity') AND r.as_of >= coalesce(u.horizon, '-infinity')
-        AND r.refreshed_at > coalesce(u.last_load, '-infinity')
+        AND r.refreshed_at >= coalesce(u.changed_at, '-infinity')
       ORDER BY r.as_of DESC LIMIT 1) src ON true;
 
 DELETE FROM mart.term_headline

@@ -76,9 +76,12 @@ END $$;
 -- on-site start, found, transfer, decision date). The term headline of a unit is the same on every day from the
 -- horizons of its source codes on. Kept up by term_headline.sql from the loaded batches it has not read yet
 -- (mart.state_horizon_batches), through history's batch_id index.
+-- changed_at: when a refresh last took in a batch that changed the county's rows (a headline computed before
+-- then is out of date, whatever its day).
 CREATE TABLE mart.state_horizon (
-    county_code text PRIMARY KEY,
-    horizon     date NOT NULL
+    county_code text        PRIMARY KEY,
+    horizon     date        NOT NULL,
+    changed_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE mart.state_horizon_batches (
     batch_id bigint PRIMARY KEY
