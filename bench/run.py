@@ -260,8 +260,7 @@ SELECT bb.code, bb.code || '-BC' || g, bb.code || '-BI' || (g %% %(insp)s), (ARR
        TIMESTAMPTZ '2017-02-01 20:00+08' + (g %% %(insp)s %% %(rounds)s) * interval '50 days', NULL, bb.batch_id
 FROM bb, generate_series(0, %(clues)s - 1) g;
 """
-HISTORY_TABLES = {"org_units": "org_id", "rounds": "round_id", "inspections": "inspection_id", "findings": "finding_id",
-                  "clues": "clue_id"}
+HISTORY_TABLES = ("org_units", "rounds", "inspections", "findings", "clues")
 
 
 def _timing_connect(log: list, timeout_s: int):
@@ -304,11 +303,10 @@ def p4(url: str, findings: int, clues: int, timeout_s: int) -> None:
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT core.add_county(c) FROM unnest(%s::text[]) c", (codes,))   # as the loader does
         for tbl in HISTORY_TABLES:
-            cur.execute(f"DROP INDEX IF EXISTS history.{tbl}_by_key, history.{tbl}_by_batch")
+            cur.execute(f"DROP INDEX IF EXISTS history.{tbl}_by_batch")
         cur.execute(GEN_SQL, params)
-        for tbl, key in HISTORY_TABLES.items():
+        for tbl in HISTORY_TABLES:
             cur.execute(f"INSERT INTO history.{tbl} SELECT *, 'insert', now() FROM core.{tbl} WHERE county_code = ANY(%s)", (codes,))
-            cur.execute(f"CREATE INDEX {tbl}_by_key ON history.{tbl} (county_code, {key}, updated_at)")
             cur.execute(f"CREATE INDEX {tbl}_by_batch ON history.{tbl} USING brin (batch_id) WITH (autosummarize = on)")
     with db.connect(url, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
