@@ -397,12 +397,12 @@ class Ingestor:
                 loaded = sum(f.staged for f in files)
                 if loaded != manifest.declared_rows:
                     raise RuntimeError(f"reconciliation failed: loaded {loaded} rows, manifest declares {manifest.declared_rows}")
-                cur.execute(
-                    "UPDATE audit.batches SET status = 'loaded', loaded_rows = %s, finished_at = now() WHERE batch_id = %s",
-                    (loaded, result.batch_id),
-                )
                 if approve is not None and not approve():
                     raise _Discarded
+                cur.execute(   # finished_at: the commit, not the start of this transaction (now())
+                    "UPDATE audit.batches SET status = 'loaded', loaded_rows = %s, finished_at = clock_timestamp() "
+                    "WHERE batch_id = %s", (loaded, result.batch_id),
+                )
         except _Discarded:
             return None
         result.files.extend(files)
