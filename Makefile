@@ -39,10 +39,10 @@ test-fast: install  ## the suite without the slow end-to-end runs
 test-seed: install  ## the whole seed term through the pipeline against the published figures (about an hour)
 	$(BIN)/pytest -m seed
 
-bench: install  ## benchmarks: load vs COPY/to_sql, memory, marts at scale (~10 min, prints a table)
+bench: install  ## benchmarks: load vs COPY/to_sql, memory, nightly fan-out, marts at scale (~9 min, prints a table)
 	$(BIN)/python bench/run.py
 
-bench-quick: install  ## the benchmarks at small sizes (a smoke run, ~2 min)
+bench-quick: install  ## the benchmarks at small sizes (a smoke run, ~3 min)
 	$(BIN)/python bench/run.py --quick
 
 up: install  ## Airflow UI and scheduler on http://localhost:8080 against the embedded server
