@@ -293,3 +293,14 @@ def test_a_countys_rows_live_in_its_own_partitions(ingest, settings, clean):
     assert query(clean, "SELECT core.add_county('X0014'), core.add_county('X0014')") == [(True, False)]
     assert query(clean, "SELECT tableoid::regclass::text, finding_id FROM core.findings WHERE county_code = 'X0014'") == [
         ("core.findings_x0014", "F-OLD")]
+
+
+def test_a_key_sent_twice_in_one_file_quarantines_the_export_naming_the_repeat(ingest, settings, clean):
+    rows = slice_rows()
+    again = dict(rows["findings"][1], summary="同一问题又报一次")
+    rows["findings"].append(again)                                   # data row 7 repeats row 2's key
+    r = ingest(land(settings, "410325-20190316-01", "2019-03-16", rows))
+    assert r.status == "quarantined"
+    assert [(p.rule.split(":")[0], p.file, p.row, p.column, p.value) for p in r.problems] == [
+        ("row.invalid", "findings.csv", 7, "finding_id", again["finding_id"])]
+    assert row_counts(clean)["core.findings"] == 0

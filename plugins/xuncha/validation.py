@@ -70,9 +70,14 @@ def _e(type_: str, kwargs: dict, severity: str = "critical", rule: str | None = 
 
 def spec_expectations(entity: Entity) -> list[dict]:
     """The expectations the spec implies for an entity's columns (text as staged)."""
-    # Validated views may hold several exports (batch_id): a key is unique within each export's file.
-    out = [_e("expect_compound_columns_to_be_unique", {"column_list": ["batch_id", entity.key]},
-              rule=f"{entity.key} unique within the file")]
+    # Validated views may hold several exports (batch_id): a key is unique within each export's file. One
+    # hash aggregate reports each repeated key at its last row; GX's expect_compound_columns_to_be_unique
+    # joins every row back to its group's count, which cost 2.4 s of a 10.6 s ingest of 1 M findings.
+    key = entity.key
+    out = [_e("unexpected_rows_expectation", {
+        "unexpected_rows_query": f"SELECT row_no, {key} AS value FROM (SELECT max(row_no) AS row_no, {key} FROM {{batch}} "
+                                 f"WHERE {key} IS NOT NULL GROUP BY batch_id, {key} HAVING count(*) > 1) repeated",
+        "description": f"{key} appears more than once in the file"}, rule=f"{key} unique within the file")]
     for c in entity.columns:
         col = c.name
         if c.required:
