@@ -36,7 +36,7 @@ test: install  ## the test suite (starts its own PostgreSQL; never touches .xunc
 test-fast: install  ## the suite without the slow end-to-end runs
 	$(BIN)/pytest -m "not slow and not seed"
 
-test-seed: install  ## the whole seed term through the pipeline against the published figures (about an hour)
+test-seed: install  ## the whole seed term through the pipeline against the published figures (about 16 min)
 	$(BIN)/pytest -m seed
 
 bench: install  ## benchmarks: load vs COPY/to_sql, memory, nightly fan-out, marts at scale (~9 min, prints a table)

@@ -1,7 +1,7 @@
 """The marts against the generator's truth: a generated profile through `xuncha ingest`, then the term headline.
 
 `tiny` (a few hundred rows around the 2021 code change) runs in the suite. `seed` (Luoyang's 11th term: 30,828
-exports, about an hour) is marked `seed` (`make test-seed`): it must reproduce the seed's published figures exactly.
+exports, about 16 minutes) is marked `seed` (`make test-seed`): it must reproduce the seed's published figures exactly.
 """
 
 from __future__ import annotations
