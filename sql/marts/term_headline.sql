@@ -28,25 +28,27 @@ WITH new AS (
     RETURNING batch_id
 ),
 batches AS (SELECT min(batch_id) AS lo, array_agg(batch_id) AS ids FROM new),
-changes AS (
-    SELECT h.county_code, (CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END) AS valid_from,
-           h.start_date AS day
+changes AS (   -- every version the new batches recorded, with the date its row's headline counts it from
+    SELECT h.county_code, h.change, h.withdrawn_at, h.updated_at, h.start_date AS day
       FROM history.rounds h, batches b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(b.ids)
     UNION ALL
-    SELECT h.county_code, CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END, h.onsite_start
+    SELECT h.county_code, h.change, h.withdrawn_at, h.updated_at, h.onsite_start
       FROM history.inspections h, batches b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(b.ids)
     UNION ALL
-    SELECT h.county_code, CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END, h.found_date
+    SELECT h.county_code, h.change, h.withdrawn_at, h.updated_at, h.found_date
       FROM history.findings h, batches b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(b.ids)
     UNION ALL
-    SELECT h.county_code, CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END, h.transfer_date
+    SELECT h.county_code, h.change, h.withdrawn_at, h.updated_at, h.transfer_date
       FROM history.clues h, batches b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(b.ids)
     UNION ALL
-    SELECT h.county_code, CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END, h.decision_date
+    SELECT h.county_code, h.change, h.withdrawn_at, h.updated_at, h.decision_date
       FROM history.case_outcomes h, batches b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(b.ids)
 )
 INSERT INTO mart.state_horizon AS s (county_code, horizon)
-SELECT county_code, max(greatest((valid_from AT TIME ZONE 'Asia/Shanghai')::date, day)) FROM changes GROUP BY county_code
+SELECT county_code,    -- a version takes effect at valid_from (0010): its withdrawn_at for a withdraw, else updated_at
+       max(greatest(((CASE WHEN change = 'withdraw' THEN withdrawn_at ELSE updated_at END)
+                     AT TIME ZONE 'Asia/Shanghai')::date, day))
+  FROM changes GROUP BY county_code
 ON CONFLICT (county_code) DO UPDATE SET horizon = greatest(s.horizon, EXCLUDED.horizon), changed_at = now();
 
 -- b. the (day, unit) pairs the series lacks and this refresh was not asked for, with the day to take them from
