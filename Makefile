@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 # subprocess recompiles Airflow and Great Expectations, seconds each time.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install setup demo test test-fast test-seed up down status bench bench-quick lock clean help
+.PHONY: install sysdeps setup demo test test-fast test-seed up down status bench bench-quick lock clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -24,16 +24,19 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the locked dependencies
 
+sysdeps:  ## install the Debian packages of config/apt-packages.txt that are missing (as root)
+	@bash .ci/sysdeps
+
 setup: install  ## start the embedded PostgreSQL, migrate the warehouse, initialise Airflow
 	$(BIN)/xuncha setup
 
 demo: install  ## the main job: a window of seed nights through the real DAGs, then the marts
 	$(BIN)/xuncha demo
 
-test: install  ## the test suite (starts its own PostgreSQL; never touches .xuncha/)
+test: install sysdeps  ## the test suite (starts its own PostgreSQL; never touches .xuncha/)
 	$(BIN)/pytest
 
-test-fast: install  ## the suite without the slow end-to-end runs
+test-fast: install sysdeps  ## the suite without the slow end-to-end runs
 	$(BIN)/pytest -m "not slow and not seed"
 
 test-seed: install  ## the whole seed term through the pipeline against the published figures (about 16 min)

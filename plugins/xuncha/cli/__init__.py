@@ -1,4 +1,9 @@
-"""`xuncha`: the operator's command line. Every command has --help; errors exit non-zero with one clear line."""
+"""`xuncha`: the operator's command line. Every command has --help; errors exit non-zero with one clear line.
+
+This module holds `app`, the shared helpers (`friendly`, `console`, `err`, `_date`) and the original commands.
+New command groups go in a module of their own in this package (`from xuncha.cli import app, friendly`);
+every module here is imported when the CLI loads.
+"""
 
 from __future__ import annotations
 
@@ -380,6 +385,17 @@ def _date(value: str | None) -> dt.date | None:
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
+
+def _register_command_modules() -> None:
+    """Import every module of this package: each adds its commands to `app` (one module per command group)."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+
+
+_register_command_modules()
 
 if __name__ == "__main__":
     app()
