@@ -20,7 +20,8 @@ from xuncha import nightly
 from xuncha.airflow_ops import ExportArrivalSensor
 from xuncha.assets import CORE
 
-DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 2, "retry_delay": pendulum.duration(minutes=5)}
+# The retry delay is the deployment's: [core] default_task_retry_delay (300 s unless set; docs/operations.md).
+DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 2}
 
 
 @dag(
