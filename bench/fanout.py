@@ -286,7 +286,7 @@ class Case:
 
     def run(self) -> dict:
         from xuncha import airflow_env, db
-        from xuncha.countyserver import CountyServer
+        from xuncha_sim.countyserver import CountyServer
 
         night, name = self.night, self.name
         tokens = {code: f"bench-token-{code}" for code in self.pulled}
@@ -336,7 +336,7 @@ def p3(work: Path, quick: bool) -> None:
     # bench/run.py runs as __main__: its rows live there (a fresh `import run` would be a second copy).
     run = next(m for m in (sys.modules.get("__main__"), sys.modules.get("run")) if m is not None and hasattr(m, "row"))
     fmt = run.fmt
-    from xuncha.generator import generate
+    from xuncha_sim.generator import generate
 
     k = 20 if quick else 180
     print(f"\nP3 nightly fan-out: night {NIGHT}, the seed units, then + {k} synthetic counties", flush=True)

@@ -37,7 +37,7 @@ def _renderer(rev: str | None):
     tpl = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(text)
 
     def render(entity, staging, n):
-        columns = [{"name": c.name, "cast": loading._CASTS[c.type].format(c=c.name)} for c in entity.columns]
+        columns = [{"name": c.name, "cast": c.type_info.cast(c.name)} for c in entity.columns]
         return tpl.render(entity=entity.name, table=entity.name, key=entity.key, staging=staging, columns=columns,
                           names=", ".join(entity.column_names), lineage_size=n)
     return render
@@ -92,7 +92,7 @@ def main() -> None:
             if src:
                 steps.insert(0, ("DISTINCT ON + casts (old src CTE)", f"CREATE TEMP TABLE s AS {src}"))
             else:
-                cols = ", ".join(f"{loading._CASTS[c.type].format(c=c.name)} AS {c.name}" for c in entity.columns)
+                cols = ", ".join(f"{c.type_info.cast(c.name)} AS {c.name}" for c in entity.columns)
                 steps.insert(0, ("DISTINCT ON + casts (src)", f"CREATE TEMP TABLE s AS SELECT DISTINCT ON ({entity.key}) "
                                  f"{cols} FROM {staging} ORDER BY {entity.key}, updated_at DESC, row_no DESC"))
             for label, sql in steps:

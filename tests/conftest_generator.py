@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from xuncha.generator import generate
+from xuncha_sim.generator import generate
 from xuncha.spec import ENTITY_ORDER, load_spec
 
 CROSSWALK = {"410381": "410307", "410322": "410308", "410306": "410308"}   # the 2021 code changes (spec §7)

@@ -7,7 +7,7 @@ from conftest import query
 from exports import slice_rows, write_export
 
 from xuncha import airflow_env, connectors, nightly, registry
-from xuncha.countyserver import CountyServer
+from xuncha_sim.countyserver import CountyServer
 
 TOKEN = "songxian-secret-token"
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from conftest_generator import run_once
-from xuncha.countyserver import CountyServer
+from xuncha_sim.countyserver import CountyServer
 
 TOKENS = {"410325": "s3cret-songxian", "410371": "s3cret-gaoxin"}
 AUTH = {"Authorization": "Bearer s3cret-songxian"}
@@ -186,7 +186,7 @@ def test_new_exports_appear_without_a_restart(tiny, tmp_path):
 
 def test_it_runs_standalone_from_the_command_line(tiny):
     root, _ = tiny
-    proc = subprocess.Popen([sys.executable, "-m", "xuncha.countyserver", "--root", str(root), "--token", "410325=cli",
+    proc = subprocess.Popen([sys.executable, "-m", "xuncha_sim.countyserver", "--root", str(root), "--token", "410325=cli",
                              "--port", "0"], stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()

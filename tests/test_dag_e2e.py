@@ -10,7 +10,7 @@ from conftest import query, row_counts
 from exports import slice_rows, write_export
 
 from xuncha import airflow_env
-from xuncha.countyserver import CountyServer
+from xuncha_sim.countyserver import CountyServer
 
 RUN_AT = "2019-03-17T03:00:00+08:00"  # covers the night of 2019-03-16
 PULLED = {"410325": "token-songxian-0001", "410328": "token-luoning-0002"}

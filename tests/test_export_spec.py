@@ -8,9 +8,9 @@ from pathlib import Path
 
 import jsonschema
 
-from xuncha.generator.docs import BEGIN, DOC, END, doc_tables, render_entity_tables
-from xuncha.generator.faults import RULES
-from xuncha.generator.profiles import CODE_CHANGES_2021
+from xuncha.spec.docs import BEGIN, DOC, END, doc_tables, render_entity_tables
+from xuncha_sim.generator.faults import RULES
+from xuncha_sim.generator.profiles import CODE_CHANGES_2021
 from xuncha.spec import ENTITY_ORDER, load_spec, manifest_schema
 
 TEXT = DOC.read_text(encoding="utf-8")
@@ -18,7 +18,7 @@ TEXT = DOC.read_text(encoding="utf-8")
 
 def test_the_entity_tables_in_the_doc_are_the_ones_rendered_from_entities_yml():
     assert TEXT.count(BEGIN) == 1 and TEXT.count(END) == 1
-    assert doc_tables(TEXT) == render_entity_tables(), "run `python -m xuncha.generator.docs` after changing entities.yml"
+    assert doc_tables(TEXT) == render_entity_tables(), "run `python -m xuncha.spec.docs` after changing entities.yml"
 
 
 def test_the_rendered_tables_name_every_column_type_and_code():

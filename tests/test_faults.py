@@ -14,7 +14,7 @@ import pytest
 from conftest import query
 
 from xuncha import pipeline, registry
-from xuncha.generator import generate
+from xuncha_sim.generator import generate
 from xuncha.spec import ENTITY_ORDER
 
 
@@ -52,7 +52,7 @@ QUARANTINE_FAULTS = [f for f in _faults() if f["expect"] == "quarantine"]
 
 def test_every_fault_kind_was_injected(faulty_run):
     truth, _ = faulty_run
-    from xuncha.generator import FAULT_KINDS
+    from xuncha_sim.generator import FAULT_KINDS
 
     assert {f["kind"] for f in truth["faults"]} == set(FAULT_KINDS)
 

@@ -19,7 +19,7 @@ import pytest
 
 from conftest_generator import (CITY, CROSSWALK, ExportDir, export_dirs, headline, load_export, problems_of, read_table,
                                 replay, run_once)
-from xuncha.generator import FAULT_KINDS, generate
+from xuncha_sim.generator import FAULT_KINDS, generate
 from xuncha.spec import load_spec, manifest_schema
 
 _LOADED: dict[str, list[ExportDir]] = {}

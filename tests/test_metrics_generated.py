@@ -15,7 +15,7 @@ import pytest
 from conftest import TABLES_TO_RESET, query
 
 from xuncha import metrics
-from xuncha.generator import generate
+from xuncha_sim.generator import generate
 from xuncha.spec import ENTITY_ORDER
 
 XUNCHA = str(Path(sys.executable).with_name("xuncha"))

@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 
 from xuncha import db
+from xuncha.settings import get_settings
 
 log = logging.getLogger("xuncha.alerts")
 
@@ -25,7 +25,7 @@ def raise_alert(url: str, kind: str, county_code: str, message: str, business_da
             "INSERT INTO audit.alerts (kind, county_code, business_date, message, detail) VALUES (%s, %s, %s, %s, %s)",
             (kind, county_code, business_date, message, json.dumps(detail or {}, ensure_ascii=False, default=str)),
         )
-    hook = os.environ.get("XUNCHA_ALERT_WEBHOOK")
+    hook = get_settings().alert_webhook
     if hook:
         import httpx
 

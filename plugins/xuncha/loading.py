@@ -13,16 +13,6 @@ from functools import cache
 from xuncha.settings import SQL_DIR
 from xuncha.spec import Entity
 
-_CASTS = {
-    "string": "NULLIF(btrim({c}), '')",
-    "code": "NULLIF(btrim({c}), '')",
-    "person": "NULLIF(btrim({c}), '')",
-    "date": "NULLIF(btrim({c}), '')::date",
-    "timestamp": "NULLIF(btrim({c}), '')::timestamptz",
-    "integer": "NULLIF(btrim({c}), '')::integer",
-    "decimal": "NULLIF(btrim({c}), '')::numeric(16,2)",
-}
-
 
 @dataclass(frozen=True)
 class FileLoad:
@@ -46,7 +36,7 @@ def _template(name: str):
 
 
 def render(name: str, entity: Entity, staging: str, lineage_size: int = 1) -> str:
-    columns = [{"name": c.name, "cast": _CASTS[c.type].format(c=c.name)} for c in entity.columns]
+    columns = [{"name": c.name, "cast": c.type_info.cast(c.name)} for c in entity.columns]
     return _template(name).render(
         entity=entity.name, table=entity.name, key=entity.key, staging=staging, columns=columns,
         names=", ".join(entity.column_names), lineage_size=lineage_size,

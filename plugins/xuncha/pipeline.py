@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xuncha import db, loading, manifest as manifest_mod, parsing, quarantine
+from xuncha import db, ledger, loading, manifest as manifest_mod, parsing, quarantine
 from xuncha.errors import Problem
 from xuncha.registry import County, Registry
 from xuncha.settings import Settings, get_settings
@@ -169,10 +169,7 @@ class Ingestor:
                     else:
                         self._finish(conn, w, "duplicate")
             except Exception as exc:
-                with conn.cursor() as cur:
-                    cur.execute("UPDATE audit.batches SET status = 'failed', error = %s, finished_at = now() "
-                                "WHERE batch_id = ANY(%s) AND status = 'received'",
-                                (f"{type(exc).__name__}: {exc}"[:4000], [w.result.batch_id for w in works]))
+                ledger.mark_failed(conn, [w.result.batch_id for w in works], f"{type(exc).__name__}: {exc}")
                 raise
             finally:
                 with conn.cursor() as cur:
@@ -188,8 +185,8 @@ class Ingestor:
         result = BatchResult(county.code, export_id, "received", business_date=manifest.business_date if manifest else None,
                              generated_at=manifest.generated_at if manifest else None)
         w = _Work(export_dir, manifest, result, {}, problems)
-        result.batch_id = self._open_batch(conn, county, export_dir, manifest, export_id)
-        if manifest and not problems and self._already_loaded(conn, lineage, export_id):
+        result.batch_id = ledger.open_batch(conn, county.code, str(export_dir), manifest, export_id)
+        if manifest and not problems and ledger.already_loaded(conn, lineage, export_id):
             self._finish(conn, w, "duplicate")
         elif manifest and not problems:
             w.problems = self._check_and_stage(conn, result, manifest, export_dir, county, w.staged, w.staged_rows)
@@ -197,34 +194,10 @@ class Ingestor:
 
     # -- steps -----------------------------------------------------------------------------------------
 
-    def _open_batch(self, conn, county: County, export_dir: Path, manifest, export_id: str) -> int:
-        with conn.cursor() as cur:
-            cur.execute(
-                """INSERT INTO audit.batches (export_id, county_code, business_date, mode, source, manifest, declared_rows)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING batch_id""",
-                (export_id, county.code, manifest.business_date if manifest else None, manifest.mode if manifest else None,
-                 str(export_dir), json.dumps(manifest.raw, ensure_ascii=False) if manifest else None,
-                 manifest.declared_rows if manifest else None),
-            )
-            return cur.fetchone()[0]
-
-    @staticmethod
-    def _already_loaded(conn, lineage: tuple[str, ...], export_id: str) -> bool:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM audit.batches WHERE county_code = ANY(%s) AND export_id = %s AND status = 'loaded'",
-                        (list(lineage), export_id))
-            return cur.fetchone() is not None
-
     def _check_and_stage(self, conn, result: BatchResult, manifest, export_dir: Path, county: County,
                          staged: dict[str, str], staged_rows: dict[str, int]) -> list[Problem]:
         actual_sha, problems = manifest_mod.check_files(manifest, export_dir, county.code)
-        with conn.cursor() as cur:
-            for f in manifest.files:
-                cur.execute(
-                    """INSERT INTO audit.batch_files (batch_id, entity, path, format, encoding, declared_sha256, actual_sha256, declared_rows)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
-                    (result.batch_id, f.entity, f.path, f.format, f.encoding, f.sha256, actual_sha.get(f.path), f.rows),
-                )
+        ledger.record_files(conn, result.batch_id, manifest.files, actual_sha)
         if problems:
             return problems
         spec = load_spec()
@@ -246,9 +219,7 @@ class Ingestor:
             except parsing.StagingFailed as exc:
                 problems.extend(exc.problems)
                 continue
-            with conn.cursor() as cur:
-                cur.execute("UPDATE audit.batch_files SET staged_rows = %s WHERE batch_id = %s AND entity = %s",
-                            (rows, result.batch_id, name))
+            ledger.record_staged(conn, result.batch_id, name, rows)
             if rows != f.rows:
                 problems.append(Problem("file.rows", f"file has {rows} data rows, manifest declares {f.rows}",
                                         file=f.path, value=str(rows)))
@@ -268,37 +239,36 @@ class Ingestor:
         if not works:
             return
         if len(works) > 1:
-            outcomes = self._run_suites(conn, works, passed + works, lineage)
+            validations = self._run_suites(conn, works, passed + works, lineage)
+            outcomes = [o for v in validations for o in v.outcomes]
             if all(o.success for o in outcomes):
                 self._record(conn, works, outcomes)
-                docs = self.validator.publish_docs(f"{county.code}-{works[0].result.export_id}..{works[-1].result.export_id}", False)
+                docs = self.validator.publish_docs(f"{county.code}-{works[0].result.export_id}..{works[-1].result.export_id}",
+                                                   validations, False)
                 for w in works:
                     w.result.data_docs = docs
                 passed.extend(works)
                 return
-            self.validator.discard_docs()
             mid = len(works) // 2
             self._validate_span(conn, works[:mid], passed, county, lineage)
             self._validate_span(conn, works[mid:], passed, county, lineage)
             return
         [w] = works
-        outcomes = self._run_suites(conn, [w], passed + [w], lineage)
+        validations = self._run_suites(conn, [w], passed + [w], lineage)
+        outcomes = [o for v in validations for o in v.outcomes]
         self._record(conn, [w], outcomes)
         files = {f.entity: f.path for f in w.manifest.files}
         for o in outcomes:
             if o.success:
                 continue
             found = [
-                Problem(f"row.invalid:{o.expectation}", f"{o.description} ({o.unexpected_count} row(s) fail)",
+                Problem(o.rule, f"{o.description} ({o.unexpected_count} row(s) fail)",
                         file=files.get(o.entity), row=s["row"], column=o.column, value=s["value"], severity=o.severity)
                 for s in o.sample
-            ] or [Problem(f"row.invalid:{o.expectation}", f"{o.description} ({o.unexpected_count} row(s) fail)",
+            ] or [Problem(o.rule, f"{o.description} ({o.unexpected_count} row(s) fail)",
                           file=files.get(o.entity), column=o.column, severity=o.severity)]
-            if "refers to" in o.description:
-                found = [Problem("row.reference" + p.rule[len("row.invalid"):], p.message, p.file, p.row, p.column,
-                                 p.value, p.severity) for p in found]
             (w.problems if o.blocking else w.result.warnings).extend(found)
-        w.result.data_docs = self.validator.publish_docs(f"{county.code}-{w.result.export_id}",
+        w.result.data_docs = self.validator.publish_docs(f"{county.code}-{w.result.export_id}", validations,
                                                          bool(w.problems or w.result.warnings))
         if not w.problems:
             passed.append(w)
@@ -318,10 +288,7 @@ class Ingestor:
                         cur.execute(f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL ".join(parts))
                         target[entity] = name
             try:
-                outcomes = []
-                for entity, view in views.items():
-                    outcomes += self.validator.validate(entity, view, refs, lineage)
-                return outcomes
+                return [self.validator.validate(entity, view, refs, lineage) for entity, view in views.items()]
             finally:
                 for name in [*views.values(), *refs.values()]:
                     cur.execute(f"DROP VIEW IF EXISTS {name}")
@@ -338,12 +305,7 @@ class Ingestor:
                 rows.append((w.result.batch_id, o.entity, f"{o.expectation}: {o.description}", o.column, o.severity,
                              o.success, o.element_count if single and o.element_count is not None else w.staged_rows.get(o.entity),
                              o.unexpected_count if single else 0, json.dumps(o.sample if single else [], ensure_ascii=False)))
-        from psycopg2.extras import execute_values
-
-        with conn.cursor() as cur:
-            execute_values(cur, """INSERT INTO audit.validation_results (batch_id, entity, expectation, column_name, severity,
-                                                                         success, element_count, unexpected_count, sample)
-                                   VALUES %s""", rows, page_size=1000)
+        ledger.record_validation(conn, rows)
 
     def _validate_and_publish(self, conn, w: "_Work", county: County, lineage: tuple[str, ...]) -> bool | None:
         """Validate one export while its publish transaction merges on another connection (PostgreSQL runs
@@ -380,7 +342,7 @@ class Ingestor:
             with db.connect(self.url) as conn, conn.cursor() as cur:
                 # One writer per county lineage at a time; other counties publish in parallel.
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("xuncha:" + lineage[-1],))
-                if self._already_loaded(conn, lineage, result.export_id):
+                if ledger.already_loaded(conn, lineage, result.export_id):
                     return False  # the same export delivered twice (e.g. under two folder names)
                 for name, table in w.staged.items():
                     entity = spec.entity(name)
@@ -388,21 +350,14 @@ class Ingestor:
                     if manifest.mode == "full":
                         withdrawn = loading.withdraw_absent(cur, entity, table, lineage, result.batch_id, manifest.generated_at)
                         load = loading.FileLoad(name, load.staged, load.inserted, load.updated, withdrawn)
-                    cur.execute(
-                        """UPDATE audit.batch_files SET inserted_rows = %s, updated_rows = %s, unchanged_rows = %s, withdrawn_rows = %s
-                           WHERE batch_id = %s AND entity = %s""",
-                        (load.inserted, load.updated, load.unchanged, load.withdrawn, result.batch_id, name),
-                    )
+                    ledger.record_merge(cur, result.batch_id, name, load.inserted, load.updated, load.unchanged, load.withdrawn)
                     files.append(load)
                 loaded = sum(f.staged for f in files)
                 if loaded != manifest.declared_rows:
                     raise RuntimeError(f"reconciliation failed: loaded {loaded} rows, manifest declares {manifest.declared_rows}")
                 if approve is not None and not approve():
                     raise _Discarded
-                cur.execute(   # finished_at: the commit, not the start of this transaction (now())
-                    "UPDATE audit.batches SET status = 'loaded', loaded_rows = %s, finished_at = clock_timestamp() "
-                    "WHERE batch_id = %s", (loaded, result.batch_id),
-                )
+                ledger.mark_loaded(cur, result.batch_id, loaded)
         except _Discarded:
             return None
         result.files.extend(files)
@@ -412,9 +367,7 @@ class Ingestor:
         result, export_dir = w.result, w.export_dir
         result.status = status
         if status == "duplicate":
-            with conn.cursor() as cur:
-                cur.execute("UPDATE audit.batches SET status = 'duplicate', finished_at = now() WHERE batch_id = %s",
-                            (result.batch_id,))
+            ledger.mark_duplicate(conn, result.batch_id)
         day = result.business_date.isoformat() if result.business_date else "unknown"
         if self.move:
             result.moved_to = quarantine.move_unique(export_dir, self.settings.archive / result.county_code / day, export_dir.name)
@@ -431,11 +384,7 @@ class Ingestor:
             dest.mkdir(parents=True, exist_ok=True)
         report = quarantine.write_report(dest, county.code, county.name, result.export_id, result.batch_id,
                                          result.problems, result.warnings, result.data_docs)
-        with conn.cursor() as cur:
-            cur.execute(
-                "UPDATE audit.batches SET status = 'quarantined', error = %s, report_path = %s, finished_at = now() WHERE batch_id = %s",
-                ("; ".join(str(p) for p in result.problems[:10])[:4000], str(report), result.batch_id),
-            )
+        ledger.mark_quarantined(conn, result.batch_id, "; ".join(str(p) for p in result.problems[:10]), str(report))
         result.moved_to = dest
         from xuncha import alerts
 

@@ -69,7 +69,7 @@ class PersonHasher:
 
 
 def person_key() -> bytes:
-    env = os.environ.get("XUNCHA_PERSON_KEY")
+    env = get_settings().person_key
     if env:
         return env.encode()
     try:

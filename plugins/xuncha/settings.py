@@ -6,7 +6,7 @@ Nothing here touches the network or a database: importing it is free.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -42,13 +42,24 @@ class Settings:
     """XUNCHA_ARCHIVE: where exports go once loaded (or recognised as a re-delivery)."""
     config_dir: Path
     """XUNCHA_CONFIG: folder with counties.yml and metrics.yml."""
+    data_docs: str = "failures"
+    """XUNCHA_DATA_DOCS: which exports get Great Expectations Data Docs pages: failures (default), all, off."""
+    alert_webhook: str | None = None
+    """XUNCHA_ALERT_WEBHOOK: a URL every operator alert is also POSTed to as JSON (e.g. a chat robot); unset = none."""
+    person_key: str | None = field(default=None, repr=False)
+    """XUNCHA_PERSON_KEY: the key person references are hashed with; unset = the Airflow connection
+    `xuncha_person_key`, or (embedded default only) a local key file (xuncha.privacy)."""
+    debug: bool = False
+    """XUNCHA_DEBUG: any non-empty value makes the CLI show tracebacks instead of one red line."""
 
     @property
     def embedded(self) -> bool:
+        """True when the warehouse is the embedded PostgreSQL server (WAREHOUSE_URL unset)."""
         return self.warehouse_url is None
 
 
 def get_settings() -> Settings:
+    """The settings as the environment says now (read afresh on every call: cheap, and tests change it)."""
     home = _path("XUNCHA_HOME", PROJECT_ROOT / ".xuncha")
     return Settings(
         home=home,
@@ -60,6 +71,10 @@ def get_settings() -> Settings:
         quarantine=_path("XUNCHA_QUARANTINE", home / "quarantine"),
         archive=_path("XUNCHA_ARCHIVE", home / "archive"),
         config_dir=_path("XUNCHA_CONFIG", PROJECT_ROOT / "config"),
+        data_docs=os.environ.get("XUNCHA_DATA_DOCS") or "failures",
+        alert_webhook=os.environ.get("XUNCHA_ALERT_WEBHOOK") or None,
+        person_key=os.environ.get("XUNCHA_PERSON_KEY") or None,
+        debug=bool(os.environ.get("XUNCHA_DEBUG")),
     )
 
 

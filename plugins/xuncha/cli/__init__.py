@@ -40,7 +40,9 @@ def friendly(fn):
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
-            if os.environ.get("XUNCHA_DEBUG"):
+            from xuncha.settings import get_settings
+
+            if get_settings().debug:
                 raise
             err.print(f"[bold red]error:[/] {exc}")
             raise typer.Exit(1) from None
@@ -165,7 +167,7 @@ def generate(
     to: Annotated[Optional[str], typer.Option(help="Last business night to write (YYYY-MM-DD).")] = None,
 ):
     """Write synthetic county exports (and truth.json) calibrated to the seed figures."""
-    from xuncha.generator import generate as run
+    from xuncha_sim.generator import generate as run
 
     truth = run(out, profile=profile, seed=seed, faults=faults or (), start=_date(from_), end=_date(to),
                 progress=sys.stderr.isatty())
@@ -279,13 +281,13 @@ def counties():
 @friendly
 def spec_suites(write: Annotated[bool, typer.Option(help="Rewrite the spec-derived part of expectations/*.json.")] = False):
     """Check (or rewrite) that the expectation suites cover the spec's column rules."""
-    from xuncha import validation
+    from xuncha import suites
 
     if write:
-        for p in validation.write_suites():
+        for p in suites.write_suites():
             console.print(f"wrote {p}")
         return
-    stale = validation.stale_suites()
+    stale = suites.stale_suites()
     if stale:
         raise ValueError(f"suites out of date with the spec: {', '.join(stale)} (run `xuncha spec suites --write`)")
     console.print("suites match the spec")
@@ -305,8 +307,8 @@ def demo(
     import shutil
 
     from xuncha import airflow_env, db, registry
-    from xuncha.countyserver import CountyServer
-    from xuncha.generator import generate as run
+    from xuncha_sim.countyserver import CountyServer
+    from xuncha_sim.generator import generate as run
     from xuncha.settings import get_settings
 
     setup()

@@ -16,16 +16,49 @@ import yaml
 SPEC_DIR = Path(__file__).parent / "v1"
 SPEC_VERSION = "1.0"
 
-# PostgreSQL type of each spec column type (staging is all text; core is typed with these).
-PG_TYPES = {
-    "string": "text",
-    "code": "text",
-    "date": "date",
-    "timestamp": "timestamptz",
-    "integer": "integer",
-    "decimal": "numeric(16,2)",
-    "person": "text",
-}
+@dataclass(frozen=True)
+class ColumnType:
+    """One column type of the spec: how its text is checked in staging and typed in core.
+
+    Staging holds every column as text; Great Expectations checks `strict_format` (the exact text counties
+    must send, export spec §4) and `staging.is_valid(value, valid_as)` (PostgreSQL's own parser, migration
+    0004: the regex admits 2019-02-30); the merge into core casts with `cast` to `pg_type`.
+    """
+
+    name: str
+    pg_type: str
+    """PostgreSQL type of the core and history column."""
+    strict_format: str | None = None
+    """Regex the staged text must match; None = any text."""
+    valid_as: str | None = None
+    """Type name given to staging.is_valid; None = no parse check."""
+    doc: str = ""
+    """How docs/export-spec.md names the type."""
+
+    def cast(self, column: str) -> str:
+        """SQL expression turning the staged text of `column` into `pg_type` (blank = NULL)."""
+        text = f"NULLIF(btrim({column}), '')"
+        return text if self.pg_type == "text" else f"{text}::{self.pg_type}"
+
+
+# Strict ISO formats (PostgreSQL would accept more; counties must send exactly these).
+_DATE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_TIMESTAMP = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+              r"(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:?[0-9]{2})$")
+
+COLUMN_TYPES: dict[str, ColumnType] = {t.name: t for t in (
+    ColumnType("string", "text", doc="text"),
+    ColumnType("code", "text", doc="code"),
+    ColumnType("date", "date", _DATE, "date", "date `YYYY-MM-DD`"),
+    ColumnType("timestamp", "timestamptz", _TIMESTAMP, "timestamptz", "timestamp, ISO 8601 with UTC offset"),
+    ColumnType("integer", "integer", r"^-?[0-9]{1,9}$", "integer", "integer"),
+    ColumnType("decimal", "numeric(16,2)", r"^-?[0-9]{1,14}(\.[0-9]{1,2})?$", "numeric", "decimal, ≤ 2 places"),
+    ColumnType("person", "text", doc="person reference"),
+)}
+"""Every column type of the spec, by the name entities.yml uses."""
+
+PG_TYPES = {name: t.pg_type for name, t in COLUMN_TYPES.items()}
+"""PostgreSQL type of each spec column type (a view of COLUMN_TYPES)."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +76,14 @@ class Column:
     note: str | None = None
 
     @property
+    def type_info(self) -> ColumnType:
+        """The column's type: PostgreSQL type, cast and strict format (COLUMN_TYPES)."""
+        return COLUMN_TYPES[self.type]
+
+    @property
     def pg_type(self) -> str:
-        return PG_TYPES[self.type]
+        """PostgreSQL type of the column in core and history."""
+        return self.type_info.pg_type
 
 
 @dataclass(frozen=True)
@@ -92,7 +131,7 @@ def load_spec() -> Spec:
     for name, body in raw["entities"].items():
         cols = tuple(Column(**c) for c in body["columns"])
         for c in cols:
-            if c.type not in PG_TYPES:
+            if c.type not in COLUMN_TYPES:
                 raise ValueError(f"spec: {name}.{c.name} has unknown type {c.type!r}")
             if c.type == "code" and c.codes not in codes:
                 raise ValueError(f"spec: {name}.{c.name} refers to unknown code list {c.codes!r}")

@@ -1,6 +1,6 @@
 """Synthetic county systems: nightly exports that follow the county export specification v1.
 
-    from xuncha.generator import generate
+    from xuncha_sim.generator import generate
     truth = generate(Path("out"), profile="seed", seed=0, faults=["all"])
 
 See docs/export-spec.md for the format and profiles.py for what each profile simulates.

@@ -150,7 +150,7 @@ def _truth(prof: Profile, seed: int, syss, full_stream, win_stream, window, reco
     state = replay(full_stream, head)
     t = prof.targets
     truth = {
-        "generator": "xuncha.generator",
+        "generator": "xuncha_sim.generator",
         "profile": prof.name,
         "seed": seed,
         "spec_version": SPEC_VERSION,

@@ -3,7 +3,7 @@
     with CountyServer(Path("out"), tokens={"410325": "secret"}) as srv:
         httpx.get(f"{srv.url}/api/v1/410325/exports", headers={"Authorization": "Bearer secret"})
 
-    python -m xuncha.countyserver --root out --token 410325=secret --port 8085
+    python -m xuncha_sim.countyserver --root out --token 410325=secret --port 8085
 
 Endpoints (each needs `Authorization: Bearer <the county's token>`):
     GET /api/v1/{county}/exports?updated_since=<ISO timestamp>&page=<n>
@@ -227,7 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m xuncha.countyserver", description="Serve generated county exports over HTTP.")
+    p = argparse.ArgumentParser(prog="python -m xuncha_sim.countyserver", description="Serve generated county exports over HTTP.")
     p.add_argument("--root", required=True, type=Path, help="output of `xuncha generate` (ROOT/<county>/<export_id>/)")
     p.add_argument("--token", action="append", default=[], metavar="COUNTY=TOKEN", help="a county to serve and its bearer token")
     p.add_argument("--host", default="127.0.0.1")
