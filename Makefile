@@ -48,8 +48,9 @@ bench: install  ## benchmarks: load vs COPY/to_sql, memory, nightly fan-out, mar
 bench-quick: install  ## the benchmarks at small sizes (a smoke run, ~3 min)
 	$(BIN)/python bench/run.py --quick
 
-up: install  ## Airflow UI and scheduler on http://localhost:8080 against the embedded server
-	$(BIN)/xuncha up
+PORT ?= 8080
+up: install  ## Airflow UI and scheduler on http://localhost:$(PORT) (make up PORT=8090); prints the address and login
+	$(BIN)/xuncha up --port $(PORT)
 
 down:  ## stop the embedded PostgreSQL server (data is kept)
 	$(BIN)/xuncha db stop

@@ -10,15 +10,16 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import AssetAny, dag, get_current_context, task
 
-from xuncha import nightly
+from xuncha import nightly, notify
 from xuncha.assets import CORE, MARTS
 
-DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 1, "retry_delay": pendulum.duration(minutes=2)}
+DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 1, "retry_delay": pendulum.duration(minutes=2),
+                "on_failure_callback": notify.task_failed}
 
 
 @dag(
     schedule=AssetAny(*CORE.values()),
-    start_date=pendulum.datetime(2016, 10, 2, tz="Asia/Shanghai"),
+    start_date=nightly.start_date(),
     catchup=False,
     tags=["xuncha", "metrics"],
     default_args=DEFAULT_ARGS,

@@ -16,17 +16,17 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
-from xuncha import nightly
+from xuncha import nightly, notify
 from xuncha.airflow_ops import ExportArrivalSensor
 from xuncha.assets import CORE
 
 # The retry delay is the deployment's: [core] default_task_retry_delay (300 s unless set; docs/operations.md).
-DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 2}
+DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 2, "on_failure_callback": notify.task_failed}
 
 
 @dag(
     schedule=CronTriggerTimetable("0 3 * * *", timezone="Asia/Shanghai"),
-    start_date=pendulum.datetime(2016, 10, 2, tz="Asia/Shanghai"),
+    start_date=nightly.start_date(),
     catchup=True,
     max_active_runs=1,
     tags=["xuncha", "ingest"],

@@ -79,6 +79,9 @@ class ExportArrivalSensor(BaseOperator):
         county = registry.default().get(self.county["code"])
         if _check(county.code, day):
             return self.county
+        if not deadlines.applies(day):
+            self.log.info("%s: night %s is before go-live: history, no deadline to wait for", county.label, day)
+            return self.county
         due = deadlines.deadline_at(county, day)
         if dt.datetime.now(dt.timezone.utc) >= due:
             return self._missed(day)

@@ -16,6 +16,14 @@ from xuncha.registry import County, Registry
 from xuncha.settings import Settings, get_settings
 
 
+def applies(day: dt.date, settings: Settings | None = None) -> bool:
+    """Deadlines and missed-export alerts apply from the go-live night on (settings.go_live); earlier nights
+    are history, loaded by `xuncha backfill`, and never late."""
+    from xuncha.settings import go_live
+
+    return day >= go_live(settings)
+
+
 def deadline_at(county: County, day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), county.deadline, ZoneInfo(county.timezone))
 
@@ -36,7 +44,9 @@ def arrived(county: County, day: dt.date, url: str, registry: Registry, settings
 
 
 def record_miss(url: str, county: County, day: dt.date) -> bool:
-    """Record and alert a missed deadline (once per county and night); True if it was new."""
+    """Record and alert a missed deadline (once per county and night, from go-live on); True if it was new."""
+    if not applies(day):
+        return False
     due = deadline_at(county, day)
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute("""INSERT INTO audit.deadline_misses (county_code, business_date, deadline_at) VALUES (%s, %s, %s)

@@ -19,6 +19,17 @@ def business_date(logical_date: dt.datetime, timezone: str = "Asia/Shanghai") ->
     return logical_date.astimezone(ZoneInfo(timezone)).date() - dt.timedelta(days=1)
 
 
+def start_date(timezone: str = "Asia/Shanghai"):
+    """The nightly DAG's start_date: the midnight after the go-live night (settings.go_live), so the first scheduled
+    run (03:00) covers the go-live night and unpausing never catches up on history (that is `xuncha backfill`)."""
+    import pendulum
+
+    from xuncha.settings import go_live
+
+    day = go_live()
+    return pendulum.datetime(day.year, day.month, day.day, tz=timezone).add(days=1)
+
+
 def plan(day: dt.date, only: list[str] | None = None) -> list[dict]:
     """The county systems that export for night `day` (from the registry, not the database)."""
     reg = registry_mod.default()

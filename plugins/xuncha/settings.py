@@ -5,6 +5,7 @@ Nothing here touches the network or a database: importing it is free.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,43 @@ def get_settings() -> Settings:
         person_key=os.environ.get("XUNCHA_PERSON_KEY") or None,
         debug=bool(os.environ.get("XUNCHA_DEBUG")),
     )
+
+
+GO_LIVE_FILE = "go-live"
+"""File in XUNCHA_HOME holding the go-live date `xuncha setup` recorded (YYYY-MM-DD)."""
+
+
+def go_live(settings: Settings | None = None) -> dt.date:
+    """The deployment's go-live date: the first business night the nightly DAG schedules, and the first night
+    deadlines and missed-export alerts apply to. Nights before it are history, loaded with `xuncha backfill`.
+
+    XUNCHA_GO_LIVE (YYYY-MM-DD) if set, else the date `xuncha setup` recorded in $XUNCHA_HOME/go-live on its first
+    run, else today (Asia/Shanghai). Raises ValueError naming the setting for a malformed date.
+    """
+    settings = settings or get_settings()
+    value, where = os.environ.get("XUNCHA_GO_LIVE"), "XUNCHA_GO_LIVE"
+    if not value:
+        path = settings.home / GO_LIVE_FILE
+        value, where = (path.read_text(encoding="utf-8").strip(), str(path)) if path.is_file() else (None, "")
+    if not value:
+        from zoneinfo import ZoneInfo
+
+        return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def record_go_live(settings: Settings | None = None) -> dt.date:
+    """Fix the go-live date on first set-up (today unless XUNCHA_GO_LIVE says otherwise); later calls keep it."""
+    settings = settings or get_settings()
+    path = settings.home / GO_LIVE_FILE
+    day = go_live(settings)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(day.isoformat() + "\n", encoding="utf-8")
+    return day
 
 
 WAREHOUSE_DB = "xuncha"

@@ -120,13 +120,19 @@ def db_migrate():
 @app.command()
 @friendly
 def setup():
-    """Everything before a first run: database, warehouse migrations, Airflow metadata and pools."""
-    from xuncha import airflow_env, db, migrate
+    """Everything before a first run: database, warehouse migrations, Airflow metadata and pools, the go-live
+    date (first run: today, or XUNCHA_GO_LIVE) and pulled counties' connections (XUNCHA_COUNTY_<CODE>_URL/_TOKEN)."""
+    from xuncha import airflow_env, db, deployment, migrate, settings
 
     db.warehouse_url()
     migrate.migrate()
     airflow_env.init_airflow()
-    console.print("set up: warehouse migrated, Airflow initialised")
+    go_live = settings.record_go_live()
+    console.print(f"set up: warehouse migrated, Airflow initialised; go-live {go_live} (earlier nights: xuncha backfill)")
+    for c in deployment.configure_county_connections():
+        if c.status == "missing":
+            err.print(f"[yellow]pulled county {c.code}: no connection {c.conn_id}[/] — set XUNCHA_COUNTY_{c.code}_URL "
+                      f"and XUNCHA_COUNTY_{c.code}_TOKEN and run `xuncha setup` again")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -136,22 +142,6 @@ def airflow(ctx: typer.Context):
     from xuncha import airflow_env
 
     raise typer.Exit(airflow_env.run_airflow(list(ctx.args), check=False).returncode)
-
-
-@app.command()
-@friendly
-def up():
-    """Start Airflow (scheduler, dag-processor, triggerer, API server) on http://localhost:8080."""
-    from xuncha import airflow_env
-    from xuncha.settings import get_settings
-
-    setup()
-    env = airflow_env.airflow_environ()
-    pw = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-    console.print(f"Airflow UI: http://localhost:{env['AIRFLOW__API__PORT']}  — log in as [bold]admin[/]; "
-                  f"the password is printed below and kept in {pw}")
-    console.print(f"AIRFLOW_HOME={get_settings().airflow_home}. Stop with Ctrl-C.")
-    os.execve(str(airflow_env.airflow_bin()), ["airflow", "standalone"], env)
 
 
 # -- data ----------------------------------------------------------------------------------------------
@@ -329,14 +319,17 @@ def demo(
     tokens = {code: secrets.token_urlsafe(16) for code in pulled}
     run_at = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(3, 0)).isoformat() + "+08:00"
     logs = settings.home / "demo"
+    # The demo replays a window of the 2016 term as a deployment that went live on its first night (deadlines apply);
+    # the go-live `xuncha setup` recorded for `make up` is not changed.
+    live = {"XUNCHA_GO_LIVE": start.isoformat()}
     with CountyServer(systems, tokens) as server:
-        env = {}
+        env = dict(live)
         for code, token in tokens.items():
             env |= airflow_env.county_connection_env(reg.get(code).delivery["http"]["conn_id"], server.url, token)
         console.print(f"DAG xuncha_nightly for the night of {end} (every waiting night, oldest first) … log: {logs / 'nightly.log'}")
         airflow_env.dags_test("xuncha_nightly", run_at, env=env, log=logs / "nightly.log")
     console.print(f"DAG xuncha_marts … log: {logs / 'marts.log'}")
-    airflow_env.dags_test("xuncha_marts", run_at, log=logs / "marts.log")
+    airflow_env.dags_test("xuncha_marts", run_at, env=live, log=logs / "marts.log")
     with db.connect() as conn, conn.cursor() as cur:
         cur.execute("SELECT status, count(*) FROM audit.batches GROUP BY 1 ORDER BY 1")
         batches = ", ".join(f"{n:,} {s}" for s, n in cur.fetchall())

@@ -1,0 +1,55 @@
+"""`xuncha up` (the Airflow stack on a port) and `xuncha backfill` (history before go-live, bounded)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from xuncha.cli import _date, app, console, err, friendly
+
+
+@app.command()
+@friendly
+def up(port: Annotated[int, typer.Option(help="Port of the Airflow UI and API (every URL that follows from it is set).")] = 8080):
+    """Start Airflow (scheduler, dag-processor, triggerer, API server) on http://localhost:PORT; works from any shell."""
+    from xuncha import airflow_env, deployment
+    from xuncha.cli import setup
+    from xuncha.settings import get_settings, go_live
+
+    setup()
+    env = deployment.ui_environ(port)
+    user, password = deployment.admin_login(env)
+    console.print(f"Airflow UI: [bold]http://localhost:{port}[/]  login: [bold]{user}[/] / [bold]{password}[/]  "
+                  f"(kept in {env['AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE']})")
+    console.print(f"AIRFLOW_HOME={get_settings().airflow_home}; the nightly DAG runs from go-live {go_live()} "
+                  "(unpause it in the UI; earlier nights: xuncha backfill). Stop with Ctrl-C.", soft_wrap=True)
+    os.execve(str(airflow_env.airflow_bin()), ["airflow", "standalone"], env)
+
+
+@app.command()
+@friendly
+def backfill(
+    from_: Annotated[str, typer.Option("--from", help="First business night (YYYY-MM-DD).")],
+    to: Annotated[str, typer.Option(help="Last business night (YYYY-MM-DD), inclusive.")],
+    dry_run: Annotated[bool, typer.Option(help="Only list the runs it would create.")] = False,
+    max_active_runs: Annotated[int, typer.Option(help="Nights run at once (1 = strictly oldest first).")] = 1,
+):
+    """Load history (nights before go-live, or failed nights again) through Airflow's backfill of xuncha_nightly.
+
+    The runs are created now and executed by the scheduler (`make up`), oldest night first; nights before
+    go-live raise no missed-deadline alerts."""
+    from xuncha import deployment
+
+    first, last = _date(from_), _date(to)
+    proc = deployment.backfill(first, last, dry_run=dry_run, max_active_runs=max_active_runs)
+    out = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0:
+        err.print(out[-2000:])
+        raise typer.Exit(1)
+    if dry_run:
+        console.print(out, soft_wrap=True)
+    nights = (last - first).days + 1
+    console.print(f"backfill of xuncha_nightly {'(dry run) ' if dry_run else ''}for {nights} night(s) {first} … {last}"
+                  + ("" if dry_run else ": created; the scheduler runs it (make up), oldest night first"))

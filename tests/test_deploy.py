@@ -1,0 +1,132 @@
+"""Deployment settings: go-live instead of 2016, a bounded backfill on Airflow's, URLs that follow the port, pulled
+counties' connections from settings, and the freshness mart."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import query
+
+from xuncha import airflow_env, deadlines, deployment, health, registry, settings as settings_mod
+
+XUNCHA = str(Path(sys.executable).with_name("xuncha"))
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+def _json_lines(out: str) -> list[dict]:
+    """The JSON list Airflow's CLI prints after its log lines."""
+    return json.loads(next(line for line in out.splitlines() if line.startswith("[{") or line == "[]"))
+
+
+def test_the_port_sets_every_url_and_airflow_is_found_without_the_venv_on_path(monkeypatch):
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    env = deployment.ui_environ(9137)
+    assert env["AIRFLOW__API__PORT"] == "9137"
+    assert env["AIRFLOW__API__BASE_URL"] == "http://localhost:9137"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://localhost:9137/execution/"
+    first = env["PATH"].split(":")[0]
+    assert (Path(first) / "airflow").exists() and first == str(Path(sys.executable).parent)
+    with pytest.raises(ValueError, match="1-65535"):
+        deployment.ui_environ(70000)
+
+
+def test_go_live_is_recorded_once_by_setup_and_defaults_to_today(monkeypatch, tmp_path):
+    monkeypatch.setenv("XUNCHA_HOME", str(tmp_path))
+    monkeypatch.delenv("XUNCHA_GO_LIVE")
+    s = settings_mod.get_settings()
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    assert settings_mod.go_live(s) == today
+    assert settings_mod.record_go_live(s) == today and (tmp_path / "go-live").read_text().strip() == today.isoformat()
+    (tmp_path / "go-live").write_text("2026-01-05\n")
+    assert settings_mod.record_go_live(s) == dt.date(2026, 1, 5), "setup keeps the recorded date"
+    monkeypatch.setenv("XUNCHA_GO_LIVE", "2026-13-01")
+    with pytest.raises(ValueError, match="XUNCHA_GO_LIVE: '2026-13-01' is not a date"):
+        settings_mod.go_live(s)
+
+
+def test_the_nightly_dag_starts_at_go_live_and_deadlines_apply_from_it(monkeypatch):
+    from xuncha import nightly
+
+    monkeypatch.setenv("XUNCHA_GO_LIVE", "2026-11-20")
+    start = nightly.start_date()
+    assert start.isoformat() == "2026-11-21T00:00:00+08:00", "the first run (03:00 on the 21st) covers the go-live night"
+    assert deadlines.applies(dt.date(2026, 11, 20)) and not deadlines.applies(dt.date(2026, 11, 19))
+
+
+def test_a_missed_night_before_go_live_raises_no_alert(clean, monkeypatch):
+    monkeypatch.setenv("XUNCHA_GO_LIVE", "2019-03-16")
+    c = registry.default().get("410329")
+    assert not deadlines.record_miss(clean, c, dt.date(2019, 3, 15))
+    assert deadlines.record_miss(clean, c, dt.date(2019, 3, 16))
+    assert query(clean, "SELECT county_code, business_date::text FROM audit.deadline_misses") == [("410329", "2019-03-16")]
+
+
+def test_backfill_window_is_bounded_and_maps_nights_to_runs():
+    assert deployment.backfill_window(dt.date(2019, 3, 14), dt.date(2019, 3, 16)) == (
+        "2019-03-15T00:00:00+08:00", "2019-03-17T23:59:00+08:00")
+    with pytest.raises(ValueError, match="before --from"):
+        deployment.backfill_window(dt.date(2019, 3, 16), dt.date(2019, 3, 14))
+    with pytest.raises(ValueError, match="only finished nights"):
+        deployment.backfill_window(dt.date(2019, 3, 16), dt.date.today() + dt.timedelta(days=2))
+    with pytest.raises(ValueError, match="bounded"):
+        deployment.backfill_window(dt.date(2000, 1, 1), dt.date(2019, 3, 16))
+
+
+def test_xuncha_backfill_creates_airflows_backfill_of_exactly_those_nights(airflow_ready):
+    r = subprocess.run([XUNCHA, "backfill", "--from", "2018-05-01", "--to", "2018-05-03"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "3 night(s) 2018-05-01 … 2018-05-03" in r.stdout
+    env = airflow_env.airflow_environ()
+    out = subprocess.run([str(airflow_env.airflow_bin()), "dags", "list-runs", "xuncha_nightly", "-o", "json"], env=env,
+                         capture_output=True, text=True)
+    listed = _json_lines(out.stdout)
+    backfilled = sorted(dt.datetime.fromisoformat(r["logical_date"]).astimezone(SHANGHAI).isoformat()
+                        for r in listed if r["run_id"].startswith("backfill"))
+    assert backfilled == [f"2018-05-0{d}T03:00:00+08:00" for d in (2, 3, 4)], "night D runs at D+1 03:00"
+    again = subprocess.run([XUNCHA, "backfill", "--from", "2018-05-03", "--to", "2018-05-01"], capture_output=True, text=True)
+    assert again.returncode == 1 and "before --from" in again.stderr
+
+
+def test_setup_writes_pulled_counties_connections_from_settings(airflow_ready, monkeypatch):
+    monkeypatch.setenv("XUNCHA_COUNTY_410325_URL", "http://127.0.0.1:8099")
+    monkeypatch.setenv("XUNCHA_COUNTY_410325_TOKEN", "songxian-secret")
+    for var in ("XUNCHA_COUNTY_410328_URL", "XUNCHA_COUNTY_410328_TOKEN", "AIRFLOW_CONN_XUNCHA_COUNTY_410328"):
+        monkeypatch.delenv(var, raising=False)
+    done = {c.code: c.status for c in deployment.configure_county_connections()}
+    assert done == {"410325": "set", "410328": "missing"}, done
+    env = airflow_env.airflow_environ()
+    got = subprocess.run([str(airflow_env.airflow_bin()), "connections", "get", "xuncha_county_410325", "-o", "json"],
+                         env=env, capture_output=True, text=True)
+    conn = _json_lines(got.stdout)[0]
+    assert (conn["host"], conn["port"], conn["schema"]) == ("127.0.0.1", 8099, "http")
+
+
+def test_freshness_mart_says_per_county_how_old_its_newest_night_is(clean):
+    yesterday = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date() - dt.timedelta(days=1)
+    rows = [("410329", yesterday, "loaded"), ("410326", yesterday - dt.timedelta(days=3), "loaded"),
+            ("410326", yesterday - dt.timedelta(days=2), "quarantined"), ("410326", yesterday - dt.timedelta(days=1), "quarantined")]
+    from xuncha import db
+
+    with db.connect(clean) as conn, conn.cursor() as cur:
+        for code, day, status in rows:
+            cur.execute("""INSERT INTO audit.batches (export_id, county_code, business_date, source, status, finished_at)
+                           VALUES (%s, %s, %s, 'test', %s, now())""", (f"{code}-{day}", code, day, status))
+        cur.execute("INSERT INTO audit.deadline_misses (county_code, business_date, deadline_at) VALUES ('410327', %s, now())",
+                    (yesterday,))
+    assert health.refresh_freshness(clean) == len(registry.default().counties)
+    f = {r["county_code"]: r for r in health.freshness(clean)}
+    assert (f["410329"]["age_nights"], f["410329"]["last_loaded_night"]) == (0, yesterday)
+    assert (f["410326"]["age_nights"], f["410326"]["quarantined_30"], f["410326"]["exports_30"]) == (3, 2, 3)
+    assert float(f["410326"]["quarantine_rate_30"]) == pytest.approx(0.6667, abs=1e-4)
+    assert f["410327"]["age_nights"] is None and f["410327"]["open_misses"] == 1
+    assert not f["410381"]["active"], "偃师市 stopped exporting in 2021"
+    found = {(x.kind, x.county_code) for x in health.findings(clean)}
+    assert ("stale", "410326") in found and ("quarantine_rising", "410326") in found
+    assert ("deadline_missed", "410327") in found and ("stale", "410327") in found
+    assert not any(code == "410329" for _, code in found), "an up-to-date county raises nothing"
+    assert not any(code == "410381" for _, code in found), "a code no longer in use is not stale"
