@@ -13,7 +13,6 @@ the mart refresh; `report` summarises the night.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
 from xuncha import nightly, notify
