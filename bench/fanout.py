@@ -51,7 +51,7 @@ def _setup_child(gen: Path, night: dt.date, pairs: list[tuple[str, str]]) -> Non
 
     logging.getLogger("xuncha").setLevel(logging.WARNING)
     t = time.perf_counter()
-    url = db.warehouse_url()
+    url = db.owner_url()
     migrate.migrate(url)
     airflow_env.init_airflow()
     t_init = time.perf_counter() - t
@@ -294,7 +294,7 @@ class Case:
         logs = self.home / "logs"
         logs.mkdir(exist_ok=True)
         overrides = {"XUNCHA_HOME": self.env["XUNCHA_HOME"], "XUNCHA_CONFIG": self.env["XUNCHA_CONFIG"]}
-        url = db.warehouse_url(self.settings)                 # (re)starts the case's server if it was stopped
+        url = db.owner_url(self.settings)                 # (re)starts the case's server if it was stopped
         airflow_url = db.airflow_db_url(self.settings)
         with CountyServer(self.home / "county-systems", tokens) as server:
             for code, token in tokens.items():

@@ -61,7 +61,7 @@ def main() -> None:
     from xuncha.spec import load_spec
 
     try:
-        url = db.warehouse_url()
+        url = db.owner_url()
         migrate.migrate(url, args.migrations or migrate.MIGRATIONS_DIR)
         d, _ = write_findings_export(home / "x", "410302", "m", n)
         entity = load_spec().entity("findings")

@@ -117,7 +117,7 @@ def p1(url: str, work: Path, n: int, sample: int, profile: bool) -> None:
 
     m = min(n, sample)
     df = pd.read_csv(csv_path, nrows=m, dtype=str, keep_default_na=False)
-    engine = sqlalchemy.create_engine(db.warehouse_url())
+    engine = sqlalchemy.create_engine(db.owner_url())
     t = time.perf_counter()
     df.to_sql("bench_tosql", engine, schema="public", if_exists="replace", index=False, method="multi", chunksize=2000)
     t_tosql = time.perf_counter() - t
@@ -424,7 +424,7 @@ def main() -> int:
     # Warm the bytecode cache (as a deployment's first run would), outside the measurements.
     subprocess.run([sys.executable, "-c", "import great_expectations, pandas, xuncha.pipeline, xuncha.validation"], check=True)
     try:
-        url = db.warehouse_url()
+        url = db.owner_url()
         migrate.migrate(url)
         with db.connect(url) as conn, conn.cursor() as cur:
             cur.execute("SELECT version()")

@@ -58,10 +58,11 @@ def settings():
 
 @pytest.fixture(scope="session")
 def warehouse(settings) -> str:
-    """URL of a migrated warehouse on a server the suite started."""
+    """URL of a migrated warehouse on a server the suite started, as its owner (tests reset tables with it; the
+    pipeline's own default, db.warehouse_url(), is the loader role)."""
     from xuncha import db, migrate
 
-    url = db.warehouse_url(settings)
+    url = db.owner_url(settings)
     migrate.migrate(url)
     return url
 

@@ -34,7 +34,12 @@ def test_db_status_and_url_describe_the_running_warehouse(warehouse):
     r = run("db", "status")
     assert r.returncode == 0, r.stderr
     assert "running" in r.stdout and "pending: none" in r.stdout
-    assert run("db", "url").stdout.strip() == warehouse
+    assert run("db", "url", "--owner").stdout.strip() == warehouse
+    from xuncha import db
+
+    assert run("db", "url").stdout.strip() == db.warehouse_url() != warehouse
+    assert run("db", "url", "--reader").stdout.strip() == db.reader_url()
+    assert run("db", "url", "--county", "410302").stdout.strip().startswith("postgresql+psycopg2://xuncha_county_410302")
 
 
 def test_ingest_reports_each_outcome_and_exits_2_when_something_is_quarantined(clean, tmp_path):

@@ -1,8 +1,10 @@
 """Where the warehouse is, and connections to it.
 
-`warehouse_url()` is the one answer to "which PostgreSQL?": WAREHOUSE_URL when set, otherwise the
-embedded server (started on demand). Inside Airflow tasks the URL comes from the Airflow connection
-`xuncha_warehouse` instead (see xuncha.airflow_env), so secrets never live in DAG files.
+`warehouse_url()` is the one answer to "which PostgreSQL, as whom?" for the pipeline: WAREHOUSE_URL when set,
+otherwise the embedded server (started on demand) as the loader role `xuncha_loader` (migration 0040). Inside
+Airflow tasks the URL comes from the Airflow connection `xuncha_warehouse` instead (see xuncha.airflow_env), so
+secrets never live in DAG files. `owner_url()` is the role that migrates (WAREHOUSE_OWNER_URL, else
+WAREHOUSE_URL; the embedded server's `postgres`); `reader_url()` / `reader_url(county=…)` are for consumers.
 """
 
 from __future__ import annotations
@@ -22,15 +24,37 @@ def normalise_url(url: str) -> str:
 
 
 def warehouse_url(settings: Settings | None = None, start_embedded: bool = True) -> str:
+    """The pipeline's URL: WAREHOUSE_URL (the loader's login on an external server), else the embedded server as
+    `xuncha_loader` (password, if any, from XUNCHA_LOADER_PASSWORD)."""
     settings = settings or get_settings()
     if settings.warehouse_url:
         return normalise_url(settings.warehouse_url)
+    from xuncha import roles
+
+    return roles.role_url(owner_url(settings, start_embedded), roles.LOADER)
+
+
+def owner_url(settings: Settings | None = None, start_embedded: bool = True) -> str:
+    """The URL that migrates (owns the schema): WAREHOUSE_OWNER_URL, else WAREHOUSE_URL, else the embedded server's
+    superuser `postgres` over its Unix socket."""
+    settings = settings or get_settings()
+    if settings.warehouse_owner_url or settings.warehouse_url:
+        return normalise_url(settings.warehouse_owner_url or settings.warehouse_url)
     from xuncha import embedded
 
     st = embedded.start(settings) if start_embedded else embedded.status(settings)
     if not st.running:
         raise RuntimeError("the embedded PostgreSQL server is not running: run `xuncha db start`")
     return st.url(WAREHOUSE_DB)
+
+
+def reader_url(settings: Settings | None = None, county: str | None = None) -> str:
+    """URL for report consumers: `xuncha_reader` (every mart row), or with `county` that county's reader
+    `xuncha_county_<code>` (its own rows and its predecessors'). Password from XUNCHA_READER_PASSWORD /
+    XUNCHA_COUNTY_READER_PASSWORD_<code>; host and database those of the loader's URL."""
+    from xuncha import roles
+
+    return roles.role_url(warehouse_url(settings), roles.county_role(county) if county else roles.READER)
 
 
 def airflow_db_url(settings: Settings | None = None) -> str:

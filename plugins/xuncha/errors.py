@@ -15,6 +15,7 @@ RULES_ZH = {
     "manifest.county": "导出清单的区划代码与投递目录所属县区不符",
     "manifest.spec_version": "规范版本不受支持",
     "file.missing": "清单所列文件缺失",
+    "file.not_regular": "不是普通文件（符号链接、外部硬链接、设备、管道或套接字），未打开即拒收",
     "file.sha256": "文件 SHA-256 校验值不符",
     "file.rows": "文件行数与清单不符",
     "file.encoding": "文件编码与清单不符",

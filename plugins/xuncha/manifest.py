@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from xuncha import landing
 from xuncha.errors import Problem
 from xuncha.spec import manifest_schema
 
@@ -43,10 +44,14 @@ class Manifest:
 def read(export_dir: Path) -> tuple[Manifest | None, list[Problem]]:
     """Parse and schema-check manifest.json; (None, problems) when it cannot be used."""
     path = export_dir / "manifest.json"
-    if not path.is_file():
-        return None, [Problem("manifest.missing", f"no manifest.json in {export_dir.name}", file="manifest.json")]
     try:
-        raw = json.loads(path.read_text(encoding="utf-8-sig"))
+        with landing.open_regular(path) as fh:   # never through a link (xuncha.landing)
+            raw = json.loads(fh.read().decode("utf-8-sig"))
+    except FileNotFoundError:
+        return None, [Problem("manifest.missing", f"no manifest.json in {export_dir.name}", file="manifest.json")]
+    except OSError:
+        return None, [Problem(landing.RULE, "manifest.json is not a regular file: refused without being read",
+                              file="manifest.json")]
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, [Problem("manifest.json", f"manifest.json is not valid UTF-8 JSON: {exc}", file="manifest.json")]
     import jsonschema
@@ -80,7 +85,7 @@ def read(export_dir: Path) -> tuple[Manifest | None, list[Problem]]:
 
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
-    with path.open("rb") as fh:
+    with landing.open_regular(path) as fh:
         while chunk := fh.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()
@@ -102,7 +107,11 @@ def check_files(manifest: Manifest, export_dir: Path, expected_county: str | tup
         if not p.is_file():
             problems.append(Problem("file.missing", f"{f.entity} file listed in the manifest is not in the export", file=f.path))
             continue
-        actual[f.path] = sha256_of(p)
+        try:
+            actual[f.path] = sha256_of(p)
+        except OSError:   # swapped for a link or a FIFO since xuncha.landing.check_tree looked
+            problems.append(Problem(landing.RULE, "not a regular file: refused without being read", file=f.path))
+            continue
         if actual[f.path] != f.sha256:
             problems.append(Problem(
                 "file.sha256", f"SHA-256 is {actual[f.path]}, manifest declares {f.sha256}", file=f.path, value=actual[f.path],

@@ -73,16 +73,18 @@ def applied(conn) -> dict[int, tuple[str, str]]:
 def applied_versions(url: str | None = None) -> set[int]:
     from xuncha import db
 
-    with db.connect(url) as conn:
+    with db.connect(url or db.owner_url()) as conn:
         return set(applied(conn))
 
 
 def migrate(url: str | None = None, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Apply every pending migration; return those applied (empty when up to date)."""
-    from xuncha import db
+    """Apply every pending migration as the owner (`url`, default db.owner_url()); then make the registry's county
+    reader roles and re-apply grants and row-level security (xuncha.roles.sync). Returns the migrations applied
+    (empty when up to date)."""
+    from xuncha import db, roles
 
     pending_done: list[Migration] = []
-    with db.connect(url, autocommit=True) as conn, conn.cursor() as cur:
+    with db.connect(url or db.owner_url(), autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
         try:
             _ensure_table(cur)
@@ -108,6 +110,7 @@ def migrate(url: str | None = None, directory: Path = MIGRATIONS_DIR) -> list[Mi
                     cur.execute("ROLLBACK")
                     raise MigrationError(f"migration {mig.path.name} failed: {exc}".strip()) from exc
                 pending_done.append(mig)
+            roles.sync(conn)
         finally:
             cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
     return pending_done

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xuncha import db, ledger, loading, manifest as manifest_mod, parsing, quarantine
+from xuncha import db, landing, ledger, loading, manifest as manifest_mod, parsing, quarantine
 from xuncha.errors import Problem
 from xuncha.registry import County, Registry
 from xuncha.settings import Settings, get_settings
@@ -180,7 +180,10 @@ class Ingestor:
 
     def _receive(self, conn, export_dir: Path, county: County, lineage: tuple[str, ...]) -> "_Work":
         """Open the batch, read the manifest, check the files and stage them; recognise re-deliveries."""
-        manifest, problems = manifest_mod.read(export_dir)
+        problems = landing.check_tree(export_dir)   # links, devices, FIFOs, sockets: refused before any open
+        manifest, read_problems = (None, []) if any(p.file in (export_dir.name, "manifest.json") for p in problems) \
+            else manifest_mod.read(export_dir)
+        problems += read_problems
         export_id = manifest.export_id if manifest else export_dir.name
         result = BatchResult(county.code, export_id, "received", business_date=manifest.business_date if manifest else None,
                              generated_at=manifest.generated_at if manifest else None)

@@ -30,7 +30,9 @@ class Settings:
     pgdata: Path
     """XUNCHA_PGDATA: data directory of the embedded PostgreSQL server."""
     warehouse_url: str | None
-    """WAREHOUSE_URL: an external PostgreSQL ≥ 14 for the warehouse; unset = the embedded server."""
+    """WAREHOUSE_URL: an external PostgreSQL ≥ 14 for the warehouse, as the loader role; unset = the embedded server."""
+    warehouse_owner_url: str | None
+    """WAREHOUSE_OWNER_URL: the same server as the role that migrates (owns the schema); unset = WAREHOUSE_URL."""
     airflow_db_url: str | None
     """AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: Airflow's metadata database; unset = database `airflow` of the embedded server."""
     airflow_home: Path
@@ -66,6 +68,7 @@ def get_settings() -> Settings:
         home=home,
         pgdata=_path("XUNCHA_PGDATA", home / "pgdata"),
         warehouse_url=os.environ.get("WAREHOUSE_URL") or None,
+        warehouse_owner_url=os.environ.get("WAREHOUSE_OWNER_URL") or None,
         airflow_db_url=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or None,
         airflow_home=_path("AIRFLOW_HOME", home / "airflow"),
         landing=_path("XUNCHA_LANDING", home / "landing"),

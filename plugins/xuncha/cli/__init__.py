@@ -90,7 +90,7 @@ def db_status():
             raise typer.Exit(1)
     url = db.warehouse_url(s, start_embedded=False)
     console.print(f"warehouse: {db.redacted(url)}")
-    with db.connect(url) as conn:
+    with db.connect(db.owner_url(s, start_embedded=False)) as conn:
         done = migrate.applied(conn)
     pending = [m.path.name for m in migrate.discover() if m.version not in done]
     console.print(f"migrations applied: {len(done)}; pending: {', '.join(pending) or 'none'}")
@@ -98,11 +98,13 @@ def db_status():
 
 @db_app.command("url")
 @friendly
-def db_url():
-    """Print the warehouse's SQLAlchemy URL (starts the embedded server if needed)."""
+def db_url(reader: Annotated[bool, typer.Option("--reader", help="The report consumers' role xuncha_reader (mart only).")] = False,
+           county: Annotated[Optional[str], typer.Option(help="That county's reader (its own mart rows).")] = None,
+           owner: Annotated[bool, typer.Option("--owner", help="The role that migrates.")] = False):
+    """Print a warehouse SQLAlchemy URL: the loader's (the pipeline's) by default (starts the embedded server if needed)."""
     from xuncha import db
 
-    print(db.warehouse_url())
+    print(db.owner_url() if owner else db.reader_url(county=county) if reader or county else db.warehouse_url())
 
 
 @db_app.command("migrate")
