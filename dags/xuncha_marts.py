@@ -14,7 +14,7 @@ from xuncha import nightly, notify
 from xuncha.assets import CORE, MARTS
 
 DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 1, "retry_delay": pendulum.duration(minutes=2),
-                "on_failure_callback": notify.task_failed}
+                "on_failure_callback": notify.task_failed, "execution_timeout": pendulum.duration(hours=2)}
 
 
 @dag(

@@ -13,6 +13,8 @@ the mart refresh; `report` summarises the night.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
 from xuncha import nightly, notify
@@ -20,7 +22,8 @@ from xuncha.airflow_ops import ExportArrivalSensor
 from xuncha.assets import CORE
 
 # The retry delay is the deployment's: [core] default_task_retry_delay (300 s unless set; docs/operations.md).
-DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 2, "on_failure_callback": notify.task_failed}
+DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 2, "on_failure_callback": notify.task_failed,
+                "execution_timeout": dt.timedelta(hours=4)}
 
 
 @dag(
@@ -40,6 +43,7 @@ def xuncha_nightly():
 
     waited = ExportArrivalSensor.partial(
         task_id="wait_for_export", map_index_template="{{ task.county['label'] }}",
+        execution_timeout=dt.timedelta(hours=30),   # deferred until the county's deadline, next morning
     ).expand(county=plan())
 
     @task(map_index_template="{{ county_label }}", outlets=list(CORE.values()), pool="xuncha_ingest")

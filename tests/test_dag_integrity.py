@@ -63,6 +63,7 @@ def test_every_dag_has_owner_tags_retries_and_docs(dags):
         for t in dag.tasks:
             assert t.owner and t.owner != "airflow", f"{dag_id}.{t.task_id}: owner not set"
             assert t.retries >= 1, f"{dag_id}.{t.task_id}: retries < 1"
+            assert t.execution_timeout is not None, f"{dag_id}.{t.task_id}: no execution_timeout"
 
 
 def test_marts_dag_is_scheduled_on_the_core_assets(dags):

@@ -114,3 +114,17 @@ def test_after_all_faults_core_holds_exactly_the_true_rows(faulty_run, warehouse
     truth, _ = faulty_run
     for entity, n in truth["row_counts"].items():
         assert query(warehouse, f"SELECT count(*) FROM core.{entity} WHERE withdrawn_at IS NULL") == [(n,)], entity
+
+
+def test_no_person_data_in_any_text_column_of_core_or_history(faulty_run, warehouse):
+    """After the generated window (every fault kind included, the person-data ones quarantined): no national ID
+    number, mobile or bank card number in any text column of core or history (staging.pii_kind, migration 0041)."""
+    cols = query(warehouse, """SELECT table_schema, table_name, column_name FROM information_schema.columns
+                               WHERE table_schema IN ('core', 'history') AND data_type = 'text'
+                                 AND table_name IN (SELECT relname FROM pg_class WHERE NOT relispartition)""")
+    assert len(cols) > 20
+    loaded = query(warehouse, "SELECT count(*) FROM core.findings")[0][0]
+    assert loaded > 0
+    for schema, table, column in cols:
+        assert query(warehouse, f'SELECT count(*) FROM {schema}.{table} WHERE staging.pii_kind("{column}") IS NOT NULL') \
+            == [(0,)], f"{schema}.{table}.{column}"

@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,55 +111,199 @@ def advance_watermark(url: str, county_code: str, generated_at: dt.datetime, exp
         )
 
 
-def pull_http(county: County, source: HttpSource, inbox: Path, url: str, timeout: float = 60) -> list[Path]:
-    """Download every export generated after the watermark into `inbox`; return the new local folders."""
+class PullError(RuntimeError):
+    """A county system's answer could not be used (malformed, lying, too slow, too many pages): the county's task
+    fails with this reason; the other counties carry on."""
+
+
+@dataclass(frozen=True)
+class PullLimits:
+    """Bounds of one county pull. Seconds are wall-clock; `request_seconds` bounds one request including a whole
+    file download, `pull_seconds` the county's whole pull; `retries` is how often a 5xx or a dropped connection is
+    tried again (exponential backoff from `backoff_seconds`, tenacity); `max_pages` caps the listing's pages."""
+
+    request_seconds: float = 120.0
+    pull_seconds: float = 1800.0
+    max_pages: int = 1000
+    retries: int = 4
+    backoff_seconds: float = 1.0
+    connect_seconds: float = 10.0
+
+
+def spec_patterns() -> tuple[re.Pattern, re.Pattern]:
+    """(export id, file name) patterns of the export spec (manifest.schema.json), used with fullmatch: anchored at
+    both ends, so a trailing newline or a path separator never passes."""
+    from xuncha.spec import manifest_schema
+
+    schema = manifest_schema()
+    return (re.compile(schema["properties"]["export_id"]["pattern"]),
+            re.compile(schema["properties"]["files"]["items"]["properties"]["path"]["pattern"]))
+
+
+def pull_http(county: County, source: HttpSource, inbox: Path, url: str, timeout: float | None = None,
+              limits: PullLimits | None = None) -> list[Path]:
+    """Download every export generated after the watermark into `inbox`; return the new local folders.
+
+    Trusts nothing it is told: export ids and file names must match the spec's patterns before any path is built;
+    a downloaded manifest must name this county and the listed export id; every request and the whole pull have a
+    deadline; pages are capped; 5xx answers and dropped connections are retried with backoff. Raises PullError
+    (PermissionError for a refused token) naming the county and the reason."""
     import httpx
 
+    limits = limits or PullLimits(request_seconds=timeout or PullLimits.request_seconds)
+    export_re, _ = spec_patterns()
     since = get_watermark(url, county.code)
     headers = {"Authorization": f"Bearer {source.token}"}
     fetched = []
-    with httpx.Client(base_url=source.base_url, headers=headers, timeout=timeout) as client:
-        page = 1
+    clock = _Deadline(county, limits)
+    http_timeout = httpx.Timeout(limits.request_seconds, connect=limits.connect_seconds)
+    with httpx.Client(base_url=source.base_url, headers=headers, timeout=http_timeout, follow_redirects=False,
+                      verify=_tls_context()) as client:
+        page, pages = 1, 0
         while page:
+            pages += 1
+            if pages > limits.max_pages:
+                raise PullError(f"{county.label}: more than {limits.max_pages} pages of exports: stopped")
             params = {"page": page}
             if since is not None:
                 params["updated_since"] = since.isoformat()
-            resp = client.get(f"{API}/{county.code}/exports", params=params)
-            _raise_for(resp, county)
-            body = resp.json()
+            body = _listing(clock.get_json(client, f"{API}/{county.code}/exports", params), county, page)
             for item in body["items"]:
-                dest = inbox / item["export_id"]
-                if dest.exists():
+                export_id = item["export_id"]
+                if not export_re.fullmatch(export_id):
+                    raise PullError(f"{county.label}: the listing names export {_excerpt(export_id)}, which is not an "
+                                    "export id of the spec")
+                if item.get("county_code") not in (None, county.code):
+                    raise PullError(f"{county.label}: the listing's export {export_id} is of county "
+                                    f"{_excerpt(item.get('county_code'))}")
+                if (inbox / export_id).exists():
                     continue
-                fetched.append(_download(client, county, item["export_id"], inbox))
-            page = body.get("next_page")
+                fetched.append(_download(client, clock, county, export_id, inbox))
+            page = body["next_page"]
     log.info("%s: pulled %d export(s) from %s", county.label, len(fetched), source.base_url)
     return fetched
 
 
-def _download(client, county: County, export_id: str, inbox: Path) -> Path:
+def _listing(body, county: County, page: int) -> dict:
+    """The listing page `body`, checked: {"items": [{"export_id": str, ...}], "next_page": int > page | null}."""
+    def bad(why: str):
+        return PullError(f"{county.label}: malformed answer to the exports listing (page {page}): {why}")
+
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        raise bad("not an object with a list `items`")
+    for item in body["items"]:
+        if not isinstance(item, dict) or not isinstance(item.get("export_id"), str):
+            raise bad("an item without a text `export_id`")
+    nxt = body.get("next_page")
+    if nxt is not None and (not isinstance(nxt, int) or isinstance(nxt, bool) or nxt <= page):
+        raise bad(f"next_page {_excerpt(nxt)} does not come after page {page}")
+    return {"items": body["items"], "next_page": nxt}
+
+
+class _Deadline:
+    """The pull's clock: each request gets what is left of both deadlines; 5xx and transport errors are retried."""
+
+    def __init__(self, county: County, limits: PullLimits):
+        import time
+
+        self.county, self.limits, self._time = county, limits, time.monotonic
+        self.pull_ends = self._time() + limits.pull_seconds
+
+    def left(self, request_started: float | None = None) -> float:
+        now = self._time()
+        left = self.pull_ends - now
+        if request_started is not None:
+            left = min(left, request_started + self.limits.request_seconds - now)
+        if left <= 0:
+            what = "a request" if request_started is not None and self.pull_ends - now > 0 else "the pull"
+            raise PullError(f"{self.county.label}: {what} passed its deadline "
+                            f"({self.limits.request_seconds if what == 'a request' else self.limits.pull_seconds:g} s)")
+        return left
+
+    def call(self, fn):
+        """fn() with retries on 5xx / transport errors (tenacity, exponential backoff within the pull's deadline)."""
+        import httpx
+        import tenacity
+
+        def retryable(exc: BaseException) -> bool:
+            return isinstance(exc, (httpx.TransportError, _ServerError)) and not isinstance(exc, httpx.ReadTimeout)
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(retryable),
+            stop=tenacity.stop_after_attempt(self.limits.retries + 1) | tenacity.stop_before_delay(
+                max(self.pull_ends - self._time(), 0)),
+            wait=tenacity.wait_exponential(multiplier=self.limits.backoff_seconds, max=30),
+            reraise=True,
+        )
+        try:
+            return retrying(fn)
+        except _ServerError as exc:
+            raise PullError(f"{self.county.label}: {exc}") from None
+        except httpx.TimeoutException:
+            raise PullError(f"{self.county.label}: a request passed its deadline ({self.limits.request_seconds:g} s)") from None
+        except httpx.TransportError as exc:
+            raise PullError(f"{self.county.label}: the county system cannot be reached ({type(exc).__name__})") from None
+
+    def get_json(self, client, path: str, params: dict):
+        def once():
+            started = self._time()
+            resp = client.get(path, params=params, timeout=self._timeout(started))
+            _raise_for(resp, self.county)
+            return resp
+
+        resp = self.call(once)
+        try:
+            return resp.json()
+        except ValueError:
+            raise PullError(f"{self.county.label}: malformed answer to {path}: not JSON") from None
+
+    def _timeout(self, started: float):
+        import httpx
+
+        return httpx.Timeout(self.left(started), connect=min(self.limits.connect_seconds, self.left(started)))
+
+
+def _download(client, clock: _Deadline, county: County, export_id: str, inbox: Path) -> Path:
+    _, file_re = spec_patterns()
     base = f"{API}/{county.code}/exports/{export_id}"
     part = inbox / f".{export_id}.part"
     shutil.rmtree(part, ignore_errors=True)
     part.mkdir(parents=True)
-    resp = client.get(f"{base}/manifest.json")
-    _raise_for(resp, county)
-    raw_manifest = resp.content
+
+    def get_manifest():
+        started = clock._time()
+        resp = client.get(f"{base}/manifest.json", timeout=clock._timeout(started))
+        _raise_for(resp, county)
+        return resp
+
+    raw_manifest = clock.call(get_manifest).content
     try:
         manifest = json.loads(raw_manifest)
     except ValueError:
         manifest = {}  # kept as sent: the manifest check quarantines it with the reason
-    for f in manifest.get("files", []):
-        name = Path(str(f.get("path", ""))).name
-        if not name or name != f.get("path"):
-            continue  # not a plain file name: the manifest check will name it
-        with client.stream("GET", f"{base}/files/{name}") as r:
-            if r.status_code == 404:
-                continue  # listed but absent: quarantined as file.missing with its name
-            _raise_for(r, county)
-            with (part / name).open("wb") as fh:
-                for chunk in r.iter_bytes(1 << 20):
-                    fh.write(chunk)
+    if isinstance(manifest, dict) and manifest:
+        if manifest.get("export_id") != export_id or manifest.get("county_code") != county.code:
+            shutil.rmtree(part, ignore_errors=True)
+            raise PullError(f"{county.label}: the manifest of listed export {export_id} says export "
+                            f"{_excerpt(manifest.get('export_id'))} of county {_excerpt(manifest.get('county_code'))}")
+    files = manifest.get("files", []) if isinstance(manifest, dict) else []
+    for f in files if isinstance(files, list) else []:
+        name = f.get("path") if isinstance(f, dict) else None
+        if not isinstance(name, str) or not file_re.fullmatch(name):
+            continue  # not a plain file name of the spec: the manifest check will name it; no path is built from it
+
+        def get_file(name=name):
+            started = clock._time()
+            with client.stream("GET", f"{base}/files/{name}", timeout=clock._timeout(started)) as r:
+                if r.status_code == 404:
+                    return  # listed but absent: quarantined as file.missing with its name
+                _raise_for(r, county)
+                with (part / name).open("wb") as fh:
+                    for chunk in r.iter_bytes():
+                        clock.left(started)
+                        fh.write(chunk)
+
+        clock.call(get_file)
     # The manifest goes in last, as on a landing area: a folder with a manifest is complete.
     (part / "manifest.json").write_bytes(raw_manifest)
     dest = inbox / export_id
@@ -165,8 +311,30 @@ def _download(client, county: County, export_id: str, inbox: Path) -> Path:
     return dest
 
 
+@functools.cache
+def _tls_context():
+    """One TLS context per process (certifi's CAs, as httpx uses by default): building it costs seconds."""
+    import ssl
+
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+class _ServerError(Exception):
+    """A 5xx answer: retried, then reported."""
+
+
+def _excerpt(value, limit: int = 80) -> str:
+    """A value a county sent, for an error message: repr-escaped, at most `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _raise_for(resp, county: County) -> None:
     if resp.status_code == 401:
         raise PermissionError(f"{county.label}: the county system refused our token (HTTP 401)")
-    if resp.status_code >= 400:
-        raise RuntimeError(f"{county.label}: {resp.request.method} {resp.request.url} → HTTP {resp.status_code}")
+    if resp.status_code >= 500:
+        raise _ServerError(f"{resp.request.method} {resp.request.url.path} → HTTP {resp.status_code}")
+    if resp.status_code >= 400 or resp.status_code in range(300, 400):
+        raise PullError(f"{county.label}: {resp.request.method} {resp.request.url.path} → HTTP {resp.status_code}")

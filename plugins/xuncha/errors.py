@@ -24,6 +24,7 @@ RULES_ZH = {
     "row.invalid": "数据行未通过校验",
     "row.reference": "数据行引用的记录不存在",
     "person.clear": "人员标识疑似真实姓名或身份证号",
+    "withdraw.held": "全量快照将撤销过多记录，已暂停待确认",
 }
 
 

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xuncha import db, landing, ledger, loading, manifest as manifest_mod, parsing, quarantine
+from xuncha import db, guards, landing, ledger, loading, manifest as manifest_mod, parsing, quarantine, suites
 from xuncha.errors import Problem
 from xuncha.registry import County, Registry
 from xuncha.settings import Settings, get_settings
@@ -107,11 +107,15 @@ def county_of(export_dir: Path, registry: Registry) -> str:
 class Ingestor:
     """Holds what is costly to build (the GX context, the person key) across the exports of one task."""
 
-    def __init__(self, registry: Registry, url: str | None = None, settings: Settings | None = None, move: bool = True):
+    def __init__(self, registry: Registry, url: str | None = None, settings: Settings | None = None, move: bool = True,
+                 confirm_withdraw: bool = False):
         """`move`: take exports out of their folder once handled (to the archive or quarantine area), as the
-        nightly DAG does with the landing area; False leaves the source folders as they are (backfills)."""
+        nightly DAG does with the landing area; False leaves the source folders as they are (backfills).
+        `confirm_withdraw`: an operator confirmed that these full snapshots may withdraw more than the share
+        xuncha.guards holds back (`xuncha ingest --confirm-withdraw`)."""
         self.registry = registry
         self.move = move
+        self.confirm_withdraw = confirm_withdraw
         self.url = url or db.warehouse_url()
         self.settings = settings or get_settings()
         self._validator = None
@@ -161,10 +165,13 @@ class Ingestor:
                 for w in works:
                     if not w.pending:
                         continue
+                    outcome = None
+                    if not w.problems:   # a hold (guards.withdraw_hold) sets w.problems in _publish
+                        outcome = published[id(w)] if id(w) in published else self._publish(w, county, lineage)
                     if w.problems:
                         w.result.problems = w.problems
                         self._quarantine(conn, w, county)
-                    elif published[id(w)] if id(w) in published else self._publish(w, county, lineage):
+                    elif outcome:
                         self._finish(conn, w, "loaded")
                     else:
                         self._finish(conn, w, "duplicate")
@@ -270,6 +277,10 @@ class Ingestor:
                 for s in o.sample
             ] or [Problem(o.rule, f"{o.description} ({o.unexpected_count} row(s) fail)",
                           file=files.get(o.entity), column=o.column, severity=o.severity)]
+            if o.description.endswith(suites.PERSON_DATA_RULE):   # values arrive masked (migration 0041)
+                found = [Problem("person.clear", f"{o.column} holds a national ID number, mobile or bank card number "
+                                 f"({o.unexpected_count} row(s)); person data never enters the warehouse", p.file,
+                                 p.row, p.column, p.value, p.severity) for p in found]
             (w.problems if o.blocking else w.result.warnings).extend(found)
         w.result.data_docs = self.validator.publish_docs(f"{county.code}-{w.result.export_id}", validations,
                                                          bool(w.problems or w.result.warnings))
@@ -351,6 +362,8 @@ class Ingestor:
                     entity = spec.entity(name)
                     load = loading.merge(cur, entity, table, county.code, lineage, result.batch_id)
                     if manifest.mode == "full":
+                        if not self.confirm_withdraw:
+                            guards.withdraw_hold(cur, entity, table, lineage, w.manifest.files, county)
                         withdrawn = loading.withdraw_absent(cur, entity, table, lineage, result.batch_id, manifest.generated_at)
                         load = loading.FileLoad(name, load.staged, load.inserted, load.updated, withdrawn)
                     ledger.record_merge(cur, result.batch_id, name, load.inserted, load.updated, load.unchanged, load.withdrawn)
@@ -360,33 +373,57 @@ class Ingestor:
                     raise RuntimeError(f"reconciliation failed: loaded {loaded} rows, manifest declares {manifest.declared_rows}")
                 if approve is not None and not approve():
                     raise _Discarded
+                if self.move:   # the archive copy is complete before the export is recorded as loaded
+                    w.archive = quarantine.Move(w.export_dir, self._archive_dir(result), w.export_dir.name).prepare()
                 ledger.mark_loaded(cur, result.batch_id, loaded)
         except _Discarded:
+            self._discard_archive(w)
             return None
+        except guards.WithdrawHeld as held:
+            self._discard_archive(w)
+            w.problems.append(held.problem)
+            return None
+        except BaseException:
+            self._discard_archive(w)
+            raise
         result.files.extend(files)
         return True
 
+    def _archive_dir(self, result: BatchResult) -> Path:
+        day = result.business_date.isoformat() if result.business_date else "unknown"
+        return self.settings.archive / result.county_code / day
+
+    @staticmethod
+    def _discard_archive(w: "_Work") -> None:
+        if w.archive is not None:
+            w.archive.discard()
+            w.archive = None
+
     def _finish(self, conn, w: "_Work", status: str) -> BatchResult:
         result, export_dir = w.result, w.export_dir
+        if self.move:   # moved first: a full archive disk leaves it in the landing area, recorded as failed
+            move = w.archive or quarantine.Move(export_dir, self._archive_dir(result), export_dir.name).prepare()
+            w.archive = None
+            result.moved_to = move.commit()
         result.status = status
         if status == "duplicate":
             ledger.mark_duplicate(conn, result.batch_id)
-        day = result.business_date.isoformat() if result.business_date else "unknown"
-        if self.move:
-            result.moved_to = quarantine.move_unique(export_dir, self.settings.archive / result.county_code / day, export_dir.name)
         log.info("%s %s: %s", result.county_code, result.export_id, status)
         return result
 
     def _quarantine(self, conn, w: "_Work", county: County) -> BatchResult:
         result, export_dir = w.result, w.export_dir
-        result.status = "quarantined"
-        if self.move:
-            dest = quarantine.move_unique(export_dir, self.settings.quarantine / county.code, export_dir.name)
+        reports = quarantine.render_report(county.code, county.name, result.export_id, result.batch_id,
+                                           result.problems, result.warnings, result.data_docs)
+        if self.move:   # the export and its reports, all or nothing (a full quarantine disk: recorded as failed)
+            dest = quarantine.move_unique(export_dir, self.settings.quarantine / county.code, export_dir.name, reports)
         else:
             dest = self.settings.quarantine / county.code / export_dir.name
             dest.mkdir(parents=True, exist_ok=True)
-        report = quarantine.write_report(dest, county.code, county.name, result.export_id, result.batch_id,
-                                         result.problems, result.warnings, result.data_docs)
+            for fname, text in reports.items():
+                (dest / fname).write_text(text, encoding="utf-8")
+        result.status = "quarantined"
+        report = dest / "_report.md"
         ledger.mark_quarantined(conn, result.batch_id, "; ".join(str(p) for p in result.problems[:10]), str(report))
         result.moved_to = dest
         from xuncha import alerts
@@ -412,6 +449,7 @@ class _Work:
     staged: dict[str, str]
     problems: list[Problem]
     staged_rows: dict[str, int] = field(default_factory=dict)
+    archive: "quarantine.Move | None" = None
 
     @property
     def pending(self) -> bool:

@@ -8,26 +8,109 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 from pathlib import Path
 
 from xuncha.errors import Problem
 
 
-def move_unique(src: Path, dest_parent: Path, name: str) -> Path:
-    """Move `src` into `dest_parent/name`, adding a suffix if that name is taken (a re-delivery)."""
-    dest_parent.mkdir(parents=True, exist_ok=True)
+class Move:
+    """Moving an export folder into an area (archive, quarantine), all or nothing: nothing ever sits under the
+    export's name in the area before every byte is there. On the same file system a rename does it. Across file
+    systems (the archive on another disk) `prepare` copies to a hidden `.<name>.<pid>.part` folder beside the
+    destination; a full disk fails there, the partial copy is removed and the source is untouched. `commit` then
+    renames the copy into place (a rename needs no space) and removes the source. Files in `extra` (the reports)
+    are written into the copy before it is renamed, or beside the renamed folder (undone if that fails)."""
+
+    def __init__(self, src: Path, dest_parent: Path, name: str):
+        self.src, self.dest_parent, self.name = src, dest_parent, name
+        self.part: Path | None = None
+
+    def prepare(self, extra: dict[str, str] | None = None) -> "Move":
+        self.dest_parent.mkdir(parents=True, exist_ok=True)
+        if not src_is_link(self.src) and os.lstat(self.src).st_dev == os.stat(self.dest_parent).st_dev:
+            return self
+        self.part = self.dest_parent / f".{self.name}.{os.getpid()}.part"
+        shutil.rmtree(self.part, ignore_errors=True)
+        try:
+            if src_is_link(self.src):          # a link is moved as what it is, never followed
+                self.part.mkdir()
+            else:
+                shutil.copytree(self.src, self.part, symlinks=True, copy_function=_copy_regular)
+            for fname, text in (extra or {}).items():
+                (self.part / fname).write_text(text, encoding="utf-8")
+        except BaseException:
+            self.discard()
+            raise
+        return self
+
+    def commit(self, extra: dict[str, str] | None = None) -> Path:
+        dest = _unique(self.dest_parent, self.name)
+        if self.part is None:
+            os.rename(self.src, dest)
+            try:
+                for fname, text in (extra or {}).items():
+                    (dest / fname).write_text(text, encoding="utf-8")
+            except BaseException:
+                for fname in extra or {}:
+                    (dest / fname).unlink(missing_ok=True)
+                os.rename(dest, self.src)
+                raise
+            return dest
+        os.rename(self.part, dest)
+        self.part = None
+        if src_is_link(self.src):
+            os.unlink(self.src)
+        else:
+            shutil.rmtree(self.src)
+        return dest
+
+    def discard(self) -> None:
+        if self.part is not None:
+            shutil.rmtree(self.part, ignore_errors=True)
+            self.part = None
+
+
+def _copy_regular(src: str, dst: str) -> None:
+    """copytree's copy function: regular files only; a device, FIFO or socket is never opened (left behind)."""
+    import stat
+
+    if stat.S_ISREG(os.lstat(src).st_mode):
+        shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def src_is_link(p: Path) -> bool:
+    return os.path.islink(p)
+
+
+def _unique(dest_parent: Path, name: str) -> Path:
     dest = dest_parent / name
     n = 1
-    while dest.exists():
+    while os.path.lexists(dest):
         n += 1
         dest = dest_parent / f"{name}.{n}"
-    shutil.move(str(src), dest)
     return dest
+
+
+def move_unique(src: Path, dest_parent: Path, name: str, extra: dict[str, str] | None = None) -> Path:
+    """Move `src` into `dest_parent/name` (a suffix if that name is taken: a re-delivery), with the files of
+    `extra` in it, all or nothing (see `Move`)."""
+    move = Move(src, dest_parent, name).prepare(extra)
+    return move.commit(extra if move.part is None else None)
 
 
 def write_report(dest: Path, county_code: str, county_name: str, export_id: str, batch_id: int | None,
                  problems: list[Problem], warnings: list[Problem] = (), data_docs: str | None = None) -> Path:
+    """Write `_report.json` and `_report.md` into `dest`; returns the path of `_report.md`."""
+    for fname, text in render_report(county_code, county_name, export_id, batch_id, problems, warnings, data_docs).items():
+        (dest / fname).write_text(text, encoding="utf-8")
+    return dest / "_report.md"
+
+
+def render_report(county_code: str, county_name: str, export_id: str, batch_id: int | None,
+                  problems: list[Problem], warnings: list[Problem] = (), data_docs: str | None = None) -> dict[str, str]:
+    """The two reports of a quarantined export, {file name: text}."""
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     data = {
         "county_code": county_code,
@@ -40,7 +123,7 @@ def write_report(dest: Path, county_code: str, county_name: str, export_id: str,
         "warnings": [p.to_dict() for p in warnings],
         "data_docs": data_docs,
     }
-    (dest / "_report.json").write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    report_json = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     lines = [
         f"# 导出隔离报告 / Quarantine report — {county_name} {county_code}, {export_id}",
         "",
@@ -63,8 +146,7 @@ def write_report(dest: Path, county_code: str, county_name: str, export_id: str,
     if warnings:
         lines += ["", "## 警告（不影响入库）/ Warnings (would not block loading)", ""]
         lines += [f"- {w}" for w in warnings]
-    (dest / "_report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return dest / "_report.md"
+    return {"_report.json": report_json, "_report.md": "\n".join(lines) + "\n"}
 
 
 def _cell(v) -> str:

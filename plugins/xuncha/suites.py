@@ -30,6 +30,10 @@ RULE_KINDS = ("invalid", "reference")
 `invalid` (the default) = any other failing row (row.invalid)."""
 
 
+PERSON_DATA_RULE = "has no person data"
+"""meta.rule suffix of the per-column person-data expectation; its failures are reported as rule `person.clear`."""
+
+
 def _e(type_: str, kwargs: dict, severity: str = "critical", rule: str | None = None, source: str = "spec") -> dict:
     meta = {"source": source}
     if rule:
@@ -70,6 +74,15 @@ def spec_expectations(entity: Entity) -> list[dict]:
                 "description": f"{col} must be a valid {c.type}"}, rule=f"{col} is a valid {c.type}"))
         if c.pattern:
             out.append(_e("expect_column_values_to_match_regex", {"column": col, "regex": c.pattern}, rule=f"{col} pattern"))
+        if c.type == "string" and not c.pattern:
+            # Export spec §6: no ID number, mobile or bank card in any free-text column (migration 0041). The
+            # query returns the value masked, so no result, report or Data Docs page ever holds it in clear.
+            out.append(_e("unexpected_rows_expectation", {
+                "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM (SELECT row_no, staging.pii_masked({col}) "
+                                         f"AS {col}, staging.pii_kind({col}) AS kind FROM {{batch}} "
+                                         f"WHERE staging.pii_kind({col}) IS NOT NULL) person_data",
+                "description": f"{col} holds a national ID number, mobile number or bank card number"},
+                rule=f"{col} {PERSON_DATA_RULE}"))
         if c.max_length:
             out.append(_e("expect_column_value_lengths_to_be_between", {"column": col, "max_value": c.max_length},
                           rule=f"{col} at most {c.max_length} characters"))
@@ -118,10 +131,15 @@ def rule_kind(meta: dict) -> str:
 def render_suite(entity: Entity, existing: dict | None = None) -> dict:
     """The suite file for an entity: spec-derived expectations, then the hand-written rules kept from `existing`."""
     rules = [e for e in (existing or {}).get("expectations", []) if e.get("meta", {}).get("source") != "spec"]
+    # The person-data check's severity is chosen per column in the suite file (critical = quarantine, the
+    # default; warning = load and record); regenerating keeps that choice.
+    chosen = {e["meta"]["rule"]: e.get("severity") for e in (existing or {}).get("expectations", [])
+              if e.get("meta", {}).get("rule", "").endswith(PERSON_DATA_RULE) and e.get("severity") in ("critical", "warning")}
+    spec_part = [{**e, "severity": chosen.get(e["meta"].get("rule"), e["severity"])} for e in spec_expectations(entity)]
     return {
         "name": entity.name,
         "meta": {"spec_version": SPEC_VERSION, "great_expectations_version": "1.24", "zh": entity.zh},
-        "expectations": spec_expectations(entity) + rules,
+        "expectations": spec_part + rules,
     }
 
 

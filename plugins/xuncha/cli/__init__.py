@@ -172,6 +172,8 @@ def ingest(
     path: Annotated[Path, typer.Argument(help="An export folder (with manifest.json) or a tree of them.")],
     county: Annotated[Optional[str], typer.Option(help="County code the exports belong to (default: from the folder).")] = None,
     move: Annotated[bool, typer.Option(help="Move handled exports to the archive/quarantine areas, as the DAG does.")] = False,
+    confirm_withdraw: Annotated[bool, typer.Option("--confirm-withdraw", help="Let full snapshots withdraw more than "
+                                                   "XUNCHA_WITHDRAW_HOLD_SHARE of a county's rows (held otherwise).")] = False,
 ):
     """Run the nightly pipeline outside Airflow on one export or a tree of exports, oldest night first."""
     from rich.progress import Progress
@@ -184,7 +186,7 @@ def ingest(
         raise ValueError(f"no export folder (with manifest.json) under {path}")
     logging.getLogger("xuncha").setLevel(logging.WARNING)
     migrate.migrate()
-    ingestor = pipeline.Ingestor(reg, move=move)
+    ingestor = pipeline.Ingestor(reg, move=move, confirm_withdraw=confirm_withdraw)
     by_county: dict[str, list[Path]] = {}
     for d in exports:
         by_county.setdefault(county or pipeline.county_of(d, reg), []).append(d)
