@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 # subprocess recompiles Airflow and Great Expectations, seconds each time.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install sysdeps setup demo test test-fast test-seed up down status bench bench-quick lock clean help
+.PHONY: install sysdeps setup demo test test-fast test-seed soak up down status bench bench-quick lock clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ test-fast: install sysdeps  ## the suite without the slow end-to-end runs
 
 test-seed: install  ## the whole seed term through the pipeline against the published figures (about 16 min)
 	$(BIN)/pytest -m seed
+
+soak: install sysdeps  ## 30 seed nights x every county system with kills, restarts and every generator fault; must end equal to the truth (summary: .xuncha/soak-summary.json)
+	$(BIN)/python tests/soak.py --nights 30 --profile seed --summary .xuncha/soak-summary.json
 
 bench: install  ## benchmarks: load vs COPY/to_sql, memory, nightly fan-out, marts at scale (~9 min, prints a table)
 	$(BIN)/python bench/run.py

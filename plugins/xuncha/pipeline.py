@@ -148,6 +148,7 @@ class Ingestor:
     def _ingest_group(self, export_dirs: list[Path], county: County) -> list[BatchResult]:
         lineage = self.registry.lineage(county.code)
         works: list[_Work] = []
+        self._opened: list[int] = []   # every batch this group opened, also one whose _receive failed half-way
         with db.connect(self.url, autocommit=True) as conn:
             if not self._partitioned.issuperset(lineage):
                 with conn.cursor() as cur:   # the county's own partitions of core and history (migration 0014)
@@ -176,7 +177,7 @@ class Ingestor:
                     else:
                         self._finish(conn, w, "duplicate")
             except Exception as exc:
-                ledger.mark_failed(conn, [w.result.batch_id for w in works], f"{type(exc).__name__}: {exc}")
+                ledger.mark_failed(conn, self._opened, f"{type(exc).__name__}: {exc}")
                 raise
             finally:
                 with conn.cursor() as cur:
@@ -196,6 +197,7 @@ class Ingestor:
                              generated_at=manifest.generated_at if manifest else None)
         w = _Work(export_dir, manifest, result, {}, problems)
         result.batch_id = ledger.open_batch(conn, county.code, str(export_dir), manifest, export_id)
+        self._opened.append(result.batch_id)
         if manifest and not problems and ledger.already_loaded(conn, lineage, export_id):
             self._finish(conn, w, "duplicate")
         elif manifest and not problems:

@@ -1,0 +1,179 @@
+"""Soak: N generated nights of every county system through the nightly DAG's own task code, with faults injected.
+
+Per night, as `xuncha_nightly` does: the night's exports arrive (landing folders are copied in; the two pulled
+counties are served by a real county HTTP system on loopback; late deliveries arrive two nights late), `plan`
+lists the systems, and each system's `ingest` task (xuncha.nightly.ingest_county, what the DAG's mapped task runs)
+takes everything waiting. Faults on top of the generator's own (checksum, encoding, schema drift, duplicates, late
+and wrong-county deliveries, ...):
+- kill: the county's ingest runs in its own process and gets SIGKILL at a random moment, then the task is retried;
+- restart: PostgreSQL is stopped (fast shutdown) while a county's ingest runs, started again, and the task retried.
+At the end the warehouse must equal the generator's ground truth (truth.json: live rows per entity in the window;
+every quarantine fault quarantined, its correction loaded; each export id loaded at most once).
+
+`run(...)` returns the summary; `python tests/soak.py --nights 30 --profile seed` is `make soak`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+_NIGHT = re.compile(r"-(\d{8})-")
+INGEST = ("import sys, datetime; from xuncha import nightly; "
+          "nightly.ingest_county(sys.argv[1], datetime.date.fromisoformat(sys.argv[2]))")
+
+
+def _night_of(folder: Path) -> dt.date | None:
+    m = _NIGHT.search(folder.name)
+    return dt.datetime.strptime(m.group(1), "%Y%m%d").date() if m else None
+
+
+def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kill_rate: float = 0.15,
+        restart_rate: float = 0.05, progress=print) -> dict:
+    """Generate `nights` nights of `profile` (all fault kinds) into `work`, run them with kills and restarts, and
+    compare with the ground truth. Uses the process's settings (XUNCHA_HOME) and warehouse; returns the summary."""
+    from xuncha import airflow_env, db, embedded, migrate, nightly, registry
+    from xuncha_sim.countyserver import CountyServer
+    from xuncha_sim.generator import generate
+    from xuncha_sim.generator.profiles import get_profile
+    from xuncha.settings import get_settings
+    from xuncha.spec import ENTITY_ORDER
+
+    t0 = time.monotonic()
+    settings, reg, rng = get_settings(), registry.default(), random.Random(seed)
+    prof = get_profile(profile)
+    start, end = prof.term_start, prof.term_start + dt.timedelta(days=nights - 1)
+    systems = work / "county-systems"
+    shutil.rmtree(systems, ignore_errors=True)
+    truth = generate(systems, profile=profile, faults=["all"], start=start, end=end, progress=False)
+    migrate.migrate(db.owner_url(settings))
+    url = db.warehouse_url(settings)
+    late = {f["export_id"] for f in truth["faults"] if f["kind"] == "late_delivery"}
+    units = [u["code"] for u in truth["units"]]
+    pulled = {c.code for c in reg.counties if c.pulled}
+    tokens = {c: f"soak-token-{c}" for c in pulled}
+    served = work / "served"
+    shutil.rmtree(served, ignore_errors=True)
+    counts = {"kills": 0, "restarts": 0, "retries": 0, "task_runs": 0}
+    arrived: set[Path] = set()
+
+    def arrive(day: dt.date) -> None:
+        for unit in sorted(p for p in systems.iterdir() if p.is_dir()):
+            for folder in sorted(p for p in unit.iterdir() if p.is_dir()):
+                night = _night_of(folder)
+                due = night + dt.timedelta(days=2) if folder.name in late else night
+                if folder in arrived or night is None or due > day:
+                    continue
+                target = (served if unit.name in pulled else settings.landing) / unit.name / folder.name
+                shutil.copytree(folder, target, dirs_exist_ok=True)
+                arrived.add(folder)
+
+    def task(code: str, day: dt.date) -> None:
+        """One mapped `ingest` task with its retries; faults strike the first try."""
+        fault = rng.random()
+        if fault < kill_rate + restart_rate:
+            proc = subprocess.Popen([sys.executable, "-c", INGEST, code, day.isoformat()],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.3, 3.0))
+            if proc.poll() is None:
+                if fault < kill_rate:
+                    proc.send_signal(signal.SIGKILL)
+                    counts["kills"] += 1
+                else:
+                    embedded.stop(settings)
+                    proc.kill()
+                    embedded.start(settings)
+                    counts["restarts"] += 1
+            proc.wait()
+            counts["task_runs"] += 1
+        for attempt in range(3):
+            try:
+                counts["task_runs"] += 1
+                nightly.ingest_county(code, day, url=url)
+                return
+            except Exception:
+                counts["retries"] += 1
+                if attempt == 2:
+                    raise
+                if settings.embedded:
+                    embedded.start(settings)
+
+    with CountyServer(served, tokens) as server:
+        for code, token in tokens.items():
+            os.environ.update(airflow_env.county_connection_env(reg.get(code).delivery["http"]["conn_id"], server.url, token))
+        day = start
+        while day <= end + dt.timedelta(days=2):           # two more nights let the late deliveries in
+            arrive(day)
+            planned = [c["code"] for c in nightly.plan(min(day, end))]
+            rng.shuffle(planned)
+            for code in planned:
+                task(code, day)
+            progress(f"night {day}: {len(planned)} systems, {counts}")
+            day += dt.timedelta(days=1)
+
+    from conftest import query
+
+    live = {e: query(url, f"SELECT count(*) FROM core.{e} WHERE withdrawn_at IS NULL")[0][0] for e in ENTITY_ORDER}
+    statuses = dict(query(url, "SELECT status, count(*) FROM audit.batches GROUP BY 1"))
+    twice = query(url, "SELECT export_id FROM audit.batches WHERE status = 'loaded' GROUP BY county_code, export_id "
+                       "HAVING count(*) > 1")
+    wrong = []
+    for f in truth["faults"]:
+        got = {s for (s,) in query(url, "SELECT status FROM audit.batches WHERE export_id = %s AND county_code = %s",
+                                    (f["export_id"], f["county"]))}
+        if f["expect"] == "quarantine" and ("quarantined" not in got or "loaded" in got):
+            wrong.append((f["kind"], f["export_id"], sorted(got)))
+    kinds: dict[str, int] = {}
+    for f in truth["faults"]:
+        kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
+    summary = {
+        "profile": profile, "nights": nights, "window": [start.isoformat(), end.isoformat()], "systems": len(units),
+        "exports_generated": truth["exports"], "batches": statuses,
+        "generator_faults": kinds, "generator_faults_unplaced": len(truth.get("faults_unplaced", [])),
+        "kills": counts["kills"], "restarts": counts["restarts"], "task_retries": counts["retries"],
+        "task_runs": counts["task_runs"],
+        "live_rows": live, "truth_rows": truth["window"]["row_counts"],
+        "equal_to_truth": live == truth["window"]["row_counts"] and not twice and not wrong,
+        "loaded_twice": [e for (e,) in twice], "faults_mishandled": wrong,
+        "seconds": round(time.monotonic() - t0, 1),
+    }
+    return summary
+
+
+if __name__ == "__main__":   # make soak: its own XUNCHA_HOME and embedded server, like the test suite
+    import argparse
+    import tempfile
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nights", type=int, default=30)
+    ap.add_argument("--profile", default="seed")
+    ap.add_argument("--seed", type=int, default=12)
+    ap.add_argument("--summary", type=Path, default=Path(".xuncha/soak-summary.json"))
+    args = ap.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="xuncha-soak-"))
+    os.environ["XUNCHA_HOME"] = str(home)
+    os.environ.pop("WAREHOUSE_URL", None)
+    os.environ.setdefault("XUNCHA_PERSON_KEY", "soak-person-key-0123456789abcdef")
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    sys.path.insert(0, str(Path(__file__).parent))
+    from xuncha import embedded
+
+    try:
+        result = run(home / "work", profile=args.profile, nights=args.nights, seed=args.seed,
+                     progress=lambda m: print(m, flush=True))
+    finally:
+        embedded.stop()
+    args.summary.parent.mkdir(parents=True, exist_ok=True)
+    args.summary.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    shutil.rmtree(home, ignore_errors=True)
+    sys.exit(0 if result["equal_to_truth"] else 1)
