@@ -3,8 +3,8 @@
 --   (owner)               the login that runs migrations (the embedded server's `postgres`, compose's POSTGRES_USER,
 --                         WAREHOUSE_OWNER_URL elsewhere): owns every schema and table; the only one that changes them.
 --   xuncha_loader         the pipeline (Airflow connection `xuncha_warehouse`, the embedded default): reads and writes
---                         staging, core, history, audit and mart rows; makes its own staging tables; cannot create,
---                         alter or drop anything in core, history, audit or mart.
+--                         staging, core, history, audit and mart rows (truncates only staging and mart tables); makes
+--                         its own staging tables; cannot create, alter or drop anything in core, history, audit or mart.
 --   xuncha_reader         report consumers: SELECT on the mart tables, nothing else (not the *_versions views over
 --                         history, not staging/core/history/audit); writes nothing.
 --   xuncha_county_reader  group of the county readers xuncha_county_<code> (made per config/counties.yml by
@@ -67,7 +67,7 @@ DECLARE
     t record;
 BEGIN
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA staging, core, history, audit, mart TO xuncha_loader;
-    GRANT TRUNCATE ON ALL TABLES IN SCHEMA staging TO xuncha_loader;
+    GRANT TRUNCATE ON ALL TABLES IN SCHEMA staging, mart TO xuncha_loader;   -- marts are recomputed series; core, history, audit are not truncatable
     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA staging, core, history, audit, mart TO xuncha_loader;
     REVOKE ALL ON ALL TABLES IN SCHEMA mart FROM xuncha_reader, xuncha_county_reader;
     GRANT SELECT ON mart.county_crosswalk TO xuncha_county_reader;
@@ -96,5 +96,6 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA staging, core, history, audit, mart
     GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO xuncha_loader;
 ALTER DEFAULT PRIVILEGES IN SCHEMA staging, core, history, audit, mart
     GRANT USAGE, SELECT ON SEQUENCES TO xuncha_loader;
+ALTER DEFAULT PRIVILEGES IN SCHEMA staging, mart GRANT TRUNCATE ON TABLES TO xuncha_loader;
 
 SELECT audit.apply_access();
