@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 # subprocess recompiles Airflow and Great Expectations, seconds each time.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install sysdeps setup demo test test-fast test-seed soak up down status bench bench-quick lock clean help
+.PHONY: install sysdeps setup demo test test-fast test-seed test-scaleout soak up down status bench bench-quick lock clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -39,13 +39,16 @@ test: install sysdeps  ## the test suite (starts its own PostgreSQL; never touch
 test-fast: install sysdeps  ## the suite without the slow end-to-end runs
 	$(BIN)/pytest -m "not slow and not seed"
 
+test-scaleout: install sysdeps  ## two real Celery workers under the real scheduler, one killed mid-task (~4 min; CI runs it)
+	$(BIN)/pytest -m scaleout
+
 test-seed: install  ## the whole seed term through the pipeline against the published figures (about 16 min)
 	$(BIN)/pytest -m seed
 
 soak: install sysdeps  ## 30 seed nights x every county system with kills, restarts and every generator fault; must end equal to the truth (summary: .xuncha/soak-summary.json)
 	$(BIN)/python tests/soak.py --nights 30 --profile seed --summary .xuncha/soak-summary.json
 
-bench: install  ## benchmarks: load vs COPY/to_sql, memory, nightly fan-out, marts at scale (~9 min, prints a table)
+bench: install sysdeps  ## benchmarks: load vs COPY/to_sql, memory, nightly fan-out (dags test, and the real scheduler on Local and Celery executors), marts at scale (prints a table)
 	$(BIN)/python bench/run.py
 
 bench-quick: install  ## the benchmarks at small sizes (a smoke run, ~3 min)

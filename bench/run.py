@@ -406,7 +406,7 @@ def main() -> int:
         return 0
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes (CI smoke)")
-    ap.add_argument("--only", default="p1,p2,p3,p4")
+    ap.add_argument("--only", default="p1,p2,p3,p3s,p4", help="p3s: P3 under the real scheduler (Local and Celery)")
     ap.add_argument("--profile", action="store_true", help="cProfile the P1 ingest (bench/out/)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary XUNCHA_HOME and its server")
     ap.add_argument("--rows", type=int, help="P1 findings (default 1,000,000; quick 50,000)")
@@ -415,6 +415,7 @@ def main() -> int:
     args = ap.parse_args()
     only = set(args.only.split(","))
     from fanout import P3_DETAIL, p3
+    from fanout_scheduler import P3S_DETAIL, p3_scheduler
     home = Path(tempfile.mkdtemp(prefix="xb-", dir="/tmp"))
     setup_env(home)
     from xuncha import db, embedded, migrate
@@ -439,6 +440,8 @@ def main() -> int:
             p2(work, *((20, 200) if args.quick else (200, 2000)))
         if "p3" in only:
             p3(work, args.quick)
+        if "p3s" in only:
+            p3_scheduler(work, args.quick)
         if "p4" in only:
             p4(url, args.p4_findings or (500_000 if args.quick else 10_000_000),
                (args.p4_findings or (500_000 if args.quick else 10_000_000)) // 10, args.timeout)
@@ -447,7 +450,7 @@ def main() -> int:
             print(f"{r['name']:<50} {r['measured']:>14} {r['baseline']:>14} {r['ratio']:>8} {r['target']:>12} {r['met']}")
         OUT.mkdir(exist_ok=True)
         (OUT / f"results-{info['mode']}.json").write_text(json.dumps(
-            {"machine": info, "seconds": time.time() - started, "rows": ROWS, "p1": P1_DETAIL, "p2": P2_DETAIL, "p3": P3_DETAIL, "p4": P4_DETAIL},
+            {"machine": info, "seconds": time.time() - started, "rows": ROWS, "p1": P1_DETAIL, "p2": P2_DETAIL, "p3": P3_DETAIL, "p3s": P3S_DETAIL, "p4": P4_DETAIL},
             ensure_ascii=False, indent=2, default=str), encoding="utf-8")
         return 0
     finally:

@@ -1,0 +1,171 @@
+"""P3 under the real scheduler: the same night as bench/fanout.py, run by Airflow's services, not `airflow dags test`.
+
+For each case of fanout.py (units: the 17 seed systems; synth: + 180 synthetic counties = 197) and each executor,
+(a) the LocalExecutor with parallelism 4 and (b) the CeleryExecutor with two workers of concurrency 2 (Redis
+broker), the case's preloaded warehouse is restored from a snapshot taken after its set-up, the night's exports are
+landed again, and xuncha.cluster.LocalCluster starts the scheduler, dag-processor, triggerer, API server (and the
+workers). Then, through the REST API:
+
+1. a backfill of the night before with a plan of zero counties: the fixed cost of one nightly run under the
+   scheduler (plan, report, scheduling latency), untimed for the figure but reported;
+2. timed: a backfill of NIGHT for every county, from the POST to the end of the `xuncha_marts` run its asset
+   events trigger (server timestamps: the backfill's created_at, the marts run's end_date).
+
+Every export of the night must be `loaded`. Cost per county = (wall − fixed) / counties; its growth from 17 to 197
+is the ratio of the two. Targets (issue 15): 17 units ≤ 60 s, 197 counties ≤ 300 s, growth ≤ 1.2×.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fanout import NIGHT, NO_COUNTY, SYNTH_BASE, TERM_START, Case, _clone_export, _night_batches
+
+EXECUTORS = {"local": {"workers": [], "parallelism": 4}, "celery": {"workers": ["w1", "w2"], "parallelism": 8}}
+P3S_DETAIL: dict = {}
+
+
+def _ts(s: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def _tick(night: dt.date) -> str:
+    """Logical date of the nightly run covering `night` (03:00 the next morning, Asia/Shanghai)."""
+    return f"{night + dt.timedelta(days=1)}T03:00:00+08:00"
+
+
+def _snapshot(case: Case) -> Path:
+    snap = case.home / "pgdata-snapshot"
+    subprocess.run(["cp", "-a", str(case.settings.pgdata), str(snap)], check=True)
+    return snap
+
+
+def _restore(case: Case, snap: Path) -> None:
+    """The warehouse and Airflow metadata as right after set-up; the night's exports landed again."""
+    shutil.rmtree(case.settings.pgdata)
+    subprocess.run(["cp", "-a", str(snap), str(case.settings.pgdata)], check=True)
+    for area in (case.settings.landing, case.settings.archive, case.settings.quarantine, case.home / "county-systems"):
+        shutil.rmtree(area, ignore_errors=True)
+    served = case.home / "county-systems"
+    for code, d in case.exports.items():
+        shutil.copytree(d, (served if code in case.pulled else case.settings.landing) / code / d.name)
+    for code, source in case.pairs:
+        _clone_export(case.exports[source], case.settings.landing, code, source)
+
+
+def _wait(cluster, fn, timeout: float, what: str):
+    end = time.monotonic() + timeout
+    while True:
+        cluster.check_alive()
+        got = fn()
+        if got:
+            return got
+        if time.monotonic() > end:
+            raise TimeoutError(f"{what}: not done after {timeout:.0f} s; logs in {cluster.logs}")
+        time.sleep(1)
+
+
+def run_case(case: Case, executor: str, snap: Path) -> dict:
+    """One timed night of `case` under `executor`; the figures."""
+    from xuncha import airflow_env, db
+    from xuncha.cluster import LocalCluster
+    from xuncha.countyserver import CountyServer
+
+    _restore(case, snap)
+    url = db.warehouse_url(case.settings)           # starts the case's server
+    tokens = {code: f"bench-token-{code}" for code in case.pulled}
+    spec = EXECUTORS[executor]
+    home = case.home / f"cluster-{executor}"
+    shutil.rmtree(home, ignore_errors=True)
+    with CountyServer(case.home / "county-systems", tokens) as server:
+        env = dict(case.env) | {"XUNCHA_GO_LIVE": "2099-01-01", "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "10"}
+        for code, token in tokens.items():
+            env |= airflow_env.county_connection_env(case.reg.get(code).delivery["http"]["conn_id"], server.url, token)
+        t = time.perf_counter()
+        with LocalCluster(home, workers=spec["workers"], parallelism=spec["parallelism"], worker_concurrency=2,
+                          settings=case.settings, extra_env=env) as cluster:
+            t_start = time.perf_counter() - t
+            cluster.unpause("xuncha_nightly", "xuncha_marts")
+            # 1. fixed cost: the night before (already loaded), a plan of zero counties
+            b0 = cluster.backfill("xuncha_nightly", _tick(case.night - dt.timedelta(days=1)),
+                                  _tick(case.night - dt.timedelta(days=1)), conf={"counties": [NO_COUNTY]})
+            done0 = cluster.wait_backfill(b0, timeout=600)
+            fixed = (_ts(done0["completed_at"]) - _ts(done0["created_at"])).total_seconds()
+            # 2. timed: the night for every county, until the marts run its loads trigger has ended
+            marts_before = {r["dag_run_id"] for r in cluster.dag_runs("xuncha_marts")}
+            b1 = cluster.backfill("xuncha_nightly", _tick(case.night), _tick(case.night))
+            done1 = cluster.wait_backfill(b1, timeout=1800)
+            marts = _wait(cluster, lambda: [r for r in cluster.dag_runs("xuncha_marts")
+                                            if r["dag_run_id"] not in marts_before and r["state"] in ("success", "failed")],
+                          900, "the marts run")[-1]
+            runs = [r for r in cluster.dag_runs("xuncha_nightly") if r["logical_date"] and
+                    _ts(r["logical_date"]) == _ts(_tick(case.night))]
+            nightly_run = runs[-1]
+            tis = cluster.task_instances("xuncha_nightly", nightly_run["dag_run_id"])
+    created = _ts(done1["created_at"])
+    wall = (_ts(marts["end_date"]) - created).total_seconds()
+    nightly_wall = (_ts(done1["completed_at"]) - created).total_seconds()
+    batches = _night_batches(url, case.night)
+    loaded = batches["by_status"].get("loaded", {}).get("exports", 0)
+    bad = {s: v["exports"] for s, v in batches["by_status"].items() if s != "loaded"}
+    ok = loaded == case.expected and not bad and nightly_run["state"] == "success" and marts["state"] == "success"
+    hosts = sorted({(ti.get("hostname") or "?").split("@")[0] for ti in tis})
+    tries = sum(1 for ti in tis if (ti.get("try_number") or 1) > 1)
+    print(f"  [{case.name}/{executor}] {case.expected} counties: trigger → marts {wall:.1f} s (nightly {nightly_wall:.1f} s, "
+          f"marts run {(_ts(marts['end_date']) - _ts(marts['start_date'])).total_seconds():.1f} s); fixed {fixed:.1f} s; "
+          f"{loaded}/{case.expected} loaded{f', NOT loaded: {bad}' if bad else ''}; {len(tis)} task instances on {hosts}"
+          f"{f', {tries} retried' if tries else ''}; services up in {t_start:.0f} s", flush=True)
+    if not ok:
+        raise RuntimeError(f"P3 {case.name}/{executor}: the night did not load cleanly ({loaded}/{case.expected}, {bad}, "
+                           f"nightly {nightly_run['state']}, marts {marts['state']}); logs in {home}")
+    return {"counties": case.expected, "wall_s": wall, "nightly_s": nightly_wall, "fixed_s": fixed, "hosts": hosts,
+            "task_instances": len(tis), "retried": tries, "services_start_s": t_start}
+
+
+def p3_scheduler(work: Path, quick: bool) -> None:
+    run = next(m for m in (sys.modules.get("__main__"), sys.modules.get("run")) if m is not None and hasattr(m, "row"))
+    fmt = run.fmt
+    from xuncha.generator import generate
+
+    k = 20 if quick else 180
+    print(f"\nP3 under the real scheduler: night {NIGHT}, the seed units, then + {k} synthetic counties; "
+          f"LocalExecutor (parallelism 4) and CeleryExecutor (2 workers x 2)", flush=True)
+    gen = work / "p3s-seed"
+    shutil.rmtree(gen, ignore_errors=True)
+    t = time.perf_counter()
+    generate(gen, profile="seed", start=TERM_START, end=NIGHT, progress=False)
+    print(f"  generated the seed nights {TERM_START} … {NIGHT} in {time.perf_counter() - t:.0f} s (untimed)", flush=True)
+    a = Case("units", work / "p3s-units", gen, NIGHT, [])
+    b = Case("synth", work / "p3s-synth", gen, NIGHT, [str(SYNTH_BASE + i) for i in range(1, k + 1)])
+    results: dict[str, dict[str, dict]] = {}
+    try:
+        a.setup()
+        a.stop()
+        b.setup(pgdata_from=a.settings.pgdata)
+        b.stop()
+        snaps = {a.name: _snapshot(a), b.name: _snapshot(b)}
+        for case in (a, b):
+            for executor in EXECUTORS:
+                results.setdefault(executor, {})[case.name] = run_case(case, executor, snaps[case.name])
+                case.stop()
+    finally:
+        a.stop()
+        b.stop()
+    for executor, label in (("local", "LocalExecutor x4"), ("celery", "Celery 2 workers x2")):
+        ra, rb = results[executor]["units"], results[executor]["synth"]
+        na, nb = ra["counties"], rb["counties"]
+        per_a, per_b = (ra["wall_s"] - ra["fixed_s"]) / na, (rb["wall_s"] - rb["fixed_s"]) / nb
+        run.row(f"P3s {label}: {na} units trigger→marts (s)", fmt(ra["wall_s"]), "60", f"{ra['wall_s'] / 60:.2f}x",
+                "<= 60 s", ra["wall_s"] <= 60)
+        run.row(f"P3s {label}: {nb} counties trigger→marts (s)", fmt(rb["wall_s"]), "300", f"{rb['wall_s'] / 300:.2f}x",
+                "<= 300 s", rb["wall_s"] <= 300)
+        run.row(f"P3s {label}: s/county at {nb} vs {na}", fmt(per_b), fmt(per_a), f"{per_b / per_a:.2f}x", "<= 1.2x",
+                per_b / per_a <= 1.2)
+        results[executor]["per_county_s"] = {str(na): per_a, str(nb): per_b}
+    P3S_DETAIL.update(night=NIGHT.isoformat(), results=results)
+    shutil.rmtree(gen, ignore_errors=True)

@@ -1,0 +1,152 @@
+"""Scale-out without containers: the nightly run on two real Celery workers under the real scheduler.
+
+Redis (Debian's redis-server) and the suite's PostgreSQL (warehouse, plus a metadata database of its own for this
+test) are started; then Airflow's scheduler, dag-processor, triggerer, API server and two Celery workers, as
+processes (xuncha.cluster.LocalCluster), told apart by `--celery-hostname`. One night of five counties is
+backfilled through the REST API; one county's export is large, and the worker loading it is killed (SIGKILL of
+its whole process group: a machine lost mid-task). The scheduler notices the missing heartbeat, the county's
+task is retried on the other worker, and the warehouse ends with exactly the rows sent: nothing lost, nothing
+doubled. This is also issue 12's "worker killed mid-task under the real scheduler" case.
+
+`make test-scaleout` (marker `scaleout`; part of CI through .ci/run), about 3-4 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import psycopg2
+import pytest
+from conftest import query
+from exports import slice_rows, write_export
+
+from xuncha import db
+from xuncha.cluster import LocalCluster
+from xuncha.nightly import plan as nightly_plan
+
+pytestmark = pytest.mark.scaleout
+
+NIGHT = "2019-04-16"
+RUN_AT = "2019-04-17T03:00:00+08:00"          # the nightly run covering NIGHT (logical date)
+SMALL = {"410303": 7, "410304": 5, "410305": 9, "410311": 4}
+BIG, BIG_FINDINGS = "410302", 20_000            # first in the plan: among the first loads the pool lets through
+PARTITION = f"core.findings_{BIG}"
+WORKERS = ["worker-a", "worker-b"]
+TIMINGS = {
+    # A lost worker is noticed after 25 s without a heartbeat (default 300 s), and retried 2 s later.
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "25",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
+    "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "2",
+    # Nights before go-live are history: the nightly DAG schedules nothing by itself, only the backfill runs.
+    "XUNCHA_GO_LIVE": "2099-01-01",
+}
+
+
+def metadata_db(settings, name: str) -> str:
+    """A copy of the suite's migrated Airflow metadata database (its pools too) as database `name`; its URL.
+    (CREATE DATABASE … TEMPLATE: a file copy, instead of a minute of `airflow db migrate` on a fresh one.)"""
+    import psycopg2
+
+    from xuncha import embedded
+    from xuncha.settings import AIRFLOW_DB
+
+    st = embedded.start(settings)
+    conn = psycopg2.connect(dbname="postgres", user="postgres", host=str(st.socket_dir))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (AIRFLOW_DB,))
+        cur.execute(f'CREATE DATABASE "{name}" TEMPLATE "{AIRFLOW_DB}"')
+    conn.close()
+    return st.url(name)
+
+
+def land(settings) -> dict[str, int]:
+    """The night's exports in the landing area; the findings each county sends."""
+    sent = dict(SMALL) | {BIG: BIG_FINDINGS}
+    for code, n in sent.items():
+        write_export(settings.landing, code, f"{code}-{NIGHT.replace('-', '')}-01", NIGHT,
+                     slice_rows(code, n_findings=n, updated=f"{NIGHT}T20:00:00+08:00"))
+    return sent
+
+
+def wait_for(what: str, fn, timeout: float, cluster: LocalCluster, allow_dead=frozenset()):
+    deadline = time.monotonic() + timeout
+    while True:
+        cluster.check_alive(set(allow_dead))
+        found = fn()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}; logs in {cluster.logs}")
+        time.sleep(1)
+
+
+def test_two_celery_workers_share_the_night_and_a_killed_workers_county_is_retried(clean, airflow_ready, settings, tmp_path):
+    sent = land(settings)
+    codes = sorted(sent)
+    query(clean, "SELECT core.add_county(%s)", (BIG,))     # its partitions, as its first load would make them
+    lock = psycopg2.connect(db.dsn(clean))
+    try:
+        # The big county's publish (one transaction into core) is held on a lock the test takes on its partition
+        # (reads pass, writes wait), so its worker is killed exactly mid-task, whatever the machine's speed.
+        lock.cursor().execute(f"LOCK TABLE {PARTITION} IN SHARE ROW EXCLUSIVE MODE")
+        cluster, run_id, idx, victim = run_night(clean, settings, tmp_path, lock, codes)
+    finally:
+        lock.close()
+
+    # Exactly what was sent: every county once, the killed county's rows neither lost nor doubled.
+    assert dict(query(clean, "SELECT county_code, count(*) FROM core.findings GROUP BY 1")) == sent
+    assert dict(query(clean, "SELECT county_code, count(*) FROM history.findings GROUP BY 1")) == sent
+    assert dict(query(clean, "SELECT county_code, count(*) FROM audit.batches WHERE status = 'loaded' GROUP BY 1")) == \
+        {c: 1 for c in codes}
+    killed = query(clean, "SELECT status FROM audit.batches WHERE county_code = %s AND status <> 'loaded'", (BIG,))
+    assert killed and all(s in ("received", "failed") for (s,) in killed), "the killed try left its unpublished batch"
+    # Every process the cluster started has ended (task processes included).
+    assert cluster.processes() == [] and all(not svc.alive() for svc in cluster.services.values())
+
+
+def run_night(clean, settings, tmp_path, lock, codes):
+    """Start the cluster, backfill the night, kill the worker that publishes BIG, check the run; the cluster
+    (stopped), the run id, BIG's map index and the killed worker's name."""
+    cluster = LocalCluster(tmp_path, workers=WORKERS, worker_concurrency=2, settings=settings,
+                           metadata_url=metadata_db(settings, "airflow_scaleout"), extra_env=TIMINGS, init=False)
+    with cluster:
+        cluster.unpause("xuncha_nightly", "xuncha_marts")
+        backfill = cluster.backfill("xuncha_nightly", RUN_AT, RUN_AT, conf={"counties": codes})
+        run_id = wait_for("the backfill's run", lambda: [r for r in cluster.dag_runs("xuncha_nightly")
+                                                         if r["run_type"] == "backfill"], 60, cluster)[0]["dag_run_id"]
+
+        idx = [c["code"] for c in nightly_plan(dt.date.fromisoformat(NIGHT), codes)].index(BIG)
+        wait_for(f"{BIG}'s publish", lambda: query(clean, "SELECT count(*) FROM pg_locks WHERE NOT granted "
+                                                          "AND relation = %s::regclass", (PARTITION,))[0][0], 300, cluster)
+        first = cluster.api("GET", f"/api/v2/dags/xuncha_nightly/dagRuns/{run_id}/taskInstances/ingest/{idx}")
+        assert first["state"] == "running" and first["try_number"] == 1, first
+        victim = first["hostname"].split("@")[0]
+        assert victim in WORKERS, first["hostname"]
+        cluster.kill(f"worker-{victim}")
+        lock.rollback()                                     # the retry (on the other worker) may publish now
+        dead = {f"worker-{victim}"}
+        assert cluster.wait_backfill(backfill, timeout=300, allow_dead=dead)["completed_at"]
+
+        def marts_refreshed():
+            runs = cluster.dag_runs("xuncha_marts")
+            return runs and all(r["state"] == "success" for r in runs) and query(
+                clean, "SELECT sum(findings) FROM mart.findings_by_category WHERE county_code = %s", (BIG,)) == [(BIG_FINDINGS,)]
+
+        wait_for("the marts refresh after the retried load", marts_refreshed, 180, cluster, dead)
+
+        tis = cluster.task_instances("xuncha_nightly", run_id)
+        assert {ti["state"] for ti in tis} == {"success"}, [(t["task_id"], t["map_index"], t["state"]) for t in tis]
+        big = next(ti for ti in tis if ti["task_id"] == "ingest" and ti["map_index"] == idx)
+        assert BIG in big["rendered_map_index"]
+        tries = cluster.tries("xuncha_nightly", run_id, "ingest", idx)
+        survivor = next(w for w in WORKERS if w != victim)
+        assert [t["try_number"] for t in tries] == [1, 2], tries
+        assert tries[0]["hostname"].startswith(f"{victim}@") and tries[0]["state"] in ("failed", "up_for_retry")
+        assert tries[1]["hostname"].startswith(f"{survivor}@") and tries[1]["state"] == "success"
+        # Work ran on both workers (the Celery node names of --celery-hostname).
+        hosts = {ti["hostname"].split("@")[0] for ti in tis} | {tries[0]["hostname"].split("@")[0]}
+        assert hosts == set(WORKERS), hosts
+    return cluster, run_id, idx, victim
