@@ -16,8 +16,9 @@ COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 COPY --chown=airflow:0 sql/ /opt/airflow/sql/
 COPY --chown=airflow:0 expectations/ /opt/airflow/expectations/
 COPY --chown=airflow:0 config/counties.yml config/metrics.yml /opt/airflow/config-xuncha/
-# The `xuncha` command (editable: the package stays in plugins/, beside sql/ and expectations/).
-RUN pip install --no-cache-dir --no-deps -e /opt/airflow
+# The `xuncha` command (editable: the package stays in plugins/, beside sql/ and expectations/). The simulators
+# (sim/: synthetic county systems) are not part of the image; their package folder stays empty.
+RUN mkdir -p /opt/airflow/sim && pip install --no-cache-dir --no-deps -e /opt/airflow
 
 ENV PYTHONPATH=/opt/airflow/plugins \
     XUNCHA_CONFIG=/opt/airflow/config-xuncha \

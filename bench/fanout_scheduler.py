@@ -74,7 +74,7 @@ def run_case(case: Case, executor: str, snap: Path) -> dict:
     """One timed night of `case` under `executor`; the figures."""
     from xuncha import airflow_env, db
     from xuncha.cluster import LocalCluster
-    from xuncha.countyserver import CountyServer
+    from xuncha_sim.countyserver import CountyServer
 
     _restore(case, snap)
     url = db.warehouse_url(case.settings)           # starts the case's server
@@ -130,7 +130,7 @@ def run_case(case: Case, executor: str, snap: Path) -> dict:
 def p3_scheduler(work: Path, quick: bool) -> None:
     run = next(m for m in (sys.modules.get("__main__"), sys.modules.get("run")) if m is not None and hasattr(m, "row"))
     fmt = run.fmt
-    from xuncha.generator import generate
+    from xuncha_sim.generator import generate
 
     k = 20 if quick else 180
     print(f"\nP3 under the real scheduler: night {NIGHT}, the seed units, then + {k} synthetic counties; "
