@@ -39,7 +39,7 @@ test: install sysdeps  ## the test suite (starts its own PostgreSQL; never touch
 test-fast: install sysdeps  ## the suite without the slow end-to-end runs
 	$(BIN)/pytest -m "not slow and not seed"
 
-test-scaleout: install sysdeps  ## two real Celery workers under the real scheduler, one killed mid-task (~4 min; CI runs it)
+test-scaleout: install sysdeps  ## two real Celery workers under the real scheduler, one killed mid-task (4-16 min)
 	$(BIN)/pytest -m scaleout
 
 test-seed: install  ## the whole seed term through the pipeline against the published figures (about 16 min)
