@@ -114,17 +114,18 @@ def run_night(clean, settings, tmp_path, lock, codes):
                                                          if r["run_type"] == "backfill"], 60, cluster)[0]["dag_run_id"]
 
         idx = [c["code"] for c in nightly_plan(dt.date.fromisoformat(NIGHT), codes)].index(BIG)
-        # The big county's publish (one transaction: merge into core and history, then its batch row marked
-        # loaded) is held at its last statement: the test locks that batch row as soon as the load opens it. So
-        # the worker is killed exactly mid-publish, whatever the machine's speed; other counties are not held.
+        # The big county's load is held on its own batch row: the test locks it as soon as the load opens it, and
+        # the load's next write to it (validation results, or the publish marking it loaded) waits. So the worker is
+        # killed exactly mid-task, before the publish commits, whatever the machine's speed; other counties go on.
         batch = wait_for(f"{BIG}'s load to open its batch", lambda: query(
             clean, "SELECT batch_id FROM audit.batches WHERE county_code = %s AND status = 'received'", (BIG,)), 600, cluster)
         with lock.cursor() as cur:
             cur.execute("SELECT status FROM audit.batches WHERE batch_id = %s FOR UPDATE", (batch[0][0],))
             assert cur.fetchone()[0] == "received", f"{BIG} was published before the test could hold it"
-        wait_for(f"{BIG}'s publish", lambda: query(
-            clean, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                   "AND query LIKE 'UPDATE audit.batches SET status = ''loaded''%%'")[0][0], 600, cluster)
+        # Held: a session of the load (its publish, or the validation recorded beside it) waits on the test's lock.
+        wait_for(f"{BIG}'s load to be held", lambda: query(
+            clean, "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+            (lock.get_backend_pid(),))[0][0], 600, cluster)
         first = cluster.api("GET", f"/api/v2/dags/xuncha_nightly/dagRuns/{run_id}/taskInstances/ingest/{idx}")
         assert first["state"] == "running" and first["try_number"] == 1, first
         victim = first["hostname"].split("@")[0]

@@ -314,8 +314,15 @@ class LocalCluster:
         """One REST API v2 call; the JSON answer. httpx.HTTPStatusError (with the body) on an error status."""
         import httpx
 
-        r = httpx.request(method, f"{self.url}{path}", headers={"Authorization": f"Bearer {self.token()}"},
-                          timeout=60, **kw)
+        for attempt in range(5 if method == "GET" else 1):   # reads are retried: a starved API server answers late
+            try:
+                r = httpx.request(method, f"{self.url}{path}", headers={"Authorization": f"Bearer {self.token()}"},
+                                  timeout=120, **kw)
+                break
+            except httpx.TransportError:
+                if attempt == (4 if method == "GET" else 0):
+                    raise
+                time.sleep(5)
         if r.is_error:
             raise httpx.HTTPStatusError(f"{method} {path}: {r.status_code} {r.text[:500]}", request=r.request, response=r)
         return r.json() if r.content else {}
