@@ -47,7 +47,7 @@ def _setup_child(gen: Path, night: dt.date, pairs: list[tuple[str, str]]) -> Non
     """Untimed set-up inside the case's environment; prints a JSON line (url, preload counts)."""
     import logging
 
-    from xuncha import airflow_env, db, metrics, migrate, pipeline, registry
+    from xuncha import airflow_env, db, inbox, metrics, migrate, pipeline, registry
 
     logging.getLogger("xuncha").setLevel(logging.WARNING)
     t = time.perf_counter()
@@ -63,7 +63,7 @@ def _setup_child(gen: Path, night: dt.date, pairs: list[tuple[str, str]]) -> Non
         cur.execute("SELECT count(*) FROM audit.batches")
         preloaded = cur.fetchone()[0] > 0    # the data directory is a copy of an earlier case's, taken after set-up
     for unit in sorted(p for p in gen.iterdir() if p.is_dir() and not preloaded):
-        dirs = [d for d in pipeline.find_exports(unit) if pipeline.night_of(d) < night.isoformat()]
+        dirs = [a for a in inbox.find(unit) if a.night < night.isoformat()]
         for r in ingestor.ingest_many(dirs, reg.get(unit.name)):
             counts[r.status] = counts.get(r.status, 0) + 1
             if r.status not in ("loaded", "duplicate"):
@@ -192,11 +192,11 @@ def _rewrite_xlsx(src: Path, dest: Path, old: str, new: str) -> None:
 
 
 def _night_exports(gen: Path, night: dt.date) -> dict[str, Path]:
-    from xuncha import pipeline
+    from xuncha import inbox
 
     out = {}
     for unit in sorted(p for p in gen.iterdir() if p.is_dir()):
-        dirs = [d for d in pipeline.find_exports(unit) if pipeline.night_of(d) == night.isoformat()]
+        dirs = [a.path for a in inbox.find(unit) if a.night == night.isoformat()]
         if len(dirs) != 1:
             raise RuntimeError(f"{unit.name}: {len(dirs)} exports for {night}, expected 1")
         out[unit.name] = dirs[0]

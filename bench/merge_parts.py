@@ -57,7 +57,7 @@ def main() -> None:
 
     run.setup_env(home)
     from gen import write_findings_export
-    from xuncha import db, embedded, loading, migrate, parsing
+    from xuncha import db, embedded, migrate, parsing
     from xuncha.spec import load_spec
 
     try:

@@ -51,7 +51,7 @@ def setup_env(home: Path) -> None:
 
 def timed_phases():
     """Wrap the pipeline's steps with timers (monkeypatching in this process only; no source is edited)."""
-    from xuncha import loading, parsing, pipeline, validation
+    from xuncha import loading, parsing, publish, staging, validation
 
     def wrap(owner, attr, label):
         fn = getattr(owner, attr)
@@ -68,16 +68,19 @@ def timed_phases():
     wrap(validation.Validator, "__init__", "GX context setup")
     wrap(validation.Validator, "validate", "GX validate (all entities)")
     wrap(loading, "merge", "merge into core + history")
-    wrap(pipeline.manifest_mod, "check_files", "manifest + SHA-256 check")
-    wrap(pipeline.Ingestor, "_publish", "publish txn (merge+commit)")
+    wrap(staging.manifest_mod, "check_files", "manifest + SHA-256 check")
+    wrap(publish, "publish", "publish txn (merge+commit)")
 
 
 def ingest(url: str, export_dir: Path, code: str, ingestor=None):
-    from xuncha import registry
+    """One export through the county-night entry point (xuncha.county_night.run), as the nightly DAG takes it."""
+    from xuncha import county_night, inbox, registry
     from xuncha.pipeline import Ingestor
 
-    reg = registry.default()
-    res = (ingestor or Ingestor(reg, url, move=False)).ingest(export_dir, reg.get(code))
+    reg = registry.load()
+    night = county_night.run(reg, code, None, url=url, exports=[inbox.receive(export_dir)], move=False,
+                             ingestor=ingestor or Ingestor(reg, url, move=False))
+    [res] = night.exports
     if res.status != "loaded":
         raise RuntimeError(f"ingest of {export_dir} ended {res.status}: {[str(p) for p in res.problems[:5]]}")
     return res

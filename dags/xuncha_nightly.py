@@ -17,7 +17,7 @@ import datetime as dt
 
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
 
-from xuncha import nightly, notify
+from xuncha import county_night, nightly, notify, registry
 from xuncha.airflow_ops import ExportArrivalSensor
 from xuncha.assets import CORE
 
@@ -39,7 +39,7 @@ def xuncha_nightly():
     @task
     def plan() -> list[dict]:
         ctx = get_current_context()
-        return nightly.plan(nightly.business_date(ctx["logical_date"]), (ctx["params"] or {}).get("counties"))
+        return nightly.plan(registry.load(), nightly.business_date(ctx["logical_date"]), (ctx["params"] or {}).get("counties"))
 
     waited = ExportArrivalSensor.partial(
         task_id="wait_for_export", map_index_template="{{ task.county['label'] }}",
@@ -52,11 +52,11 @@ def xuncha_nightly():
 
         ctx = get_current_context()
         ctx["county_label"] = county["label"]
-        summary = nightly.ingest_county(county["code"], nightly.business_date(ctx["logical_date"]),
-                                        url=warehouse_url_from_airflow())
-        for entity in summary["changed_entities"]:
-            ctx["outlet_events"][CORE[entity]].extra = {"counties": summary["counties"], "business_date": summary["business_date"]}
-        return summary
+        night = county_night.run(registry.load(), county["code"], nightly.business_date(ctx["logical_date"]),
+                                 url=warehouse_url_from_airflow())
+        for entity in night.changed_entities:
+            ctx["outlet_events"][CORE[entity]].extra = night.asset_extra()
+        return night.to_xcom()
 
     @task
     def report(summaries: list[dict]) -> dict:

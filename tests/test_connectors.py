@@ -6,10 +6,15 @@ import pytest
 from conftest import query
 from exports import slice_rows, write_export
 
-from xuncha import airflow_env, connectors, nightly, registry
+from xuncha import airflow_env, connectors, county_night, registry
 from xuncha_sim.countyserver import CountyServer
 
 TOKEN = "songxian-secret-token"
+
+
+def take_night(url, day):
+    """嵩县's night through the one entry point, as the nightly DAG's ingest task runs it; its XCom."""
+    return county_night.run(registry.default(), "410325", day, url=url).to_xcom()
 
 
 @pytest.fixture
@@ -33,14 +38,14 @@ def test_pulled_exports_load_and_the_watermark_moves_only_after_they_are_handled
     root, _ = songxian
     for d in ("2019-03-14", "2019-03-15", "2019-03-16"):
         night(root, d)
-    summary = nightly.ingest_county("410325", __import__("datetime").date(2019, 3, 15), url=clean)
+    summary = take_night(clean, __import__("datetime").date(2019, 3, 15))
     # Pulled all three (three pages of 2), loaded the two nights up to the run's night, kept the third waiting.
     assert summary["loaded"] == 2
     assert (settings.landing / "410325" / "410325-20190316-01" / "manifest.json").exists()
     assert query(clean, "SELECT watermark::text, export_id FROM audit.watermarks") == [
         ("2019-03-15 15:30:00+00", "410325-20190315-01")]
     # The next night: nothing is downloaded twice, the waiting export loads, the watermark moves on.
-    summary = nightly.ingest_county("410325", __import__("datetime").date(2019, 3, 16), url=clean)
+    summary = take_night(clean, __import__("datetime").date(2019, 3, 16))
     assert summary["loaded"] == 1 and summary["duplicates"] == 0
     assert query(clean, "SELECT export_id FROM audit.watermarks") == [("410325-20190316-01",)]
     assert query(clean, "SELECT count(*) FROM audit.batches") == [(3,)]
@@ -49,20 +54,20 @@ def test_pulled_exports_load_and_the_watermark_moves_only_after_they_are_handled
 def test_a_failed_load_leaves_the_watermark_so_the_export_is_pulled_again(clean, songxian, settings, monkeypatch):
     root, _ = songxian
     night(root, "2019-03-15")
-    from xuncha import pipeline
+    from xuncha import publish
 
     def boom(*a, **k):
         raise ConnectionError("warehouse went away")
 
-    monkeypatch.setattr(pipeline.Ingestor, "_publish", boom)
+    monkeypatch.setattr(publish, "publish", boom)
     with pytest.raises(ConnectionError):
-        nightly.ingest_county("410325", __import__("datetime").date(2019, 3, 15), url=clean)
+        take_night(clean, __import__("datetime").date(2019, 3, 15))
     assert query(clean, "SELECT count(*) FROM audit.watermarks") == [(0,)]
     assert query(clean, "SELECT status FROM audit.batches") == [("failed",)]
     monkeypatch.undo()
     for k, v in airflow_env.county_connection_env("xuncha_county_410325", songxian[1].url, TOKEN).items():
         monkeypatch.setenv(k, v)
-    assert nightly.ingest_county("410325", __import__("datetime").date(2019, 3, 15), url=clean)["loaded"] == 1
+    assert take_night(clean, __import__("datetime").date(2019, 3, 15))["loaded"] == 1
 
 
 def test_a_wrong_token_is_a_clear_error(clean, songxian, settings, monkeypatch):
@@ -89,3 +94,21 @@ def test_a_remote_landing_area_is_fetched_through_object_storage(clean, settings
     assert [p.name for p in fetched] == ["410329-20190315-01"]
     assert (inbox / "410329-20190315-01" / "manifest.json").exists()
     assert not (remote / "410329-20190315-01").exists() and partial.exists()
+
+
+def test_the_arrival_check_asks_the_county_system_and_downloads_nothing(clean, songxian, settings):
+    import datetime as dt
+
+    from xuncha import deadlines
+
+    root, _ = songxian
+    night(root, "2019-03-15")
+    reg = registry.load()
+    songxian_county = reg.get("410325")
+    assert deadlines.arrived(songxian_county, dt.date(2019, 3, 15), clean, reg)
+    assert not deadlines.arrived(songxian_county, dt.date(2019, 3, 16), clean, reg)
+    assert not list(settings.landing.glob("410325/*")), "the check downloaded an export"
+    assert query(clean, "SELECT (SELECT count(*) FROM audit.batches), (SELECT count(*) FROM audit.watermarks)") == [(0, 0)]
+    # The night's run fetches it (the one place that does) and the question is answered from the ledger after.
+    assert take_night(clean, dt.date(2019, 3, 15))["loaded"] == 1
+    assert deadlines.arrived(songxian_county, dt.date(2019, 3, 15), clean, reg)

@@ -85,9 +85,25 @@ def test_a_miss_is_recorded_and_alerted_once_and_closed_when_the_export_loads(cl
     assert deadlines.record_miss(clean, c, day) is False
     assert query(clean, "SELECT kind, county_code, business_date::text FROM audit.alerts") == [
         ("deadline_missed", "410329", "2019-03-15")]
-    from xuncha import nightly
+    from xuncha import county_night
 
     write_export(settings.landing, "410329", "410329-20190315-01", "2019-03-15", slice_rows())
-    summary = nightly.ingest_county("410329", day, url=clean)
-    assert summary["loaded"] == 1
+    assert county_night.run(registry.default(), "410329", day, url=clean).loaded == 1
     assert query(clean, "SELECT arrived_at IS NOT NULL FROM audit.deadline_misses") == [(True,)]
+
+
+def test_the_arrival_check_reads_each_waiting_manifest_once_and_moves_nothing(clean, settings):
+    from xuncha import inbox
+
+    reg = registry.load()
+    c = reg.get("410329")
+    write_export(settings.landing, "410329", "410329-20190314-01", "2019-03-14", slice_rows())
+    assert not deadlines.arrived(c, dt.date(2019, 3, 15), clean, reg)
+    write_export(settings.landing, "410329", "410329-20190315-01", "2019-03-15", slice_rows())
+    reads = inbox._night_of.cache_info().misses
+    assert deadlines.arrived(c, dt.date(2019, 3, 15), clean, reg)
+    assert inbox._night_of.cache_info().misses == reads + 1, "only the new export's manifest is read"
+    assert deadlines.arrived(c, dt.date(2019, 3, 15), clean, reg)
+    assert inbox._night_of.cache_info().misses == reads + 1
+    assert sorted(p.name for p in (settings.landing / "410329").iterdir()) == ["410329-20190314-01", "410329-20190315-01"]
+    assert query(clean, "SELECT count(*) FROM audit.batches") == [(0,)]

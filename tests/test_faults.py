@@ -1,7 +1,7 @@
 """Every fault the synthetic county systems can inject, through the ingestion pipeline.
 
 The tiny profile with all faults is generated once; each county's nights are ingested oldest first, in groups,
-exactly as the nightly DAG's ingest task does. Then, per injected fault (listed in truth.json): the faulty
+through the same entry point as the nightly DAG's ingest task (xuncha.county_night.run). Then, per injected fault (listed in truth.json): the faulty
 export is quarantined with a report naming the rule (and the row and column where there is one), the other
 counties' exports of that night load, and the corrected re-export loads afterwards.
 """
@@ -13,7 +13,7 @@ import json
 import pytest
 from conftest import query
 
-from xuncha import pipeline, registry
+from xuncha import county_night, inbox, pipeline, registry
 from xuncha_sim.generator import generate
 from xuncha.spec import ENTITY_ORDER
 
@@ -27,12 +27,13 @@ def faulty_run(warehouse, settings, tmp_path_factory):
     tables = [f"{s}.{e}" for s in ("core", "history") for e in ENTITY_ORDER]
     with db.connect(warehouse) as conn, conn.cursor() as cur:
         cur.execute(f"TRUNCATE {', '.join(tables)}, audit.batches, audit.batch_files, audit.validation_results, audit.alerts")
-    reg = registry.default()
+    reg = registry.load()
     ingestor = pipeline.Ingestor(reg, url=warehouse, move=False)
     results = {}
     # Predecessors first, as the successor's nightly task does (2021 code changes).
     for unit in sorted((p for p in out.iterdir() if p.is_dir()), key=lambda p: (len(reg.lineage(p.name)), p.name)):
-        for r in ingestor.ingest_many(pipeline.find_exports(unit), reg.get(unit.name)):
+        night = county_night.run(reg, unit.name, None, url=warehouse, exports=inbox.find(unit), ingestor=ingestor)
+        for r in night.exports:
             results.setdefault(r.export_id, []).append(r)
     return truth, results
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import query
 
 from xuncha import db, migrate
-from xuncha.spec import PG_TYPES, load_spec
+from xuncha.spec import load_spec
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_core_and_history_tables_match_the_spec(warehouse):
     for entity in load_spec().entities.values():
         cols = dict(query(warehouse, """SELECT column_name, data_type FROM information_schema.columns
                                          WHERE table_schema = 'core' AND table_name = %s""", (entity.name,)))
-        expected = {c.name: pg_names[PG_TYPES[c.type]] for c in entity.columns} | bookkeeping
+        expected = {c.name: pg_names[c.pg_type] for c in entity.columns} | bookkeeping
         assert cols == expected, entity.name
         hist = {r[0] for r in query(warehouse, """SELECT column_name FROM information_schema.columns
                                                     WHERE table_schema = 'history' AND table_name = %s""", (entity.name,))}

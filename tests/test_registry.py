@@ -40,6 +40,9 @@ def base(**over):
     ({"active_to": "2015-01-01"}, "active_to is before active_from"),
     ({"colour": "red"}, "unknown field"),
     ({"name": ""}, "`name` is required"),
+    ({"poll_seconds": 0}, "poll_seconds must be a whole number of seconds from 1 to 3600"),
+    ({"active_from": "2016-13-01"}, "'2016-13-01' is not a date"),
+    ({"schedule": "every night"}, "is not a cron expression"),
 ])
 def test_registry_errors_name_the_entry_and_the_field(over, message):
     with pytest.raises(RegistryError, match=message) as exc:
@@ -47,8 +50,39 @@ def test_registry_errors_name_the_entry_and_the_field(over, message):
     assert "counties.yml: county #1" in str(exc.value)
 
 
+def test_the_registry_schema_is_json_schema_and_the_real_file_passes_it():
+    import json
+
+    import jsonschema
+    import yaml
+
+    from xuncha.settings import PROJECT_ROOT
+
+    schema = json.loads(registry.SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    raw = yaml.safe_load((PROJECT_ROOT / "config" / "counties.yml").read_text(encoding="utf-8"))
+    county = jsonschema.Draft202012Validator(schema["$defs"]["county"], format_checker=jsonschema.FormatChecker())
+    for item in raw["counties"]:
+        assert not list(county.iter_errors(registry._plain({**raw["defaults"], **item}))), item
+
+
 def test_duplicate_codes_are_refused():
     raw = base()
     raw["counties"].append(dict(raw["counties"][0]))
     with pytest.raises(RegistryError, match="duplicate county code"):
         registry.parse(raw)
+
+
+def test_an_edited_counties_yml_is_seen_without_a_restart(tmp_path, monkeypatch):
+    import yaml
+
+    monkeypatch.setenv("XUNCHA_CONFIG", str(tmp_path))
+    raw = base()
+    (tmp_path / "counties.yml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    assert [c.code for c in registry.default().counties] == ["410325"]
+    raw["counties"].append({"code": "410326", "name": "汝阳县", "level": "county"})
+    (tmp_path / "counties.yml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    assert [c.code for c in registry.default().counties] == ["410325", "410326"]
+    from xuncha import nightly
+
+    assert [c["code"] for c in nightly.plan(registry.load(), dt.date(2019, 3, 15))] == ["410325", "410326"]

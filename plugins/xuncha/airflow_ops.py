@@ -16,10 +16,12 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 
 def _check(code: str, day: dt.date) -> bool:
+    """Has county `code`'s export for night `day` arrived? Reads the registry now (an edited counties.yml counts);
+    a question only (xuncha.deadlines.arrived): nothing is fetched."""
     from xuncha import deadlines, registry
     from xuncha.airflow_env import warehouse_url_from_airflow
 
-    reg = registry.default()
+    reg = registry.load()
     return deadlines.arrived(reg.get(code), day, warehouse_url_from_airflow(), reg)
 
 
@@ -76,7 +78,7 @@ class ExportArrivalSensor(BaseOperator):
         from xuncha import deadlines, registry
 
         day = self._night(context)
-        county = registry.default().get(self.county["code"])
+        county = registry.load().get(self.county["code"])
         if _check(county.code, day):
             return self.county
         if not deadlines.applies(day):
@@ -100,5 +102,5 @@ class ExportArrivalSensor(BaseOperator):
         from xuncha import deadlines, registry
         from xuncha.airflow_env import warehouse_url_from_airflow
 
-        deadlines.record_miss(warehouse_url_from_airflow(), registry.default().get(self.county["code"]), day)
+        deadlines.record_miss(warehouse_url_from_airflow(), registry.load().get(self.county["code"]), day)
         return self.county

@@ -35,3 +35,12 @@ def raise_alert(url: str, kind: str, county_code: str, message: str, business_da
             httpx.post(hook, json=payload, timeout=10).raise_for_status()
         except httpx.HTTPError as exc:
             log.error("alert webhook failed: %s", exc)
+
+
+def export_quarantined(url: str, county_label: str, result) -> None:
+    """Alert `quarantined` for one export (a xuncha.batch.BatchResult with status quarantined): its first problem,
+    the report's path and how many problems it has."""
+    raise_alert(url, "quarantined", result.county_code,
+                f"{county_label}: export {result.export_id} quarantined: {result.problems[0]}",
+                business_date=result.business_date,
+                detail={"export_id": result.export_id, "report": str(result.report), "problems": len(result.problems)})

@@ -1,5 +1,8 @@
 """Connectors: bring a county's exports into its local inbox (landing/<code>/), where the pipeline takes them.
 
+`fetch` copies (called only by xuncha.county_night.fetch); `nights_at_source` only asks which nights the source
+holds (the arrival check: lists, downloads nothing).
+
 - Local landing (the default): counties write straight into the inbox; nothing to fetch.
 - Remote landing (`delivery: {landing: "s3://…" | "sftp://…" | "file://…"}`): export folders are listed and
   copied through Airflow's ObjectStoragePath (s3/sftp need their Airflow provider and a connection), then
@@ -18,6 +21,7 @@ import logging
 import re
 import shutil
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from xuncha import db
@@ -38,9 +42,38 @@ def fetch(county: County, inbox: Path, url: str) -> None:
         fetch_remote_landing(county, inbox)
 
 
+def nights_at_source(county: County, url: str) -> set[str]:
+    """The business dates (ISO) of the exports the county's remote source still holds for us; downloads nothing.
+
+    HTTP pull: one listing of the exports generated after the watermark (their summaries carry the business
+    date). Remote landing: a listing of the folders with a manifest; each manifest is read once per process (a
+    folder is complete, and no longer changes, once its manifest is there). A local landing: the empty set
+    (the inbox itself is the source: xuncha.inbox.nights_waiting)."""
+    if county.pulled:
+        return {str(item.get("business_date")) for item in list_http(county, http_source(county.delivery["http"]["conn_id"]), url)}
+    if is_remote(county):
+        from airflow.sdk import ObjectStoragePath
+
+        remote = ObjectStoragePath(county.delivery["landing"])
+        return {_remote_night(str(folder / "manifest.json")) for folder in remote.iterdir()
+                if folder.is_dir() and not folder.name.startswith((".", "_")) and (folder / "manifest.json").exists()}
+    return set()
+
+
+@lru_cache(maxsize=4096)
+def _remote_night(manifest_url: str) -> str:
+    from airflow.sdk import ObjectStoragePath
+
+    try:
+        return str(json.loads(ObjectStoragePath(manifest_url).read_text(encoding="utf-8-sig")).get("business_date", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""  # quarantined with the reason once fetched
+
+
 # -- remote landing areas ------------------------------------------------------------------------------
 
 def is_remote(county: County) -> bool:
+    """Does the county deliver into a remote landing area (an ObjectStoragePath URL such as s3:// or sftp://)?"""
     target = str(county.delivery.get("landing", "default"))
     return "://" in target
 
@@ -138,6 +171,32 @@ def spec_patterns() -> tuple[re.Pattern, re.Pattern]:
     schema = manifest_schema()
     return (re.compile(schema["properties"]["export_id"]["pattern"]),
             re.compile(schema["properties"]["files"]["items"]["properties"]["path"]["pattern"]))
+
+
+def list_http(county: County, source: HttpSource, url: str, limits: PullLimits | None = None) -> list[dict]:
+    """The listing items ({export_id, county_code, business_date, generated_at, …}) of the exports generated after
+    the watermark, with the same checks, deadlines and page cap as `pull_http`; downloads no export."""
+    import httpx
+
+    limits = limits or PullLimits()
+    since = get_watermark(url, county.code)
+    clock = _Deadline(county, limits)
+    items: list[dict] = []
+    with httpx.Client(base_url=source.base_url, headers={"Authorization": f"Bearer {source.token}"},
+                      timeout=httpx.Timeout(limits.request_seconds, connect=limits.connect_seconds),
+                      follow_redirects=False, verify=_tls_context()) as client:
+        page, pages = 1, 0
+        while page:
+            pages += 1
+            if pages > limits.max_pages:
+                raise PullError(f"{county.label}: more than {limits.max_pages} pages of exports: stopped")
+            params = {"page": page}
+            if since is not None:
+                params["updated_since"] = since.isoformat()
+            body = _listing(clock.get_json(client, f"{API}/{county.code}/exports", params), county, page)
+            items += body["items"]
+            page = body["next_page"]
+    return items
 
 
 def pull_http(county: County, source: HttpSource, inbox: Path, url: str, timeout: float | None = None,

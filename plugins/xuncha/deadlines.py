@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from xuncha import alerts, db, pipeline
+from xuncha import alerts, db, inbox
 from xuncha.registry import County, Registry
 from xuncha.settings import Settings, get_settings
 
@@ -25,22 +25,28 @@ def applies(day: dt.date, settings: Settings | None = None) -> bool:
 
 
 def deadline_at(county: County, day: dt.date) -> dt.datetime:
+    """When the county's export for night `day` is due: its registry `deadline` (local time) on day + 1."""
     return dt.datetime.combine(day + dt.timedelta(days=1), county.deadline, ZoneInfo(county.timezone))
 
 
 def arrived(county: County, day: dt.date, url: str, registry: Registry, settings: Settings | None = None) -> bool:
-    """An export for night `day` is waiting in the county's inbox, or one was already handled."""
+    """Has the county's export for night `day` arrived? A question only: nothing is fetched, moved or written.
+
+    True if one is waiting in the county's inbox (each manifest read once per process), one was already
+    handled (audit.batches, for the county's lineage), or its remote source holds one (a listing:
+    xuncha.connectors.nights_at_source)."""
     from xuncha import connectors
 
     settings = settings or get_settings()
-    connectors.fetch(county, county.landing_dir(settings.landing), url)
-    if any(pipeline.night_of(d) == day.isoformat() for d in pipeline.pending_exports(county, settings)):
+    if day.isoformat() in inbox.nights_waiting(county, settings):
         return True
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute("""SELECT 1 FROM audit.batches WHERE county_code = ANY(%s) AND business_date = %s
                         AND status IN ('loaded', 'duplicate', 'quarantined') LIMIT 1""",
                     (list(registry.lineage(county.code)), day))
-        return cur.fetchone() is not None
+        if cur.fetchone() is not None:
+            return True
+    return day.isoformat() in connectors.nights_at_source(county, url)
 
 
 def record_miss(url: str, county: County, day: dt.date) -> bool:
@@ -60,6 +66,7 @@ def record_miss(url: str, county: County, day: dt.date) -> bool:
 
 
 def mark_arrived(url: str, county_codes: list[str], days: list[dt.date]) -> None:
+    """Close the open deadline misses of these counties and nights (their exports have now loaded)."""
     if not days:
         return
     with db.connect(url) as conn, conn.cursor() as cur:

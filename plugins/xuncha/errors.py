@@ -1,7 +1,7 @@
 """What goes wrong with an export, said precisely: county, file, row, column, rule, value.
 
-A `Problem` is one finding; `ExportRejected` carries the problems that quarantine an export. Every
-rule has a stable id (used in reports, tests and the export spec) and a Chinese label for county staff.
+A `Problem` is one finding; any critical problem quarantines the export. Every rule has a stable id (used in
+reports, tests and the export spec, §10) and a Chinese label for county staff (RULES_ZH).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ RULES_ZH = {
     "manifest.json": "导出清单不是有效的 JSON",
     "manifest.schema": "导出清单不符合规范",
     "manifest.county": "导出清单的区划代码与投递目录所属县区不符",
-    "manifest.spec_version": "规范版本不受支持",
     "file.missing": "清单所列文件缺失",
     "file.not_regular": "不是普通文件（符号链接、外部硬链接、设备、管道或套接字），未打开即拒收",
     "file.sha256": "文件 SHA-256 校验值不符",
@@ -53,16 +52,3 @@ class Problem:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "rule_zh": self.rule_zh}
-
-
-class ExportRejected(Exception):
-    """The export is quarantined: nothing of it reaches core."""
-
-    def __init__(self, county: str, export: str, problems: list[Problem]):
-        self.county = county
-        self.export = export
-        self.problems = problems
-        head = f"export {export} of county {county} rejected: "
-        shown = "; ".join(str(p) for p in problems[:5])
-        more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
-        super().__init__(head + shown + more)

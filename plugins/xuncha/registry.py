@@ -7,26 +7,22 @@ Airflow UI. Errors name the entry and the field.
 from __future__ import annotations
 
 import datetime as dt
-import re
+import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-
 from xuncha.settings import get_settings, read_config
 
-LEVELS = ("city", "county")
-_CODE = re.compile(r"^[0-9]{6}$")
-_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-
-
 class RegistryError(ValueError):
-    pass
+    """counties.yml is missing, not YAML, or breaks a rule; the message names the entry and the field."""
 
 
 @dataclass(frozen=True)
 class County:
+    """One county-level system that exports to Xuncha (one entry of counties.yml; fields as documented there)."""
+
     code: str
     name: str
     level: str
@@ -50,12 +46,16 @@ class County:
 
     @property
     def label(self) -> str:
+        """Name and code, e.g. `嵩县 410325`: how the county is shown in the Airflow grid and in messages."""
         return f"{self.name} {self.code}"
 
     def active_on(self, day: dt.date) -> bool:
+        """Does the county export under this code for business night `day` (active_from ≤ day ≤ active_to)?"""
         return self.active_from <= day and (self.active_to is None or day <= self.active_to)
 
     def landing_dir(self, landing_root: Path | None = None) -> Path:
+        """The county's local inbox: `<landing root>/<code>` (XUNCHA_LANDING) by default, else the path its
+        delivery names."""
         target = self.delivery.get("landing", "default")
         if target == "default":
             return (landing_root or get_settings().landing) / self.code
@@ -63,20 +63,25 @@ class County:
 
     @property
     def pulled(self) -> bool:
+        """Is the county's system pulled over HTTP (delivery.http) rather than writing into a landing area?"""
         return "http" in self.delivery
 
 
 @dataclass(frozen=True)
 class Registry:
+    """Every county of counties.yml, in file order."""
+
     counties: tuple[County, ...]
 
     def get(self, code: str) -> County:
+        """The county with this code; KeyError if there is none."""
         for c in self.counties:
             if c.code == code:
                 return c
         raise KeyError(f"county {code} is not in the registry")
 
     def active(self, day: dt.date) -> list[County]:
+        """Counties that export under their code for night `day`."""
         return [c for c in self.counties if c.active_on(day)]
 
     def lineage(self, code: str) -> tuple[str, ...]:
@@ -90,56 +95,82 @@ class Registry:
         return tuple(out)
 
 
-def _date(value, where: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise RegistryError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
+SCHEMA = Path(__file__).parent / "schemas" / "counties.schema.json"
+"""JSON Schema of counties.yml: each entry's fields, types and formats. Rules across entries stay in `parse`."""
+_FIELD_ORDER = ("code", "name", "level", "timezone", "deadline", "delivery", "schedule", "poll_seconds", "active_from",
+                "active_to", "successor")
+
+
+@cache
+def _schema() -> dict:
+    return json.loads(SCHEMA.read_text(encoding="utf-8"))
+
+
+def _message(error) -> str:
+    """One line for a schema error: the schema's own `x-message` (xuncha's wording), else jsonschema's."""
+    if error.validator == "additionalProperties":
+        return f"unknown field(s) {sorted(set(error.instance) - set(error.schema.get('properties', {})))}"
+    if error.validator == "required" and error.absolute_path == error.relative_path and not error.path:
+        missing = [f for f in error.validator_value if f not in error.instance]
+        return f"`{missing[0]}` is required"
+    text = error.schema.get("x-message")
+    return text.format(value=error.instance) if text else error.message
+
+
+def _first(errors) -> object:
+    def rank(e):
+        field = e.path[0] if e.path else None
+        kind = 0 if e.validator == "additionalProperties" else 1 if e.validator == "required" and not e.path else 2
+        return kind, _FIELD_ORDER.index(field) if field in _FIELD_ORDER else len(_FIELD_ORDER), list(map(str, e.path))
+
+    return min(errors, key=rank)
+
+
+def _plain(entry: dict) -> dict:
+    """YAML's own types as JSON text: dates as ISO strings, unquoted codes as strings."""
+    out = dict(entry)
+    for k in ("active_from", "active_to"):
+        if isinstance(out.get(k), dt.date):
+            out[k] = out[k].isoformat()
+    for k in ("code", "successor"):
+        if isinstance(out.get(k), int) and not isinstance(out.get(k), bool):
+            out[k] = str(out[k])
+    return out
 
 
 def parse(raw: dict, source: str = "counties.yml") -> Registry:
-    if not isinstance(raw, dict) or not isinstance(raw.get("counties"), list):
-        raise RegistryError(f"{source}: expected a mapping with a `counties` list")
+    """A Registry from the parsed YAML of counties.yml (`source` names the file in errors).
+
+    Each entry (with `defaults` merged under it) is checked against the JSON Schema (SCHEMA); then what a
+    schema cannot say: the time zone exists, the schedule is a cron expression, active_to is not before
+    active_from, codes are unique, and a successor exists and is named only by entries that end.
+    Raises RegistryError naming the entry ("county #n (code name)") and the field of the first fault."""
+    import jsonschema
+
+    if not jsonschema.Draft202012Validator(_schema()).is_valid(raw):
+        raise RegistryError(f"{source}: {_schema()['x-message']}")
+    county_schema = jsonschema.Draft202012Validator(_schema()["$defs"]["county"], format_checker=jsonschema.FormatChecker())
     defaults = raw.get("defaults") or {}
     entries: list[dict] = []
     for i, item in enumerate(raw["counties"], start=1):
-        entry = {**defaults, **(item or {})}
+        entry = _plain({**defaults, **(item or {})})
         where = f"{source}: county #{i} ({entry.get('code', '?')} {entry.get('name', '')})".rstrip()
-        unknown = set(entry) - {"code", "name", "level", "timezone", "deadline", "delivery", "active_from", "active_to", "successor", "schedule", "poll_seconds"}
-        if unknown:
-            raise RegistryError(f"{where}: unknown field(s) {sorted(unknown)}")
-        for req in ("code", "name", "level"):
-            if not entry.get(req):
-                raise RegistryError(f"{where}: `{req}` is required")
-        code = str(entry["code"])
-        if not _CODE.match(code):
-            raise RegistryError(f"{where}: code must be 6 digits")
-        if entry["level"] not in LEVELS:
-            raise RegistryError(f"{where}: level must be one of {LEVELS}")
+        errors = list(county_schema.iter_errors(entry))
+        if errors:
+            raise RegistryError(f"{where}: {_message(_first(errors))}")
         try:
             ZoneInfo(entry["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
             raise RegistryError(f"{where}: unknown time zone {entry['timezone']!r}") from None
-        if not _TIME.match(str(entry["deadline"])):
-            raise RegistryError(f"{where}: deadline must be HH:MM")
-        delivery = entry["delivery"]
-        if not isinstance(delivery, dict) or len(set(delivery) & {"landing", "http"}) != 1:
-            raise RegistryError(f"{where}: delivery must have exactly one of `landing` or `http`")
-        if "http" in delivery and not (isinstance(delivery["http"], dict) and delivery["http"].get("conn_id")):
-            raise RegistryError(f"{where}: delivery.http needs a conn_id (an Airflow connection with the URL and token)")
-        schedule = str(entry.get("schedule", "@daily"))
+        schedule = entry.get("schedule", "@daily")
         if schedule != "@daily":
             from croniter import croniter
 
             if not croniter.is_valid(schedule):
                 raise RegistryError(f"{where}: schedule {schedule!r} is not a cron expression (or @daily)")
-        poll = entry.get("poll_seconds", 300)
-        if not isinstance(poll, int) or not 1 <= poll <= 3600:
-            raise RegistryError(f"{where}: poll_seconds must be a whole number of seconds from 1 to 3600")
-        entry.update(code=code, where=where, schedule=schedule, poll_seconds=poll, active_from=_date(entry["active_from"], where))
-        entry["active_to"] = _date(entry["active_to"], where) if entry.get("active_to") else None
+        entry.update(where=where, schedule=schedule, poll_seconds=entry.get("poll_seconds", 300),
+                     active_from=dt.date.fromisoformat(entry["active_from"]))
+        entry["active_to"] = dt.date.fromisoformat(entry["active_to"]) if entry.get("active_to") else None
         if entry["active_to"] and entry["active_to"] < entry["active_from"]:
             raise RegistryError(f"{where}: active_to is before active_from")
         entries.append(entry)
@@ -153,7 +184,6 @@ def parse(raw: dict, source: str = "counties.yml") -> Registry:
         succ = e.get("successor")
         if succ is None:
             continue
-        succ = str(succ)
         if succ not in preds:
             raise RegistryError(f"{e['where']}: successor {succ} is not in the registry")
         if e["active_to"] is None:
@@ -174,10 +204,14 @@ def parse(raw: dict, source: str = "counties.yml") -> Registry:
 
 
 def load(path: Path | None = None) -> Registry:
+    """The registry in `path` (default: counties.yml of the config folder, XUNCHA_CONFIG), read now.
+
+    Not cached: callers load it once per unit of work and pass it on, so an edited counties.yml is seen
+    without a restart. Raises RegistryError naming the entry and field of the first fault."""
     path = path or get_settings().config_dir / "counties.yml"
     return parse(read_config(path, RegistryError, "county registry"), str(path))
 
 
-@cache
 def default() -> Registry:
+    """The configured registry, read afresh (the same as `load()`)."""
     return load()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import logging
 import os
 import sys
 from pathlib import Path
@@ -50,73 +49,6 @@ def friendly(fn):
     return wrapper
 
 
-# -- db ------------------------------------------------------------------------------------------------
-
-@db_app.command("start")
-@friendly
-def db_start():
-    """Start the embedded PostgreSQL server (created on first use; a no-op if running)."""
-    from xuncha import embedded
-    from xuncha.settings import get_settings
-
-    if not get_settings().embedded:
-        err.print("WAREHOUSE_URL is set: the embedded server is not used.")
-        raise typer.Exit(1)
-    st = embedded.start()
-    console.print(f"embedded PostgreSQL running (pid {st.pid}), data in {st.pgdata}")
-
-
-@db_app.command("stop")
-@friendly
-def db_stop():
-    """Stop the embedded server cleanly; data is kept."""
-    from xuncha import embedded
-
-    console.print("stopped" if embedded.stop() else "not running")
-
-
-@db_app.command("status")
-@friendly
-def db_status():
-    """Where the warehouse is, whether it runs, and which migrations are applied (exit 1 if it is down)."""
-    from xuncha import db, embedded, migrate
-    from xuncha.settings import get_settings
-
-    s = get_settings()
-    if s.embedded:
-        st = embedded.status(s)
-        console.print(f"embedded server: {'running, pid ' + str(st.pid) if st.running else 'stopped'} ({st.pgdata})")
-        if not st.running:
-            raise typer.Exit(1)
-    url = db.warehouse_url(s, start_embedded=False)
-    console.print(f"warehouse: {db.redacted(url)}")
-    with db.connect(db.owner_url(s, start_embedded=False)) as conn:
-        done = migrate.applied(conn)
-    pending = [m.path.name for m in migrate.discover() if m.version not in done]
-    console.print(f"migrations applied: {len(done)}; pending: {', '.join(pending) or 'none'}")
-
-
-@db_app.command("url")
-@friendly
-def db_url(reader: Annotated[bool, typer.Option("--reader", help="The report consumers' role xuncha_reader (mart only).")] = False,
-           county: Annotated[Optional[str], typer.Option(help="That county's reader (its own mart rows).")] = None,
-           owner: Annotated[bool, typer.Option("--owner", help="The role that migrates.")] = False):
-    """Print a warehouse SQLAlchemy URL: the loader's (the pipeline's) by default (starts the embedded server if needed)."""
-    from xuncha import db
-
-    print(db.owner_url() if owner else db.reader_url(county=county) if reader or county else db.warehouse_url())
-
-
-@db_app.command("migrate")
-@friendly
-def db_migrate():
-    """Apply pending warehouse migrations (sql/migrations); running it again is a no-op."""
-    from xuncha import migrate
-
-    done = migrate.migrate()
-    console.print("applied: " + ", ".join(m.path.name for m in done) if done else "warehouse schema is up to date")
-
-
 # -- set-up and Airflow --------------------------------------------------------------------------------
 
 @app.command()
@@ -147,63 +79,6 @@ def airflow(ctx: typer.Context):
 
 
 # -- data ----------------------------------------------------------------------------------------------
-
-@app.command()
-@friendly
-def generate(
-    out: Annotated[Path, typer.Option(help="Folder to write exports into (one sub-folder per county).")],
-    profile: Annotated[str, typer.Option(help="seed (Luoyang, 11th term) or tiny.")] = "seed",
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed writes the same bytes.")] = 0,
-    faults: Annotated[Optional[list[str]], typer.Option("--faults", help="Fault kinds to inject, or 'all'.")] = None,
-    from_: Annotated[Optional[str], typer.Option("--from", help="First business night to write (YYYY-MM-DD).")] = None,
-    to: Annotated[Optional[str], typer.Option(help="Last business night to write (YYYY-MM-DD).")] = None,
-):
-    """Write synthetic county exports (and truth.json) calibrated to the seed figures."""
-    from xuncha_sim.generator import generate as run
-
-    truth = run(out, profile=profile, seed=seed, faults=faults or (), start=_date(from_), end=_date(to),
-                progress=sys.stderr.isatty())
-    console.print(f"wrote {truth.get('exports', '?')} exports to {out}")
-
-
-@app.command()
-@friendly
-def ingest(
-    path: Annotated[Path, typer.Argument(help="An export folder (with manifest.json) or a tree of them.")],
-    county: Annotated[Optional[str], typer.Option(help="County code the exports belong to (default: from the folder).")] = None,
-    move: Annotated[bool, typer.Option(help="Move handled exports to the archive/quarantine areas, as the DAG does.")] = False,
-    confirm_withdraw: Annotated[bool, typer.Option("--confirm-withdraw", help="Let full snapshots withdraw more than "
-                                                   "XUNCHA_WITHDRAW_HOLD_SHARE of a county's rows (held otherwise).")] = False,
-):
-    """Run the nightly pipeline outside Airflow on one export or a tree of exports, oldest night first."""
-    from rich.progress import Progress
-
-    from xuncha import migrate, pipeline, registry
-
-    reg = registry.default()
-    exports = pipeline.find_exports(path)
-    if not exports:
-        raise ValueError(f"no export folder (with manifest.json) under {path}")
-    logging.getLogger("xuncha").setLevel(logging.WARNING)
-    migrate.migrate()
-    ingestor = pipeline.Ingestor(reg, move=move, confirm_withdraw=confirm_withdraw)
-    by_county: dict[str, list[Path]] = {}
-    for d in exports:
-        by_county.setdefault(county or pipeline.county_of(d, reg), []).append(d)
-    counts: dict[str, int] = {}
-    with Progress(console=err, transient=True, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task("ingesting", total=len(exports))
-        for code, dirs in by_county.items():
-            for i in range(0, len(dirs), 50):
-                for r in ingestor.ingest_many(dirs[i:i + 50], reg.get(code)):
-                    counts[r.status] = counts.get(r.status, 0) + 1
-                    if r.status == "quarantined":
-                        err.print(f"[yellow]{code} {r.export_id} quarantined:[/] {r.problems[0]}")
-                bar.advance(task, len(dirs[i:i + 50]))
-    console.print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
-    if counts.get("quarantined"):
-        raise typer.Exit(2)
-
 
 @app.command()
 @friendly
@@ -269,22 +144,6 @@ def counties():
         t.add_row(c.code, c.name, c.level, "http" if c.pulled else "landing",
                   f"{c.active_from} … {c.active_to or ''}", c.successor or "")
     console.print(t)
-
-
-@spec_app.command("suites")
-@friendly
-def spec_suites(write: Annotated[bool, typer.Option(help="Rewrite the spec-derived part of expectations/*.json.")] = False):
-    """Check (or rewrite) that the expectation suites cover the spec's column rules."""
-    from xuncha import suites
-
-    if write:
-        for p in suites.write_suites():
-            console.print(f"wrote {p}")
-        return
-    stale = suites.stale_suites()
-    if stale:
-        raise ValueError(f"suites out of date with the spec: {', '.join(stale)} (run `xuncha spec suites --write`)")
-    console.print("suites match the spec")
 
 
 # -- demo ----------------------------------------------------------------------------------------------

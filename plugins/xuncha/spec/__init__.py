@@ -57,10 +57,6 @@ COLUMN_TYPES: dict[str, ColumnType] = {t.name: t for t in (
 )}
 """Every column type of the spec, by the name entities.yml uses."""
 
-PG_TYPES = {name: t.pg_type for name, t in COLUMN_TYPES.items()}
-"""PostgreSQL type of each spec column type (a view of COLUMN_TYPES)."""
-
-
 @dataclass(frozen=True)
 class Column:
     name: str

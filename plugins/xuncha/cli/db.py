@@ -1,0 +1,74 @@
+"""`xuncha db …`: the warehouse database — embedded server, migrations, URLs per role."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from xuncha.cli import console, db_app, err, friendly
+
+
+@db_app.command("start")
+@friendly
+def db_start():
+    """Start the embedded PostgreSQL server (created on first use; a no-op if running)."""
+    from xuncha import embedded
+    from xuncha.settings import get_settings
+
+    if not get_settings().embedded:
+        err.print("WAREHOUSE_URL is set: the embedded server is not used.")
+        raise typer.Exit(1)
+    st = embedded.start()
+    console.print(f"embedded PostgreSQL running (pid {st.pid}), data in {st.pgdata}")
+
+
+@db_app.command("stop")
+@friendly
+def db_stop():
+    """Stop the embedded server cleanly; data is kept."""
+    from xuncha import embedded
+
+    console.print("stopped" if embedded.stop() else "not running")
+
+
+@db_app.command("status")
+@friendly
+def db_status():
+    """Where the warehouse is, whether it runs, and which migrations are applied (exit 1 if it is down)."""
+    from xuncha import db, embedded, migrate
+    from xuncha.settings import get_settings
+
+    s = get_settings()
+    if s.embedded:
+        st = embedded.status(s)
+        console.print(f"embedded server: {'running, pid ' + str(st.pid) if st.running else 'stopped'} ({st.pgdata})")
+        if not st.running:
+            raise typer.Exit(1)
+    url = db.warehouse_url(s, start_embedded=False)
+    console.print(f"warehouse: {db.redacted(url)}")
+    with db.connect(db.owner_url(s, start_embedded=False)) as conn:
+        done = migrate.applied(conn)
+    pending = [m.path.name for m in migrate.discover() if m.version not in done]
+    console.print(f"migrations applied: {len(done)}; pending: {', '.join(pending) or 'none'}")
+
+
+@db_app.command("url")
+@friendly
+def db_url(reader: Annotated[bool, typer.Option("--reader", help="The report consumers' role xuncha_reader (mart only).")] = False,
+           county: Annotated[Optional[str], typer.Option(help="That county's reader (its own mart rows).")] = None,
+           owner: Annotated[bool, typer.Option("--owner", help="The role that migrates.")] = False):
+    """Print a warehouse SQLAlchemy URL: the loader's (the pipeline's) by default (starts the embedded server if needed)."""
+    from xuncha import db
+
+    print(db.owner_url() if owner else db.reader_url(county=county) if reader or county else db.warehouse_url())
+
+
+@db_app.command("migrate")
+@friendly
+def db_migrate():
+    """Apply pending warehouse migrations (sql/migrations); running it again is a no-op."""
+    from xuncha import migrate
+
+    done = migrate.migrate()
+    console.print("applied: " + ", ".join(m.path.name for m in done) if done else "warehouse schema is up to date")
