@@ -77,6 +77,7 @@ def configure_county_connections(settings: Settings | None = None) -> list[Count
 
     from xuncha import registry
 
+    settings = settings or get_settings()
     out = []
     listed = subprocess.run([str(airflow_env.airflow_bin()), "connections", "list", "-o", "json"],
                             env=airflow_env.airflow_environ(settings), capture_output=True, text=True)
@@ -88,14 +89,13 @@ def configure_county_connections(settings: Settings | None = None) -> list[Count
         if not county.pulled:
             continue
         conn_id = county.delivery["http"]["conn_id"]
-        url = os.environ.get(f"XUNCHA_COUNTY_{county.code}_URL")
-        token = os.environ.get(f"XUNCHA_COUNTY_{county.code}_TOKEN")
+        url, token = settings.county_endpoints.get(county.code, (None, None))
         if url and token:
             conn = json.loads(next(iter(airflow_env.county_connection_env(conn_id, url, token).values())))
             airflow_env.run_airflow(["connections", "delete", conn_id], settings, check=False, quiet=True)
             airflow_env.run_airflow(["connections", "add", conn_id, "--conn-json", json.dumps(conn)], settings, quiet=True)
             out.append(CountyConnection(county.code, conn_id, "set"))
-        elif f"AIRFLOW_CONN_{conn_id.upper()}" in os.environ:
+        elif conn_id.lower() in settings.airflow_conn_env:
             out.append(CountyConnection(county.code, conn_id, "environment"))
         else:
             out.append(CountyConnection(county.code, conn_id, "set" if conn_id in known else "missing"))

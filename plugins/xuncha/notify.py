@@ -14,7 +14,8 @@ A connection that is not defined is skipped; a notifier that fails is logged, ne
 from __future__ import annotations
 
 import logging
-import os
+
+from xuncha.settings import get_settings
 
 log = logging.getLogger("xuncha.notify")
 
@@ -34,7 +35,7 @@ def _connection(conn_id: str):
 def notifiers(subject: str, text: str) -> list:
     """The Airflow notifiers whose connection is defined, each ready to be called with a task context."""
     out = []
-    smtp_id = os.environ.get("XUNCHA_NOTIFY_SMTP_CONN_ID", SMTP_CONN_ID)
+    smtp_id = get_settings().notify_smtp_conn_id or SMTP_CONN_ID
     smtp = _connection(smtp_id)
     if smtp is not None:
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier
@@ -46,7 +47,7 @@ def notifiers(subject: str, text: str) -> list:
                                     smtp_conn_id=smtp_id, from_email=smtp.login or None))
         else:
             log.warning("connection %s has no `to` in its extra: e-mail notifications are off", smtp_id)
-    chat_id = os.environ.get("XUNCHA_NOTIFY_CHAT_CONN_ID", CHAT_CONN_ID)
+    chat_id = get_settings().notify_chat_conn_id or CHAT_CONN_ID
     if _connection(chat_id) is not None:
         from airflow.providers.http.notifications.http import HttpNotifier
 

@@ -54,6 +54,17 @@ class Settings:
     `xuncha_person_key`, or (embedded default only) a local key file (xuncha.privacy)."""
     debug: bool = False
     """XUNCHA_DEBUG: any non-empty value makes the CLI show tracebacks instead of one red line."""
+    go_live_date: str | None = None
+    """XUNCHA_GO_LIVE: the go-live night (YYYY-MM-DD) overriding the one `xuncha setup` recorded (see go_live)."""
+    notify_smtp_conn_id: str | None = None
+    """XUNCHA_NOTIFY_SMTP_CONN_ID: Airflow connection of the e-mail notifier (unset = xuncha.notify's default)."""
+    notify_chat_conn_id: str | None = None
+    """XUNCHA_NOTIFY_CHAT_CONN_ID: Airflow connection of the chat-webhook notifier (unset = xuncha.notify's default)."""
+    county_endpoints: dict[str, tuple[str | None, str | None]] = field(default_factory=dict, repr=False)
+    """XUNCHA_COUNTY_<CODE>_URL / XUNCHA_COUNTY_<CODE>_TOKEN: a pulled county system's URL and token, by code
+    (`xuncha setup` turns them into the county's Airflow connection)."""
+    airflow_conn_env: frozenset[str] = frozenset()
+    """Airflow connection ids defined in the environment (AIRFLOW_CONN_<ID>), lower case."""
 
     @property
     def embedded(self) -> bool:
@@ -79,7 +90,19 @@ def get_settings() -> Settings:
         alert_webhook=os.environ.get("XUNCHA_ALERT_WEBHOOK") or None,
         person_key=os.environ.get("XUNCHA_PERSON_KEY") or None,
         debug=bool(os.environ.get("XUNCHA_DEBUG")),
+        go_live_date=os.environ.get("XUNCHA_GO_LIVE") or None,
+        notify_smtp_conn_id=os.environ.get("XUNCHA_NOTIFY_SMTP_CONN_ID") or None,
+        notify_chat_conn_id=os.environ.get("XUNCHA_NOTIFY_CHAT_CONN_ID") or None,
+        county_endpoints=_county_endpoints(),
+        airflow_conn_env=frozenset(k[len("AIRFLOW_CONN_"):].lower() for k in os.environ if k.startswith("AIRFLOW_CONN_")),
     )
+
+
+def _county_endpoints() -> dict[str, tuple[str | None, str | None]]:
+    codes = {k.split("_")[2] for k in os.environ
+             if k.startswith("XUNCHA_COUNTY_") and k.endswith(("_URL", "_TOKEN")) and len(k.split("_")) == 4}
+    return {c: (os.environ.get(f"XUNCHA_COUNTY_{c}_URL") or None, os.environ.get(f"XUNCHA_COUNTY_{c}_TOKEN") or None)
+            for c in codes}
 
 
 GO_LIVE_FILE = "go-live"
@@ -94,7 +117,7 @@ def go_live(settings: Settings | None = None) -> dt.date:
     run, else today (Asia/Shanghai). Raises ValueError naming the setting for a malformed date.
     """
     settings = settings or get_settings()
-    value, where = os.environ.get("XUNCHA_GO_LIVE"), "XUNCHA_GO_LIVE"
+    value, where = settings.go_live_date, "XUNCHA_GO_LIVE"
     if not value:
         path = settings.home / GO_LIVE_FILE
         value, where = (path.read_text(encoding="utf-8").strip(), str(path)) if path.is_file() else (None, "")

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 import sys
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
