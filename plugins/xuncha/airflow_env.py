@@ -108,6 +108,7 @@ def warehouse_url_from_airflow() -> str:
 
 
 def airflow_bin() -> Path:
+    """The `airflow` executable of this Python environment."""
     import sys
 
     return Path(sys.executable).with_name("airflow")

@@ -36,6 +36,7 @@ class ExportArrivalTrigger(BaseTrigger):
         self.poll_seconds = poll_seconds
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Classpath and kwargs the triggerer rebuilds this trigger from."""
         return (
             "xuncha.airflow_ops.ExportArrivalTrigger",
             {"county_code": self.county_code, "business_date": self.business_date, "deadline": self.deadline,
@@ -43,6 +44,7 @@ class ExportArrivalTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll every `poll_seconds` until the export has arrived (event `arrived`) or the deadline passes (`missed`)."""
         day = dt.date.fromisoformat(self.business_date)
         due = dt.datetime.fromisoformat(self.deadline)
         while True:
@@ -75,6 +77,7 @@ class ExportArrivalSensor(BaseOperator):
         return nightly.business_date(context["logical_date"])
 
     def execute(self, context) -> dict:
+        """Return at once if the export is there, record the miss if the deadline has passed, else defer."""
         from xuncha import deadlines, registry
 
         day = self._night(context)
@@ -94,6 +97,7 @@ class ExportArrivalSensor(BaseOperator):
         )
 
     def execute_complete(self, context, event: dict[str, Any] | None = None) -> dict:
+        """Resume after the trigger: record a miss if it fired `missed`; return the county either way."""
         if (event or {}).get("status") == "missed":
             return self._missed(self._night(context))
         return self.county

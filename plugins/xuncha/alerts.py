@@ -19,6 +19,9 @@ log = logging.getLogger("xuncha.alerts")
 
 def raise_alert(url: str, kind: str, county_code: str, message: str, business_date: dt.date | None = None,
                 detail: dict | None = None) -> None:
+    """Log at ERROR, record in audit.alerts and (if set) POST to XUNCHA_ALERT_WEBHOOK one alert.
+
+    `kind`: deadline_missed | quarantined; `detail`: JSON-ready extras. A webhook failure is logged, not raised."""
     log.error("ALERT %s %s %s: %s", kind, county_code, business_date or "", message)
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute(

@@ -108,6 +108,7 @@ def fetch_remote_landing(county: County, inbox: Path) -> list[Path]:
 
 @dataclass(frozen=True)
 class HttpSource:
+    """A pulled county system: its base URL and bearer token (from its Airflow connection)."""
     base_url: str
     token: str
 
@@ -126,6 +127,7 @@ def http_source(conn_id: str) -> HttpSource:
 
 
 def get_watermark(url: str, county_code: str) -> dt.datetime | None:
+    """The `generated_at` of the last export handled from a pulled county (audit.watermarks), or None."""
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT watermark FROM audit.watermarks WHERE county_code = %s", (county_code,))
         row = cur.fetchone()

@@ -58,6 +58,8 @@ def reader_url(settings: Settings | None = None, county: str | None = None) -> s
 
 
 def airflow_db_url(settings: Settings | None = None) -> str:
+    """Airflow's metadata database URL: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, else database `airflow` of the
+    embedded server (started if needed)."""
     settings = settings or get_settings()
     if settings.airflow_db_url:
         return settings.airflow_db_url
@@ -108,6 +110,7 @@ def connect(url: str | None = None, autocommit: bool = False) -> Iterator["psyco
 
 
 def redacted(url: str) -> str:
+    """The URL with its password hidden, for printing."""
     from sqlalchemy.engine import make_url
 
     u = make_url(url)

@@ -38,12 +38,14 @@ log_min_messages = warning
 
 @dataclass(frozen=True)
 class ServerStatus:
+    """Whether the embedded PostgreSQL server runs, its data directory, pid and Unix-socket directory."""
     running: bool
     pgdata: Path
     pid: int | None = None
     socket_dir: Path | None = None
 
     def url(self, database: str = WAREHOUSE_DB) -> str:
+        """SQLAlchemy URL of `database` on the running server (over its Unix socket)."""
         assert self.socket_dir is not None, "server is not running"
         return f"postgresql+psycopg2://postgres:@/{database}?host={self.socket_dir}"
 
@@ -56,6 +58,7 @@ def _pgserver():
 
 
 def status(settings: Settings | None = None) -> ServerStatus:
+    """The embedded server's status, without starting it."""
     settings = settings or get_settings()
     if not (settings.pgdata / "PG_VERSION").exists():
         return ServerStatus(False, settings.pgdata)

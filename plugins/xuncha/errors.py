@@ -29,6 +29,8 @@ RULES_ZH = {
 
 @dataclass(frozen=True)
 class Problem:
+    """One finding about an export: the rule id (RULES_ZH, optionally `:<expectation>`), a message, and where
+    (file, data row from 1, column) with the offending value; severity critical quarantines, warning does not."""
     rule: str
     message: str
     file: str | None = None
@@ -39,9 +41,11 @@ class Problem:
 
     @property
     def rule_zh(self) -> str:
+        """The rule's Chinese label for county staff (RULES_ZH; the rule id itself when unknown)."""
         return RULES_ZH.get(self.rule.split(":")[0], self.rule)
 
     def where(self) -> str:
+        """`file, row n, column c`: the parts that are known."""
         parts = [p for p in (self.file, f"row {self.row}" if self.row else None, f"column {self.column}" if self.column else None) if p]
         return ", ".join(parts)
 
@@ -51,4 +55,5 @@ class Problem:
         return f"[{self.rule}] {where + ': ' if where else ''}{self.message}{value}"
 
     def to_dict(self) -> dict:
+        """JSON-ready dict of the problem with its Chinese rule label (the quarantine report's entries)."""
         return {**asdict(self), "rule_zh": self.rule_zh}

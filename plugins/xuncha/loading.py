@@ -16,6 +16,7 @@ from xuncha.spec import Entity
 
 @dataclass(frozen=True)
 class FileLoad:
+    """What merging one staged file did: rows staged, inserted, updated (newer `updated_at`), withdrawn (full snapshots)."""
     entity: str
     staged: int
     inserted: int
@@ -24,6 +25,7 @@ class FileLoad:
 
     @property
     def unchanged(self) -> int:
+        """Staged rows that changed nothing (already in core with the same or a newer `updated_at`)."""
         return self.staged - self.inserted - self.updated
 
 
@@ -36,6 +38,7 @@ def _template(name: str):
 
 
 def render(name: str, entity: Entity, staging: str, lineage_size: int = 1) -> str:
+    """The SQL of `sql/load/<name>` for an entity (Jinja: columns with their casts from spec.COLUMN_TYPES)."""
     columns = [{"name": c.name, "cast": c.type_info.cast(c.name)} for c in entity.columns]
     return _template(name).render(
         entity=entity.name, table=entity.name, key=entity.key, staging=staging, columns=columns,
@@ -44,6 +47,7 @@ def render(name: str, entity: Entity, staging: str, lineage_size: int = 1) -> st
 
 
 def merge(cur, entity: Entity, staging: str, county: str, lineage: tuple[str, ...], batch_id: int) -> FileLoad:
+    """Merge a staged file into core and history (sql/load/merge.sql) inside the caller's transaction; returns the counts."""
     cur.execute(render("merge.sql", entity, staging, len(lineage)),
                 {"county": county, "lineage": list(lineage), "batch_id": batch_id})
     staged, inserted, updated = cur.fetchone()
@@ -52,6 +56,7 @@ def merge(cur, entity: Entity, staging: str, county: str, lineage: tuple[str, ..
 
 def withdraw_absent(cur, entity: Entity, staging: str, lineage: tuple[str, ...], batch_id: int,
                     generated_at: dt.datetime) -> int:
+    """Withdraw the county's core rows a full snapshot no longer holds (sql/load/withdraw.sql); returns how many."""
     cur.execute(render("withdraw.sql", entity, staging),
                 {"lineage": list(lineage), "batch_id": batch_id, "generated_at": generated_at})
     return cur.fetchone()[0]

@@ -17,6 +17,7 @@ _CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class ExportFile:
+    """One file a manifest lists: entity, file name, format (csv|xlsx|jsonl), encoding, data rows, SHA-256."""
     entity: str
     path: str
     format: str
@@ -27,6 +28,7 @@ class ExportFile:
 
 @dataclass(frozen=True)
 class Manifest:
+    """A manifest.json that passed its schema (export spec §3); `raw` is the parsed JSON as sent."""
     export_id: str
     county_code: str
     business_date: dt.date
@@ -38,6 +40,7 @@ class Manifest:
 
     @property
     def declared_rows(self) -> int:
+        """Data rows the manifest declares over all its files."""
         return sum(f.rows for f in self.files)
 
 
@@ -84,6 +87,7 @@ def read(export_dir: Path) -> tuple[Manifest | None, list[Problem]]:
 
 
 def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with landing.open_regular(path) as fh:
         while chunk := fh.read(_CHUNK):

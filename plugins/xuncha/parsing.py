@@ -34,16 +34,19 @@ _CHUNK_ROWS = 5000
 
 
 class StagingFailed(Exception):
+    """A file could not be staged; `problems` say where and why (file.format, file.encoding, file.columns, person.clear)."""
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("; ".join(map(str, problems)))
 
 
 def staging_table(batch_id: int, entity: str) -> sql.Composed:
+    """`staging.b<batch>_<entity>`: the staging table of one file of one batch."""
     return sql.SQL("staging.{}").format(sql.Identifier(f"b{batch_id}_{entity}"))
 
 
 def create_staging(cur, batch_id: int, entity: Entity) -> sql.Composed:
+    """(Re)create the file's staging table: row_no plus every spec column as text; returns its name."""
     table = staging_table(batch_id, entity.name)
     cols = sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in entity.column_names)
     cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))

@@ -23,7 +23,6 @@ from xuncha.settings import get_settings
 PERSON_KEY_CONN_ID = "xuncha_person_key"
 _NAME = re.compile(r"^[\u3400-\u9fff][\u3400-\u9fff·•]{1,5}$")
 _ID_NUMBER = re.compile(r"(?<![0-9])[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx](?![0-9])")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def looks_like_id_number(value: str) -> bool:
@@ -32,15 +31,13 @@ def looks_like_id_number(value: str) -> bool:
 
 
 def looks_like_name(value: str) -> bool:
+    """Two to six CJK characters (a middle dot allowed): shaped like a Chinese personal name."""
     return bool(_NAME.match(value.strip()))
 
 
-def id_checksum_ok(number: str) -> bool:
-    total = sum(int(d) * w for d, w in zip(number[:17], _ID_WEIGHTS))
-    return "10X98765432"[total % 11] == number[17].upper()
-
-
 class PersonHasher:
+    """Keyed hash of person references (HMAC-SHA-256 with the person key, per county); the key must be
+    at least 16 bytes (ValueError)."""
     def __init__(self, key: bytes, county_code: str):
         if len(key) < 16:
             raise ValueError("the person hashing key must be at least 16 bytes")
@@ -48,6 +45,7 @@ class PersonHasher:
         self._prefix = f"{county_code}:".encode()
 
     def hash(self, value: str) -> str:
+        """`h1:<hex>`: the keyed hash of a pseudonymous reference, stable per county and key."""
         return "h1:" + hmac.new(self._key, self._prefix + value.strip().encode("utf-8"), hashlib.sha256).hexdigest()
 
     @staticmethod
@@ -69,6 +67,8 @@ class PersonHasher:
 
 
 def person_key() -> bytes:
+    """The person hashing key: XUNCHA_PERSON_KEY, else Airflow connection `xuncha_person_key` (password),
+    else (embedded default only) a local random key; RuntimeError on an external warehouse without one."""
     env = get_settings().person_key
     if env:
         return env.encode()

@@ -25,6 +25,7 @@ def _path(var: str, default: Path) -> Path:
 
 @dataclass(frozen=True)
 class Settings:
+    """Every environment variable Xuncha reads, as typed fields (get_settings reads them afresh)."""
     home: Path
     """XUNCHA_HOME: project-local state (embedded database, Airflow home, landing and quarantine areas)."""
     pgdata: Path

@@ -1,6 +1,7 @@
 """The county export specification, loaded from the files beside this module.
 
-`entities.yml` and `manifest.schema.json` are the single source of truth: the parser, the validator,
+`entities.yml` and `manifest.schema.json` are the single source of truth, and COLUMN_TYPES is the one home of the
+column type system (PostgreSQL type, cast, strict format): the parser, the validator,
 the loader and the generator all read them through this module.
 """
 
@@ -59,6 +60,7 @@ COLUMN_TYPES: dict[str, ColumnType] = {t.name: t for t in (
 
 @dataclass(frozen=True)
 class Column:
+    """One column of an entity as entities.yml defines it (type: a key of COLUMN_TYPES; codes: a code list name)."""
     name: str
     zh: str
     type: str
@@ -84,6 +86,7 @@ class Column:
 
 @dataclass(frozen=True)
 class Entity:
+    """One entity of the export spec: its key, columns in file order and the code lists they use."""
     name: str
     zh: str
     row: str
@@ -93,26 +96,31 @@ class Entity:
 
     @property
     def column_names(self) -> list[str]:
+        """Column names in spec order (the staging table's columns after row_no)."""
         return [c.name for c in self.columns]
 
     def column(self, name: str) -> Column:
+        """The column named `name`; KeyError if the entity has none."""
         for c in self.columns:
             if c.name == name:
                 return c
         raise KeyError(f"{self.name} has no column {name!r}")
 
     def allowed_codes(self, column: Column) -> dict[str, str]:
+        """The code list (code → label) a `code` column takes its values from."""
         assert column.codes is not None
         return self.codes[column.codes]
 
 
 @dataclass(frozen=True)
 class Spec:
+    """The export specification: its version, code lists and entities (entities.yml)."""
     version: str
     codes: dict[str, dict[str, str]]
     entities: dict[str, Entity]
 
     def entity(self, name: str) -> Entity:
+        """The entity named `name`; KeyError naming the spec's entities if there is none."""
         try:
             return self.entities[name]
         except KeyError:
@@ -121,6 +129,7 @@ class Spec:
 
 @cache
 def load_spec() -> Spec:
+    """entities.yml, checked (known column types and code lists) and cached; raises ValueError on a fault."""
     raw = yaml.safe_load((SPEC_DIR / "entities.yml").read_text(encoding="utf-8"))
     codes = raw["codes"]
     entities = {}
@@ -137,6 +146,7 @@ def load_spec() -> Spec:
 
 @cache
 def manifest_schema() -> dict:
+    """The JSON Schema of manifest.json (spec/v1/manifest.schema.json), cached."""
     return json.loads((SPEC_DIR / "manifest.schema.json").read_text(encoding="utf-8"))
 
 
