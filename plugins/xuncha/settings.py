@@ -118,7 +118,7 @@ def go_live(settings: Settings | None = None) -> dt.date:
     run, else today (Asia/Shanghai). Raises ValueError naming the setting for a malformed date.
     """
     settings = settings or get_settings()
-    value, where = settings.go_live_date, "XUNCHA_GO_LIVE"
+    value, where = get_settings().go_live_date, "XUNCHA_GO_LIVE"   # the environment now, as `settings.home` may be older
     if not value:
         path = settings.home / GO_LIVE_FILE
         value, where = (path.read_text(encoding="utf-8").strip(), str(path)) if path.is_file() else (None, "")
