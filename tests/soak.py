@@ -2,7 +2,7 @@
 
 Per night, as `xuncha_nightly` does: the night's exports arrive (landing folders are copied in; the two pulled
 counties are served by a real county HTTP system on loopback; late deliveries arrive two nights late), `plan`
-lists the systems, and each system's `ingest` task (xuncha.nightly.ingest_county, what the DAG's mapped task runs)
+lists the systems, and each system's `ingest` task (xuncha.county_night.run, what the DAG's mapped task runs)
 takes everything waiting. Faults on top of the generator's own (checksum, encoding, schema drift, duplicates, late
 and wrong-county deliveries, ...):
 - kill: the county's ingest runs in its own process and gets SIGKILL at a random moment, then the task is retried;
@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 _NIGHT = re.compile(r"-(\d{8})-")
-INGEST = ("import sys, datetime; from xuncha import nightly; "
-          "nightly.ingest_county(sys.argv[1], datetime.date.fromisoformat(sys.argv[2]))")
+INGEST = ("import sys, datetime; from xuncha import county_night, registry; "
+          "county_night.run(registry.load(), sys.argv[1], datetime.date.fromisoformat(sys.argv[2]))")
 
 
 def _night_of(folder: Path) -> dt.date | None:
@@ -43,7 +43,7 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
     compare with the ground truth. Uses the process's settings (XUNCHA_HOME) and warehouse; returns the summary.
     The first task is always killed and the second always has PostgreSQL restarted under it. `generated_only`:
     run only the systems the profile generates (the tiny profile has a few of the registry's 17)."""
-    from xuncha import airflow_env, db, embedded, migrate, nightly, registry
+    from xuncha import airflow_env, county_night, db, embedded, migrate, nightly, registry
     from xuncha_sim.countyserver import CountyServer
     from xuncha_sim.generator import generate
     from xuncha_sim.generator.profiles import get_profile
@@ -103,7 +103,7 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
         for attempt in range(3):
             try:
                 counts["task_runs"] += 1
-                nightly.ingest_county(code, day, url=url)
+                county_night.run(registry.load(), code, day, url=url)
                 return
             except Exception:
                 counts["retries"] += 1
@@ -118,7 +118,7 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
         day = start
         while day <= end + dt.timedelta(days=2):           # two more nights let the late deliveries in
             arrive(day)
-            planned = [c["code"] for c in nightly.plan(min(day, end)) if not generated_only or c["code"] in units]
+            planned = [c["code"] for c in nightly.plan(registry.load(), min(day, end)) if not generated_only or c["code"] in units]
             rng.shuffle(planned)
             for code in planned:
                 task(code, day)

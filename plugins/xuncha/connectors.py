@@ -44,7 +44,6 @@ def fetch(county: County, inbox: Path, url: str) -> None:
 
 def nights_at_source(county: County, url: str) -> set[str]:
     """The business dates (ISO) of the exports the county's remote source still holds for us; downloads nothing.
-
     HTTP pull: one listing of the exports generated after the watermark (their summaries carry the business
     date). Remote landing: a listing of the folders with a manifest; each manifest is read once per process (a
     folder is complete, and no longer changes, once its manifest is there). A local landing: the empty set
