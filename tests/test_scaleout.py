@@ -21,7 +21,7 @@ import pytest
 from conftest import query
 from exports import slice_rows, write_export
 
-from xuncha import db
+from xuncha import db, registry
 from xuncha.cluster import LocalCluster
 from xuncha.nightly import plan as nightly_plan
 
@@ -113,7 +113,7 @@ def run_night(clean, settings, tmp_path, lock, codes):
         run_id = wait_for("the backfill's run", lambda: [r for r in cluster.dag_runs("xuncha_nightly")
                                                          if r["run_type"] == "backfill"], 60, cluster)[0]["dag_run_id"]
 
-        idx = [c["code"] for c in nightly_plan(dt.date.fromisoformat(NIGHT), codes)].index(BIG)
+        idx = [c["code"] for c in nightly_plan(registry.load(), dt.date.fromisoformat(NIGHT), codes)].index(BIG)
         # The big county's load is held on its own batch row: the test locks it as soon as the load opens it, and
         # the load's next write to it (validation results, or the publish marking it loaded) waits. So the worker is
         # killed exactly mid-task, before the publish commits, whatever the machine's speed; other counties go on.
