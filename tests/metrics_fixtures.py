@@ -116,6 +116,13 @@ class World:
         return [tuple(_text(v) for v in r) for r in rows]
 
 
+    def mart_raw(self, table: str, as_of: dt.date) -> list[tuple]:
+        """Rows of mart.`table` for one day as the driver returns them (every column but refreshed_at), in key order."""
+        cols = self.columns(table)
+        return query(self.url, f"SELECT {', '.join(cols)} FROM mart.{table} WHERE as_of = %s ORDER BY {', '.join(cols)}",
+                     (as_of,))
+
+
 def _empty_marts(url: str) -> None:
     tables = [r[0] for r in query(url, "SELECT format('mart.%I', tablename) FROM pg_tables WHERE schemaname = 'mart'")]
     query(url, f"TRUNCATE {', '.join(tables)}")

@@ -80,3 +80,40 @@ def test_core_and_history_tables_match_the_spec(warehouse):
              WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)""",
                                           (f"core.{entity.name}",))]
         assert pk == ["county_code", entity.key]
+
+
+def test_repeatable_objects_are_applied_once_and_again_when_their_file_changes(fresh_db, tmp_path):
+    d = tmp_path / "repeatable"
+    shutil.copytree(migrate.REPEATABLE_DIR, d)
+    migrate.migrate(fresh_db, repeatable_dir=d)
+    first = dict(query(fresh_db, "SELECT name, applied_at FROM audit.repeatable_migrations"))
+    assert set(first) == {r.name for r in migrate.discover_repeatable(d)} and "mart.clues_as_of.sql" in first
+    migrate.migrate(fresh_db, repeatable_dir=d)
+    assert dict(query(fresh_db, "SELECT name, applied_at FROM audit.repeatable_migrations")) == first
+    f = d / "mart.day_end.sql"
+    f.write_text(f.read_text().replace("RETURN ((d + 1)::timestamp", "RETURN ((d + 2)::timestamp"))
+    migrate.migrate(fresh_db, repeatable_dir=d)
+    again = dict(query(fresh_db, "SELECT name, applied_at FROM audit.repeatable_migrations"))
+    assert [n for n in again if again[n] != first[n]] == ["mart.day_end.sql"]
+    assert query(fresh_db, "SELECT mart.day_end('2020-01-01') = '2020-01-03 00:00+08'") == [(True,)]
+
+
+def test_a_failing_repeatable_object_keeps_the_previous_definition(fresh_db, tmp_path):
+    d = tmp_path / "repeatable"
+    shutil.copytree(migrate.REPEATABLE_DIR, d)
+    migrate.migrate(fresh_db, repeatable_dir=d)
+    f = d / "mart.clues_as_of.sql"
+    f.write_text(f.read_text().replace("FROM core.clues c\n", "FROM core.no_such_table c\n", 1))
+    with pytest.raises(migrate.MigrationError, match="mart.clues_as_of.sql"):
+        migrate.migrate(fresh_db, repeatable_dir=d)
+    assert query(fresh_db, "SELECT count(*) FROM mart.clues_as_of(ARRAY['2020-01-01'::date])") == [(0,)]
+    assert migrate.applied_repeatable(fresh_db)["mart.clues_as_of.sql"] == migrate.Repeatable(
+        migrate.REPEATABLE_DIR / "mart.clues_as_of.sql").checksum
+
+
+def test_the_as_of_functions_have_one_file_each_and_no_migration_redefines_them():
+    names = {r.name for r in migrate.discover_repeatable()}
+    for entity in load_spec().entities:
+        assert f"mart.{entity}_as_of.sql" in names
+    later = [m.path.name for m in migrate.discover() if m.version > 13 and "_as_of" in m.sql]
+    assert later == []

@@ -1,8 +1,9 @@
 """Refreshing and reading the marts: every `.sql` file in sql/marts, in one transaction.
 
+One mart table = one file `sql/marts/<name>.sql` and its description `<name>.yml` (xuncha.metric_dictionary).
 The marts are dated series: each row holds the figures as they stood at the end of its `as_of` day, computed
-from history through the as-of functions of migrations 0010/0013 (`mart.<entity>_as_of(dates, codes)`). A refresh
-replaces the rows of the given days for the given reporting units, and nothing else:
+from history through the as-of functions (`mart.<entity>_as_of(dates, codes)`, one file each in sql/repeatable).
+A refresh replaces the rows of the given days for the given reporting units, and nothing else:
 
 - `counties` are county-system codes (as the load's asset events name them); they map to reporting units
   through `mart.county_crosswalk` (refilled from the registry first), plus the units linked to them by a
@@ -12,16 +13,18 @@ replaces the rows of the given days for the given reporting units, and nothing e
 - `full=True` recomputes every unit for every day the series holds.
 
 Parameters come from config/metrics.yml (xuncha.metrics_config). Readers see the old or the new figures,
-never a mix.
+never a mix. Readers (the CLI, the workbook, the report) use `read_mart` and `newest_loaded_night`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from xuncha import db
+from xuncha.metric_dictionary import Column, Mart
 from xuncha.settings import SQL_DIR
 
 MARTS_DIR = SQL_DIR / "marts"
@@ -33,7 +36,10 @@ HEADLINE_COLUMNS = ("scope", "county_code", "county_name", "source_codes", "term
 
 
 def mart_files() -> list:
-    return sorted(MARTS_DIR.glob("*.sql"))
+    """The mart files in refresh order: a mart after the marts its description depends_on (sql/marts/*.yml)."""
+    from xuncha import metric_dictionary
+
+    return [m.sql_path for m in metric_dictionary.marts(MARTS_DIR).values()]
 
 
 def refresh(url: str | None = None, counties: Iterable[str] | None = None, dates: Iterable[dt.date] | None = None,
@@ -206,3 +212,54 @@ def findings_by_category(url: str | None = None) -> list[tuple]:
         cur.execute("""SELECT county_code, category, findings, first_found, last_found
                          FROM mart.findings_by_category ORDER BY county_code, category""")
         return cur.fetchall()
+
+
+# -- reading -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MartTable:
+    """The rows of one mart for one day, with the mart's description.
+
+    `columns` are the description's columns (name, Chinese label, unit, meaning) in table order; each row is a
+    tuple in that order (dates as datetime.date, rates as Decimal shares 0–1, amounts as Decimal CNY).
+    `as_of` is the day read (None for a mart that is not dated, findings_by_category).
+    """
+    mart: Mart
+    as_of: dt.date | None
+    rows: list[tuple]
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self.mart.columns
+
+    def records(self) -> list[dict]:
+        """The rows as dicts keyed by column name."""
+        names = [c.name for c in self.columns]
+        return [dict(zip(names, r)) for r in self.rows]
+
+
+def read_mart(url: str | None = None, name: str = "term_headline", as_of: dt.date | None = None) -> MartTable:
+    """The rows of mart.`name` for day `as_of`, ordered by the mart's key; nothing is computed here.
+
+    `as_of` None = the newest loaded night (newest_loaded_night). A day that was not computed reads as no rows:
+    call `ensure(url, as_of)` first to compute it (the CLI and the report do). Unknown names raise
+    xuncha.metric_dictionary.DictionaryError listing the marts.
+    """
+    from xuncha import metric_dictionary
+
+    mart = metric_dictionary.get(name)
+    cols = ", ".join(c.name for c in mart.columns)
+    order = ", ".join(k for k in mart.key if k != "as_of")
+    with db.connect(url) as conn, conn.cursor() as cur:
+        if mart.dated:
+            day = as_of or latest_business_date(cur=cur)
+            cur.execute(f"SELECT {cols} FROM {mart.table} WHERE as_of = %s ORDER BY {order}", (day,))
+        else:
+            day = None
+            cur.execute(f"SELECT {cols} FROM {mart.table} ORDER BY {order}")
+        return MartTable(mart, day, [tuple(r) for r in cur.fetchall()])
+
+
+def newest_loaded_night(url: str | None = None) -> dt.date | None:
+    """The newest business night loaded from any county system (None before the first load)."""
+    return latest_business_date(url)

@@ -2,7 +2,10 @@
 
 Everything a metric decides by policy (which round types count toward coverage, the satisfaction
 threshold, the clue rules, the term calendar) lives in that file; `MetricsConfig.params()` turns it into
-the query parameters of sql/marts/*.sql. Errors name the file and the key.
+the query parameters of sql/marts/*.sql. The file's shape, types and ranges are checked by JSON Schema
+(plugins/xuncha/schemas/metrics.schema.json, whose `x-error` gives each message); only the rules across
+entries stay here (codes of the export spec, terms in order and not overlapping, min ≤ max, ageing edges).
+Errors name the file and the key.
 """
 
 from __future__ import annotations
@@ -11,18 +14,10 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from xuncha.settings import get_settings, read_config
 
 LEVELS = ("city", "county")
-SECTIONS = {
-    "terms": None,
-    "coverage": {"round_types"},
-    "rounds": {"targets"},
-    "rectification": {"completed_statuses", "report_due_months"},
-    "satisfaction": {"count_basically_satisfied", "threshold"},
-    "clues": {"feedback_months", "clearance_days", "ageing_months"},
-}
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "metrics.schema.json"
 
 
 class MetricsConfigError(ValueError):
@@ -82,12 +77,6 @@ def _codes(name: str) -> set[str]:
     return set(load_spec().codes[name])
 
 
-def _int(value, where: str, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise MetricsConfigError(f"{where}: expected a whole number ≥ {minimum}, got {value!r}")
-    return value
-
-
 def _date(value, where: str) -> dt.date:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
@@ -97,9 +86,8 @@ def _date(value, where: str) -> dt.date:
         raise MetricsConfigError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _code_list(value, where: str, allowed: set[str]) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value:
-        raise MetricsConfigError(f"{where}: expected a non-empty list")
+def _code_list(value: list, where: str, allowed: set[str]) -> tuple[str, ...]:
+    """A list of codes of one spec code list (the schema has checked it is a non-empty list of text)."""
     unknown = [v for v in value if v not in allowed]
     if unknown:
         raise MetricsConfigError(f"{where}: unknown value(s) {unknown}; allowed: {sorted(allowed)}")
@@ -108,28 +96,65 @@ def _code_list(value, where: str, allowed: set[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _section(raw: dict, name: str, source: str) -> dict:
-    body = raw.get(name)
-    if not isinstance(body, dict):
-        raise MetricsConfigError(f"{source}: `{name}` must be a mapping with {sorted(SECTIONS[name])}")
-    missing, unknown = SECTIONS[name] - set(body), set(body) - SECTIONS[name]
-    if unknown:
-        raise MetricsConfigError(f"{source}: {name}: unknown key(s) {sorted(unknown)}")
-    if missing:
-        raise MetricsConfigError(f"{source}: {name}: missing key(s) {sorted(missing)}")
-    return body
+def _schema_errors(raw, source: str) -> None:
+    """Validate `raw` against metrics.schema.json; raise the first error as `source: key: message`."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    plain = _plain(raw)
+    errors = sorted(jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).iter_errors(plain),
+                    key=lambda e: [str(p) for p in e.absolute_path])
+    if not errors:
+        return
+    e = errors[0]
+    path = list(e.absolute_path)
+    if e.validator in ("additionalProperties", "required"):
+        known = set(e.schema.get("properties", {}))
+        keys = sorted(set(e.instance) - known) if e.validator == "additionalProperties" else sorted(
+            set(e.schema["required"]) - set(e.instance))
+        what = ("unknown section(s)" if not path else "unknown key(s)") if e.validator == "additionalProperties" \
+            else "missing section(s)" if not path else "missing key(s)"
+        if not (path and path[0] == "terms"):
+            raise MetricsConfigError(f"{source}: {_where(path) + ': ' if path else ''}{what} {keys}")
+    node, value, at = schema, plain, []           # the deepest node on the path that says its error (x-error)
+    message, message_at = None, []
+    for part in path:
+        node = node["items"] if isinstance(part, int) else node.get("properties", {}).get(part, node.get("additionalProperties"))
+        value = value[part]
+        at.append(part)
+        if isinstance(node, dict) and "x-error" in node:
+            message, message_at, message_value = node["x-error"], list(at), value
+    if message is None:
+        raise MetricsConfigError(f"{source}: {_where(path) or '(top)'}: {e.message}")
+    raise MetricsConfigError(f"{source}: {_where(message_at)}: {message.format(value=message_value)}")
+
+
+def _where(path: list) -> str:
+    """A key path as the messages name it: clues.clearance_days, terms #1.start."""
+    out = ""
+    for part in path:
+        out += f" #{part + 1}" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _plain(value):
+    """YAML values as JSON Schema sees them: dates as ISO text."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
 
 
 def _terms(raw, source: str) -> tuple[Term, ...]:
-    if not isinstance(raw, list) or not raw:
-        raise MetricsConfigError(f"{source}: `terms` must be a non-empty list of {{term_no, start, end}}")
     terms = []
     for i, t in enumerate(raw, 1):
         where = f"{source}: terms #{i}"
-        if not isinstance(t, dict) or set(t) != {"term_no", "start", "end"}:
-            raise MetricsConfigError(f"{where}: expected exactly term_no, start and end")
-        term = Term(_int(t["term_no"], f"{where}.term_no", 1), _date(t["start"], f"{where}.start"),
-                    _date(t["end"], f"{where}.end"))
+        term = Term(t["term_no"], _date(t["start"], f"{where}.start"), _date(t["end"], f"{where}.end"))
         if term.end < term.start:
             raise MetricsConfigError(f"{where}: end {term.end} is before start {term.start}")
         terms.append(term)
@@ -145,16 +170,11 @@ def _terms(raw, source: str) -> tuple[Term, ...]:
 
 def _targets(raw, source: str) -> dict[str, RoundTarget]:
     where = f"{source}: rounds.targets"
-    if not isinstance(raw, dict) or not raw:
-        raise MetricsConfigError(f"{where}: expected a mapping of level to {{min, max}}")
     out = {}
     for level, body in raw.items():
         if level not in LEVELS:
             raise MetricsConfigError(f"{where}: unknown level {level!r}; levels are {list(LEVELS)}")
-        if not isinstance(body, dict) or not body or set(body) - {"min", "max"}:
-            raise MetricsConfigError(f"{where}.{level}: expected min and/or max")
-        lo = _int(body["min"], f"{where}.{level}.min") if body.get("min") is not None else None
-        hi = _int(body["max"], f"{where}.{level}.max") if body.get("max") is not None else None
+        lo, hi = body.get("min"), body.get("max")
         if lo is not None and hi is not None and hi < lo:
             raise MetricsConfigError(f"{where}.{level}: max {hi} is below min {lo}")
         out[level] = RoundTarget(lo, hi)
@@ -162,41 +182,37 @@ def _targets(raw, source: str) -> dict[str, RoundTarget]:
 
 
 def parse(raw: dict, source: str = "metrics.yml") -> MetricsConfig:
+    """Validate the parsed file (schema, then the rules across entries) into a MetricsConfig.
+
+    Raises MetricsConfigError `source: key: what is wrong` (e.g. `metrics.yml: clues.clearance_days: expected a
+    whole number ≥ 1, got 0`).
+    """
     if not isinstance(raw, dict):
-        raise MetricsConfigError(f"{source}: expected a mapping with {sorted(SECTIONS)}")
-    unknown = set(raw) - set(SECTIONS)
-    if unknown:
-        raise MetricsConfigError(f"{source}: unknown section(s) {sorted(unknown)}")
-    cov, rnd, rect, sat, clu = (_section(raw, n, source) for n in ("coverage", "rounds", "rectification",
-                                                                   "satisfaction", "clues"))
-    threshold = sat["threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
-        raise MetricsConfigError(f"{source}: satisfaction.threshold: expected a share in (0, 1], got {threshold!r}")
-    if not isinstance(sat["count_basically_satisfied"], bool):
-        raise MetricsConfigError(f"{source}: satisfaction.count_basically_satisfied: expected true or false")
-    feedback = _int(clu["feedback_months"], f"{source}: clues.feedback_months", 1)
-    edges = clu["ageing_months"]
-    if (not isinstance(edges, list) or not edges
-            or any(isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in edges)
-            or edges != sorted(set(edges))):
+        raise MetricsConfigError(f"{source}: expected a mapping with terms, coverage, rounds, rectification, "
+                                 "satisfaction and clues")
+    _schema_errors(raw, source)
+    cov, rnd, rect, sat, clu = (raw[n] for n in ("coverage", "rounds", "rectification", "satisfaction", "clues"))
+    feedback, edges = clu["feedback_months"], clu["ageing_months"]
+    if edges != sorted(set(edges)):
         raise MetricsConfigError(f"{source}: clues.ageing_months: expected increasing whole months ≥ 1, got {edges!r}")
     if feedback not in edges:
         raise MetricsConfigError(f"{source}: clues.ageing_months {edges} must include feedback_months ({feedback})")
     return MetricsConfig(
-        terms=_terms(raw.get("terms"), source),
+        terms=_terms(raw["terms"], source),
         coverage_round_types=_code_list(cov["round_types"], f"{source}: coverage.round_types", _codes("round_type")),
         round_targets=_targets(rnd["targets"], source),
         completed_statuses=_code_list(rect["completed_statuses"], f"{source}: rectification.completed_statuses",
                                       _codes("rectification_status")),
-        report_due_months=_int(rect["report_due_months"], f"{source}: rectification.report_due_months", 1),
+        report_due_months=rect["report_due_months"],
         count_basically_satisfied=sat["count_basically_satisfied"],
-        satisfaction_threshold=float(threshold),
+        satisfaction_threshold=float(sat["threshold"]),
         feedback_months=feedback,
-        clearance_days=_int(clu["clearance_days"], f"{source}: clues.clearance_days", 1),
+        clearance_days=clu["clearance_days"],
         ageing_months=tuple(edges),
     )
 
 
 def load(path: Path | None = None) -> MetricsConfig:
+    """config/metrics.yml (or `path`), validated; a missing or malformed file raises MetricsConfigError naming it."""
     path = path or get_settings().config_dir / "metrics.yml"
     return parse(read_config(path, MetricsConfigError, "metric parameters"), str(path))

@@ -1,8 +1,15 @@
-"""Warehouse migrations: numbered plain-SQL files in sql/migrations, applied in order, each once.
+"""Warehouse migrations: numbered plain-SQL files in sql/migrations, applied in order, each once; then the
+repeatable objects of sql/repeatable, each re-applied whenever its checksum changes.
 
-`audit.schema_migrations` records what is applied (version, file name, checksum, when). Each file runs
-in its own transaction; an advisory lock serialises concurrent runners (two DAG runs, a CLI and a test).
-Editing a file that is already applied is an error: add a new migration instead.
+Versioned (sql/migrations/NNNN_name.sql): `audit.schema_migrations` records what is applied (version, file
+name, checksum, when). Editing a file that is already applied is an error: add a new migration instead.
+
+Repeatable (sql/repeatable/<name>.sql, as Flyway's `R__` files): objects that are redefined over time — the
+as-of functions, the marts' `COMMENT ON` — live in one file each and are written to be run again (CREATE OR
+REPLACE, or DROP IF EXISTS + CREATE). After the versioned migrations, every repeatable file whose checksum is
+not the one recorded in `audit.repeatable_migrations` runs (in name order), so editing the file is how the object
+changes. Each file runs in its own transaction; an advisory lock serialises concurrent runners (two DAG runs,
+a CLI and a test).
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ from pathlib import Path
 from xuncha.settings import SQL_DIR
 
 MIGRATIONS_DIR = SQL_DIR / "migrations"
+REPEATABLE_DIR = SQL_DIR / "repeatable"
 _LOCK_ID = 0x58554E43  # "XUNC"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_REPEATABLE_NAME = re.compile(r"^[a-z][a-z0-9_.]*\.sql$")
 
 
 @dataclass(frozen=True)
@@ -33,8 +42,26 @@ class Migration:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Repeatable:
+    """A repeatable object's file (sql/repeatable/<name>.sql), applied again whenever its checksum changes."""
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
 class MigrationError(RuntimeError):
-    pass
+    """A migration file is misnamed, was edited after it was applied, or failed (the message names the file)."""
 
 
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
@@ -50,12 +77,28 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
+def discover_repeatable(directory: Path = REPEATABLE_DIR) -> list[Repeatable]:
+    """The repeatable files of `directory`, in name order (none when it does not exist)."""
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        if not _REPEATABLE_NAME.match(path.name):
+            raise MigrationError(f"{path.name}: repeatable files are named lower_snake (dots allowed).sql")
+        found.append(Repeatable(path))
+    return found
+
+
 def _ensure_table(cur) -> None:
     cur.execute("CREATE SCHEMA IF NOT EXISTS audit")
     cur.execute(
         """CREATE TABLE IF NOT EXISTS audit.schema_migrations (
                version    integer PRIMARY KEY,
                name       text NOT NULL,
+               checksum   text NOT NULL,
+               applied_at timestamptz NOT NULL DEFAULT now())"""
+    )
+    cur.execute(
+        """CREATE TABLE IF NOT EXISTS audit.repeatable_migrations (
+               name       text PRIMARY KEY,
                checksum   text NOT NULL,
                applied_at timestamptz NOT NULL DEFAULT now())"""
     )
@@ -77,10 +120,36 @@ def applied_versions(url: str | None = None) -> set[int]:
         return set(applied(conn))
 
 
-def migrate(url: str | None = None, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Apply every pending migration as the owner (`url`, default db.owner_url()); then make the registry's county
-    reader roles and re-apply grants and row-level security (xuncha.roles.sync). Returns the migrations applied
-    (empty when up to date)."""
+def applied_repeatable(url: str | None = None) -> dict[str, str]:
+    """Repeatable file name → checksum last applied."""
+    from xuncha import db
+
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('audit.repeatable_migrations') IS NOT NULL")
+        if not cur.fetchone()[0]:
+            return {}
+        cur.execute("SELECT name, checksum FROM audit.repeatable_migrations")
+        return dict(cur.fetchall())
+
+
+def _run(cur, path: Path, sql: str, record: str, args: tuple) -> None:
+    cur.execute("BEGIN")
+    try:
+        cur.execute(sql)
+        cur.execute(record, args)
+        cur.execute("COMMIT")
+    except Exception as exc:
+        cur.execute("ROLLBACK")
+        raise MigrationError(f"migration {path.name} failed: {exc}".strip()) from exc
+
+
+def migrate(url: str | None = None, directory: Path = MIGRATIONS_DIR,
+            repeatable_dir: Path | None = REPEATABLE_DIR) -> list[Migration]:
+    """Apply every pending versioned migration as the owner (`url`, default db.owner_url()), then every new or
+    changed repeatable file of `repeatable_dir` (None = none); then make the registry's county reader roles and
+    re-apply grants and row-level security (xuncha.roles.sync). Returns the versioned migrations applied (empty
+    when up to date); the repeatable files applied are in `audit.repeatable_migrations` (applied_at). Raises
+    MigrationError naming the file."""
     from xuncha import db, roles
 
     pending_done: list[Migration] = []
@@ -98,18 +167,19 @@ def migrate(url: str | None = None, directory: Path = MIGRATIONS_DIR) -> list[Mi
                             "never edit an applied migration, add a new one"
                         )
                     continue
-                cur.execute("BEGIN")
-                try:
-                    cur.execute(mig.sql)
-                    cur.execute(
-                        "INSERT INTO audit.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                        (mig.version, mig.path.name, mig.checksum),
-                    )
-                    cur.execute("COMMIT")
-                except Exception as exc:
-                    cur.execute("ROLLBACK")
-                    raise MigrationError(f"migration {mig.path.name} failed: {exc}".strip()) from exc
+                _run(cur, mig.path, mig.sql,
+                     "INSERT INTO audit.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                     (mig.version, mig.path.name, mig.checksum))
                 pending_done.append(mig)
+            if repeatable_dir is not None:
+                cur.execute("SELECT name, checksum FROM audit.repeatable_migrations")
+                recorded = dict(cur.fetchall())
+                for rep in discover_repeatable(repeatable_dir):
+                    if recorded.get(rep.name) != rep.checksum:
+                        _run(cur, rep.path, rep.sql,
+                             """INSERT INTO audit.repeatable_migrations (name, checksum) VALUES (%s, %s)
+                                ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()""",
+                             (rep.name, rep.checksum))
             roles.sync(conn)
         finally:
             cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))

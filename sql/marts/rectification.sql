@@ -1,14 +1,11 @@
--- mart.rectification and mart.rectification_overdue — 整改完成率 and the overdue-task listing, as of each
--- day in %(dates)s, for reporting units %(units)s (NULL = all).
--- mart.rectification: one row = one unit and one term (the term of the task's inspection's round; 0 when
---   unknown). Completion rate = tasks due by as_of (due_date <= as_of) in a completed status
---   (%(completed_statuses)s: done, basically done, fixed on the spot) over tasks due by as_of. A task
---   completed after its due date counts as completed from the day that version took effect, and in
---   tasks_completed_late. Rectification reports are due %(report_due_months)s months after feedback.
--- mart.rectification_overdue: one row = one task due by as_of and not completed.
+-- mart.rectification — 整改完成率, as of each day in %(dates)s, for reporting units %(units)s (NULL = all).
+-- Described in rectification.yml. One row = one unit and one term (the term of the task's inspection's round;
+-- 0 when unknown). Completion rate = tasks due by as_of (due_date <= as_of) in a completed status
+-- (%(completed_statuses)s: done, basically done, fixed on the spot) over tasks due by as_of. A task completed
+-- after its due date counts as completed from the day that version took effect, and in tasks_completed_late.
+-- Rectification reports are due %(report_due_months)s months after feedback.
+-- The `insp` and `task` sets are the same as in rectification_overdue.sql (which lists the overdue tasks).
 DELETE FROM mart.rectification
- WHERE as_of = ANY(%(dates)s::date[]) AND (%(units)s::text[] IS NULL OR county_code = ANY(%(units)s::text[]));
-DELETE FROM mart.rectification_overdue
  WHERE as_of = ANY(%(dates)s::date[]) AND (%(units)s::text[] IS NULL OR county_code = ANY(%(units)s::text[]));
 
 WITH insp AS (
@@ -26,15 +23,6 @@ task AS (
            t.status = ANY(%(completed_statuses)s::text[]) AS completed
       FROM mart.rectifications_as_of(%(dates)s, %(sources)s) t
       LEFT JOIN insp i ON i.as_of = t.as_of AND i.county_code = t.report_code AND i.inspection_id = t.inspection_id
-),
-listed AS (
-    INSERT INTO mart.rectification_overdue (as_of, county_code, task_id, source_code, term_no, inspection_id, org_id,
-                                            responsible_org, status, due_date, days_overdue, feedback_date, report_due_date)
-    SELECT as_of, county_code, task_id, source_code, term_no, inspection_id, org_id,
-           responsible_org, status, due_date, as_of - due_date, feedback_date, report_due_date
-      FROM task
-     WHERE due AND NOT completed
-    RETURNING 1
 ),
 by_task AS (
     SELECT as_of, county_code, term_no,

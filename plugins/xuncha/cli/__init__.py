@@ -78,30 +78,6 @@ def airflow(ctx: typer.Context):
 
 # -- data ----------------------------------------------------------------------------------------------
 
-@app.command()
-@friendly
-def metrics(
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Day to report (YYYY-MM-DD): the figures as they "
-                                                 "stood at the end of it. Default: the newest night loaded.")] = None,
-    term: Annotated[Optional[int], typer.Option(help="Only this term (届次); default: every term with figures.")] = None,
-    refresh: Annotated[bool, typer.Option(help="Recompute every county for that day first (otherwise only the "
-                                                "counties the series lacks for it are computed).")] = True,
-    findings: Annotated[bool, typer.Option(help="Also print findings by county and category.")] = False,
-):
-    """Print the term headline (巡察工作情况) per county and for the whole city, as of a day, from the marts."""
-    from xuncha import metrics as m, migrate
-
-    migrate.migrate()
-    day = _date(as_of) or m.latest_business_date() or m.today()
-    if refresh:
-        m.refresh(as_of=day)
-    else:
-        m.ensure(as_of=day)
-    _print_headline(day, m.headline(as_of=day, term_no=term))
-    if findings:
-        _print_findings(m.findings_by_category())
-
-
 def _print_headline(day: dt.date, rows: list[dict]) -> None:
     from xuncha import registry
 

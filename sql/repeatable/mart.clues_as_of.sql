@@ -1,0 +1,50 @@
+-- mart.clues_as_of(dates, codes): the rows of core.clues as they stood at the end of each day in `dates`
+-- (mart.day_end, Asia/Shanghai), withdrawn rows left out, for county codes `codes` (NULL = all).
+-- Columns: as_of, report_code (mart.county_crosswalk of county_code), then core.clues's columns.
+--
+-- How: core.clues holds the last recorded version of every key (the loader appends to history exactly what it
+-- writes to core: sql/load/merge.sql, withdraw.sql). A key's last version is in force at the end of day d as soon
+-- as it took effect (valid_from = coalesce(withdrawn_at, updated_at) < day_end). Only a key whose last version
+-- took effect after some asked day (`late`) can have an older version in force that day: those keys go through
+-- the window over history.clues, which orders versions as they were recorded (recorded_at, batch_id) and gives each
+-- its valid_to (the earliest valid_from among the versions recorded after it). A refresh passes `codes` as a
+-- literal array, so PostgreSQL prunes the county partitions (0014) when it plans the query.
+--
+-- Repeatable object: the migration runner (xuncha.migrate) re-applies this file whenever it changes. A column
+-- added to core.clues is added to the RETURNS TABLE and both SELECT lists here.
+DROP FUNCTION IF EXISTS mart.clues_as_of(date[], text[]);
+CREATE FUNCTION mart.clues_as_of(dates date[], codes text[] DEFAULT NULL::text[])
+RETURNS TABLE (
+    as_of date, report_code text, county_code text, clue_id text,
+    inspection_id text, recipient text, transfer_date date, disposal_method text,
+    closed_date date, updated_at timestamp with time zone, withdrawn_at timestamp with time zone, batch_id bigint)
+LANGUAGE sql STABLE PARALLEL SAFE AS $body$
+    WITH d AS (
+        SELECT d.as_of, mart.day_end(d.as_of) AS day_end FROM unnest(dates) AS d(as_of)
+    ),
+    late AS (       -- keys whose last version took effect after the end of an asked day
+        SELECT c.county_code, c.clue_id
+          FROM core.clues c
+         WHERE coalesce(c.withdrawn_at, c.updated_at) >= (SELECT min(day_end) FROM d)
+           AND (codes IS NULL OR c.county_code = ANY(codes))
+    )
+    SELECT d.as_of, coalesce(cw.report_code, c.county_code), c.county_code, c.clue_id, c.inspection_id, c.recipient, c.transfer_date, c.disposal_method, c.closed_date, c.updated_at, c.withdrawn_at, c.batch_id
+      FROM d
+      JOIN core.clues c ON c.updated_at < d.day_end
+      LEFT JOIN mart.county_crosswalk cw ON cw.source_code = c.county_code
+     WHERE c.withdrawn_at IS NULL
+       AND (codes IS NULL OR c.county_code = ANY(codes))
+    UNION ALL
+    SELECT d.as_of, coalesce(cw.report_code, v.county_code), v.county_code, v.clue_id, v.inspection_id, v.recipient, v.transfer_date, v.disposal_method, v.closed_date, v.updated_at, v.withdrawn_at, v.batch_id
+      FROM (SELECT h.*, e.valid_from,
+                   min(e.valid_from) OVER (PARTITION BY h.county_code, h.clue_id ORDER BY h.recorded_at, h.batch_id
+                                           ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS valid_to
+              FROM history.clues h
+              JOIN late USING (county_code, clue_id)
+             CROSS JOIN LATERAL (SELECT CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END) e(valid_from)
+             WHERE codes IS NULL OR h.county_code = ANY(codes)
+           ) v
+      JOIN d ON v.valid_from < d.day_end AND v.valid_to >= d.day_end
+      LEFT JOIN mart.county_crosswalk cw ON cw.source_code = v.county_code
+     WHERE v.change <> 'withdraw'
+$body$;

@@ -1,0 +1,51 @@
+-- mart.satisfaction_surveys_as_of(dates, codes): the rows of core.satisfaction_surveys as they stood at the end of each day in `dates`
+-- (mart.day_end, Asia/Shanghai), withdrawn rows left out, for county codes `codes` (NULL = all).
+-- Columns: as_of, report_code (mart.county_crosswalk of county_code), then core.satisfaction_surveys's columns.
+--
+-- How: core.satisfaction_surveys holds the last recorded version of every key (the loader appends to history exactly what it
+-- writes to core: sql/load/merge.sql, withdraw.sql). A key's last version is in force at the end of day d as soon
+-- as it took effect (valid_from = coalesce(withdrawn_at, updated_at) < day_end). Only a key whose last version
+-- took effect after some asked day (`late`) can have an older version in force that day: those keys go through
+-- the window over history.satisfaction_surveys, which orders versions as they were recorded (recorded_at, batch_id) and gives each
+-- its valid_to (the earliest valid_from among the versions recorded after it). A refresh passes `codes` as a
+-- literal array, so PostgreSQL prunes the county partitions (0014) when it plans the query.
+--
+-- Repeatable object: the migration runner (xuncha.migrate) re-applies this file whenever it changes. A column
+-- added to core.satisfaction_surveys is added to the RETURNS TABLE and both SELECT lists here.
+DROP FUNCTION IF EXISTS mart.satisfaction_surveys_as_of(date[], text[]);
+CREATE FUNCTION mart.satisfaction_surveys_as_of(dates date[], codes text[] DEFAULT NULL::text[])
+RETURNS TABLE (
+    as_of date, report_code text, county_code text, survey_id text,
+    inspection_id text, survey_date date, respondents integer, satisfied integer,
+    basically_satisfied integer, dissatisfied integer, updated_at timestamp with time zone, withdrawn_at timestamp with time zone,
+    batch_id bigint)
+LANGUAGE sql STABLE PARALLEL SAFE AS $body$
+    WITH d AS (
+        SELECT d.as_of, mart.day_end(d.as_of) AS day_end FROM unnest(dates) AS d(as_of)
+    ),
+    late AS (       -- keys whose last version took effect after the end of an asked day
+        SELECT c.county_code, c.survey_id
+          FROM core.satisfaction_surveys c
+         WHERE coalesce(c.withdrawn_at, c.updated_at) >= (SELECT min(day_end) FROM d)
+           AND (codes IS NULL OR c.county_code = ANY(codes))
+    )
+    SELECT d.as_of, coalesce(cw.report_code, c.county_code), c.county_code, c.survey_id, c.inspection_id, c.survey_date, c.respondents, c.satisfied, c.basically_satisfied, c.dissatisfied, c.updated_at, c.withdrawn_at, c.batch_id
+      FROM d
+      JOIN core.satisfaction_surveys c ON c.updated_at < d.day_end
+      LEFT JOIN mart.county_crosswalk cw ON cw.source_code = c.county_code
+     WHERE c.withdrawn_at IS NULL
+       AND (codes IS NULL OR c.county_code = ANY(codes))
+    UNION ALL
+    SELECT d.as_of, coalesce(cw.report_code, v.county_code), v.county_code, v.survey_id, v.inspection_id, v.survey_date, v.respondents, v.satisfied, v.basically_satisfied, v.dissatisfied, v.updated_at, v.withdrawn_at, v.batch_id
+      FROM (SELECT h.*, e.valid_from,
+                   min(e.valid_from) OVER (PARTITION BY h.county_code, h.survey_id ORDER BY h.recorded_at, h.batch_id
+                                           ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS valid_to
+              FROM history.satisfaction_surveys h
+              JOIN late USING (county_code, survey_id)
+             CROSS JOIN LATERAL (SELECT CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END) e(valid_from)
+             WHERE codes IS NULL OR h.county_code = ANY(codes)
+           ) v
+      JOIN d ON v.valid_from < d.day_end AND v.valid_to >= d.day_end
+      LEFT JOIN mart.county_crosswalk cw ON cw.source_code = v.county_code
+     WHERE v.change <> 'withdraw'
+$body$;
