@@ -1,5 +1,5 @@
 """A small hand-made world in which every mart has rows: 嵩县 410325 over 2018 (used by the dictionary,
-read-API and workbook tests). `AS_OF` is a day on which each mart holds at least one row."""
+read-API and workbook tests). `AS_OF` is the newest night, on which each mart holds at least one row."""
 
 from __future__ import annotations
 
@@ -27,3 +27,4 @@ def build(w):
             clues=[clue(f"{c}-C1", f"{c}-I1", "2018-02-01", "case_filed", "2018-03-01")],
             case_outcomes=[outcome(f"{c}-D1", f"{c}-C1", "sanction", "2018-03-01", amount="5000.00")])
     w.night(c, "2018-04-15", satisfaction_surveys=[survey(f"{c}-S1", f"{c}-I1", "2018-04-15", 30, 28, 1, 1)])
+    w.night(c, AS_OF, findings=[finding(f"{c}-F3", f"{c}-I1", AS_OF, category="SL3")])

@@ -107,7 +107,7 @@ def test_an_output_check_catches_a_row_that_breaks_it(world):
 
 def test_read_mart_gives_the_rows_of_a_day_with_the_description(world):
     world.refresh(mart_world.AS_OF)
-    assert metrics.newest_loaded_night(world.url) == dt.date(2018, 4, 15)
+    assert metrics.newest_loaded_night(world.url) == DAY
     t = metrics.read_mart(world.url, "clue_disposal", DAY)
     assert t.as_of == DAY and t.mart.title == "问题线索处置"
     assert [c.name for c in t.columns] == [c.name for c in metric_dictionary.get("clue_disposal").columns]
@@ -115,8 +115,9 @@ def test_read_mart_gives_the_rows_of_a_day_with_the_description(world):
     rec = t.records()[0]
     assert (rec["clues_transferred"], rec["clues_disposed"], str(rec["disposal_rate"])) == (2, 1, "0.5000")
     assert t.mart.column("disposal_rate").header == "办结率（%）"
-    newest = metrics.read_mart(world.url, "term_headline")      # default: the newest loaded night (not computed)
-    assert newest.as_of == dt.date(2018, 4, 15) and newest.rows == []
+    newest = metrics.read_mart(world.url, "term_headline")      # default: the newest loaded night
+    assert newest.as_of == DAY and [r[:2] for r in newest.rows] == [("city_total", "410300"), ("unit", "410325")]
+    assert metrics.read_mart(world.url, "coverage", DAY - dt.timedelta(days=1)).rows == []    # not computed
     with pytest.raises(DictionaryError, match="no mart 'nope'; marts are: clue_ageing"):
         metrics.read_mart(world.url, "nope", DAY)
 
@@ -131,7 +132,7 @@ def test_the_cli_prints_any_mart_and_refuses_to_compute_a_day_after_the_newest_n
                        text=True)
     assert r.returncode == 0, r.stderr
     assert "问题线索处置 — Clue disposal and 清零 as of 2018-04-15" in r.stdout and "50.00%" in r.stdout
-    r = subprocess.run([xuncha, "metrics", "--mart", "coverage", "--as-of", "2018-05-01"], capture_output=True, text=True)
-    assert r.returncode == 0 and "later than the newest loaded night (2018-04-15)" in " ".join(r.stderr.split())
-    assert query(world.url, "SELECT count(*) FROM mart.refresh_log WHERE as_of = '2018-05-01'") == [(0,)]
-    assert query(world.url, "SELECT count(*) FROM mart.coverage WHERE as_of = '2018-05-01'") == [(0,)]
+    r = subprocess.run([xuncha, "metrics", "--mart", "coverage", "--as-of", "2018-07-01"], capture_output=True, text=True)
+    assert r.returncode == 0 and f"later than the newest loaded night ({DAY})" in " ".join(r.stderr.split())
+    assert query(world.url, "SELECT count(*) FROM mart.refresh_log WHERE as_of = '2018-07-01'") == [(0,)]
+    assert query(world.url, "SELECT count(*) FROM mart.coverage WHERE as_of = '2018-07-01'") == [(0,)]
