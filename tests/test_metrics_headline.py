@@ -38,6 +38,9 @@ def build(w):
     w.night("410300", "2018-02-15", findings=[finding("CF1", "410300-CI1", "2018-02-15")])
     w.night("410300", "2018-03-01", clues=[clue("CK1", "410300-CI1", "2018-03-01")])
     w.night("410300", "2018-06-01", case_outcomes=[outcome("CD1", "CK1", "judicial_transfer", "2018-06-01", amount="50")])
+    # a night with nothing to report (no file): 2018-12-31 is loaded, so `xuncha metrics --as-of 2018-12-31` computes
+    # it (a day after the newest loaded night is refused: its figures would claim the unloaded nights were empty)
+    w.night("410300", "2018-12-31")
 
 
 loaded, world = shared_world(build)
