@@ -126,7 +126,8 @@ def counties():
 @friendly
 def demo(
     from_: Annotated[str, typer.Option("--from", help="First night of the demo window (from the term's start: later nights refer to earlier ones).")] = "2016-10-01",
-    to: Annotated[str, typer.Option(help="Last night of the demo window.")] = "2016-11-30",
+    to: Annotated[str, typer.Option(help="Last night of the demo window (by 2017-02 every mart has rows: "
+                                         "rectification from 2016-12, outcomes from 2017-01, surveys from 2017-02).")] = "2017-02-28",
     profile: Annotated[str, typer.Option(help="Generator profile.")] = "seed",
 ):
     """The main job on the embedded default: a window of seed nights from all county systems through the real DAGs."""
@@ -177,12 +178,18 @@ def demo(
 
 
 def _demo_tables(day: dt.date) -> None:
-    """What a report consumer sees after the demo: the term headline as of the last night, and findings by category."""
-    from xuncha import metrics as m
+    """What a report consumer sees after the demo: the term headline as of the last night, findings by category,
+    the rows each mart holds that day, and the Excel workbook of them all."""
+    from xuncha import metric_dictionary, metrics as m
+    from xuncha.reports import workbook
 
     m.ensure(as_of=day)
     _print_headline(day, m.headline(as_of=day))
     _print_findings(m.findings_by_category())
+    counts = ", ".join(f"{name} {len(m.read_mart(name=name, as_of=day).rows)}" for name in metric_dictionary.marts())
+    console.print(f"rows per mart as of {day}: {counts}\n"
+                  f"every mart: xuncha metrics --mart NAME --as-of {day} (--list names them); "
+                  f"the workbook of all of them: {workbook.build(as_of=day)}")
 
 
 def _print_findings(rows: list[tuple]) -> None:

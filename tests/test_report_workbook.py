@@ -1,0 +1,98 @@
+"""The Excel workbook (`xuncha report --xlsx`): it opens with reader libraries, its figures equal the marts, text
+that a spreadsheet would run as a formula stays text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import mart_world
+import pytest
+from metrics_fixtures import shared_world
+
+from xuncha import metric_dictionary, metrics
+from xuncha.reports import workbook
+
+loaded, world = shared_world(mart_world.build)
+DAY = dt.date.fromisoformat(mart_world.AS_OF)
+XUNCHA = str(Path(sys.executable).with_name("xuncha"))
+
+
+@pytest.fixture
+def book(world, tmp_path):
+    world.refresh(mart_world.AS_OF)
+    r = subprocess.run([XUNCHA, "report", "--xlsx", "--as-of", mart_world.AS_OF, "--out", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    path = tmp_path / workbook.workbook_name(DAY)
+    assert f"wrote {path}" in " ".join(r.stdout.split())
+    return path
+
+
+def _plain(v):
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, dt.date):
+        return dt.datetime.combine(v, dt.time())
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if isinstance(v, list):
+        return " ".join(v)
+    return v
+
+
+def test_the_workbook_has_the_headline_and_every_mart_with_title_header_and_frozen_panes(book):
+    import openpyxl
+
+    wb = openpyxl.load_workbook(book)
+    marts = metric_dictionary.marts()
+    assert wb.sheetnames[0] == "巡察工作情况" and sorted(wb.sheetnames) == sorted(m.title for m in marts.values())
+    for m in marts.values():
+        ws = wb[m.title]
+        assert ws["A1"].value.startswith(f"{m.title}（{m.title_en}）")
+        assert (f"截至 {mart_world.AS_OF}" if m.dated else "当前状态") in ws["A1"].value
+        assert ws.freeze_panes == "A3"
+        headers = [c.value for c in ws[2]]
+        assert [h for h in headers if h != "名称"] == [c.header for c in m.columns if c.name != "as_of"]
+        assert all(ws.column_dimensions[col].width >= 8 for col in ws.column_dimensions)
+    assert wb["巡察覆盖率"]["G2"].value == "巡察覆盖率（%）" and wb["巡察覆盖率"]["G3"].number_format == "0.00%"
+
+
+def test_the_figures_equal_the_marts(book, world):
+    import openpyxl
+
+    wb = openpyxl.load_workbook(book)
+    for name in metric_dictionary.marts():
+        table = metrics.read_mart(world.url, name, DAY)
+        ws = wb[table.mart.title]
+        headers = [c.value for c in ws[2]]
+        cols = [c for c in table.columns if c.name != "as_of"]
+        picked = [j for j, h in enumerate(headers) if h != "名称"]
+        got = [[row[j] for j in picked] for row in ws.iter_rows(min_row=3, max_row=2 + len(table.rows), values_only=True)]
+        want = [[_plain(r[table.columns.index(c)]) for c in cols] for r in table.rows]
+        if name == "term_headline":
+            want.sort(key=lambda r: (r[2], r[0] == "city_total", r[1]))
+        assert got == want, name
+        assert table.rows, name
+
+
+def test_a_formula_in_the_data_round_trips_as_text(book):
+    import openpyxl
+    from python_calamine import CalamineWorkbook
+
+    ws = openpyxl.load_workbook(book)["整改满意率（按被巡察单位）"]
+    cells = [c for row in ws.iter_rows(min_row=3) for c in row if c.value == mart_world.TEXT_INJECTION]
+    assert cells and all(c.data_type == "s" and c.quotePrefix for c in cells)
+    assert not [c for row in ws.iter_rows() for c in row if c.data_type == "f"]
+    rows = CalamineWorkbook.from_path(str(book)).get_sheet_by_name("整改满意率（按被巡察单位）").to_python()
+    assert any(v == mart_world.TEXT_INJECTION for row in rows for v in row)
+
+
+def test_a_day_after_the_newest_night_is_refused(world, tmp_path):
+    r = subprocess.run([XUNCHA, "report", "--xlsx", "--as-of", "2018-07-01", "--out", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and f"later than the newest loaded night ({DAY})" in " ".join(r.stderr.split())
+    assert list(tmp_path.iterdir()) == []
