@@ -84,8 +84,8 @@ def test_a_bad_description_is_refused_naming_the_file_and_the_key(tmp_path, edit
 def test_a_mart_file_without_a_description_is_refused(tmp_path):
     d = tmp_path / "marts"
     shutil.copytree(metric_dictionary.MARTS_DIR, d)
-    (d / "freshness.sql").write_text("SELECT 1;\n")
-    with pytest.raises(DictionaryError, match="freshness.sql: no description"):
+    (d / "clue_trend.sql").write_text("SELECT 1;\n")
+    with pytest.raises(DictionaryError, match="clue_trend.sql: no description"):
         metric_dictionary.marts(d)
 
 

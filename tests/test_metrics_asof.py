@@ -59,8 +59,8 @@ def test_the_nightly_refresh_takes_the_new_business_dates_of_the_counties_it_is_
     county_night(world, "410325", "2018-01-10")
     county_night(world, "410323", "2018-01-10")
     # every mart, one file per table, in refresh order (satisfaction after the satisfaction_by_org it rolls up)
-    assert metrics.refresh(world.url) == ["clue_ageing", "clue_disposal", "coverage", "findings_by_category", "outcomes",
-                                         "rectification", "rectification_overdue", "rounds_per_year",
+    assert metrics.refresh(world.url) == ["clue_ageing", "clue_disposal", "coverage", "findings_by_category", "freshness",
+                                         "outcomes", "rectification", "rectification_overdue", "rounds_per_year",
                                          "satisfaction_by_org", "satisfaction", "term_headline"]
     assert headline(world) == [("2018-01-10", "410323", 1, 1), ("2018-01-10", "410325", 1, 1)]
     stamp(world)

@@ -35,6 +35,8 @@ def book(world, tmp_path):
 def _plain(v):
     if isinstance(v, Decimal):
         return float(v)
+    if isinstance(v, dt.datetime):
+        return workbook.timestamp_text(v)
     if isinstance(v, dt.date):
         return dt.datetime.combine(v, dt.time())
     if isinstance(v, bool):

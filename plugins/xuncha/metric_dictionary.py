@@ -29,7 +29,7 @@ DOCS_PATH = PROJECT_ROOT / "docs" / "metrics.md"
 COMMENTS_PATH = SQL_DIR / "repeatable" / "mart_comments.sql"
 HEADLINE = "term_headline"
 """The mart a reader sees first (`xuncha metrics` without --mart, the workbook's first sheet)."""
-UNITS = {"date": "日期", "code": "代码", "text": "文本", "number": "编号", "year": "年", "count": "个", "persons": "人",
+UNITS = {"date": "日期", "timestamp": "时间", "code": "代码", "text": "文本", "number": "编号", "year": "年", "count": "个", "persons": "人",
          "share": "%", "boolean": "是/否", "CNY": "元", "months": "月", "days": "天"}
 """Units of the descriptions, as the Chinese unit printed after a header (share: stored 0–1, shown as %)."""
 
@@ -49,7 +49,7 @@ class Column:
     @property
     def header(self) -> str:
         """The Chinese header with its unit, e.g. 巡察覆盖率（%）; codes, text and dates carry none."""
-        return self.label if self.unit in ("code", "text", "date", "number", "boolean") else f"{self.label}（{UNITS[self.unit]}）"
+        return self.label if self.unit in ("code", "text", "date", "timestamp", "number", "boolean") else f"{self.label}（{UNITS[self.unit]}）"
 
 
 @dataclass(frozen=True)

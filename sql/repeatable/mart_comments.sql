@@ -44,6 +44,23 @@ COMMENT ON COLUMN mart.findings_by_category.findings IS '发现问题 [count]: l
 COMMENT ON COLUMN mart.findings_by_category.first_found IS '最早发现日期 [date]: earliest found_date';
 COMMENT ON COLUMN mart.findings_by_category.last_found IS '最近发现日期 [date]: latest found_date';
 
+COMMENT ON TABLE mart.freshness IS '数据新鲜度 — Freshness. One row = one county system of the registry (mart.county_crosswalk), as things stand at the refresh. expected_night = yesterday (Asia/Shanghai); age_nights = expected_night − last_loaded_night (0 = up to date, NULL = never loaded); quarantine_rate_30 = quarantined_30 / exports_30 (NULL when 0), likewise quarantine_rate_prev.';
+COMMENT ON COLUMN mart.freshness.county_code IS '县区代码: the county system (registry code)';
+COMMENT ON COLUMN mart.freshness.county_name IS '县区: its name in the registry';
+COMMENT ON COLUMN mart.freshness.active IS '在用 [boolean]: the code still exports (registry active_to not passed)';
+COMMENT ON COLUMN mart.freshness.expected_night IS '应到业务日 [date]: the newest finished business night (yesterday, Asia/Shanghai)';
+COMMENT ON COLUMN mart.freshness.last_loaded_night IS '最新入库业务日 [date]: newest business_date with a loaded export (NULL: never)';
+COMMENT ON COLUMN mart.freshness.last_loaded_at IS '最新入库时间 [timestamp]: when that load committed';
+COMMENT ON COLUMN mart.freshness.last_received_at IS '最新接收时间 [timestamp]: newest delivery of any outcome';
+COMMENT ON COLUMN mart.freshness.age_nights IS '滞后天数 [days]: expected_night - last_loaded_night (0 = up to date)';
+COMMENT ON COLUMN mart.freshness.open_misses IS '迟报漏报 [count]: nights past their deadline with no export yet (迟报/漏报)';
+COMMENT ON COLUMN mart.freshness.exports_30 IS '近30日导出 [count]: exports handled for nights in (expected_night - 30, expected_night]';
+COMMENT ON COLUMN mart.freshness.quarantined_30 IS '近30日隔离 [count]: of those, quarantined';
+COMMENT ON COLUMN mart.freshness.exports_prev_30 IS '前30日导出 [count]: exports handled for the 30 nights before those';
+COMMENT ON COLUMN mart.freshness.quarantined_prev_30 IS '前30日隔离 [count]: of those, quarantined';
+COMMENT ON COLUMN mart.freshness.quarantine_rate_30 IS '近30日隔离率 [share]: quarantined_30 / exports_30 (NULL when 0 exports)';
+COMMENT ON COLUMN mart.freshness.quarantine_rate_prev IS '前30日隔离率 [share]: quarantined_prev_30 / exports_prev_30';
+
 COMMENT ON TABLE mart.outcomes IS '处置结果 — Outcomes. One row = one reporting unit, term, decision year, outcome type and person rank. outcomes = count(*); amount_recovered = Σ amount_recovered; outcomes_with_amount = count(amount_recovered > 0) per group.';
 COMMENT ON COLUMN mart.outcomes.as_of IS '截至日期 [date]: the figures as they stood at the end of this day (Asia/Shanghai)';
 COMMENT ON COLUMN mart.outcomes.county_code IS '县区代码: reporting unit';

@@ -31,6 +31,13 @@ def workbook_name(as_of: dt.date) -> str:
     return f"巡察工作数据-{as_of.isoformat()}.xlsx"
 
 
+def timestamp_text(value: dt.datetime) -> str:
+    """A timestamp as the workbook shows it: Asia/Shanghai local time to the minute (Excel has no time zones)."""
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+
 def _width(text: str) -> int:
     """Display width in character cells: CJK and full-width characters count two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
@@ -106,7 +113,11 @@ class _Sheet:
             text = "是" if value else "否"
             ws.write_string(r, j, text, self.f["center"])
             return text
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        if isinstance(value, dt.datetime):
+            text = timestamp_text(value)
+            ws.write_string(r, j, text)
+            return text
+        if isinstance(value, dt.date):
             ws.write_datetime(r, j, dt.datetime.combine(value, dt.time()), self.f["date"])
             return "yyyy-mm-dd"
         if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) and c.unit in NUMBER_FORMATS:
