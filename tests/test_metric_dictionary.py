@@ -116,7 +116,7 @@ def test_read_mart_gives_the_rows_of_a_day_with_the_description(world):
     assert (rec["clues_transferred"], rec["clues_disposed"], str(rec["disposal_rate"])) == (2, 1, "0.5000")
     assert t.mart.column("disposal_rate").header == "办结率（%）"
     newest = metrics.read_mart(world.url, "term_headline")      # default: the newest loaded night
-    assert newest.as_of == DAY and [r[:2] for r in newest.rows] == [("city_total", "410300"), ("unit", "410325")]
+    assert newest.as_of == DAY and [r[1:3] for r in newest.rows] == [("city_total", "410300"), ("unit", "410325")]
     assert metrics.read_mart(world.url, "coverage", DAY - dt.timedelta(days=1)).rows == []    # not computed
     with pytest.raises(DictionaryError, match="no mart 'nope'; marts are: clue_ageing"):
         metrics.read_mart(world.url, "nope", DAY)
