@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 # subprocess recompiles Airflow and Great Expectations, seconds each time.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install sysdeps setup demo test test-fast test-seed test-scaleout soak up down status bench bench-quick lock clean help
+.PHONY: install sysdeps setup demo test test-fast test-seed test-scaleout test-inputs soak up down status bench bench-quick lock clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,7 +37,10 @@ test: install sysdeps  ## the test suite (starts its own PostgreSQL; never touch
 	$(BIN)/pytest
 
 test-fast: install sysdeps  ## the suite without the slow end-to-end runs
-	$(BIN)/pytest -m "not slow and not seed"
+	$(BIN)/pytest -m "not slow and not seed and not inputs"
+
+test-inputs: install sysdeps  ## every real-fault input of ../shared/inputs and the input-truth properties (hypothesis), a few min
+	$(BIN)/pytest -m inputs
 
 test-scaleout: install sysdeps  ## two real Celery workers under the real scheduler, one killed mid-task (4-16 min)
 	$(BIN)/pytest -m scaleout

@@ -12,6 +12,7 @@ from pathlib import Path
 
 FINDING_COLS = ["finding_id", "inspection_id", "category", "found_date", "summary", "updated_at"]
 ROUND_COLS = ["round_id", "term_no", "round_no", "round_type", "start_date", "end_date", "updated_at"]
+ORG_COLS = ["org_id", "org_name", "org_type", "parent_org_id", "in_scope_from", "in_scope_to", "updated_at"]
 INSPECTION_COLS = ["inspection_id", "round_id", "org_id", "org_county_code", "team_name", "onsite_start",
                    "onsite_end", "feedback_date", "updated_at"]
 CATEGORIES = ("SL1", "SL2", "SL3", "SL4", "SJ1", "SJ2", "SJ3", "OT")
@@ -39,11 +40,15 @@ def summary_text(chars: int) -> str:
 
 def write_findings_export(root: Path, county: str, export_id: str, n_findings: int, summary_chars: int = 24,
                           n_inspections: int = 200, business_date: str = "2024-06-01") -> tuple[Path, int]:
-    """A delta export: 1 round, `n_inspections` inspections, `n_findings` findings. Returns (dir, total bytes)."""
+    """A delta export: the organisations inspected, 1 round, `n_inspections` inspections, `n_findings` findings
+    (every reference resolves, export spec §4.8). Returns (dir, total bytes)."""
     d = root / county / export_id
     d.mkdir(parents=True, exist_ok=True)
     p = f"{county}-"
     body = summary_text(summary_chars)
+
+    def orgs():
+        yield [f"{p}O{i},测试单位{i},dept,,2017-01-01,,{UPDATED}\r\n" for i in range(n_inspections)]
 
     def rounds():
         yield [f"{p}R11-1,11,1,regular,2024-01-02,,{UPDATED}\r\n"]
@@ -57,7 +62,7 @@ def write_findings_export(root: Path, county: str, export_id: str, n_findings: i
                    f"问题{i}：{body},{UPDATED}\r\n" for i in range(start, min(start + chunk, n_findings))]
 
     entries, total = [], 0
-    for entity, cols, gen in (("rounds", ROUND_COLS, rounds), ("inspections", INSPECTION_COLS, inspections),
+    for entity, cols, gen in (("org_units", ORG_COLS, orgs), ("rounds", ROUND_COLS, rounds), ("inspections", INSPECTION_COLS, inspections),
                               ("findings", FINDING_COLS, findings)):
         sha, size, rows = _write(d / f"{entity}.csv", cols, gen())
         total += size

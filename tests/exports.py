@@ -57,9 +57,11 @@ def write_export(root: Path, county: str, export_id: str, business_date: str, fi
 
 
 def slice_rows(county: str = "410325", n_findings: int = 6, updated: str = "2019-03-15T20:00:00+08:00") -> dict[str, list[dict]]:
-    """A small, consistent night: one round, two inspections, findings in three categories."""
+    """A small, consistent night: two organisations, one round, two inspections, findings in three categories."""
     p = f"{county}-"
     return {
+        "org_units": [{"org_id": p + f"O{i}", "org_name": f"测试乡镇{i}", "org_type": "township", "parent_org_id": None,
+                       "in_scope_from": "2017-01-01", "in_scope_to": None, "updated_at": updated} for i in (1, 2)],
         "rounds": [{"round_id": p + "R11-1", "term_no": 11, "round_no": 1, "round_type": "regular",
                     "start_date": "2019-03-01", "end_date": None, "updated_at": updated}],
         "inspections": [

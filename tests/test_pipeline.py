@@ -45,10 +45,10 @@ def test_an_export_loads_into_core_with_history_and_audit(ingest, settings, clea
     assert query(clean, "SELECT count(*) FROM core.inspections")[0][0] == 2
     assert query(clean, "SELECT change, count(*) FROM history.findings GROUP BY 1") == [("insert", 6)]
     batch = query(clean, "SELECT status, declared_rows, loaded_rows FROM audit.batches WHERE batch_id = %s", (r.batch_id,))
-    assert batch == [("loaded", 9, 9)]
+    assert batch == [("loaded", 11, 11)]
     files = query(clean, "SELECT entity, declared_rows, staged_rows, inserted_rows FROM audit.batch_files "
                          "WHERE batch_id = %s ORDER BY entity", (r.batch_id,))
-    assert files == [("findings", 6, 6, 6), ("inspections", 2, 2, 2), ("rounds", 1, 1, 1)]
+    assert files == [("findings", 6, 6, 6), ("inspections", 2, 2, 2), ("org_units", 2, 2, 2), ("rounds", 1, 1, 1)]
     assert query(clean, "SELECT count(*) FROM audit.validation_results WHERE batch_id = %s AND NOT success",
                  (r.batch_id,)) == [(0,)]
     assert (settings.archive / COUNTY / "2019-03-15" / "410325-20190315-01" / "manifest.json").exists()
@@ -69,7 +69,7 @@ def test_the_same_rows_under_a_new_export_id_change_nothing(ingest, settings, cl
     before = row_counts(clean)
     r = ingest(land(settings, "410325-20190315-02", "2019-03-15", slice_rows()))
     assert r.status == "loaded"
-    assert sum(f.unchanged for f in r.files) == 9 and not r.entities
+    assert sum(f.unchanged for f in r.files) == 11 and not r.entities
     assert row_counts(clean) == before
 
 
@@ -158,8 +158,9 @@ def test_an_older_row_never_overwrites_a_newer_one(ingest, settings, clean):
     r = ingest(land(settings, "410325-20190318-01", "2019-03-18", {"findings": newer["findings"][:1]}))
     assert r.entities == ["findings"]
     assert query(clean, "SELECT summary FROM core.findings WHERE finding_id = '410325-F0001'") == [("newest text",)]
+    # The older night changed core nothing, but its version is history at its own time (export spec §4.7).
     assert query(clean, "SELECT change, summary FROM history.findings WHERE finding_id = '410325-F0001' ORDER BY updated_at") == [
-        ("insert", "newer text"), ("update", "newest text")]
+        ("update", "older text"), ("insert", "newer text"), ("update", "newest text")]
 
 
 def test_a_full_snapshot_withdraws_rows_it_no_longer_holds(ingest, settings, clean):
@@ -263,9 +264,9 @@ def test_a_clean_group_is_validated_once_and_recorded_per_export(clean, reg, set
     ingestor.validator.validate = lambda *a, **k: calls.append(a[0]) or real(*a, **k)
     results = ingestor.ingest_many(dirs, reg.get(COUNTY))
     assert [r.status for r in results] == ["loaded"] * 3
-    assert sorted(calls) == ["findings", "inspections", "rounds"], "one GX run per entity for the whole group"
+    assert sorted(calls) == ["findings", "inspections", "org_units", "rounds"], "one GX run per entity for the whole group"
     counts = query(clean, "SELECT batch_id, entity, max(element_count) FROM audit.validation_results GROUP BY 1, 2 ORDER BY 1, 2")
-    assert [(e, n) for _, e, n in counts] == [("findings", 6), ("inspections", 2), ("rounds", 1)] * 3
+    assert [(e, n) for _, e, n in counts] == [("findings", 6), ("inspections", 2), ("org_units", 2), ("rounds", 1)] * 3
     assert query(clean, "SELECT change, count(*) FROM history.findings GROUP BY 1 ORDER BY 1") == [("insert", 6), ("update", 12)]
 
 

@@ -13,6 +13,7 @@ import logging
 
 from xuncha import db
 from xuncha.settings import get_settings
+from xuncha.text import excerpt
 
 log = logging.getLogger("xuncha.alerts")
 
@@ -22,6 +23,7 @@ def raise_alert(url: str, kind: str, county_code: str, message: str, business_da
     """Log at ERROR, record in audit.alerts and (if set) POST to XUNCHA_ALERT_WEBHOOK one alert.
 
     `kind`: deadline_missed | quarantined; `detail`: JSON-ready extras. A webhook failure is logged, not raised."""
+    message = excerpt(message, 1000)   # an alert quotes a bounded excerpt, whatever a county sent (spec §10.2)
     log.error("ALERT %s %s %s: %s", kind, county_code, business_date or "", message)
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute(

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from xuncha.text import excerpt
+
+MESSAGE_CHARS = 600
+
 RULES_ZH = {
     "manifest.missing": "缺少导出清单 manifest.json",
     "manifest.json": "导出清单不是有效的 JSON",
     "manifest.schema": "导出清单不符合规范",
     "manifest.county": "导出清单的区划代码与投递目录所属县区不符",
+    "manifest.spec_version": "规范版本不受支持",
+    "manifest.time": "生成时间早于业务日期或晚于当前时间",
+    "export.reused": "导出批次号已用于内容不同的导出",
+    "export.failed": "平台处理该导出时出错（非县区责任）",
+    "file.size": "文件超出规范规定的大小限制",
     "file.missing": "清单所列文件缺失",
     "file.not_regular": "不是普通文件（符号链接、外部硬链接、设备、管道或套接字），未打开即拒收",
     "file.sha256": "文件 SHA-256 校验值不符",
@@ -38,6 +47,13 @@ class Problem:
     column: str | None = None
     value: str | None = None
     severity: str = "critical"
+
+    def __post_init__(self):
+        # A report or alert quotes at most a bounded excerpt of any value (export spec §10.2): a county's value of
+        # megabytes must not become a report, an alert or a webhook of megabytes.
+        if self.value is not None:
+            object.__setattr__(self, "value", excerpt(self.value))
+        object.__setattr__(self, "message", excerpt(self.message, MESSAGE_CHARS))
 
     @property
     def rule_zh(self) -> str:

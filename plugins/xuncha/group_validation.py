@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 
+from xuncha import manifest as manifest_mod, parsing
+from xuncha.spec import load_spec
 from xuncha import ledger
 from xuncha.batch import InFlight
 from xuncha.errors import Problem
@@ -85,7 +87,9 @@ def run_suites(validator: Validator, conn, works: list[InFlight], visible: list[
     with conn.cursor() as cur:
         for entity in ENTITY_ORDER:
             for kind, group, target in (("", works, views), ("r", visible, refs)):
-                parts = [f"SELECT {w.result.batch_id}::bigint AS batch_id, t.* FROM {w.staged.tables[entity]} t"
+                # Suites see trimmed text (staging.trimmed, 0020) and the latest updated_at the export allows.
+                parts = [parsing.validated_relation(w.result.batch_id, w.staged.tables[entity], load_spec().entity(entity),
+                                                    manifest_mod.updated_at_bound(w.arrival.manifest))
                          for w in group if entity in w.staged.tables]
                 if parts:
                     name = f"staging.{tag}{kind}_{entity}"

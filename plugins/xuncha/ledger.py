@@ -107,3 +107,39 @@ def mark_failed(conn, batch_ids: list[int], error: str) -> None:
     with conn.cursor() as cur:
         cur.execute("UPDATE audit.batches SET status = 'failed', error = %s, finished_at = now() "
                     "WHERE batch_id = ANY(%s) AND status = 'received'", (error[:4000], batch_ids))
+
+
+def mark_failed_with_report(conn, batch_id: int, error: str, report_path: str) -> None:
+    """Status `failed` for one export the platform could not handle (an error of ours), with its report's path."""
+    with conn.cursor() as cur:
+        cur.execute("UPDATE audit.batches SET status = 'failed', error = %s, report_path = %s, finished_at = now() "
+                    "WHERE batch_id = %s", (error[:4000], report_path, batch_id))
+
+
+def loaded_content(conn, lineage: tuple[str, ...], export_id: str) -> frozenset[tuple[str, str, str]] | None:
+    """(entity, path, declared sha256) of the files of the loaded export with this id in the lineage; None if no
+    export of that id is loaded (export spec §4.4: a re-send is the same files)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT batch_id FROM audit.batches WHERE county_code = ANY(%s) AND export_id = %s "
+                    "AND status = 'loaded' ORDER BY batch_id LIMIT 1", (list(lineage), export_id))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        cur.execute("SELECT entity, path, declared_sha256 FROM audit.batch_files WHERE batch_id = %s", (row[0],))
+        return frozenset(cur.fetchall())
+
+
+def recover_stale(conn, lineage: tuple[str, ...]) -> list[int]:
+    """Mark `received` batches of the lineage `failed` (left by a process that stopped) and drop their staging
+    tables. Call only while holding the county's ingest lock (resilience.ingest_lock). Returns their ids."""
+    with conn.cursor() as cur:
+        cur.execute("""UPDATE audit.batches SET status = 'failed', finished_at = now(),
+                              error = 'abandoned: the process handling it stopped before it finished; staging dropped'
+                        WHERE county_code = ANY(%s) AND status = 'received' RETURNING batch_id""", (list(lineage),))
+        stale = [r[0] for r in cur.fetchall()]
+        for batch_id in stale:
+            cur.execute("SELECT format('%%I.%%I', schemaname, tablename) FROM pg_tables "
+                        "WHERE schemaname = 'staging' AND tablename LIKE %s", (f"b{batch_id}\\_%",))
+            for (table,) in cur.fetchall():
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+    return stale

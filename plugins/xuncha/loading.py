@@ -22,6 +22,7 @@ class FileLoad:
     inserted: int
     updated: int
     withdrawn: int = 0
+    late: int = 0  # older versions than core's, written to history at their own time (late.sql)
 
     @property
     def unchanged(self) -> int:
@@ -47,11 +48,18 @@ def render(name: str, entity: Entity, staging: str, lineage_size: int = 1) -> st
 
 
 def merge(cur, entity: Entity, staging: str, county: str, lineage: tuple[str, ...], batch_id: int) -> FileLoad:
-    """Merge a staged file into core and history (sql/load/merge.sql) inside the caller's transaction; returns the counts."""
-    cur.execute(render("merge.sql", entity, staging, len(lineage)),
-                {"county": county, "lineage": list(lineage), "batch_id": batch_id})
-    staged, inserted, updated = cur.fetchone()
-    return FileLoad(entity.name, staged, inserted, updated)
+    """Merge one staged file into core (merge.sql); versions older than core's go to history (late.sql).
+
+    Returns the counts: staged rows, inserted, updated, and `late` (older versions recorded in history).
+    Export spec §4.3 (newest updated_at wins; every version is history) and §4.7 (late nights)."""
+    params = {"county": county, "lineage": list(lineage), "batch_id": batch_id}
+    cur.execute(render("merge.sql", entity, staging, len(lineage)), params)
+    staged, inserted, updated, older = cur.fetchone()
+    late = 0
+    if older:   # rare (a late night, a replay): only then is history read
+        cur.execute(render("late.sql", entity, staging, len(lineage)), params)
+        late = cur.fetchone()[0]
+    return FileLoad(entity.name, staged, inserted, updated, late=late)
 
 
 def withdraw_absent(cur, entity: Entity, staging: str, lineage: tuple[str, ...], batch_id: int,

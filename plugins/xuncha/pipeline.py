@@ -23,7 +23,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from xuncha import db, inbox, ledger, moves, publish, staging
+from xuncha import db, inbox, ledger, manifest as manifest_mod, moves, publish, resilience, staging
 from xuncha.batch import BatchResult, InFlight
 from xuncha.group_validation import validate_group
 from xuncha.registry import County, Registry
@@ -134,8 +134,11 @@ class Ingestor:
         w = InFlight(arrival, result, problems=list(arrival.problems))
         result.batch_id = ledger.open_batch(conn, county.code, str(arrival.path), arrival.manifest, arrival.export_id)
         self._opened.append(result.batch_id)
-        if arrival.manifest and not w.problems and ledger.already_loaded(conn, lineage, arrival.export_id):
-            self._finish(conn, w, "duplicate")
+        loaded = ledger.loaded_content(conn, lineage, arrival.export_id) if arrival.manifest and not w.problems else None
+        if loaded is not None and loaded == manifest_mod.content(arrival.manifest):
+            self._finish(conn, w, "duplicate")            # a re-send: the same files (export spec §4.4)
+        elif loaded is not None:                          # the same export_id with other content: never dropped silently
+            w.problems = [resilience.reused_problem(arrival.export_id, loaded, manifest_mod.content(arrival.manifest))]
         elif arrival.manifest and not w.problems:
             w.problems = staging.stage_export(conn, result.batch_id, arrival.manifest, arrival.path, county, w.staged)
         return w

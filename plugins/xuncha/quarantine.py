@@ -2,13 +2,20 @@
 
 The report comes twice: `_report.json` for machines and `_report.md` for people, bilingual
 (中文 / English), naming file, row, column, rule and value for every problem.
+
+Reports quote what a county sent as text, never as markup (export spec §10): every value and message in
+`_report.md` is HTML-escaped and its Markdown specials are backslash-escaped, so no viewer renders a
+county's `<script>`, link or table cell; `_report.json` writes `<`, `>` and `&` as JSON escapes (\u003c …),
+the same strings for a JSON reader and inert in any HTML page. Values are bounded excerpts (errors.Problem).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -101,35 +108,47 @@ def move_unique(src: Path, dest_parent: Path, name: str, extra: dict[str, str] |
 
 
 def write_report(dest: Path, county_code: str, county_name: str, export_id: str, batch_id: int | None,
-                 problems: list[Problem], warnings: list[Problem] = (), data_docs: str | None = None) -> Path:
-    """Write `_report.json` and `_report.md` into `dest`; returns the path of `_report.md`."""
-    for fname, text in render_report(county_code, county_name, export_id, batch_id, problems, warnings, data_docs).items():
+                 problems: list[Problem], warnings: list[Problem] = (), data_docs: str | None = None,
+                 status: str = "quarantined") -> Path:
+    """Write `_report.json` and `_report.md` into `dest`; returns the path of `_report.md`. `status` is
+    `quarantined` (the county's export was rejected) or `failed` (the platform could not handle it)."""
+    for fname, text in render_report(county_code, county_name, export_id, batch_id, problems, warnings, data_docs,
+                                     status).items():
         (dest / fname).write_text(text, encoding="utf-8")
     return dest / "_report.md"
 
 
 def render_report(county_code: str, county_name: str, export_id: str, batch_id: int | None,
-                  problems: list[Problem], warnings: list[Problem] = (), data_docs: str | None = None) -> dict[str, str]:
-    """The two reports of a quarantined export, {file name: text}."""
+                  problems: list[Problem], warnings: list[Problem] = (), data_docs: str | None = None,
+                  status: str = "quarantined") -> dict[str, str]:
+    """The two reports of a quarantined (or failed) export, {file name: text}; county values quoted as text."""
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     data = {
         "county_code": county_code,
         "county_name": county_name,
         "export_id": export_id,
         "batch_id": batch_id,
-        "status": "quarantined",
+        "status": status,
         "quarantined_at": now,
         "problems": [p.to_dict() for p in problems],
         "warnings": [p.to_dict() for p in warnings],
         "data_docs": data_docs,
     }
-    report_json = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    report_json = (json.dumps(data, ensure_ascii=False, indent=2).replace("<", "\\u003c").replace(">", "\\u003e")
+                   .replace("&", "\\u0026") + "\n")
+    head = ([f"# 导出隔离报告 / Quarantine report — {_md(county_name)} {_md(county_code)}, {_md(export_id)}",
+             "",
+             "本批导出未入库，全部文件已移入隔离区。请修正后以新的导出批次号重新导出该业务日期的数据。  ",
+             "This export was not loaded; all its files were moved to quarantine. Fix the problems and send the night "
+             "again as a new export (new export_id)."]
+            if status == "quarantined" else
+            [f"# 导出处理失败报告 / Failure report — {_md(county_name)} {_md(county_code)}, {_md(export_id)}",
+             "",
+             "平台处理本批导出时出错，非县区责任，运维人员已收到告警；导出保留在接收区，修复后自动重试。  ",
+             "The platform failed while handling this export — not the county's fault. Operators were alerted; the "
+             "export stays in the landing area and is retried once the fault is fixed."])
     lines = [
-        f"# 导出隔离报告 / Quarantine report — {county_name} {county_code}, {export_id}",
-        "",
-        "本批导出未入库，全部文件已移入隔离区。请修正后以新的导出批次号重新导出该业务日期的数据。  ",
-        "This export was not loaded; all its files were moved to quarantine. Fix the problems and send the night "
-        "again as a new export (new export_id).",
+        *head,
         "",
         f"- 批次 / batch: {batch_id if batch_id is not None else '—'}",
         f"- 时间 / at: {now}",
@@ -140,14 +159,23 @@ def render_report(county_code: str, county_name: str, export_id: str, batch_id: 
     ]
     for i, p in enumerate(problems, 1):
         lines.append(
-            f"| {i} | {p.rule_zh} `{p.rule}` | {p.file or ''} | {p.row if p.row is not None else ''} | "
-            f"{p.column or ''} | {_cell(p.value)} | {_cell(p.message)} |"
+            f"| {i} | {p.rule_zh} `{_md(p.rule)}` | {_cell(p.file)} | {p.row if p.row is not None else ''} | "
+            f"{_cell(p.column)} | {_cell(p.value)} | {_cell(p.message)} |"
         )
     if warnings:
         lines += ["", "## 警告（不影响入库）/ Warnings (would not block loading)", ""]
-        lines += [f"- {w}" for w in warnings]
+        lines += [f"- {_cell(w)}" for w in warnings]
     return {"_report.json": report_json, "_report.md": "\n".join(lines) + "\n"}
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+
+def _md(v) -> str:
+    """A value as inert Markdown text: HTML-escaped (no tag, entity or script survives), Markdown specials escaped."""
+    return html.escape(_MD_SPECIAL.sub(r"\\\1", str(v)), quote=False)
+
+
 def _cell(v) -> str:
-    return "" if v is None else str(v).replace("|", "\\|").replace("\n", " ")
+    """A table cell: _md, on one line."""
+    return "" if v is None else _md(v).replace("\r", " ").replace("\n", " ")

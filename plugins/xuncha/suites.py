@@ -22,22 +22,30 @@ import json
 from functools import cache
 from pathlib import Path
 
+import re
+
 from xuncha.settings import EXPECTATIONS_DIR
 from xuncha.spec import SPEC_VERSION, Entity, load_spec
+from xuncha.text import FULL_WIDTH_RE, PLACEHOLDERS
 
 RULE_KINDS = ("invalid", "reference")
 """meta.kind of an expectation: `reference` = a row refers to a row that does not exist (row.reference);
 `invalid` (the default) = any other failing row (row.invalid)."""
 
+# An id (key or reference) that is a placeholder word or holds full-width characters (export spec §8.4).
+ID_REFUSED_RE = "^(" + "|".join(re.escape(w) for w in PLACEHOLDERS) + ")$|" + FULL_WIDTH_RE
 
 PERSON_DATA_RULE = "has no person data"
 """meta.rule suffix of the per-column person-data expectation; its failures are reported as rule `person.clear`."""
 
 
-def _e(type_: str, kwargs: dict, severity: str = "critical", rule: str | None = None, source: str = "spec") -> dict:
+def _e(type_: str, kwargs: dict, severity: str = "critical", rule: str | None = None, source: str = "spec",
+       kind: str | None = None) -> dict:
     meta = {"source": source}
     if rule:
         meta["rule"] = rule
+    if kind:
+        meta["kind"] = kind
     return {"type": type_, "kwargs": kwargs, "meta": meta, "severity": severity}
 
 
@@ -68,10 +76,17 @@ def spec_expectations(entity: Entity) -> list[dict]:
             out.append(_e("expect_column_values_to_match_regex", {"column": col, "regex": fmt},
                           rule=f"{col} is a {c.type}"))
             # The regex admits 2019-02-30; PostgreSQL's own parser decides (staging.is_valid, migration 0004).
+            # updated_at, once valid, is not later than its export allows (export spec §4.3): updated_at_bound is a
+            # column of the validated view (parsing.validated_relation, manifest.updated_at_bound). One scan for both.
+            later = col == "updated_at"
+            test = (f"CASE WHEN staging.is_valid({col}, 'timestamptz') THEN {col}::timestamptz > updated_at_bound "
+                    "ELSE true END" if later else f"NOT staging.is_valid({col}, '{c.type_info.valid_as}')")
             out.append(_e("unexpected_rows_expectation", {
                 "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM {{batch}} WHERE {col} IS NOT NULL "
-                                         f"AND NOT staging.is_valid({col}, '{c.type_info.valid_as}')",
-                "description": f"{col} must be a valid {c.type}"}, rule=f"{col} is a valid {c.type}"))
+                                         f"AND {test}",
+                "description": f"{col} must be a valid {c.type}" + (
+                    ", not later than the export's generated_at or night (+1 day), nor in the future" if later else "")},
+                rule=f"{col} is a valid {c.type}" + (" not after its export's time" if later else "")))
         if c.pattern:
             out.append(_e("expect_column_values_to_match_regex", {"column": col, "regex": c.pattern}, rule=f"{col} pattern"))
         if c.type == "string" and not c.pattern:
@@ -86,6 +101,13 @@ def spec_expectations(entity: Entity) -> list[dict]:
         if c.max_length:
             out.append(_e("expect_column_value_lengths_to_be_between", {"column": col, "max_value": c.max_length},
                           rule=f"{col} at most {c.max_length} characters"))
+        if c.name == entity.key or c.ref:
+            # One regex, so GX checks it in the same scan as the column's other checks.
+            out.append(_e("expect_column_values_to_not_match_regex", {"column": col, "regex": ID_REFUSED_RE},
+                          rule=f"{col} is an id: not a placeholder word (None, nan, NULL, N/A, -, …), no full-width "
+                               "(全角) characters"))
+        if c.ref:
+            out += _reference(entity, c)
         if c.min is not None or c.max is not None:
             bounds = " OR ".join(
                 f"{col}::numeric {op} {v}" for op, v in (("<", c.min), (">", c.max)) if v is not None
@@ -94,6 +116,32 @@ def spec_expectations(entity: Entity) -> list[dict]:
                 "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM {{batch}} "
                                          f"WHERE staging.is_valid({col}, 'numeric') AND ({bounds})",
                 "description": f"{col} within [{c.min}, {c.max}]"}, rule=f"{col} within range"))
+    return out
+
+
+def _reference(entity: Entity, c) -> list[dict]:
+    """References resolve (export spec §4.8, §5.10: quarantine): to a row of the same export or of core, of the
+    county's lineage, not withdrawn. inspections.org_id with org_county_code naming another system refers to that
+    system's org_units, whose nights may arrive after the city's: checked against all of core, as a warning."""
+    target = load_spec().entity(c.ref)
+    tkey, col = target.key, c.name
+    lookup = (f"SELECT e.{tkey} FROM {{export.{c.ref}}} e WHERE e.{tkey} IS NOT NULL UNION ALL "
+              f"SELECT t.{tkey} FROM core.{c.ref} t WHERE t.county_code = ANY({{lineage}}) AND t.withdrawn_at IS NULL")
+    own = ""
+    out = []
+    if entity.name == "inspections" and col == "org_id":
+        own = " AND (org_county_code IS NULL OR org_county_code = ANY({lineage}))"
+        out.append(_e("unexpected_rows_expectation", {
+            "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM {{batch}} WHERE {col} IS NOT NULL "
+                                     f"AND org_county_code IS NOT NULL AND NOT (org_county_code = ANY({{lineage}})) "
+                                     f"AND {col} NOT IN (SELECT t.{tkey} FROM core.{c.ref} t WHERE t.withdrawn_at IS NULL)",
+            "description": f"{col} refers to {c.ref} of the system org_county_code names"},
+            severity="warning", rule=f"{col} refers to {c.ref} of another county system", kind="reference"))
+    out.insert(0, _e("unexpected_rows_expectation", {
+        "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM {{batch}} WHERE {col} IS NOT NULL{own} "
+                                 f"AND {col} NOT IN ({lookup})",
+        "description": f"{col} refers to {c.ref} in this export or the warehouse"},
+        rule=f"{col} refers to {c.ref}", kind="reference"))
     return out
 
 

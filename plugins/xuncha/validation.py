@@ -207,6 +207,8 @@ class Validator:
         idents = []
         for suite, table, res in pending:
             ident = ValidationResultIdentifier(ExpectationSuiteIdentifier(suite), run_id, table)
+            for r in res.results:   # Data Docs pages quote county values: as text, never as markup
+                r.result = _escaped(r.result)
             self.context.validation_results_store.set(ident, res)
             idents.append(ident)
         return self.context.build_data_docs(site_names=["local_site"], resource_identifiers=idents)["local_site"]
@@ -234,6 +236,23 @@ class Validator:
         return Outcome(entity, conf.type, column, str(conf.severity.value), bool(r.success), description,
                        result.get("element_count"), result.get("unexpected_count", 0 if r.success else None), sample,
                        rule_kind(meta))
+
+
+def _escaped(tree):
+    """A validation result's values HTML-escaped and bounded, for Data Docs: GX's renderer puts sample values into
+    its string templates unescaped (a county's `<script>` would run when the page is opened); the county's
+    values reach the pages only through these results (export spec §10.1)."""
+    import html
+
+    from xuncha.text import excerpt
+
+    if isinstance(tree, str):
+        return html.escape(excerpt(tree), quote=True)
+    if isinstance(tree, dict):
+        return {k: _escaped(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return [_escaped(v) for v in tree]
+    return tree
 
 
 def _exception(info) -> str | None:

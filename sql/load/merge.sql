@@ -1,8 +1,10 @@
 -- Publish one staged file into core.{{ table }} (one row = one {{ entity }} of one county system).
 -- Rows are matched on ({{ key }}) among the county's lineage (its code and the systems it continues), so a
 -- row created under 410322 and updated under 410308 stays one row. A staged row replaces the core row only
--- when its updated_at is newer (a re-sent or older night changes nothing); a withdrawn row comes back when
--- re-sent. Every inserted or changed row is appended to history.{{ table }}.
+-- when its updated_at is newer (a re-sent or older night changes core nothing); a withdrawn row comes back when
+-- re-sent. Every inserted or changed row is appended to history.{{ table }}; a version older than core's is
+-- counted (`older`) and late.sql then writes it to history at its own time. Values are trimmed by
+-- staging.trimmed (migration 0020), the one definition of trimmed text.
 -- Parameters: %(county)s, %(lineage)s (text[]), %(batch_id)s.
 --
 -- Each staged row is classified once (insert / update / unchanged) against core; new keys then go in with a
@@ -28,7 +30,7 @@ WITH src AS (
 classified AS MATERIALIZED (
     -- The core row each staged row meets (if any), and what the merge does with it (NULL: unchanged).
     -- Materialised once; the statements below and the counts read it.
-    SELECT src.*, coalesce(c.county_code, %(county)s) AS county_code,
+    SELECT src.*, coalesce(c.county_code, %(county)s) AS county_code, c.updated_at > src.updated_at AS older,
            CASE WHEN c.county_code IS NULL THEN 'insert'
                 WHEN c.updated_at < src.updated_at
                   OR (c.withdrawn_at IS NOT NULL AND c.updated_at <= src.updated_at) THEN 'update'
@@ -72,5 +74,6 @@ logged AS (
     SELECT county_code, {{ names }}, withdrawn_at, batch_id, 'update', now() FROM updated
 )
 SELECT count(*) AS staged, count(*) FILTER (WHERE change = 'insert') AS inserted,
-       (SELECT count(*) FROM updated) AS updated
+       (SELECT count(*) FROM updated) AS updated,
+       count(*) FILTER (WHERE older) AS older    -- versions older than core's: late.sql records them in history
 FROM classified;

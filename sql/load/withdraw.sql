@@ -8,8 +8,8 @@ WITH gone AS (
      WHERE t.county_code = ANY(%(lineage)s)
        AND t.withdrawn_at IS NULL
        AND t.updated_at <= %(generated_at)s
-       -- keys compared as merge.sql stores them (trimmed): ' K1 ' in the snapshot keeps K1 live
-       AND NOT EXISTS (SELECT 1 FROM {{ staging }} s WHERE btrim(s.{{ key }}) = t.{{ key }})
+       -- keys compared as merge.sql stores them (staging.trimmed, 0020): 'K1\u00a0' in the snapshot keeps K1 live
+       AND NOT EXISTS (SELECT 1 FROM {{ staging }} s WHERE staging.trimmed(s.{{ key }}) = t.{{ key }})
     RETURNING t.*
 ),
 logged AS (

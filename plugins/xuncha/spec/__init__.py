@@ -37,8 +37,9 @@ class ColumnType:
     """How docs/export-spec.md names the type."""
 
     def cast(self, column: str) -> str:
-        """SQL expression turning the staged text of `column` into `pg_type` (blank = NULL)."""
-        text = f"NULLIF(btrim({column}), '')"
+        """SQL expression turning the staged text of `column` into `pg_type`: trimmed by the one definition of
+        trimmed text (staging.trimmed, migration 0020; export spec §8.4), blank = NULL."""
+        text = f"staging.trimmed({column})"
         return text if self.pg_type == "text" else f"{text}::{self.pg_type}"
 
 

@@ -1,0 +1,44 @@
+-- A late older version of {{ entity }} (export spec §4.3, §4.7): a staged row whose updated_at is older than the
+-- core row of its key changes core nothing (merge.sql), but it is a version the county had, and metrics as of a
+-- day in between must see it. It is appended to history.{{ table }} at its own place in the row's timeline.
+-- Run by loading.merge only when merge.sql counted such rows. Parameters: %(lineage)s (text[]), %(batch_id)s.
+--
+-- The as-of layer (migrations 0010, 0013) orders a key's versions by (recorded_at, batch_id) and takes a
+-- version's end from the next one in that order. So the late version is recorded just before the earliest
+-- recorded version that takes effect after it (recorded_at 1 µs earlier): in force from its updated_at until
+-- that newer version took effect. batch_id is the late export's, so the audit trail shows when it arrived.
+-- A version history already holds (same key and updated_at, e.g. a replayed night) is not written twice.
+-- History has no key index (0015): the county's partition is read once, in a hash join on the late keys.
+WITH src AS (
+    SELECT DISTINCT ON ({{ key }})
+{%- for c in columns %}
+        {{ c.cast }} AS {{ c.name }}{{ "," if not loop.last }}
+{%- endfor %}
+    FROM {{ staging }}
+    ORDER BY {{ key }}, updated_at DESC, row_no DESC
+),
+older AS MATERIALIZED (
+    SELECT src.*, c.county_code
+      FROM src
+      JOIN core.{{ table }} c ON c.county_code = ANY(%(lineage)s) AND c.{{ key }} = src.{{ key }}
+     WHERE c.updated_at > src.updated_at
+),
+placed AS (
+    SELECT o.county_code, o.{{ key }},
+           min(h.recorded_at) FILTER (WHERE CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END
+                                            > o.updated_at) AS before_recorded,
+           bool_or(h.change <> 'withdraw' AND h.updated_at = o.updated_at) AS known
+      FROM older o
+      JOIN history.{{ table }} h ON h.county_code = o.county_code AND h.{{ key }} = o.{{ key }}
+     GROUP BY o.county_code, o.{{ key }}
+),
+logged AS (
+    INSERT INTO history.{{ table }}
+    SELECT o.county_code, {% for c in columns %}o.{{ c.name }}, {% endfor %}NULL, %(batch_id)s, 'update',
+           p.before_recorded - interval '1 microsecond'
+      FROM older o
+      JOIN placed p ON p.county_code = o.county_code AND p.{{ key }} = o.{{ key }}
+     WHERE NOT p.known AND p.before_recorded IS NOT NULL
+    RETURNING 1
+)
+SELECT count(*) FROM logged;

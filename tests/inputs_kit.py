@@ -1,0 +1,133 @@
+"""Small export files written in the test, byte for byte, in every format a county may use (issue 11 tests).
+
+`night(...)` writes one export folder: each entity's rows in the chosen format — CSV in UTF-8, UTF-8 with BOM or
+GB18030, XLSX (xlsxwriter: a str is a text cell, an int/float a number cell, a date a date cell), or JSON Lines
+(values written as given: a str is a JSON string, a number a JSON number) — and its manifest with real SHA-256s.
+`raw` files (bytes as given) are for inputs no writer would produce.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+from pathlib import Path
+
+from xuncha.spec import load_spec
+
+FORMATS = ("csv-utf-8", "csv-gb18030", "xlsx", "jsonl")
+
+
+def base_rows(county: str, updated: str = "2021-04-10T10:00:00+08:00") -> dict[str, list[dict]]:
+    """An organisation, a round and an inspection: what findings refer to."""
+    p = f"{county}-"
+    return {
+        "org_units": [{"org_id": p + "O1", "org_name": "测试街道", "org_type": "township", "parent_org_id": None,
+                       "in_scope_from": "2017-01-01", "in_scope_to": None, "updated_at": updated}],
+        "rounds": [{"round_id": p + "R1", "term_no": 11, "round_no": 1, "round_type": "regular",
+                    "start_date": "2021-04-01", "end_date": None, "updated_at": updated}],
+        "inspections": [{"inspection_id": p + "I1", "round_id": p + "R1", "org_id": p + "O1", "org_county_code": None,
+                         "team_name": "第一巡察组", "onsite_start": "2021-04-02", "onsite_end": None,
+                         "feedback_date": None, "updated_at": updated}],
+    }
+
+
+def finding(county: str, n: int, summary: str = "问题摘要", updated: str = "2021-04-11T10:00:00+08:00", **kw) -> dict:
+    row = {"finding_id": f"{county}-F{n}", "inspection_id": f"{county}-I1", "category": "SJ1",
+           "found_date": "2021-04-11", "summary": summary, "updated_at": updated}
+    row.update(kw)
+    return row
+
+
+def _csv(entity: str, rows: list[dict], encoding: str) -> bytes:
+    cols = load_spec().entity(entity).column_names
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(cols)
+    for r in rows:
+        w.writerow(["" if r.get(c) is None else r.get(c) for c in cols])
+    return buf.getvalue().encode("utf-8-sig" if encoding == "utf-8-sig" else encoding)
+
+
+def _jsonl(entity: str, rows: list[dict]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+def xlsx_bytes(entity: str | None, rows: list[dict] | list[list], header: list | None = None, date_1904: bool = False,
+               formats: dict[str, str] | None = None, build=None) -> bytes:
+    """A workbook whose first sheet holds header + rows; `formats` maps a column to a number format for its cells;
+    `build(workbook, worksheet)` may add anything else (merged ranges, formulas)."""
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "date_1904": date_1904, "strings_to_numbers": False,
+                                   "strings_to_formulas": False, "strings_to_urls": False})
+    ws = wb.add_worksheet("data")
+    cols = header if header is not None else load_spec().entity(entity).column_names
+    fmts = {c: wb.add_format({"num_format": f}) for c, f in (formats or {}).items()}
+    for i, c in enumerate(cols):
+        if c is not None:
+            ws.write_string(0, i, c)
+    for r, row in enumerate(rows, start=1):
+        values = row if isinstance(row, list) else [row.get(c) for c in cols]
+        for i, v in enumerate(values):
+            fmt = fmts.get(cols[i]) if i < len(cols) else None
+            if v is None:
+                continue
+            if isinstance(v, str):
+                ws.write_string(r, i, v, fmt)
+            elif isinstance(v, (dt.date, dt.datetime)):
+                ws.write_datetime(r, i, v if isinstance(v, dt.datetime) else dt.datetime.combine(v, dt.time()), fmt)
+            else:
+                ws.write_number(r, i, v, fmt)
+    if build:
+        build(wb, ws)
+    wb.close()
+    return buf.getvalue()
+
+
+def encode(entity: str, rows: list[dict], fmt: str) -> tuple[str, str | None, bytes]:
+    """(file format, encoding, bytes) of rows in one of FORMATS."""
+    if fmt.startswith("csv-"):
+        enc = fmt[4:]
+        return "csv", enc, _csv(entity, rows, enc)
+    if fmt == "jsonl":
+        return "jsonl", None, _jsonl(entity, rows)
+    return "xlsx", None, xlsx_bytes(entity, rows)
+
+
+def night(root: Path, county: str, export_id: str, day: str, files: dict[str, list[dict]], fmt: str = "csv-utf-8",
+          raw: dict[str, tuple[str, str | None, bytes, int]] | None = None, generated_at: str | None = None,
+          mode: str = "delta") -> Path:
+    """Write root/county/export_id/ with `files` in `fmt` and `raw` files {entity: (format, encoding, bytes, rows)}."""
+    d = root / county / export_id
+    d.mkdir(parents=True, exist_ok=True)
+    entries = []
+    items = {e: (*encode(e, rows, fmt), len(rows)) for e, rows in files.items()} | (raw or {})
+    for entity, (f, enc, data, n) in items.items():
+        path = d / f"{entity}.{f}"
+        path.write_bytes(data)
+        entry = {"entity": entity, "path": path.name, "format": f, "rows": n, "sha256": hashlib.sha256(data).hexdigest()}
+        if f == "csv":
+            entry["encoding"] = enc
+        entries.append(entry)
+    manifest = {"spec_version": "1.0", "export_id": export_id, "county_code": county, "business_date": day,
+                "generated_at": generated_at or f"{day}T23:30:00+08:00", "mode": mode, "files": entries}
+    (d / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    return d
+
+
+def report(result) -> dict:
+    """The _report.json of a quarantined or failed BatchResult."""
+    path = next(Path(result.moved_to).glob("_report.json")) if result.moved_to else None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def has_problem(result, rule: str, file: str | None = None, column: str | None = None, row: int | None = None) -> bool:
+    for p in result.problems:
+        if rule in p.rule and (file is None or p.file == file) and (column is None or p.column == column) \
+                and (row is None or p.row == row):
+            return True
+    return False
