@@ -134,8 +134,7 @@ def get_watermark(url: str, county_code: str) -> dt.datetime | None:
 
 
 def advance_watermark(url: str, county_code: str, generated_at: dt.datetime, export_id: str) -> None:
-    """Move the watermark forward (never back) once an export has been handled, and never past the present: a
-    county's clock gone wrong (generated_at in 2999) must not make the next pulls skip every real export."""
+    """Move the watermark forward (never back, never past the present: a clock in 2999 must not skip real exports)."""
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute(
             """INSERT INTO audit.watermarks (county_code, watermark, export_id) VALUES (%s, least(%s, now()), %s)
