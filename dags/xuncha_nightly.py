@@ -1,21 +1,21 @@
 """
 ### 巡察数据夜间采集 — nightly county exports into the warehouse
 
-One run per night (catch-up runs nights in date order). `plan` lists the county systems the registry
-(config/counties.yml) says export that night. Per county (the grid shows the county's name):
-`wait_for_export` waits, deferred, until the night's export is there or the county's deadline passes
-(a miss is recorded in audit.deadline_misses and alerted); `ingest` fetches (remote landing, HTTP pull)
-and takes every export waiting up to that night, oldest first: manifest and checksum checks → staging →
-Great Expectations → one-transaction publish into core, or quarantine with a report. Loads run in the
-`xuncha_ingest` pool, so one slow county never holds up the others. The core Assets it emits schedule
-the mart refresh; `report` summarises the night.
+One run per night from go-live (`XUNCHA_GO_LIVE`; history: `xuncha backfill`). `plan` lists the county systems the
+registry (config/counties.yml) says export that night; each county is one mapped task group, labelled with its name:
+`wait_for_export` (deferred until the export is there or the county's deadline passes; a miss is recorded and
+alerted) → `fetch` (remote landing, HTTP pull) → `ingest` (every export waiting up to that night, oldest first:
+manifest and checksums → staging → Great Expectations → one-transaction publish, or quarantine with a report; emits
+the core Assets) → `outcome` (fails, with the reason, when an export was quarantined or the night missed). A county
+waits, fails and retries alone. `summary` lists loaded / quarantined / missing per county.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task, task_group
+from airflow.sdk.exceptions import AirflowFailException
 
 from xuncha import county_night, nightly, notify, registry
 from xuncha.airflow_ops import ExportArrivalSensor
@@ -24,45 +24,65 @@ from xuncha.assets import CORE
 # The retry delay is the deployment's: [core] default_task_retry_delay (300 s unless set; docs/operations.md).
 DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 2, "on_failure_callback": notify.task_failed,
                 "execution_timeout": dt.timedelta(hours=4)}
+LABEL = "{{ county_label }}"
 
 
-@dag(
-    schedule=CronTriggerTimetable("0 3 * * *", timezone="Asia/Shanghai"),
-    start_date=nightly.start_date(),
-    catchup=True,
-    max_active_runs=1,
-    tags=["xuncha", "ingest"],
-    default_args=DEFAULT_ARGS,
-    doc_md=__doc__,
-)
+def _night(county: dict):
+    ctx = get_current_context()
+    ctx["county_label"] = county["label"]
+    return ctx, nightly.run_night(ctx)
+
+
+@dag(schedule=CronTriggerTimetable("0 3 * * *", timezone="Asia/Shanghai"), start_date=nightly.start_date(),
+     catchup=True, max_active_runs=1, tags=["xuncha", "ingest"], default_args=DEFAULT_ARGS, doc_md=__doc__)
 def xuncha_nightly():
     @task
     def plan() -> list[dict]:
         ctx = get_current_context()
-        return nightly.plan(registry.load(), nightly.business_date(ctx["logical_date"]), (ctx["params"] or {}).get("counties"))
+        conf = ctx["dag_run"].conf or {}
+        return nightly.plan(registry.load(), nightly.run_night(ctx), conf.get("counties") or (ctx["params"] or {}).get("counties"))
 
-    waited = ExportArrivalSensor.partial(
-        task_id="wait_for_export", map_index_template="{{ task.county['label'] }}",
-        execution_timeout=dt.timedelta(hours=30),   # deferred until the county's deadline, next morning
-    ).expand(county=plan())
+    @task(map_index_template=LABEL)
+    def fetch(county: dict) -> dict:
+        from xuncha.airflow_env import warehouse_url_from_airflow
 
-    @task(map_index_template="{{ county_label }}", outlets=list(CORE.values()), pool="xuncha_ingest")
+        _, day = _night(county)
+        return county | {"waiting": nightly.fetch_county(county["code"], day, warehouse_url_from_airflow())}
+
+    @task(map_index_template=LABEL, outlets=list(CORE.values()), pool="xuncha_ingest")
     def ingest(county: dict) -> dict:
         from xuncha.airflow_env import warehouse_url_from_airflow
 
-        ctx = get_current_context()
-        ctx["county_label"] = county["label"]
-        night = county_night.run(registry.load(), county["code"], nightly.business_date(ctx["logical_date"]),
-                                 url=warehouse_url_from_airflow())
+        ctx, day = _night(county)
+        night = county_night.run(registry.load(), county["code"], day, url=warehouse_url_from_airflow())
         for entity in night.changed_entities:
             ctx["outlet_events"][CORE[entity]].extra = night.asset_extra()
-        return night.to_xcom()
+        summary = night.to_xcom()
+        return county | {"summary": summary}
 
-    @task
-    def report(summaries: list[dict]) -> dict:
-        return nightly.night_report(list(summaries))
+    @task(map_index_template=LABEL)
+    def outcome(county: dict) -> dict:
+        _night(county)
+        reason = nightly.verdict(county, county["summary"])
+        if reason:
+            raise AirflowFailException(reason)  # red for this county only, reason in the log and the notification
+        return county["summary"]
 
-    report(ingest.expand(county=waited.output))
+    @task_group(group_id="county")
+    def county_night(county: dict):
+        waited = ExportArrivalSensor(task_id="wait_for_export", county=county, map_index_template="{{ task.county['label'] }}",
+                                     execution_timeout=dt.timedelta(hours=30))  # deferred until the deadline, next morning
+        return outcome(ingest(fetch(waited.output)))
+
+    @task(trigger_rule="all_done")
+    def summary(counties: list[dict]) -> dict:
+        from xuncha.airflow_env import warehouse_url_from_airflow
+
+        day = nightly.run_night(get_current_context())
+        return nightly.night_summary(day, [c["code"] for c in counties], warehouse_url_from_airflow())
+
+    planned = plan()
+    county_night.expand(county=planned) >> summary(planned)
 
 
 nightly_dag = xuncha_nightly()

@@ -7,8 +7,11 @@ Set XUNCHA_TEST_WAREHOUSE_URL to run the warehouse tests against another Postgre
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import sys
 from pathlib import Path
 
@@ -112,3 +115,25 @@ def row_counts(url: str) -> dict[str, int]:
             counts[f"{schema}.{e}"] = query(url, f"SELECT count(*) FROM {schema}.{e}")[0][0]
     counts["mart.findings_by_category"] = query(url, "SELECT count(*) FROM mart.findings_by_category")[0][0]
     return counts
+
+
+@pytest.fixture
+def chat_robot():
+    """A loopback stand-in for a DingTalk/WeCom robot webhook (the edge of a network we don't own): keeps each POST."""
+    got: list[dict] = []
+
+    class Robot(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            got.append({"path": self.path, "body": json.loads(self.rfile.read(int(self.headers["Content-Length"])))})
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"errcode": 0}')
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Robot)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/robot/send?access_token=t0"
+    yield {"AIRFLOW_CONN_XUNCHA_NOTIFY_CHAT": json.dumps({"conn_type": "http", "host": url})}, got
+    server.shutdown()

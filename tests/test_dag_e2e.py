@@ -27,6 +27,16 @@ def county_systems(tmp_path):
         yield root, env
 
 
+def county_states(settings, run_at: str) -> dict[tuple[str, str], str]:
+    """(task, county label) -> state of the nightly run at `run_at`, from Airflow's metadata database."""
+    from xuncha import db
+
+    rows = query(db.airflow_db_url(settings), """
+        SELECT ti.task_id, ti.rendered_map_index, ti.state FROM task_instance ti JOIN dag_run r USING (dag_id, run_id)
+         WHERE ti.dag_id = 'xuncha_nightly' AND r.logical_date = %s::timestamptz AND ti.task_id LIKE 'county.%%'""", (run_at,))
+    return {(t.removeprefix("county."), label): state for t, label, state in rows}
+
+
 def land_night(settings, systems_root):
     write_export(settings.landing, "410329", "410329-20190315-01", "2019-03-15", slice_rows("410329"))
     write_export(settings.landing, "410326", "410326-20190316-01", "2019-03-16",
@@ -43,11 +53,27 @@ def land_night(settings, systems_root):
 
 
 @pytest.mark.slow
-def test_nightly_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(clean, airflow_ready, settings, county_systems):
+@pytest.mark.timeout(1800)  # 17 counties x 4 tasks, twice, through `airflow dags test` (minutes on a loaded machine)
+def test_nightly_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(clean, airflow_ready, settings, county_systems,
+                                                                              chat_robot):
     systems_root, conn_env = county_systems
+    robot_env, robot = chat_robot
     land_night(settings, systems_root)
-    airflow_env.dags_test("xuncha_nightly", RUN_AT, env=conn_env)
+    airflow_env.dags_test("xuncha_nightly", RUN_AT, env=conn_env | robot_env)
     airflow_env.dags_test("xuncha_marts", RUN_AT, env=conn_env)
+
+    # One county, one chain: the quarantine and the misses are red on their own county; the counties that delivered are green.
+    states = county_states(settings, RUN_AT)
+    assert states[("outcome", "宜阳县 410327")] == "failed" and states[("ingest", "宜阳县 410327")] == "success"
+    assert states[("outcome", "伊川县 410329")] == "failed", "a missed night is red"
+    assert states[("outcome", "汝阳县 410326")] == "success" and states[("outcome", "嵩县 410325")] == "success"
+    assert all(states[(t, "汝阳县 410326")] == "success" for t in ("wait_for_export", "fetch", "ingest"))
+    assert len({label for _, label in states}) == 17, "every task keeps its county's label"
+    # The failure callback named county, night and reason through the chat robot notifier.
+    texts = [m["body"]["text"]["content"] for m in robot]
+    yiyang = [t for t in texts if "宜阳县 410327" in t]
+    assert yiyang and "2019-03-16" in yiyang[0] and "quarantined" in yiyang[0] and "findings.csv" in yiyang[0], texts[:3]
+    assert all(m["path"] == "/robot/send?access_token=t0" and m["body"]["msgtype"] == "text" for m in robot)
 
     assert query(clean, "SELECT county_code, count(*) FROM core.findings GROUP BY 1 ORDER BY 1") == [
         ("410325", 4), ("410326", 9), ("410329", 6)]

@@ -48,7 +48,7 @@ def monkeypatch_module():
 
 def test_dags_folder_has_the_pipelines(dags):
     assert DAG_FILES, "no DAG files"
-    assert {"xuncha_nightly", "xuncha_marts"} <= set(dags)
+    assert {"xuncha_nightly", "xuncha_marts", "xuncha_health"} <= set(dags)
 
 
 def test_every_dag_file_defines_a_dag(dags):
@@ -78,7 +78,23 @@ def test_marts_dag_is_scheduled_on_the_core_assets(dags):
     assert {a.uri for a in condition.objects} == produced
 
 
-def test_ingest_is_mapped_per_county_with_readable_labels(dags):
+def test_each_county_is_one_mapped_chain_with_readable_labels(dags):
     _, nightly = dags["xuncha_nightly"]
-    ingest = nightly.get_task("ingest")
-    assert ingest.map_index_template == "{{ county_label }}"
+    group = nightly.task_group_dict["county"]
+    assert type(group).__name__ == "MappedTaskGroup", "wait → fetch → ingest → outcome is mapped per county as one group"
+    chain = ["county.wait_for_export", "county.fetch", "county.ingest", "county.outcome"]
+    for up, down in zip(chain, chain[1:]):
+        assert nightly.get_task(down).upstream_task_ids == {up}
+    assert nightly.get_task("county.wait_for_export").map_index_template == "{{ task.county['label'] }}"
+    for t in chain[1:]:
+        assert nightly.get_task(t).map_index_template == "{{ county_label }}"
+    assert nightly.get_task("summary").trigger_rule == "all_done", "the night summary lists failed counties too"
+
+
+def test_every_dag_notifies_failures(dags):
+    from xuncha import notify
+
+    for dag_id, (_, dag) in dags.items():
+        for t in dag.tasks:
+            assert notify.task_failed in (t.on_failure_callback if isinstance(t.on_failure_callback, list)
+                                          else [t.on_failure_callback]), f"{dag_id}.{t.task_id}"

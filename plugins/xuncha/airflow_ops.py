@@ -59,13 +59,15 @@ class ExportArrivalTrigger(BaseTrigger):
 
 
 class ExportArrivalSensor(BaseOperator):
-    """Waits (deferred: no worker slot) for `county`'s export of the run's night; returns `county` either way.
+    """Waits (deferred: no worker slot) for `county`'s export of the run's night; returns `county` plus `status`.
 
-    On time or late-but-before-deadline: returns at once. Past the deadline with nothing there: records
-    and alerts the miss, then returns so that the county's earlier waiting nights are still loaded.
+    status `arrived`: the export is there (or was handled). `missed`: the deadline passed with nothing there; the miss
+    is recorded and alerted, and the county's chain goes on so that its earlier waiting nights are still loaded (its
+    last task then fails, naming the miss). `history`: a night before go-live with nothing there (no deadline).
+    `county` is a template field, so it can be the argument of a mapped task group.
     """
 
-    template_fields = ()
+    template_fields = ("county",)
 
     def __init__(self, *, county: dict, **kwargs):
         super().__init__(**kwargs)
@@ -74,7 +76,7 @@ class ExportArrivalSensor(BaseOperator):
     def _night(self, context) -> dt.date:
         from xuncha import nightly
 
-        return nightly.business_date(context["logical_date"])
+        return nightly.run_night(context)
 
     def execute(self, context) -> dict:
         """Return at once if the export is there, record the miss if the deadline has passed, else defer."""
@@ -83,10 +85,10 @@ class ExportArrivalSensor(BaseOperator):
         day = self._night(context)
         county = registry.load().get(self.county["code"])
         if _check(county.code, day):
-            return self.county
+            return self.county | {"status": "arrived"}
         if not deadlines.applies(day):
             self.log.info("%s: night %s is before go-live: history, no deadline to wait for", county.label, day)
-            return self.county
+            return self.county | {"status": "history"}
         due = deadlines.deadline_at(county, day)
         if dt.datetime.now(dt.timezone.utc) >= due:
             return self._missed(day)
@@ -100,11 +102,14 @@ class ExportArrivalSensor(BaseOperator):
         """Resume after the trigger: record a miss if it fired `missed`; return the county either way."""
         if (event or {}).get("status") == "missed":
             return self._missed(self._night(context))
-        return self.county
+        return self.county | {"status": "arrived"}
 
     def _missed(self, day: dt.date) -> dict:
         from xuncha import deadlines, registry
         from xuncha.airflow_env import warehouse_url_from_airflow
 
-        deadlines.record_miss(warehouse_url_from_airflow(), registry.load().get(self.county["code"]), day)
-        return self.county
+        county = registry.load().get(self.county["code"])
+        deadlines.record_miss(warehouse_url_from_airflow(), county, day)
+        self.log.error("%s: no export for the night of %s by its deadline %s (迟报/漏报)", county.label, day,
+                       deadlines.deadline_at(county, day).isoformat())
+        return self.county | {"status": "missed"}

@@ -19,6 +19,14 @@ def business_date(logical_date: dt.datetime, timezone: str = "Asia/Shanghai") ->
     return logical_date.astimezone(ZoneInfo(timezone)).date() - dt.timedelta(days=1)
 
 
+def run_night(context) -> dt.date:
+    """The night a run covers: `conf.night` (YYYY-MM-DD, as a push intake's run gives it) or the logical date's."""
+    night = ((context.get("params") or {}).get("night") or (getattr(context.get("dag_run"), "conf", None) or {}).get("night"))
+    if night:
+        return dt.date.fromisoformat(str(night))
+    return business_date(context["logical_date"])
+
+
 def start_date(timezone: str = "Asia/Shanghai"):
     """The nightly DAG's start_date: the midnight after the go-live night (settings.go_live), so the first scheduled
     run (03:00) covers the go-live night and unpausing never catches up on history (that is `xuncha backfill`)."""
@@ -48,6 +56,61 @@ def night_report(summaries: list[dict]) -> dict:
         "duplicates": sum(s["duplicates"] for s in summaries),
         "quarantined": {s["county_code"]: s["quarantined"] for s in summaries if s["quarantined"]},
     }
+
+
+def fetch_county(code: str, day: dt.date, url: str | None = None) -> int:
+    """Bring county `code`'s exports into its inbox (xuncha.county_night.fetch); returns how many wait up to `day`."""
+    from xuncha import county_night, db, inbox, registry
+    from xuncha.settings import get_settings
+
+    settings = get_settings()
+    county = registry.load().get(code)
+    url = url or db.warehouse_url(settings)
+    county_night.fetch(county, settings, url)
+    return len(inbox.waiting(county, settings, up_to=day))
+
+
+def verdict(county: dict, summary: dict) -> str | None:
+    """Why a county's night must show red, or None when it is green: a quarantined export (first problem and report
+    named) or a missed deadline (迟报/漏报). `county` is the sensor's result (code, label, status)."""
+    reasons = []
+    for e in summary.get("exports", []):
+        if e["status"] == "quarantined":
+            first = (e.get("problems") or ["see the report"])[0]
+            reasons.append(f"export {e['export_id']} (night {e['business_date']}) quarantined: {first}")
+    if county.get("status") == "missed":
+        reasons.append(f"no export for the night of {summary['business_date']} by the deadline (迟报/漏报)")
+    return f"{county['label']}: " + "; ".join(reasons) if reasons else None
+
+
+def night_summary(day: dt.date, codes: list[str], url: str | None = None) -> dict:
+    """Per county, for night `day` (from the warehouse, so counties whose chain failed are in it too): its exports
+    loaded, re-delivered, quarantined (ids), and whether the night is missing (past its deadline, nothing sent)."""
+    from xuncha import db
+
+    from xuncha import registry as registry_mod
+
+    reg = registry_mod.load()
+    out = {}
+    with db.connect(url) as conn, conn.cursor() as cur:
+        for code in codes:
+            lineage = list(reg.lineage(code))
+            cur.execute("""SELECT status, export_id FROM audit.batches WHERE county_code = ANY(%s) AND business_date = %s
+                            ORDER BY batch_id""", (lineage, day))
+            rows = cur.fetchall()
+            cur.execute("SELECT 1 FROM audit.deadline_misses WHERE county_code = %s AND business_date = %s AND arrived_at IS NULL",
+                        (code, day))
+            missing = cur.fetchone() is not None
+            out[code] = {"county": reg.get(code).label, "loaded": sum(s == "loaded" for s, _ in rows),
+                         "duplicates": sum(s == "duplicate" for s, _ in rows),
+                         "quarantined": [e for s, e in rows if s == "quarantined"], "missing": missing}
+    for code, s in out.items():
+        log.info("%s: %d loaded, %d re-deliveries, %d quarantined %s%s", s["county"], s["loaded"], s["duplicates"],
+                 len(s["quarantined"]), s["quarantined"] or "", ", MISSING (迟报/漏报)" if s["missing"] else "")
+    return {"business_date": day.isoformat(), "counties": out,
+            "loaded": sum(s["loaded"] for s in out.values()),
+            "quarantined": {c: s["quarantined"] for c, s in out.items() if s["quarantined"]},
+            "missing": sorted(c for c, s in out.items() if s["missing"])}
 
 
 def changed_counties(extras: list[dict]) -> list[str] | None:

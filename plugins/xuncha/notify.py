@@ -77,8 +77,10 @@ def failure_text(context) -> tuple[str, str]:
     dag_id = getattr(ti, "dag_id", "?")
     task_id = getattr(ti, "task_id", "?")
     county = getattr(ti, "rendered_map_index", None) or _county_of(context) or "—"
-    logical = context.get("logical_date")
-    night = nightly.business_date(logical).isoformat() if logical else "—"
+    try:
+        night = nightly.run_night(context).isoformat()
+    except (KeyError, TypeError, AttributeError, ValueError):  # a run without a logical date or night
+        night = "—"
     exc = context.get("exception")
     reason = str(exc) if exc else "see the task log"
     subject = f"[Xuncha] {dag_id}.{task_id} failed — {county}, night {night}"
