@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 # subprocess recompiles Airflow and Great Expectations, seconds each time.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install sysdeps setup demo test test-fast test-seed test-scaleout test-inputs soak up down status bench bench-quick lock clean help
+.PHONY: install sysdeps setup demo test test-fast test-up test-seed test-scaleout test-inputs soak up down status bench bench-quick lock clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ test-inputs: install sysdeps  ## every real-fault input of ../shared/inputs and 
 
 test-scaleout: install sysdeps  ## two real Celery workers under the real scheduler, one killed mid-task (4-16 min)
 	$(BIN)/pytest -m scaleout
+
+test-up: install sysdeps  ## `make up` from a fresh shell: UI, login, unpause from go-live, a task run (a few minutes)
+	$(BIN)/pytest -m up
 
 test-seed: install  ## the whole seed term through the pipeline against the published figures (about 16 min)
 	$(BIN)/pytest -m seed

@@ -38,7 +38,8 @@ def _until(what, timeout: float, every: float = 2.0):
     return None
 
 
-@pytest.mark.slow
+@pytest.mark.up
+@pytest.mark.timeout(1800)
 def test_make_up_from_a_fresh_shell_serves_the_ui_and_runs_tasks_only_from_go_live(airflow_ready, settings, tmp_path):
     port = _free_port()
     go_live = dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=2)
@@ -49,13 +50,14 @@ def test_make_up_from_a_fresh_shell_serves_the_ui_and_runs_tasks_only_from_go_li
         'counties:\n  - {code: "410329", name: 伊川县, level: county}\n', encoding="utf-8")
     fresh = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8",
              "XUNCHA_HOME": str(settings.home), "XUNCHA_GO_LIVE": go_live.isoformat(), "XUNCHA_CONFIG": str(config),
-             "XUNCHA_PERSON_KEY": os.environ["XUNCHA_PERSON_KEY"], "GX_ANALYTICS_ENABLED": "False"}
+             "XUNCHA_PERSON_KEY": os.environ["XUNCHA_PERSON_KEY"], "GX_ANALYTICS_ENABLED": "False",
+             "PYTHONUNBUFFERED": "1"}
     log = (tmp_path / "up.log").open("w")
     proc = subprocess.Popen(["make", "--no-print-directory", "up", f"PORT={port}"], cwd=ROOT, env=fresh, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://localhost:{port}"
     try:
-        assert _until(lambda: httpx.get(f"{base}/api/v2/monitor/health", timeout=5).status_code == 200, 240), \
+        assert _until(lambda: httpx.get(f"{base}/api/v2/monitor/health", timeout=5).status_code == 200, 900), \
             (tmp_path / "up.log").read_text()[-3000:]
         out = (tmp_path / "up.log").read_text()
         login = re.search(rf"Airflow UI: http://localhost:{port}\s+login: (\w+) / (\S+)", out)
@@ -64,14 +66,14 @@ def test_make_up_from_a_fresh_shell_serves_the_ui_and_runs_tasks_only_from_go_li
         assert ui.status_code == 200 and "<html" in ui.text.lower()
         token = httpx.post(f"{base}/auth/token", json={"username": login[1], "password": login[2]}, timeout=10).json()["access_token"]
         api = httpx.Client(base_url=f"{base}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=20)
-        assert _until(lambda: api.get("/dags/xuncha_nightly").status_code == 200, 180), "the DAG was parsed"
+        assert _until(lambda: api.get("/dags/xuncha_nightly").status_code == 200, 300), "the DAG was parsed"
         assert api.patch("/dags/xuncha_nightly", json={"is_paused": False}).status_code == 200
 
         def runs():
             got = api.get("/dags/xuncha_nightly/dagRuns", params={"order_by": "logical_date"}).json()["dag_runs"]
             return got if len(got) >= 1 else None
 
-        scheduled = [r for r in (_until(runs, 120) or []) if r["run_type"] == "scheduled"]
+        scheduled = [r for r in (_until(runs, 300) or []) if r["run_type"] == "scheduled"]
         assert scheduled, "unpausing schedules the nights since go-live"
         first = dt.datetime.fromisoformat(scheduled[0]["logical_date"]).astimezone(SHANGHAI)
         assert first.date() - dt.timedelta(days=1) >= go_live, "no night before go-live is scheduled"
@@ -81,7 +83,7 @@ def test_make_up_from_a_fresh_shell_serves_the_ui_and_runs_tasks_only_from_go_li
             tis = api.get(f"/dags/xuncha_nightly/dagRuns/{scheduled[0]['dag_run_id']}/taskInstances").json()["task_instances"]
             return any(t["task_id"] == "plan" and t["state"] == "success" for t in tis)
 
-        assert _until(planned, 240), "a task ran through the started stack"
+        assert _until(planned, 600), "a task ran through the started stack"
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
