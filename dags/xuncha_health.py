@@ -10,11 +10,14 @@ notifiers (SMTP connection `xuncha_notify_smtp`, chat robot connection `xuncha_n
 
 from __future__ import annotations
 
+import datetime as dt
+
 from airflow.sdk import Param, dag, get_current_context, task
 
 from xuncha import nightly, notify
 
-DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 1, "on_failure_callback": notify.task_failed}
+DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 1, "on_failure_callback": notify.task_failed,
+                "execution_timeout": dt.timedelta(minutes=20)}
 
 
 @dag(schedule="@hourly", start_date=nightly.start_date(), catchup=False, max_active_runs=1, tags=["xuncha", "health"],

@@ -62,7 +62,7 @@ def _throwaway_home():
     """XUNCHA_HOME, XUNCHA_PGDATA and areas in a fresh temporary folder, WAREHOUSE_URL unset, for this block."""
     from xuncha import embedded
 
-    keys = ("XUNCHA_HOME", "XUNCHA_PGDATA", "WAREHOUSE_URL", "XUNCHA_LANDING", "XUNCHA_QUARANTINE", "XUNCHA_ARCHIVE",
+    keys = ("XUNCHA_HOME", "XUNCHA_PGDATA", "WAREHOUSE_URL", "WAREHOUSE_OWNER_URL", "XUNCHA_LANDING", "XUNCHA_QUARANTINE", "XUNCHA_ARCHIVE",
             "XUNCHA_DATA_DOCS")
     saved = {k: os.environ.get(k) for k in keys}
     home = Path(tempfile.mkdtemp(prefix="xc-"))  # short: the server's Unix socket path must stay under ~100 bytes
@@ -105,10 +105,11 @@ def check_export(export_dir: Path, references: Path | None = None, county_code: 
     with _throwaway_home():
         from xuncha import db, migrate
 
-        url = db.warehouse_url()
-        migrate.migrate(url)
+        owner = db.owner_url()
+        migrate.migrate(owner)
         if refs is not None:
-            _load_references(url, refs, reg.lineage(code))
+            _load_references(owner, refs, reg.lineage(code))   # DDL on a throwaway database: as its owner
+        url = db.warehouse_url()
         result = pipeline.Ingestor(reg, url=url, move=False).ingest(export_dir, county)
     report = CheckReport(export_dir, code, result.export_id, references=str(references) if references else None)
     report.warnings = list(result.warnings)
