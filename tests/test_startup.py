@@ -52,6 +52,9 @@ def test_make_up_from_a_fresh_shell_serves_the_ui_and_runs_tasks_only_from_go_li
              "XUNCHA_HOME": str(settings.home), "XUNCHA_GO_LIVE": go_live.isoformat(), "XUNCHA_CONFIG": str(config),
              "XUNCHA_PERSON_KEY": os.environ["XUNCHA_PERSON_KEY"], "GX_ANALYTICS_ENABLED": "False",
              "PYTHONUNBUFFERED": "1"}
+    # What a login shell of this machine still has: package index and proxy settings (make up may reinstall).
+    fresh |= {k: v for k, v in os.environ.items() if k.startswith(("PIP_", "UV_", "SSL_CERT", "REQUESTS_CA")) or
+              k.lower() in ("http_proxy", "https_proxy", "no_proxy")}
     log = (tmp_path / "up.log").open("w")
     proc = subprocess.Popen(["make", "--no-print-directory", "up", f"PORT={port}"], cwd=ROOT, env=fresh, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
