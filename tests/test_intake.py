@@ -14,7 +14,7 @@ import httpx
 import pytest
 from exports import slice_rows, write_export
 
-from xuncha import intake, nightly, pipeline, registry
+from xuncha import county_night, intake, pipeline, registry
 
 CLIENT = httpx.Client(timeout=120)
 
@@ -74,7 +74,7 @@ def test_a_push_with_the_right_token_lands_is_receipted_triggers_its_county_and_
     assert (settings.landing / "410327" / "410327-20190316-01" / "manifest.json").is_file()
     assert triggered == [("410327", dt.date(2019, 3, 16), "410327-20190316-01")], "that county's run is triggered"
 
-    nightly.ingest_county("410327", dt.date(2019, 3, 16), url=clean)   # what the triggered run's ingest does
+    county_night.run(registry.load(), "410327", dt.date(2019, 3, 16), url=clean)   # what the triggered run's ingest does
     got = CLIENT.get(f"{base}/exports/410327-20190316-01", headers={"Authorization": f"Bearer {tokens['410327']}"}).json()
     assert got["state"] == "loaded" and got["loaded_rows"] == 9 and got["received_at"] == receipt["received_at"]
     # The same export again, as a tar this time: refused as already received.

@@ -97,7 +97,7 @@ def check_export(export_dir: Path, references: Path | None = None, county_code: 
     manifest, _ = manifest_mod.read(export_dir)
     code = county_code or (manifest.county_code if manifest else None)
     if code is None:
-        code = pipeline.county_of(export_dir, reg)
+        raise ValueError(f"{export_dir}: cannot tell its county from its manifest (name it with --county)")
     county = reg.get(code)
     refs = json.loads(Path(references).read_text(encoding="utf-8")) if references else None
     if refs is not None and refs.get("county_code") not in reg.lineage(code):
