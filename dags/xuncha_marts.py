@@ -1,8 +1,9 @@
 """
-### 巡察指标刷新 — refresh the marts after loads
+### 巡察指标刷新 — refresh the marts after loads, then the report
 
 Scheduled on the core Assets the nightly loads emit: refreshes the marts for the counties those loads
-changed (all counties when triggered by hand), in one transaction, and emits the `mart` Asset.
+changed (all counties when triggered by hand), in one transaction, and emits the `mart` Asset; then writes
+the report 巡察工作数据报告 of the newest loaded night (one offline HTML file, also in the UI: 巡察报告).
 """
 
 from __future__ import annotations
@@ -35,7 +36,14 @@ def xuncha_marts():
         extras = [ev.extra for events in ctx["triggering_asset_events"].values() for ev in events]
         return metrics.refresh(warehouse_url_from_airflow(), nightly.changed_counties(extras))
 
-    refresh()
+    @task
+    def report() -> str:
+        from xuncha.airflow_env import warehouse_url_from_airflow
+        from xuncha.reports import html
+
+        return str(html.build(warehouse_url_from_airflow()))
+
+    refresh() >> report()
 
 
 marts_dag = xuncha_marts()

@@ -7,6 +7,8 @@ Reports quote what a county sent as text, never as markup (export spec §10): ev
 `_report.md` is HTML-escaped and its Markdown specials are backslash-escaped, so no viewer renders a
 county's `<script>`, link or table cell; `_report.json` writes `<`, `>` and `&` as JSON escapes (\u003c …),
 the same strings for a JSON reader and inert in any HTML page. Values are bounded excerpts (errors.Problem).
+`_report.html` (xuncha.reports.quarantine_page) is the same report as one self-contained page that opens offline,
+every county value autoescaped.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ def move_unique(src: Path, dest_parent: Path, name: str, extra: dict[str, str] |
 def write_report(dest: Path, county_code: str, county_name: str, export_id: str, batch_id: int | None,
                  problems: list[Problem], warnings: list[Problem] = (), data_docs: str | None = None,
                  status: str = "quarantined") -> Path:
-    """Write `_report.json` and `_report.md` into `dest`; returns the path of `_report.md`. `status` is
+    """Write `_report.json`, `_report.md` and `_report.html` into `dest`; returns the path of `_report.md`. `status` is
     `quarantined` (the county's export was rejected) or `failed` (the platform could not handle it)."""
     for fname, text in render_report(county_code, county_name, export_id, batch_id, problems, warnings, data_docs,
                                      status).items():
@@ -121,7 +123,7 @@ def write_report(dest: Path, county_code: str, county_name: str, export_id: str,
 def render_report(county_code: str, county_name: str, export_id: str, batch_id: int | None,
                   problems: list[Problem], warnings: list[Problem] = (), data_docs: str | None = None,
                   status: str = "quarantined") -> dict[str, str]:
-    """The two reports of a quarantined (or failed) export, {file name: text}; county values quoted as text."""
+    """The three reports of a quarantined (or failed) export, {file name: text}; county values quoted as text."""
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     data = {
         "county_code": county_code,
@@ -165,7 +167,10 @@ def render_report(county_code: str, county_name: str, export_id: str, batch_id: 
     if warnings:
         lines += ["", "## 警告（不影响入库）/ Warnings (would not block loading)", ""]
         lines += [f"- {_cell(w)}" for w in warnings]
-    return {"_report.json": report_json, "_report.md": "\n".join(lines) + "\n"}
+    from xuncha.reports import quarantine_page
+
+    return {"_report.json": report_json, "_report.md": "\n".join(lines) + "\n",
+            "_report.html": quarantine_page.render(data, data_docs_href=data_docs)}
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")

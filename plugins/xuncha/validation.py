@@ -4,7 +4,8 @@ The rules themselves (one suite per entity, their kinds and severities) are `xun
 them. Validation runs in PostgreSQL (GX's SQL engine over a view of staged files), so it is set-based and its
 cost does not depend on Python row loops. Every failing expectation reports sample rows by file row number.
 
-GX Data Docs: validation results are kept under $XUNCHA_HOME/gx/validations and rendered to the local
+GX Data Docs: validation results are kept under $XUNCHA_HOME/gx/validations and rendered (offline, county values
+escaped: xuncha.reports.datadocs) to the local
 site $XUNCHA_HOME/data_docs/index.html. `Settings.data_docs` (XUNCHA_DATA_DOCS) chooses which exports get
 pages: `failures` (default: exports with a failed or warning expectation — the ones people open), `all`, or
 `off`.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,7 +113,7 @@ class Validator:
         if self.docs_mode not in ("failures", "all", "off"):
             raise ValueError(f"XUNCHA_DATA_DOCS must be failures, all or off, not {self.docs_mode!r}")
         if self.docs_mode != "off":
-            home = docs_home or settings.home
+            home = self.docs_home = docs_home or settings.home
             self.context.add_store("validation_results_store", {
                 "class_name": "ValidationResultsStore",
                 "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(home / "gx" / "validations")},
@@ -193,6 +195,8 @@ class Validator:
         """Store the GX results of `validations` under `run_name` and render their Data Docs pages.
 
         Returns the local site's index URL (file://…), or None when the docs mode leaves this run without pages.
+        The pages are made offline and county values escaped (xuncha.reports.datadocs: GX's own pages load
+        their styles and scripts from CDNs and paste unexpected values in as markup).
         """
         pending = [r for v in validations for r in v.results]
         if self.docs_mode == "off" or (self.docs_mode == "failures" and not any_failure) or not pending:
@@ -203,6 +207,8 @@ class Validator:
             ValidationResultIdentifier,
         )
 
+        from xuncha.reports import datadocs
+
         run_id = RunIdentifier(run_name=run_name)
         idents = []
         for suite, table, res in pending:
@@ -211,7 +217,10 @@ class Validator:
                 r.result = _escaped(r.result)
             self.context.validation_results_store.set(ident, res)
             idents.append(ident)
-        return self.context.build_data_docs(site_names=["local_site"], resource_identifiers=idents)["local_site"]
+        started = time.time() - 1
+        index = self.context.build_data_docs(site_names=["local_site"], resource_identifiers=idents)["local_site"]
+        datadocs.make_offline(self.docs_home / "data_docs", since=started)
+        return index
 
     @staticmethod
     def _outcome(entity: str, r) -> Outcome:

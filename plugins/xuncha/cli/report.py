@@ -1,4 +1,5 @@
-"""`xuncha report`: the reports of the marts as of a day (the Excel workbook with --xlsx)."""
+"""`xuncha report`: the report 巡察工作数据报告 as of a day — one self-contained HTML file (charts, tables,
+freshness; opens offline), and with --xlsx the Excel workbook of the headline and every mart."""
 
 from __future__ import annotations
 
@@ -16,16 +17,17 @@ def report(
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="Day to report (YYYY-MM-DD), computed first where "
                                                  "missing. Default: the newest night loaded.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Folder to write into (default: XUNCHA_HOME/reports).")] = None,
-    xlsx: Annotated[bool, typer.Option("--xlsx", help="Write the Excel workbook: the headline and each mart as a "
+    xlsx: Annotated[bool, typer.Option("--xlsx", help="Also write the Excel workbook: the headline and each mart as a "
                                                       "sheet (巡察工作数据-<as-of>.xlsx).")] = False,
 ):
-    """Write the reports of the marts (巡察工作数据报告) as of a day."""
+    """Write the report 巡察工作数据报告 as of a day (HTML that opens offline; --xlsx adds the Excel workbook)."""
     from xuncha import migrate
+    from xuncha.reports import html
 
-    if not xlsx:
-        raise typer.BadParameter("say which report to write: --xlsx (the Excel workbook)")
     migrate.migrate()
-    from xuncha.reports import workbook
+    path = html.build(as_of=_date(as_of), out=out)
+    console.print(f"巡察工作数据报告 written: {path} ({path.stat().st_size / 1e6:.1f} MB, opens offline in any browser)")
+    if xlsx:
+        from xuncha.reports import workbook
 
-    path = workbook.build(as_of=_date(as_of), out=out)
-    console.print(f"wrote {path}")
+        console.print(f"wrote {workbook.build(as_of=_date(as_of), out=out)}")

@@ -1,0 +1,132 @@
+"""What the report 巡察工作数据报告 shows, read from the marts for one as-of day (no rendering here).
+
+`load(url, as_of)` returns a `ReportData`: whole mart rows (dicts keyed by column name) of that day, plus the
+county names of `mart.county_crosswalk` and a freshness row per county system. Every figure keeps the
+numerator and denominator its mart stores (docs/metrics.md), so the page can show both beside each rate.
+
+Freshness (数据新鲜度): per county system of the registry active on the day, the newest business night loaded
+(`audit.batches.status = 'loaded'`, business_date <= as_of) and the state of its newest delivery: `current`
+(has the newest night any county loaded by then), `behind` (older), `quarantined` (its newest delivery was
+quarantined or failed) or `none` (nothing loaded yet). mart.freshness says how things stand *now* (it is not a
+dated series), so a past day's strip is computed from audit.batches as of that day; the report of the newest
+loaded night adds the mart's live columns (迟报漏报 open deadline misses, exports and quarantines of the last
+30 nights).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from xuncha import db
+
+MARTS = ("term_headline", "coverage", "rounds_per_year", "rectification", "rectification_overdue", "satisfaction",
+         "satisfaction_by_org", "clue_disposal", "clue_ageing", "outcomes")
+"""The mart tables the report reads, each as `mart.<name>` rows of the as-of day."""
+CITY_CODE = "410300"
+
+
+@dataclass
+class ReportData:
+    """The report's input: `marts[name]` = rows of `mart.<name>` on `as_of` (term_no filtered to `term_no`
+    where the mart has terms); `names` = reporting-unit code → name; `freshness` = one row per county system;
+    `latest` = the newest business night loaded by anyone (None when nothing is loaded)."""
+
+    as_of: dt.date
+    term_no: int | None
+    latest: dt.date | None
+    generated_at: dt.datetime
+    names: dict[str, str] = field(default_factory=dict)
+    marts: dict[str, list[dict]] = field(default_factory=dict)
+    freshness: list[dict] = field(default_factory=list)
+
+    def name(self, code: str) -> str:
+        """`410325` → `嵩县` (the reporting unit's name today; the code itself when unknown)."""
+        return "全市" if code == "city_total" else self.names.get(code, code)
+
+    @property
+    def empty(self) -> bool:
+        return not any(self.marts.values())
+
+
+def load(url: str | None = None, as_of: dt.date | None = None, compute: bool = True) -> ReportData:
+    """The marts of `as_of` (default: the newest night loaded). With `compute`, units the series lacks for
+    that day are computed first (`metrics.ensure`), so a report can be built for any past day.
+
+    Raises `ValueError` for a day after the newest night loaded: its figures would silently equal the
+    newest night's and look current when they are not."""
+    from xuncha import metrics
+
+    latest = metrics.latest_business_date(url)
+    day = as_of or latest or metrics.today()
+    if latest is not None and day > latest:
+        raise ValueError(f"as-of {day} is after the newest night loaded ({latest}): no report of figures not yet known")
+    if compute and latest is not None:
+        metrics.ensure(url, as_of=day)
+    data = ReportData(as_of=day, term_no=None, latest=latest, generated_at=dt.datetime.now(dt.timezone.utc))
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT DISTINCT report_code, report_name FROM mart.county_crosswalk")
+        data.names = dict(cur.fetchall())
+        for mart in MARTS:
+            data.marts[mart] = _rows(cur, f"SELECT * FROM mart.{mart} WHERE as_of = %s ORDER BY 2, 3", (day,))
+        data.term_no = _term(data.marts["term_headline"], day)
+        if data.term_no is not None:
+            for mart, rows in data.marts.items():
+                if rows and "term_no" in rows[0]:
+                    data.marts[mart] = [r for r in rows if r["term_no"] == data.term_no]
+        data.freshness = freshness(cur, day, live=day == latest)
+    return data
+
+
+def freshness(cur, day: dt.date, live: bool = False) -> list[dict]:
+    """One row per county system active on `day`: code, name, last_loaded (date|None), last_status, state,
+    days_behind (nights behind the newest loaded night; None without a load) and, with `live`, mart.freshness's
+    open_misses, exports_30 and quarantined_30 (None without). See the module doc."""
+    from xuncha import registry
+
+    mart: dict[str, tuple] = {}
+    if live:
+        cur.execute("SELECT county_code, open_misses, exports_30, quarantined_30 FROM mart.freshness")
+        mart = {r[0]: r[1:] for r in cur.fetchall()}
+
+    cur.execute("""
+        WITH b AS (SELECT * FROM audit.batches WHERE business_date <= %(day)s AND status <> 'duplicate'),
+        loaded AS (SELECT county_code, max(business_date) AS last_loaded FROM b WHERE status = 'loaded' GROUP BY 1),
+        newest AS (SELECT DISTINCT ON (county_code) county_code, status, business_date, finished_at
+                     FROM b ORDER BY county_code, business_date DESC, batch_id DESC)
+        SELECT n.county_code, l.last_loaded, n.status, n.business_date, n.finished_at
+          FROM newest n LEFT JOIN loaded l USING (county_code)""", {"day": day})
+    seen = {r[0]: r[1:] for r in cur.fetchall()}
+    newest_night = max((v[0] for v in seen.values() if v[0]), default=None)
+    out = []
+    for c in registry.default().active(day):
+        last_loaded, status, night, finished = seen.get(c.code, (None, None, None, None))
+        if status in ("quarantined", "failed"):
+            state = "quarantined"
+        elif last_loaded is None:
+            state = "none"
+        else:
+            state = "current" if last_loaded == newest_night else "behind"
+        misses, exports_30, quarantined_30 = mart.get(c.code, (None, None, None))
+        out.append({"county_code": c.code, "county_name": c.name, "level": c.level, "last_loaded": last_loaded,
+                    "last_status": status, "last_night": night, "finished_at": finished, "state": state,
+                    "days_behind": (newest_night - last_loaded).days if last_loaded and newest_night else None,
+                    "open_misses": misses, "exports_30": exports_30, "quarantined_30": quarantined_30})
+    return out
+
+
+def _term(headline: list[dict], day: dt.date) -> int | None:
+    """The term the report is about: the configured term containing `day`, else the newest term with figures."""
+    from xuncha import metrics_config
+
+    terms = {r["term_no"] for r in headline if r["term_no"]}
+    for t in metrics_config.load().terms:
+        if t.start <= day and (t.end is None or day <= t.end) and (not terms or t.term_no in terms):
+            return t.term_no
+    return max(terms) if terms else None
+
+
+def _rows(cur, sql: str, params) -> list[dict]:
+    cur.execute(sql, params)
+    cols = [d.name for d in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
