@@ -60,7 +60,7 @@ def load(url: str | None = None, as_of: dt.date | None = None, compute: bool = T
     latest = metrics.latest_business_date(url)
     day = as_of or latest or metrics.today()
     if latest is not None and day > latest:
-        raise ValueError(f"as-of {day} is after the newest night loaded ({latest}): no report of figures not yet known")
+        raise ValueError(f"as-of {day} is later than the newest loaded night ({latest}): no figures for it")
     if compute and latest is not None:
         metrics.ensure(url, as_of=day)
     data = ReportData(as_of=day, term_no=None, latest=latest, generated_at=dt.datetime.now(dt.timezone.utc))
