@@ -26,7 +26,7 @@ import pytest
 from conftest import query
 from exports import slice_rows, write_export
 
-from xuncha import inbox, pipeline, registry
+from xuncha import county_night, inbox, pipeline, registry
 from xuncha.spec import ENTITY_ORDER
 
 NIGHTS = ["2019-03-15", "2019-03-16", "2019-03-17"]
@@ -229,7 +229,8 @@ def test_a_full_snapshot_withdrawing_too_much_is_held_alerted_and_loads_once_con
     truncated = dict(rows, findings=rows["findings"][:2])          # a truncated extract: 28 of 30 would go
     held = write_export(settings.landing, "410302", "410302-20190316-01", "2019-03-16", truncated, mode="full",
                         generated_at="2019-03-16T23:30:00+08:00")
-    [r] = pipeline.Ingestor(reg, url=clean).ingest_many([held], reg.get("410302"))
+    # through the county's night: the pipeline returns what happened, its caller raises the alert
+    [r] = county_night.run(reg, "410302", None, url=clean, exports=[inbox.receive(held)]).exports
     assert r.status == "quarantined"
     assert [p.rule for p in r.problems] == ["withdraw.held"] and "28 of" in r.problems[0].message
     assert query(clean, "SELECT count(*) FROM core.findings WHERE withdrawn_at IS NULL") == [(30,)]

@@ -19,6 +19,7 @@ def test_check_export_passes_a_good_export_and_names_row_and_rule_in_a_bad_one_w
     rows = slice_rows("410327")
     rows["findings"][1]["category"] = "XX"
     bad = write_export(tmp_path / "out", "410327", "410327-20190316-02", "2019-03-16", rows)
+    sent = sorted((p.name, p.read_bytes()) for p in bad.iterdir())
     # A county engineer's machine: no warehouse (WAREHOUSE_URL points at nothing), no platform state.
     env = {**os.environ, "WAREHOUSE_URL": "postgresql+psycopg2://x:y@127.0.0.1:9/none", "XUNCHA_HOME": str(tmp_path / "home")}
     ok = subprocess.run([XUNCHA, "check-export", str(good)], env=env, capture_output=True, text=True)
@@ -29,8 +30,7 @@ def test_check_export_passes_a_good_export_and_names_row_and_rule_in_a_bad_one_w
     line = next(x for x in ko.stdout.splitlines() if "findings.csv" in x)
     assert "row 2" in line and "column category" in line and "'XX'" in line and "数据行未通过校验" in line, ko.stdout
     assert "CRITICAL 严重问题" in ko.stdout
-    assert sorted(p.name for p in bad.iterdir()) == ["findings.csv", "inspections.csv", "manifest.json", "rounds.csv"], \
-        "the export is left as it was"
+    assert sorted((p.name, p.read_bytes()) for p in bad.iterdir()) == sent, "the export is left as it was"
     assert not (tmp_path / "home").exists(), "nothing of the platform's state is made"
 
 
