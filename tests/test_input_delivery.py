@@ -56,7 +56,6 @@ def test_the_same_export_id_with_other_content_is_quarantined_and_alerted_identi
                  ("%export.reused%",)) == [(1,)]
 
 
-@pytest.mark.xfail(reason="re-delivery within one run: " + "not yet ported into the split pipeline (xuncha.pipeline/publish, landed 21:47): resilience.py holds the logic", strict=False)
 def test_two_deliveries_of_one_export_id_in_one_run_are_told_apart(settings, ingest, clean):
     rows = base_rows(C) | {"findings": [finding(C, 1, "初报")]}
     a = night(settings.landing / "a", C, "e1", "2021-04-11", rows)
@@ -123,7 +122,6 @@ def test_a_late_older_night_keeps_core_and_writes_history_at_its_own_time(settin
 
 # -- 9 poison exports -----------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(reason="poison exports: " + "not yet ported into the split pipeline (xuncha.pipeline/publish, landed 21:47): resilience.py holds the logic", strict=False)
 def test_an_error_in_one_exports_publish_ends_that_export_only(settings, ingest, clean, monkeypatch):
 
     nights = [night(settings.landing, C, f"e{i}", f"2021-04-1{i}", base_rows(C) | {"findings": [finding(C, i)]})
@@ -155,7 +153,6 @@ def test_an_error_in_one_exports_publish_ends_that_export_only(settings, ingest,
     assert query(clean, "SELECT count(*) FROM audit.alerts WHERE detail->>'status' = 'failed'") == [(1,)]
 
 
-@pytest.mark.xfail(reason="stale received batches: " + "not yet ported into the split pipeline (xuncha.pipeline/publish, landed 21:47): resilience.py holds the logic", strict=False)
 def test_a_batch_left_received_by_a_killed_process_is_marked_and_its_staging_dropped(settings, ingest, clean):
     [(stale,)] = query(clean, "INSERT INTO audit.batches (export_id, county_code, source, status) VALUES ('x', %s, 'killed', 'received') "
                               "RETURNING batch_id", (C,))

@@ -23,7 +23,7 @@ class BatchResult:
 
     county_code: str
     export_id: str
-    status: str  # received (in flight) | loaded | duplicate | quarantined
+    status: str  # received (in flight) | loaded | duplicate | quarantined | failed (an error of ours)
     batch_id: int | None = None
     business_date: dt.date | None = None
     generated_at: dt.datetime | None = None

@@ -2,9 +2,9 @@
 
 The nightly DAG's `ingest` task, `xuncha ingest`, the fault tests and the benchmarks all call `run`. For a night
 it fetches (the one place that does: `fetch`), takes every export waiting up to that night, oldest first, through
-the pipeline (xuncha.pipeline), moves pulled counties' watermarks, closes deadline misses the loads answer, and
-alerts each quarantined export. The result is a `CountyNight`, which serialises to the task's XCom
-(`to_xcom`) and to the extra of the core Asset events (`asset_extra`).
+the pipeline (xuncha.pipeline, which alerts each quarantined or failed export once), moves pulled counties'
+watermarks and closes deadline misses the loads answer. The result is a `CountyNight`, which serialises to the
+task's XCom (`to_xcom`) and to the extra of the core Asset events (`asset_extra`).
 
 A county that continues other systems (2021: 偃师区 ← 偃师市, 孟津区 ← 孟津县 + 吉利区) first takes what is still
 waiting for those predecessors (those no longer active that night), so their rows are in core before its own
@@ -100,7 +100,7 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
     quarantine). `ingestor`: a xuncha.pipeline.Ingestor to reuse (it holds the GX context), else a new one.
     Raises on infrastructure errors (database, network); bad input is quarantined, never raised.
     """
-    from xuncha import alerts, connectors, db, deadlines, pipeline
+    from xuncha import connectors, db, deadlines, pipeline
 
     settings = settings or get_settings()
     url = url or db.warehouse_url(settings)
@@ -118,10 +118,7 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
             fetch(member, settings, url)
         arrivals = list(exports) if exports is not None else inbox.waiting(member, settings, up_to=day)
         handled = ingestor.ingest_many(arrivals, member)
-        night.exports += handled
-        for r in handled:
-            if r.status == "quarantined":
-                alerts.export_quarantined(url, member.label, r)
+        night.exports += handled   # each quarantined or failed export was alerted by the pipeline
         stamped = [r for r in handled if r.generated_at is not None]
         if exports is None and member.pulled and stamped:
             # Every export up to here is handled (loaded, recognised, or quarantined with its report).

@@ -3,15 +3,21 @@
 Each step has its own module: the inbox reads an export's manifest (xuncha.inbox), staging checks and stages its
 files (xuncha.staging), group validation runs the suites and bisects (xuncha.group_validation), publish merges
 it into core in one transaction (xuncha.publish), and moves take it to the archive or quarantine (xuncha.moves);
-the batch ledger records every step in audit.* (xuncha.ledger). This module only orders them. It raises no
-alerts: callers (xuncha.night) decide what to tell operators from the results.
+the batch ledger records every step in audit.* (xuncha.ledger). This module only orders them. It raises one
+alert per quarantined export (xuncha.alerts.export_quarantined) and per export that `failed` through a fault
+of ours (xuncha.resilience.report_failed); callers add none of their own for these.
 
 Guarantees:
 - all-or-nothing: every file of an export is published in one transaction, or none is;
 - idempotent: an export id loads once per county lineage (a re-delivery is recorded as `duplicate`), and rows
   only ever move forward in `updated_at`, so a retry or an older night changes nothing;
 - nothing of a rejected export reaches core: it is moved to quarantine with a report naming file, row,
-  column, rule and value, and every attempt is in audit.batches.
+  column, rule and value, and every attempt is in audit.batches;
+- one export's trouble is that export's (xuncha.resilience): an error while receiving, validating or publishing
+  it quarantines it (the county's data) or marks it `failed` with a report and an alert (ours), drops its
+  staging, and the county's other exports carry on; a batch left `received` by a stopped process is marked
+  `failed` and its staging dropped when the county is next ingested (under the county's ingest lock); the
+  same export_id twice in one run is told apart as a re-send (`duplicate`) or `export.reused`.
 
 When a group holds one export (the usual night, or one large file), its validation and its publish
 transaction run side by side (xuncha.publish.validate_while_publishing).
@@ -23,7 +29,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from xuncha import db, inbox, ledger, manifest as manifest_mod, moves, publish, resilience, staging
+from xuncha import alerts, db, inbox, ledger, manifest as manifest_mod, moves, publish, resilience, staging
 from xuncha.batch import BatchResult, InFlight
 from xuncha.group_validation import validate_group
 from xuncha.registry import County, Registry
@@ -73,7 +79,8 @@ class Ingestor:
         """Take in a county's exports in the order given (oldest night first), validating them in groups.
 
         Each export is still published in its own transaction, in order. Returns one result per export, in
-        order. Raises on an infrastructure error (the group's open batches are marked `failed`).
+        order. An error while handling one export ends that export only (quarantined or `failed`); raises only
+        when the group itself cannot go on (e.g. its database connection broke: its open batches are marked `failed`).
         """
         arrivals = [e if isinstance(e, inbox.Arrival) else inbox.receive(e) for e in exports]
         results: list[BatchResult] = []
@@ -86,39 +93,85 @@ class Ingestor:
         works: list[InFlight] = []
         self._opened: list[int] = []   # every batch this group opened, also one whose _receive failed half-way
         with db.connect(self.url, autocommit=True) as conn:
-            self._ensure_partitions(conn, lineage)
+            resilience.ingest_lock(conn, lineage)   # one ingest of a lineage at a time: nothing else holds its batches
             try:
+                stale = ledger.recover_stale(conn, lineage)
+                if stale:
+                    log.warning("%s: batches %s were left received by a stopped process: marked failed", county.code, stale)
+                self._ensure_partitions(conn, lineage)
                 for arrival in arrivals:
-                    works.append(self._receive(conn, arrival, county, lineage))
-                valid = [w for w in works if w.pending and not w.problems]
-                published = {}
-                if len(valid) == 1:
-                    [w] = valid
-                    published[id(w)] = publish.validate_while_publishing(
-                        self.url, w, county, lineage, self._publishing,
-                        lambda: validate_group(self.validator, conn, [w], county.code, lineage))
-                else:
-                    validate_group(self.validator, conn, valid, county.code, lineage)
-                for w in works:
-                    if not w.pending:
-                        continue
-                    outcome = None
-                    if not w.problems:   # a hold (guards.withdraw_hold) sets w.problems in publish
-                        outcome = published[id(w)] if id(w) in published else publish.publish(
-                            self.url, w, county, lineage, self._publishing)
-                    if w.problems:
-                        self._quarantine(conn, w, county)
-                    elif outcome:
-                        self._finish(conn, w, "loaded")
-                    else:
-                        self._finish(conn, w, "duplicate")
+                    works.append(self._guarded(conn, county, "receiving", self._receive, conn, arrival, county, lineage))
+                self._validate_and_publish(conn, works, county, lineage)
             except Exception as exc:
                 ledger.mark_failed(conn, self._opened, f"{type(exc).__name__}: {exc}")
                 raise
             finally:
                 for w in works:
                     staging.drop(conn, w.staged)
+                resilience.ingest_unlock(conn, lineage)
         return [w.result for w in works]
+
+    def _validate_and_publish(self, conn, works: list[InFlight], county: County, lineage: tuple[str, ...]) -> None:
+        """Validate the group's valid exports, then publish, quarantine or recognise each in order; an error while
+        handling one export ends that export only (xuncha.resilience)."""
+        valid = [w for w in works if w.pending and not w.problems]
+        published = self._published = {}
+        if len(valid) == 1:
+            [w] = valid
+            self._guarded(conn, county, "validating and publishing", lambda: published.__setitem__(
+                id(w), publish.validate_while_publishing(
+                    self.url, w, county, lineage, self._publishing,
+                    lambda: validate_group(self.validator, conn, [w], county.code, lineage))), w=w)
+        elif valid:
+            try:
+                validate_group(self.validator, conn, valid, county.code, lineage)
+            except Exception:   # one export broke the group's run: validate each on its own, so it ends only itself
+                log.exception("%s: group validation failed; validating its exports one by one", county.code)
+                for w in valid:
+                    self._guarded(conn, county, "validating", validate_group, self.validator, conn, [w], county.code,
+                                  lineage, w=w)
+        for w in works:
+            if not w.pending:
+                continue
+            if not w.problems and id(w) not in published:
+                self._guarded(conn, county, "publishing", self._publish_one, conn, w, county, lineage, w=w)
+                if not w.pending:
+                    continue
+            outcome = published.get(id(w))
+            if w.problems:   # a hold (guards.withdraw_hold) sets w.problems in publish
+                self._quarantine(conn, w, county)
+            elif outcome:
+                self._finish(conn, w, "loaded")
+            else:
+                self._finish(conn, w, "duplicate")
+            staging.drop(conn, w.staged)
+
+    def _publish_one(self, conn, w: InFlight, county: County, lineage: tuple[str, ...]) -> None:
+        """Publish one export of a group; the same export_id already loaded (earlier in this run too) is a re-send
+        (`duplicate`) if its files are the same, else `export.reused`."""
+        if self._redelivered(conn, w, lineage):
+            return
+        self._published[id(w)] = publish.publish(self.url, w, county, lineage, self._publishing)
+
+    def _guarded(self, conn, county: County, stage: str, step, *args, w: InFlight | None = None):
+        """Run `step(*args)`; an error ends export `w` only: quarantined (the county's data) or failed (ours).
+        Returns what `step` returns (None after an error)."""
+        try:
+            return step(*args)
+        except Exception as exc:
+            if w is None:   # while receiving: the InFlight is the one _receive made before the error
+                w = self._current
+            if w is None:
+                raise
+            status, problem = resilience.classify(exc, stage)
+            log.warning("%s %s: %s while %s", county.code, w.result.export_id, status, stage, exc_info=True)
+            staging.drop(conn, w.staged)
+            if status == "quarantined":
+                w.problems = [problem]
+                self._quarantine(conn, w, county)
+            else:
+                resilience.report_failed(self.url, conn, w, county, self.settings, problem)
+            return w if stage == "receiving" else None
 
     def _ensure_partitions(self, conn, lineage: tuple[str, ...]) -> None:
         """The county's own partitions of core and history (migration 0014), made once per process."""
@@ -129,19 +182,29 @@ class Ingestor:
 
     def _receive(self, conn, arrival: inbox.Arrival, county: County, lineage: tuple[str, ...]) -> InFlight:
         """Open the batch; recognise a re-delivery; else check the files and stage them."""
+        self._current = None   # the export _guarded ends if this raises (None: before its batch was opened)
         result = BatchResult(county.code, arrival.export_id, "received", business_date=arrival.business_date,
                              generated_at=arrival.generated_at)
         w = InFlight(arrival, result, problems=list(arrival.problems))
         result.batch_id = ledger.open_batch(conn, county.code, str(arrival.path), arrival.manifest, arrival.export_id)
         self._opened.append(result.batch_id)
-        loaded = ledger.loaded_content(conn, lineage, arrival.export_id) if arrival.manifest and not w.problems else None
-        if loaded is not None and loaded == manifest_mod.content(arrival.manifest):
-            self._finish(conn, w, "duplicate")            # a re-send: the same files (export spec §4.4)
-        elif loaded is not None:                          # the same export_id with other content: never dropped silently
-            w.problems = [resilience.reused_problem(arrival.export_id, loaded, manifest_mod.content(arrival.manifest))]
-        elif arrival.manifest and not w.problems:
+        self._current = w
+        if arrival.manifest and not w.problems and not self._redelivered(conn, w, lineage):
             w.problems = staging.stage_export(conn, result.batch_id, arrival.manifest, arrival.path, county, w.staged)
         return w
+
+    def _redelivered(self, conn, w: InFlight, lineage: tuple[str, ...]) -> bool:
+        """Is w's export_id already loaded? The same files: `duplicate` (a re-send, export spec §4.4); other
+        files: the `export.reused` problem (never dropped silently). False when the id is new."""
+        loaded = ledger.loaded_content(conn, lineage, w.result.export_id)
+        if loaded is None:
+            return False
+        now = manifest_mod.content(w.manifest)
+        if loaded == now:
+            self._finish(conn, w, "duplicate")
+        else:
+            w.problems = [resilience.reused_problem(w.result.export_id, loaded, now)]
+        return True
 
     @property
     def _publishing(self) -> publish.Publishing:
@@ -157,10 +220,11 @@ class Ingestor:
         log.info("%s %s: %s", w.result.county_code, w.result.export_id, status)
 
     def _quarantine(self, conn, w: InFlight, county: County) -> None:
-        """A rejected export: to quarantine with its report, and the ledger says why."""
+        """A rejected export: to quarantine with its report, the ledger says why, and operators are alerted."""
         result = w.result
         result.problems = w.problems
         result.moved_to, result.report = moves.to_quarantine(w.arrival.path, result, county, self.settings, self.move)
         result.status = "quarantined"
         ledger.mark_quarantined(conn, result.batch_id, "; ".join(str(p) for p in result.problems[:10]), str(result.report))
+        alerts.export_quarantined(self.url, county.label, result)   # every quarantine is told, once, here
         log.info("%s %s: quarantined", result.county_code, result.export_id)

@@ -52,5 +52,27 @@ def ingest_lock(conn, lineage: tuple[str, ...]) -> None:
 
 
 def ingest_unlock(conn, lineage: tuple[str, ...]) -> None:
+    """Release the lock taken by `ingest_lock` on the same connection."""
     with conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_unlock(hashtext(%s))", ("xuncha:ingest:" + lineage[-1],))
+
+
+def report_failed(url: str, conn, w, county, settings, problem: Problem) -> None:
+    """An export the platform failed on (an error of ours): status `failed`, its report written to
+    `<quarantine>/<county>/_failed/<folder>/` (`_report.json`, `_report.md`), the export left in its folder for the
+    next run, and an alert (kind `quarantined`, detail status `failed`: audit.alerts has no kind of its own yet)."""
+    from xuncha import alerts, ledger, quarantine
+
+    result = w.result
+    result.problems, result.status = [problem], "failed"
+    reports = quarantine.render_report(county.code, county.name, result.export_id, result.batch_id, result.problems,
+                                       status="failed")
+    dest = settings.quarantine / county.code / "_failed" / w.arrival.path.name
+    dest.mkdir(parents=True, exist_ok=True)
+    for fname, text in reports.items():
+        (dest / fname).write_text(text, encoding="utf-8")
+    result.report = dest / "_report.md"
+    ledger.mark_failed_with_report(conn, result.batch_id, str(problem), str(result.report))
+    alerts.raise_alert(url, "quarantined", county.code, f"{county.label}: export {result.export_id} failed: {problem}",
+                       business_date=result.business_date,
+                       detail={"export_id": result.export_id, "status": "failed", "report": str(result.report)})
