@@ -69,7 +69,7 @@ def xuncha_nightly():
         return county["summary"]
 
     @task_group(group_id="county")
-    def county_night(county: dict):
+    def county_chain(county: dict):
         waited = ExportArrivalSensor(task_id="wait_for_export", county=county, map_index_template="{{ task.county['label'] }}",
                                      execution_timeout=dt.timedelta(hours=30))  # deferred until the deadline, next morning
         return outcome(ingest(fetch(waited.output)))
@@ -82,7 +82,7 @@ def xuncha_nightly():
         return nightly.night_summary(day, [c["code"] for c in counties], warehouse_url_from_airflow())
 
     planned = plan()
-    county_night.expand(county=planned) >> summary(planned)
+    county_chain.expand(county=planned) >> summary(planned)
 
 
 nightly_dag = xuncha_nightly()
