@@ -3,11 +3,8 @@
 GX 1.24 renders its Data Docs pages with Bootstrap, jQuery, bootstrap-table, Font Awesome and Vega from public
 CDNs (great_expectations/render/view/templates/*.j2), so on an office network without internet they show an
 unstyled page with dead buttons. And it pastes unexpected values from the validated data into the page
-unescaped: a county cell `<img src=x onerror=...>` becomes markup. Two steps, both at build time:
-
-1. `escape_results(result)` — before a validation result is stored for Data Docs, every string in its
-   `result` part (unexpected values, sample rows) is HTML-escaped, so GX's renderer shows it as text.
-2. `make_offline(site_dir)` — after GX builds the site, every page is rewritten: remote `<script>`/`<link>`
+unescaped: a county cell `<img src=x onerror=...>` becomes markup. Values are escaped before GX stores a
+result (xuncha.validation); here, after GX builds the site, `make_offline(site_dir)`: every page is rewritten: remote `<script>`/`<link>`
    and every script are removed (the pages' scripts only drive the CDN widgets: filters, sortable tables);
    GX's own local stylesheets (static/styles, shipped in the package) and a small stylesheet standing in for
    the Bootstrap classes the pages use are inlined; a Content-Security-Policy forbidding any fetch and any
@@ -32,25 +29,6 @@ _REMOTE_SRC = re.compile(r"<(img|iframe|source|video|audio|embed)\b[^>]*\bsrc\s*
 _REMOTE_URL = re.compile(r"url\(\s*['\"]?(https?:)?//[^)]*\)", re.IGNORECASE)
 _FOOTER = re.compile(r"<footer\b.*?</footer\s*>", re.IGNORECASE | re.DOTALL)
 _MARK = "<!-- xuncha: offline -->"
-
-
-def escape_results(result):
-    """`result` (a GX ExpectationSuiteValidationResult) with every string of each expectation result's
-    `result` dict HTML-escaped, in place; returns it."""
-    for r in result.results:
-        if r.result:
-            r.result = _escape(r.result)
-    return result
-
-
-def _escape(v):
-    if isinstance(v, str):
-        return html.escape(v, quote=True)
-    if isinstance(v, dict):
-        return {k: _escape(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return type(v)(_escape(x) for x in v)
-    return v
 
 
 def make_offline(site_dir: Path, since: float = 0.0) -> list[Path]:
