@@ -18,7 +18,7 @@ def test_every_product_module_imports_without_the_simulators():
             f"for m in {modules!r}:\n    importlib.import_module(m)\nprint(len({modules!r}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert int(out.stdout.strip()) == len(modules) > 30
+    assert int(out.stdout.strip().splitlines()[-1]) == len(modules) > 30  # log lines (warnings) may come first
 
 
 def test_the_production_image_copies_no_simulator():
