@@ -17,7 +17,8 @@ import datetime as dt
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowFailException
 
-from xuncha import county_night, nightly, notify, registry
+from xuncha import nightly, notify, registry
+from xuncha.airflow_env import warehouse_url_from_airflow
 from xuncha.airflow_ops import ExportArrivalSensor
 from xuncha.assets import CORE
 
@@ -25,12 +26,6 @@ from xuncha.assets import CORE
 DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 2, "on_failure_callback": notify.task_failed,
                 "execution_timeout": dt.timedelta(hours=4)}
 LABEL = "{{ county_label }}"
-
-
-def _night(county: dict):
-    ctx = get_current_context()
-    ctx["county_label"] = county["label"]
-    return ctx, nightly.run_night(ctx)
 
 
 @dag(schedule=CronTriggerTimetable("0 3 * * *", timezone="Asia/Shanghai"), start_date=nightly.start_date(),
@@ -44,25 +39,16 @@ def xuncha_nightly():
 
     @task(map_index_template=LABEL)
     def fetch(county: dict) -> dict:
-        from xuncha.airflow_env import warehouse_url_from_airflow
-
-        _, day = _night(county)
+        _, day = nightly.county_context(county)
         return county | {"waiting": nightly.fetch_county(county["code"], day, warehouse_url_from_airflow())}
 
     @task(map_index_template=LABEL, outlets=list(CORE.values()), pool="xuncha_ingest")
     def ingest(county: dict) -> dict:
-        from xuncha.airflow_env import warehouse_url_from_airflow
-
-        ctx, day = _night(county)
-        night = county_night.run(registry.load(), county["code"], day, url=warehouse_url_from_airflow())
-        for entity in night.changed_entities:
-            ctx["outlet_events"][CORE[entity]].extra = night.asset_extra()
-        summary = night.to_xcom()
-        return county | {"summary": summary}
+        return nightly.ingest_county(county, warehouse_url_from_airflow(), CORE)
 
     @task(map_index_template=LABEL)
     def outcome(county: dict) -> dict:
-        _night(county)
+        nightly.county_context(county)
         reason = nightly.verdict(county, county["summary"])
         if reason:
             raise AirflowFailException(reason)  # red for this county only, reason in the log and the notification
@@ -76,8 +62,6 @@ def xuncha_nightly():
 
     @task(trigger_rule="all_done")
     def summary(counties: list[dict]) -> dict:
-        from xuncha.airflow_env import warehouse_url_from_airflow
-
         day = nightly.run_night(get_current_context())
         return nightly.night_summary(day, [c["code"] for c in counties], warehouse_url_from_airflow())
 

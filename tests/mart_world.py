@@ -15,7 +15,7 @@ def build(w):
     w.night(c, "2018-01-10", org_units=[org(f"{c}-O1", at="2018-01-10", name=TEXT_INJECTION),
                                         org(f"{c}-O2", "township", at="2018-01-10")],
             rounds=[round_(f"{c}-R1", "2018-01-10")],
-            inspections=[insp(f"{c}-I1", f"{c}-R1", f"{c}-O1", "2018-01-15", at="2018-01-15")])
+            inspections=[insp(f"{c}-I1", f"{c}-R1", f"{c}-O1", "2018-01-15", at="2018-01-10")])
     w.night(c, "2018-02-01", findings=[finding(f"{c}-F1", f"{c}-I1", "2018-02-01"),
                                        finding(f"{c}-F2", f"{c}-I1", "2018-02-01", category="SL2")],
             clues=[clue(f"{c}-C1", f"{c}-I1", "2018-02-01"), clue(f"{c}-C2", f"{c}-I1", "2018-02-01")])

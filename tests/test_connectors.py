@@ -6,7 +6,7 @@ import pytest
 from conftest import query
 from exports import slice_rows, write_export
 
-from xuncha import airflow_env, connectors, county_night, registry
+from xuncha import airflow_env, connectors, county_night, nightly, registry
 from xuncha_sim.countyserver import CountyServer
 
 TOKEN = "songxian-secret-token"
@@ -60,8 +60,9 @@ def test_a_failed_load_leaves_the_watermark_so_the_export_is_pulled_again(clean,
         raise ConnectionError("warehouse went away")
 
     monkeypatch.setattr(publish, "publish", boom)
-    with pytest.raises(ConnectionError):
-        take_night(clean, __import__("datetime").date(2019, 3, 15))
+    failed = take_night(clean, __import__("datetime").date(2019, 3, 15))
+    assert [e["status"] for e in failed["exports"]] == ["failed"] and failed["loaded"] == 0
+    assert "warehouse went away" in nightly.verdict({"label": "嵩县 410325"}, failed)
     assert query(clean, "SELECT count(*) FROM audit.watermarks") == [(0,)]
     assert query(clean, "SELECT status FROM audit.batches") == [("failed",)]
     monkeypatch.undo()

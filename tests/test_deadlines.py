@@ -42,15 +42,20 @@ def test_a_late_export_is_waited_for_deferred_and_loaded_when_it_arrives(clean, 
     env = airflow_env.airflow_environ() | {"XUNCHA_CONFIG": str(one_county_config(tmp_path, due.strftime("%H:%M")))}
     run = subprocess.Popen([str(airflow_env.airflow_bin()), "dags", "test", "xuncha_nightly", now.isoformat()],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
     try:
-        time.sleep(15)  # the sensor has found nothing and deferred
-        assert run.poll() is None, run.stdout.read()
+        for line in run.stdout:   # until the sensor has found nothing and deferred (Airflow's start-up varies)
+            lines.append(line)
+            if "Pausing task as DEFERRED" in line:
+                break
+        assert run.poll() is None, "".join(lines)[-3000:]
         stamp = night.strftime("%Y%m%d")
         write_export(settings.landing, "410325", f"410325-{stamp}-01", night.isoformat(),
                      slice_rows(updated=f"{night.isoformat()}T20:00:00+08:00"))
-        out, _ = run.communicate(timeout=240)
+        rest, _ = run.communicate(timeout=240)
     finally:
         run.kill()
+    out = "".join(lines) + rest
     assert run.returncode == 0, out[-3000:]
     assert "Pausing task as DEFERRED" in out and "Trigger completed" in out
     assert query(clean, "SELECT status FROM audit.batches") == [("loaded",)]

@@ -105,7 +105,7 @@ def test_setup_writes_pulled_counties_connections_from_settings(airflow_ready, m
     got = subprocess.run([str(airflow_env.airflow_bin()), "connections", "get", "xuncha_county_410325", "-o", "json"],
                          env=env, capture_output=True, text=True)
     conn = _json_lines(got.stdout)[0]
-    assert (conn["host"], conn["port"], conn["schema"]) == ("127.0.0.1", 8099, "http")
+    assert (conn["host"], int(conn["port"]), conn["schema"]) == ("127.0.0.1", 8099, "http")
 
 
 def test_freshness_mart_says_per_county_how_old_its_newest_night_is(clean):

@@ -51,7 +51,7 @@ def test_the_pipeline_default_is_the_loader(settings, warehouse):
 
 
 @pytest.mark.parametrize("table", ["staging.does_not_matter", "core.findings", "history.findings", "audit.batches",
-                                   "audit.alerts", "core.case_outcomes", "mart.findings_versions"])
+                                   "audit.alerts", "core.case_outcomes", "history.clues"])
 def test_a_reader_cannot_read_outside_the_mart_tables(settings, warehouse, table):
     for url in (db.reader_url(settings), db.reader_url(settings, county="410302")):
         with pytest.raises((*DENIED, psycopg2.errors.UndefinedTable)) as exc:

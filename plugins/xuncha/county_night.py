@@ -120,8 +120,9 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
         handled = ingestor.ingest_many(arrivals, member)
         night.exports += handled   # each quarantined or failed export was alerted by the pipeline
         stamped = [r for r in handled if r.generated_at is not None]
-        if exports is None and member.pulled and stamped:
-            # Every export up to here is handled (loaded, recognised, or quarantined with its report).
+        if exports is None and member.pulled and stamped and not any(r.status == "failed" for r in handled):
+            # Every export up to here is handled (loaded, recognised, or quarantined with its report); after an
+            # export failed through a fault of ours the watermark stays, so the next run asks for it again.
             last = max(stamped, key=lambda r: r.generated_at)
             connectors.advance_watermark(url, member.code, last.generated_at, last.export_id)
     deadlines.mark_arrived(url, list(lineage),

@@ -58,6 +58,27 @@ def night_report(summaries: list[dict]) -> dict:
     }
 
 
+def county_context(county: dict):
+    """The running task's context, labelled with `county` ({"code", "label"}; for map_index_template), and its night."""
+    from airflow.sdk import get_current_context
+
+    ctx = get_current_context()
+    ctx["county_label"] = county["label"]
+    return ctx, run_night(ctx)
+
+
+def ingest_county(county: dict, url: str, outlets: dict) -> dict:
+    """The nightly `ingest` task: county `county`'s night through xuncha.county_night.run; an event on each changed
+    core Asset (`outlets`: entity -> Asset) carries the night's extra. Returns `county` with its `summary` (XCom)."""
+    from xuncha import county_night, registry
+
+    ctx, day = county_context(county)
+    night = county_night.run(registry.load(), county["code"], day, url=url)
+    for entity in night.changed_entities:
+        ctx["outlet_events"][outlets[entity]].extra = night.asset_extra()
+    return county | {"summary": night.to_xcom()}
+
+
 def fetch_county(code: str, day: dt.date, url: str | None = None) -> int:
     """Bring county `code`'s exports into its inbox (xuncha.county_night.fetch); returns how many wait up to `day`."""
     from xuncha import county_night, db, inbox, registry
@@ -71,13 +92,16 @@ def fetch_county(code: str, day: dt.date, url: str | None = None) -> int:
 
 
 def verdict(county: dict, summary: dict) -> str | None:
-    """Why a county's night must show red, or None when it is green: a quarantined export (first problem and report
+    """Why a county's night must show red, or None when it is green: a quarantined or failed export (first problem
     named) or a missed deadline (迟报/漏报). `county` is the sensor's result (code, label, status)."""
     reasons = []
     for e in summary.get("exports", []):
+        first = (e.get("problems") or ["see the report"])[0]
         if e["status"] == "quarantined":
-            first = (e.get("problems") or ["see the report"])[0]
             reasons.append(f"export {e['export_id']} (night {e['business_date']}) quarantined: {first}")
+        elif e["status"] == "failed":
+            reasons.append(f"export {e['export_id']} (night {e['business_date']}) failed through a fault of ours, "
+                           f"not the county's (it stays in its inbox and is taken again by the next run): {first}")
     if county.get("status") == "missed":
         reasons.append(f"no export for the night of {summary['business_date']} by the deadline (迟报/漏报)")
     return f"{county['label']}: " + "; ".join(reasons) if reasons else None
