@@ -10,10 +10,9 @@ alerted. An operator who confirms it runs `xuncha ingest <the quarantined folder
 
 from __future__ import annotations
 
-import os
-
 from xuncha.errors import Problem
 from xuncha.registry import County
+from xuncha.settings import Settings, get_settings
 from xuncha.spec import Entity
 
 RULE = "withdraw.held"
@@ -27,16 +26,17 @@ class WithdrawHeld(Exception):
         self.problem = problem
 
 
-def hold_share() -> float:
+def hold_share(settings: Settings | None = None) -> float:
     """XUNCHA_WITHDRAW_HOLD_SHARE, a fraction in (0, 1]; ValueError for anything else."""
-    raw = os.environ.get("XUNCHA_WITHDRAW_HOLD_SHARE", "0.5")
+    raw = (settings or get_settings()).withdraw_hold_share
     share = float(raw)
     if not 0 < share <= 1:
         raise ValueError(f"XUNCHA_WITHDRAW_HOLD_SHARE must be in (0, 1], not {raw!r}")
     return share
 
 
-def withdraw_hold(cur, entity: Entity, staging: str, lineage: tuple[str, ...], files, county: County) -> None:
+def withdraw_hold(cur, entity: Entity, staging: str, lineage: tuple[str, ...], files, county: County,
+                  settings: Settings | None = None) -> None:
     """Raise WithdrawHeld if the full snapshot in `staging` would withdraw too large a share of `entity`'s live
     rows of `lineage` (counted as sql/load/withdraw.sql selects them, keys trimmed)."""
     cur.execute(f"""SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM {staging} s WHERE btrim(s.{entity.key}) = t.{entity.key})),
@@ -44,8 +44,9 @@ def withdraw_hold(cur, entity: Entity, staging: str, lineage: tuple[str, ...], f
                       FROM core.{entity.name} t
                      WHERE t.county_code = ANY(%s) AND t.withdrawn_at IS NULL""", (list(lineage),))
     gone, live = cur.fetchone()
-    minimum = int(os.environ.get("XUNCHA_WITHDRAW_HOLD_MIN_ROWS", "20"))
-    share = hold_share()
+    settings = settings or get_settings()
+    minimum = int(settings.withdraw_hold_min_rows)
+    share = hold_share(settings)
     if live and gone >= minimum and gone / live > share:
         path = next((f.path for f in files if f.entity == entity.name), None)
         raise WithdrawHeld(Problem(

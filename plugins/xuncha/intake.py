@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import secrets
 import shutil
@@ -35,6 +34,7 @@ from pathlib import Path
 from fastapi import Header, Request  # at module level: the routes' annotations are resolved here
 
 from xuncha import db
+from xuncha.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,9 @@ def county_of_token(authorization: str | None, url: str | None = None) -> str:
 
 
 def max_bytes() -> int:
-    return int(os.environ.get("XUNCHA_PUSH_MAX_BYTES", MAX_BYTES))
+    """Largest pushed upload, in bytes: XUNCHA_PUSH_MAX_BYTES, else MAX_BYTES; ValueError for a non-integer."""
+    raw = get_settings().push_max_bytes
+    return int(raw if raw is not None else MAX_BYTES)
 
 
 def _plain(name: str) -> str:
@@ -118,7 +120,6 @@ def accept(folder: Path, county_code: str, size: int, url: str | None = None, tr
 
     Returns the receipt. Raises Refused (nothing written to the landing area) when a check fails."""
     from xuncha import manifest as manifest_mod, registry
-    from xuncha.settings import get_settings
 
     reg = registry.default()
     county = reg.get(county_code)

@@ -14,8 +14,9 @@ its Unix socket, which only the owner of XUNCHA_HOME can reach). `sync` runs aft
 
 from __future__ import annotations
 
-import os
 import re
+
+from xuncha.settings import get_settings
 
 LOADER = "xuncha_loader"
 READER = "xuncha_reader"
@@ -62,8 +63,9 @@ def sync(conn, codes: list[str] | None = None) -> list[str]:
                     sql.Identifier(role), sql.Identifier(COUNTY_GROUP)))
                 made.append(role)
         cur.execute("SELECT audit.apply_access()")
+        passwords = get_settings().role_passwords
         for role in [LOADER, READER, *(county_role(c) for c in codes)]:
-            password = os.environ.get(password_var(role))
+            password = passwords.get(password_var(role))
             if password:
                 cur.execute(sql.SQL("ALTER ROLE {} PASSWORD %s").format(sql.Identifier(role)), (password,))
     return made
@@ -74,7 +76,7 @@ def role_url(owner_or_loader_url: str, role: str) -> str:
     (none when unset). Host, port, database and options stay."""
     from sqlalchemy.engine import make_url
 
-    u = make_url(owner_or_loader_url).set(username=role, password=os.environ.get(password_var(role)) or None)
+    u = make_url(owner_or_loader_url).set(username=role, password=get_settings().role_passwords.get(password_var(role)))
     base, _, query = u.render_as_string(hide_password=False).partition("?")
     # a Unix-socket host stays readable (host=/path, as the embedded server's URLs are written)
     return base + ("?" + query.replace("%2F", "/") if query else "")

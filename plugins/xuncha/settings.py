@@ -66,6 +66,16 @@ class Settings:
     (`xuncha setup` turns them into the county's Airflow connection)."""
     airflow_conn_env: frozenset[str] = frozenset()
     """Airflow connection ids defined in the environment (AIRFLOW_CONN_<ID>), lower case."""
+    withdraw_hold_share: str = "0.5"
+    """XUNCHA_WITHDRAW_HOLD_SHARE: share in (0, 1] of a county's live rows above which a full snapshot's
+    withdrawal is held (as text: xuncha.guards.hold_share parses and checks it where it is used)."""
+    withdraw_hold_min_rows: str = "20"
+    """XUNCHA_WITHDRAW_HOLD_MIN_ROWS: rows a withdrawal must reach before the share applies (text; guards parses it)."""
+    push_max_bytes: str | None = None
+    """XUNCHA_PUSH_MAX_BYTES: largest pushed upload in bytes (text; unset = xuncha.intake.MAX_BYTES)."""
+    role_passwords: dict[str, str] = field(default_factory=dict, repr=False)
+    """XUNCHA_LOADER_PASSWORD, XUNCHA_READER_PASSWORD, XUNCHA_COUNTY_READER_PASSWORD_<CODE>: warehouse role
+    passwords by variable name, the set ones only (xuncha.roles.password_var names each role's variable)."""
 
     @property
     def embedded(self) -> bool:
@@ -96,6 +106,11 @@ def get_settings() -> Settings:
         notify_chat_conn_id=os.environ.get("XUNCHA_NOTIFY_CHAT_CONN_ID") or None,
         county_endpoints=_county_endpoints(),
         airflow_conn_env=frozenset(k[len("AIRFLOW_CONN_"):].lower() for k in os.environ if k.startswith("AIRFLOW_CONN_")),
+        withdraw_hold_share=os.environ.get("XUNCHA_WITHDRAW_HOLD_SHARE", "0.5"),
+        withdraw_hold_min_rows=os.environ.get("XUNCHA_WITHDRAW_HOLD_MIN_ROWS", "20"),
+        push_max_bytes=os.environ.get("XUNCHA_PUSH_MAX_BYTES"),
+        role_passwords={k: v for k, v in os.environ.items() if v and (
+            k in ("XUNCHA_LOADER_PASSWORD", "XUNCHA_READER_PASSWORD") or k.startswith("XUNCHA_COUNTY_READER_PASSWORD_"))},
     )
 
 
