@@ -12,7 +12,7 @@ import pytest
 from conftest import query
 from inputs_kit import base_rows, finding, has_problem, night
 
-from xuncha import connectors, limits, loading, pipeline, registry
+from xuncha import connectors, county_night, inbox, limits, loading, pipeline, registry
 
 C = "410302"
 
@@ -29,8 +29,9 @@ def ingestor(warehouse, reg):
 
 @pytest.fixture
 def ingest(clean, ingestor, reg):
-    def run(*dirs, county=C):
-        return ingestor.ingest_many(list(dirs), reg.get(county))
+    def run(*dirs, county=C):   # through the county's night: the pipeline returns what happened, run alerts it
+        return county_night.run(reg, county, None, url=ingestor.url, exports=[inbox.receive(d) for d in dirs],
+                                ingestor=ingestor).exports
     return run
 
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import query
 from exports import slice_rows, write_export
 
-from xuncha import pipeline, registry
+from xuncha import county_night, inbox, registry
 
 INPUT = Path("/work/shared/inputs/landing-symlink-outside-export")
 SECRET = '{"admin": "S3cr3t-Admin-PW"}\n'
@@ -24,8 +24,7 @@ SECRET_SHA = "170a054b3563f6554c39aa5e230cce3f0968719f17d65dda6394b241fc8a6fdc"
 
 
 def _ingest(url, export: Path, code: str = "410302"):
-    reg = registry.default()
-    [r] = pipeline.Ingestor(reg, url=url, move=True).ingest_many([export], reg.get(code))
+    [r] = county_night.run(registry.default(), code, None, url=url, exports=[inbox.receive(export)]).exports
     return r
 
 
@@ -61,6 +60,7 @@ def test_a_file_linked_outside_the_export_is_refused_unread(clean, settings, exp
     written = _everything_written(settings)
     assert "findings.csv" in written and "symbolic link" in written
     assert "S3cr3t" not in written and SECRET_SHA not in written
+    assert query(clean, "SELECT count(*) FROM audit.alerts") == [(1,)], "the quarantine is alerted"
     assert query(clean, "SELECT count(*) FROM audit.alerts WHERE message LIKE '%%S3cr3t%%' OR detail::text LIKE '%%S3cr3t%%'") == [(0,)]
     assert query(clean, "SELECT count(*) FROM audit.batch_files WHERE actual_sha256 = %s", (SECRET_SHA,)) == [(0,)]
     assert query(clean, "SELECT count(*) FROM core.rounds WHERE county_code = '410302'") == [(0,)]

@@ -1,4 +1,4 @@
-"""Alerts: what an operator must hear about (a missed deadline, a quarantined export).
+"""Alerts: what an operator must hear about (a missed deadline, a quarantined or failed export).
 
 Every alert is logged at ERROR (so Airflow's task log and any log shipping see it) and recorded in
 audit.alerts. If the environment names a webhook (XUNCHA_ALERT_WEBHOOK, e.g. a chat robot URL), the alert
@@ -40,6 +40,25 @@ def raise_alert(url: str, kind: str, county_code: str, message: str, business_da
             httpx.post(hook, json=payload, timeout=10).raise_for_status()
         except httpx.HTTPError as exc:
             log.error("alert webhook failed: %s", exc)
+
+
+def for_exports(url: str, county_label: str, results) -> None:
+    """Alert each export of `results` (xuncha.batch.BatchResult) that ended `quarantined` or `failed`, once each;
+    loaded and duplicate exports raise none. Called by xuncha.county_night.run, the one caller of the pipeline."""
+    for result in results:
+        if result.status == "quarantined":
+            export_quarantined(url, county_label, result)
+        elif result.status == "failed":
+            export_failed(url, county_label, result)
+
+
+def export_failed(url: str, county_label: str, result) -> None:
+    """Alert for one export the platform failed on (status `failed`, an error of ours): kind `quarantined` with
+    detail status `failed` (audit.alerts has no kind of its own yet), its problem and the report's path."""
+    raise_alert(url, "quarantined", result.county_code,
+                f"{county_label}: export {result.export_id} failed: {result.problems[0]}",
+                business_date=result.business_date,
+                detail={"export_id": result.export_id, "status": "failed", "report": str(result.report)})
 
 
 def export_quarantined(url: str, county_label: str, result) -> None:

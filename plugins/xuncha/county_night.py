@@ -2,8 +2,9 @@
 
 The nightly DAG's `ingest` task, `xuncha ingest`, the fault tests and the benchmarks all call `run`. For a night
 it fetches (the one place that does: `fetch`), takes every export waiting up to that night, oldest first, through
-the pipeline (xuncha.pipeline, which alerts each quarantined or failed export once), moves pulled counties'
-watermarks and closes deadline misses the loads answer. The result is a `CountyNight`, which serialises to the
+the pipeline (xuncha.pipeline, which returns what happened), alerts each quarantined or failed export once
+(xuncha.alerts.for_exports: the one place exports are alerted), moves pulled counties' watermarks and closes
+deadline misses the loads answer. The result is a `CountyNight`, which serialises to the
 task's XCom (`to_xcom`) and to the extra of the core Asset events (`asset_extra`).
 
 A county that continues other systems (2021: 偃师区 ← 偃师市, 孟津区 ← 孟津县 + 吉利区) first takes what is still
@@ -14,6 +15,7 @@ exports refer to them, and their late exports are not stranded once they are no 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +23,8 @@ from xuncha import inbox
 from xuncha.batch import BatchResult
 from xuncha.registry import County, Registry
 from xuncha.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -98,9 +102,10 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
     predecessors inactive on `day`. `exports` given (`xuncha ingest PATH`, tests, benchmarks): take exactly
     those, as the county's, without fetching. `move`: take handled exports out of their folders (archive or
     quarantine). `ingestor`: a xuncha.pipeline.Ingestor to reuse (it holds the GX context), else a new one.
-    Raises on infrastructure errors (database, network); bad input is quarantined, never raised.
+    Raises on infrastructure errors (database, network), after alerting the exports already quarantined or
+    failed; bad input is quarantined and alerted, never raised.
     """
-    from xuncha import connectors, db, deadlines, pipeline
+    from xuncha import alerts, connectors, db, deadlines, pipeline
 
     settings = settings or get_settings()
     url = url or db.warehouse_url(settings)
@@ -117,8 +122,16 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
         if exports is None:
             fetch(member, settings, url)
         arrivals = list(exports) if exports is not None else inbox.waiting(member, settings, up_to=day)
-        handled = ingestor.ingest_many(arrivals, member)
-        night.exports += handled   # each quarantined or failed export was alerted by the pipeline
+        try:
+            handled = ingestor.ingest_many(arrivals, member)
+        except Exception as exc:
+            try:   # what was quarantined before the error is out of the inbox: tell it now or never
+                alerts.for_exports(url, member.label, pipeline.handled_before(exc))
+            except Exception:
+                log.exception("%s: could not alert the exports handled before %s", member.code, type(exc).__name__)
+            raise
+        alerts.for_exports(url, member.label, handled)   # the pipeline returns what happened; here it is told
+        night.exports += handled
         stamped = [r for r in handled if r.generated_at is not None]
         if exports is None and member.pulled and stamped and not any(r.status == "failed" for r in handled):
             # Every export up to here is handled (loaded, recognised, or quarantined with its report); after an

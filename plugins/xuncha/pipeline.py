@@ -3,9 +3,10 @@
 Each step has its own module: the inbox reads an export's manifest (xuncha.inbox), staging checks and stages its
 files (xuncha.staging), group validation runs the suites and bisects (xuncha.group_validation), publish merges
 it into core in one transaction (xuncha.publish), and moves take it to the archive or quarantine (xuncha.moves);
-the batch ledger records every step in audit.* (xuncha.ledger). This module only orders them. It raises one
-alert per quarantined export (xuncha.alerts.export_quarantined) and per export that `failed` through a fault
-of ours (xuncha.resilience.report_failed); callers add none of their own for these.
+the batch ledger records every step in audit.* (xuncha.ledger). This module only orders them and returns what
+happened (one xuncha.batch.BatchResult per export); it raises no alert. The caller alerts: xuncha.county_night.run,
+the one entry point, alerts each quarantined or failed export once (xuncha.alerts.for_exports), also those a
+group finished before an error stopped it (`handled_before`).
 
 Guarantees:
 - all-or-nothing: every file of an export is published in one transaction, or none is;
@@ -29,7 +30,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from xuncha import alerts, db, inbox, ledger, manifest as manifest_mod, moves, publish, resilience, staging
+from xuncha import db, inbox, ledger, manifest as manifest_mod, moves, publish, resilience, staging
 from xuncha.batch import BatchResult, InFlight
 from xuncha.group_validation import validate_group
 from xuncha.registry import County, Registry
@@ -37,8 +38,17 @@ from xuncha.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
+FINISHED = ("loaded", "duplicate", "quarantined", "failed")
+"""The statuses an export ends with (BatchResult.status); `received` means still on its way."""
+
 GROUP_SIZE = 200
 """Exports validated together at most (one GX run per entity for the whole group)."""
+
+
+def handled_before(exc: BaseException) -> list[BatchResult]:
+    """The exports an `Ingestor.ingest_many` call had finished (loaded, duplicate, quarantined, failed) when `exc`
+    stopped it, in order; [] for an exception that did not come out of ingest_many."""
+    return list(getattr(exc, "xuncha_handled", []))
 
 
 class Ingestor:
@@ -80,12 +90,17 @@ class Ingestor:
 
         Each export is still published in its own transaction, in order. Returns one result per export, in
         order. An error while handling one export ends that export only (quarantined or `failed`); raises only
-        when the group itself cannot go on (e.g. its database connection broke: its open batches are marked `failed`).
+        when the group itself cannot go on (e.g. its database connection broke: its open batches are marked `failed`);
+        the exports finished before are then `handled_before(the exception)`, for the caller to alert.
         """
         arrivals = [e if isinstance(e, inbox.Arrival) else inbox.receive(e) for e in exports]
         results: list[BatchResult] = []
-        for i in range(0, len(arrivals), group_size):
-            results += self._ingest_group(arrivals[i:i + group_size], county)
+        try:
+            for i in range(0, len(arrivals), group_size):
+                results += self._ingest_group(arrivals[i:i + group_size], county)
+        except Exception as exc:
+            exc.xuncha_handled = results + handled_before(exc)
+            raise
         return results
 
     def _ingest_group(self, arrivals: list[inbox.Arrival], county: County) -> list[BatchResult]:
@@ -104,6 +119,7 @@ class Ingestor:
                 self._validate_and_publish(conn, works, county, lineage)
             except Exception as exc:
                 ledger.mark_failed(conn, self._opened, f"{type(exc).__name__}: {exc}")
+                exc.xuncha_handled = [w.result for w in works if w.result.status in FINISHED]
                 raise
             finally:
                 for w in works:
@@ -170,7 +186,7 @@ class Ingestor:
                 w.problems = [problem]
                 self._quarantine(conn, w, county)
             else:
-                resilience.report_failed(self.url, conn, w, county, self.settings, problem)
+                resilience.report_failed(conn, w, county, self.settings, problem)
             return w if stage == "receiving" else None
 
     def _ensure_partitions(self, conn, lineage: tuple[str, ...]) -> None:
@@ -220,11 +236,10 @@ class Ingestor:
         log.info("%s %s: %s", w.result.county_code, w.result.export_id, status)
 
     def _quarantine(self, conn, w: InFlight, county: County) -> None:
-        """A rejected export: to quarantine with its report, the ledger says why, and operators are alerted."""
+        """A rejected export: to quarantine with its report, and the ledger says why (the caller alerts)."""
         result = w.result
         result.problems = w.problems
         result.moved_to, result.report = moves.to_quarantine(w.arrival.path, result, county, self.settings, self.move)
         result.status = "quarantined"
         ledger.mark_quarantined(conn, result.batch_id, "; ".join(str(p) for p in result.problems[:10]), str(result.report))
-        alerts.export_quarantined(self.url, county.label, result)   # every quarantine is told, once, here
         log.info("%s %s: quarantined", result.county_code, result.export_id)

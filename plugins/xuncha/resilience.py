@@ -5,8 +5,8 @@
   under a new export_id (§4.5) — never dropped in silence.
 - Poison exports: any error while one export is handled ends that export, not the county's night: an error
   the county's bytes caused (a value that breaks a cast, a parser or a database data error) quarantines it
-  with the reason; an error of ours marks it `failed`, with a report and an alert. Its staging is dropped
-  and the county's other exports carry on.
+  with the reason; an error of ours marks it `failed`, with a report (the caller, xuncha.county_night, alerts
+  it). Its staging is dropped and the county's other exports carry on.
 - Stale batches: a batch left `received` by a killed process is found when its county is next ingested
   (under the county's ingest lock, so nothing else is handling it), marked `failed`, and its staging dropped
   (ledger.recover_stale).
@@ -57,11 +57,11 @@ def ingest_unlock(conn, lineage: tuple[str, ...]) -> None:
         cur.execute("SELECT pg_advisory_unlock(hashtext(%s))", ("xuncha:ingest:" + lineage[-1],))
 
 
-def report_failed(url: str, conn, w, county, settings, problem: Problem) -> None:
+def report_failed(conn, w, county, settings, problem: Problem) -> None:
     """An export the platform failed on (an error of ours): status `failed`, its report written to
-    `<quarantine>/<county>/_failed/<folder>/` (`_report.json`, `_report.md`), the export left in its folder for the
-    next run, and an alert (kind `quarantined`, detail status `failed`: audit.alerts has no kind of its own yet)."""
-    from xuncha import alerts, ledger, quarantine
+    `<quarantine>/<county>/_failed/<folder>/` (`_report.json`, `_report.md`) and the export left in its folder for
+    the next run. The alert is the caller's (xuncha.county_night.run → xuncha.alerts.export_failed)."""
+    from xuncha import ledger, quarantine
 
     result = w.result
     result.problems, result.status = [problem], "failed"
@@ -73,6 +73,3 @@ def report_failed(url: str, conn, w, county, settings, problem: Problem) -> None
         (dest / fname).write_text(text, encoding="utf-8")
     result.report = dest / "_report.md"
     ledger.mark_failed_with_report(conn, result.batch_id, str(problem), str(result.report))
-    alerts.raise_alert(url, "quarantined", county.code, f"{county.label}: export {result.export_id} failed: {problem}",
-                       business_date=result.business_date,
-                       detail={"export_id": result.export_id, "status": "failed", "report": str(result.report)})
