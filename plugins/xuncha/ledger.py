@@ -15,10 +15,6 @@ from collections.abc import Iterable
 
 from xuncha.manifest import ExportFile, Manifest
 
-OPEN = "received"
-"""Status of a batch that is still being taken in."""
-
-
 def open_batch(conn, county_code: str, source: str, manifest: Manifest | None, export_id: str) -> int:
     """Record an attempt at an export (status `received`); returns its batch_id.
 

@@ -48,13 +48,12 @@ def archive(w: InFlight, settings: Settings, move: bool) -> Path | None:
 def to_quarantine(export_dir: Path, result: BatchResult, county: County, settings: Settings, move: bool) -> tuple[Path, Path]:
     """Move a rejected export with its reports to the county's quarantine area, all or nothing (if `move`; else
     only the reports are written there). Returns (the quarantine folder, the report `_report.md`)."""
-    reports = quarantine.render_report(county.code, county.name, result.export_id, result.batch_id,
-                                       result.problems, result.warnings, result.data_docs)
+    report = (county.code, county.name, result.export_id, result.batch_id, result.problems, result.warnings,
+              result.data_docs)
     if move:
-        dest = quarantine.move_unique(export_dir, settings.quarantine / county.code, export_dir.name, reports)
-    else:
-        dest = settings.quarantine / county.code / export_dir.name
-        dest.mkdir(parents=True, exist_ok=True)
-        for fname, text in reports.items():
-            (dest / fname).write_text(text, encoding="utf-8")
-    return dest, dest / "_report.md"
+        dest = quarantine.move_unique(export_dir, settings.quarantine / county.code, export_dir.name,
+                                      quarantine.render_report(*report))
+        return dest, dest / "_report.md"
+    dest = settings.quarantine / county.code / export_dir.name
+    dest.mkdir(parents=True, exist_ok=True)
+    return dest, quarantine.write_report(dest, *report)

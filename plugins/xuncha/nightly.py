@@ -45,19 +45,6 @@ def plan(registry: Registry, day: dt.date, only: list[str] | None = None) -> lis
     return [{"code": c.code, "label": c.label} for c in counties]
 
 
-def night_report(summaries: list[dict]) -> dict:
-    """The night in one dict (the task's XCom) and one log line per county; `summaries` are CountyNight.to_xcom()."""
-    for s in summaries:
-        log.info("%s: %d loaded, %d re-deliveries, %d quarantined %s", s["county"], s["loaded"], s["duplicates"],
-                 len(s["quarantined"]), s["quarantined"] or "")
-    return {
-        "counties": len(summaries),
-        "loaded": sum(s["loaded"] for s in summaries),
-        "duplicates": sum(s["duplicates"] for s in summaries),
-        "quarantined": {s["county_code"]: s["quarantined"] for s in summaries if s["quarantined"]},
-    }
-
-
 def county_context(county: dict):
     """The running task's context, labelled with `county` ({"code", "label"}; for map_index_template), and its night."""
     from airflow.sdk import get_current_context

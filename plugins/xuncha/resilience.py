@@ -65,11 +65,8 @@ def report_failed(conn, w, county, settings, problem: Problem) -> None:
 
     result = w.result
     result.problems, result.status = [problem], "failed"
-    reports = quarantine.render_report(county.code, county.name, result.export_id, result.batch_id, result.problems,
-                                       status="failed")
     dest = settings.quarantine / county.code / "_failed" / w.arrival.path.name
     dest.mkdir(parents=True, exist_ok=True)
-    for fname, text in reports.items():
-        (dest / fname).write_text(text, encoding="utf-8")
-    result.report = dest / "_report.md"
+    result.report = quarantine.write_report(dest, county.code, county.name, result.export_id, result.batch_id,
+                                            result.problems, status="failed")
     ledger.mark_failed_with_report(conn, result.batch_id, str(problem), str(result.report))
