@@ -1,7 +1,8 @@
 """Small export files written in the test, byte for byte, in every format a county may use (issue 11 tests).
 
 `night(...)` writes one export folder: each entity's rows in the chosen format — CSV in UTF-8, UTF-8 with BOM or
-GB18030, XLSX (xlsxwriter: a str is a text cell, an int/float a number cell, a date a date cell), or JSON Lines
+GB18030, XLSX (xlsxwriter: a str is a text cell, an int/float a number cell, a date a date cell in yyyy-mm-dd format
+unless `formats` gives its column another), or JSON Lines
 (values written as given: a str is a JSON string, a number a JSON number) — and its manifest with real SHA-256s.
 `raw` files (bytes as given) are for inputs no writer would produce.
 """
@@ -62,8 +63,11 @@ def xlsx_bytes(entity: str | None, rows: list[dict] | list[list], header: list |
     import xlsxwriter
 
     buf = io.BytesIO()
+    # A date written without a format of its own gets Excel's ISO date format, as Excel gives a typed date: without
+    # one, xlsxwriter stores the bare serial number, a number cell, which §8.2 rejects in a date column.
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "date_1904": date_1904, "strings_to_numbers": False,
-                                   "strings_to_formulas": False, "strings_to_urls": False})
+                                   "strings_to_formulas": False, "strings_to_urls": False,
+                                   "default_date_format": "yyyy-mm-dd"})
     ws = wb.add_worksheet("data")
     cols = header if header is not None else load_spec().entity(entity).column_names
     fmts = {c: wb.add_format({"num_format": f}) for c, f in (formats or {}).items()}
