@@ -15,7 +15,7 @@ from decimal import Decimal
 
 import pytest
 from conftest import TABLES_TO_RESET, query
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 from inputs_kit import FORMATS, base_rows, finding, night
 
 from xuncha import pipeline, registry
@@ -106,6 +106,9 @@ def _state(url):
 @hsettings(**_EXAMPLES)
 @given(plan=st.lists(st.lists(st.sampled_from(KEYS), min_size=1, max_size=3, unique=True), min_size=2, max_size=4),
        order_seed=st.integers(0, 10_000))
+# Found by this property: nights 4, 1, 3, 2 (order_seed 2035 -> permutation (3, 0, 2, 1)); K3's late versions of
+# nights 1 and 3 sat at the same recorded_at, and night 2's, placed 1 µs before them, was never in force (late.sql).
+@example(plan=[["K1", "K2", "K3"], ["K1", "K2", "K3"], ["K3"], ["K2", "K3"]], order_seed=2035)
 def test_any_delivery_order_of_the_same_nights_ends_in_the_same_core_and_history(plan, order_seed, warehouse,
                                                                                    settings, ingestor):
     county = registry.default().get(C)
