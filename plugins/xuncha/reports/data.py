@@ -1,6 +1,7 @@
 """What the report 巡察工作数据报告 shows, read from the marts for one as-of day (no rendering here).
 
-`load(url, as_of)` returns a `ReportData`: whole mart rows (dicts keyed by column name) of that day, plus the
+`load(url, as_of)` returns a `ReportData`: whole mart rows (dicts keyed by column name) of that day, read through
+xuncha.metrics.read_mart (the one reader of the marts: the described columns, ordered by the mart's key), plus the
 county names of `mart.county_crosswalk` and a freshness row per county system. Every figure keeps the
 numerator and denominator its mart stores (docs/metrics.md), so the page can show both beside each rate.
 
@@ -23,7 +24,6 @@ from xuncha import db
 MARTS = ("term_headline", "coverage", "rounds_per_year", "rectification", "rectification_overdue", "satisfaction",
          "satisfaction_by_org", "clue_disposal", "clue_ageing", "outcomes")
 """The mart tables the report reads, each as `mart.<name>` rows of the as-of day."""
-CITY_CODE = "410300"
 
 
 @dataclass
@@ -44,10 +44,6 @@ class ReportData:
         """`410325` → `嵩县` (the reporting unit's name today; the code itself when unknown)."""
         return "全市" if code == "city_total" else self.names.get(code, code)
 
-    @property
-    def empty(self) -> bool:
-        return not any(self.marts.values())
-
 
 def load(url: str | None = None, as_of: dt.date | None = None, compute: bool = True) -> ReportData:
     """The marts of `as_of` (default: the newest night loaded). With `compute`, units the series lacks for
@@ -64,11 +60,10 @@ def load(url: str | None = None, as_of: dt.date | None = None, compute: bool = T
     if compute and latest is not None:
         metrics.ensure(url, as_of=day)
     data = ReportData(as_of=day, term_no=None, latest=latest, generated_at=dt.datetime.now(dt.timezone.utc))
+    data.marts = {mart: metrics.read_mart(url, mart, day).records() for mart in MARTS}
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT DISTINCT report_code, report_name FROM mart.county_crosswalk")
         data.names = dict(cur.fetchall())
-        for mart in MARTS:
-            data.marts[mart] = _rows(cur, f"SELECT * FROM mart.{mart} WHERE as_of = %s ORDER BY 2, 3", (day,))
         data.term_no = _term(data.marts["term_headline"], day)
         if data.term_no is not None:
             for mart, rows in data.marts.items():
@@ -125,8 +120,3 @@ def _term(headline: list[dict], day: dt.date) -> int | None:
             return t.term_no
     return max(terms) if terms else None
 
-
-def _rows(cur, sql: str, params) -> list[dict]:
-    cur.execute(sql, params)
-    cols = [d.name for d in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
