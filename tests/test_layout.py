@@ -34,3 +34,21 @@ def test_no_library_module_is_over_400_lines_and_no_dag_file_over_80():
     assert not long, long
     dags = {p.name: n for p in (PROJECT_ROOT / "dags").glob("*.py") if (n := len(p.read_text(encoding="utf-8").splitlines())) >= 80}
     assert not dags, dags
+
+
+def test_every_public_function_and_class_of_the_product_has_a_docstring():
+    """House rule: public functions, classes and methods (not `_private`, not nested in a function) say shapes,
+    units, errors and the source of their rules in a docstring."""
+    import ast
+
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        def walk(node, prefix=""):
+            for n in ast.iter_child_nodes(node):
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not n.name.startswith("_"):
+                    if ast.get_docstring(n) is None:
+                        missing.append(f"{path.relative_to(PROJECT_ROOT)}:{n.lineno} {prefix}{n.name}")
+                    if isinstance(n, ast.ClassDef):
+                        walk(n, f"{prefix}{n.name}.")
+        walk(ast.parse(path.read_text(encoding="utf-8")))
+    assert not missing, missing

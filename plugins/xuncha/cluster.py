@@ -69,11 +69,14 @@ def task_hostname() -> str:
 
 @dataclass
 class Service:
+    """One running Airflow service of a LocalCluster: its name (scheduler, api-server, worker-<node>…), its
+    process and the file its output goes to."""
     name: str
     proc: subprocess.Popen
     log: Path
 
     def alive(self) -> bool:
+        """True while the process has not exited."""
         return self.proc.poll() is None
 
 
@@ -339,6 +342,7 @@ class LocalCluster:
             return None
 
     def unpause(self, *dag_ids: str) -> None:
+        """Unpause each DAG (PATCH /api/v2/dags/{dag_id}); raises httpx.HTTPStatusError for an unknown id."""
         for dag_id in dag_ids:
             self.api("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
 
@@ -361,6 +365,7 @@ class LocalCluster:
             time.sleep(1)
 
     def dag_runs(self, dag_id: str) -> list[dict]:
+        """The DAG's runs as the REST API gives them (GET …/dagRuns), oldest first, at most 100."""
         return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "id"})["dag_runs"]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:

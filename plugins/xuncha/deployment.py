@@ -62,6 +62,8 @@ def admin_login(env: dict[str, str]) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class CountyConnection:
+    """A pulled county's Airflow connection as `xuncha setup` left it: county `code`, its `conn_id`
+    (delivery.http.conn_id of counties.yml) and `status`."""
     code: str
     conn_id: str
     status: str  # "set" (written from XUNCHA_COUNTY_*), "environment" (AIRFLOW_CONN_* given), "missing"

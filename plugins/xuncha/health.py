@@ -26,6 +26,8 @@ FRESHNESS_SQL = SQL_DIR / "marts" / "freshness.sql"
 
 @dataclass(frozen=True)
 class Finding:
+    """One thing the daily health check found about one county system; raised as an alert of `kind`.
+    `value`: the figure behind it (days, count or share), None when the kind has none."""
     kind: str            # stale | deadline_missed | clues_overdue | rectification_overdue | quarantine_rising
     county_code: str
     county_name: str
@@ -33,6 +35,7 @@ class Finding:
     value: float | int | None = None
 
     def line(self) -> str:
+        """`<county name> <code>: <message>`, the alert's message."""
         return f"{self.county_name} {self.county_code}: {self.message}"
 
 

@@ -72,13 +72,16 @@ class Mart:
 
     @property
     def sql_path(self) -> Path:
+        """The mart's SQL file, beside its description: sql/marts/<name>.sql."""
         return self.path.with_suffix(".sql")
 
     @property
     def table(self) -> str:
+        """The qualified table name, `mart.<name>`."""
         return f"mart.{self.name}"
 
     def column(self, name: str) -> Column:
+        """The described column `name`; StopIteration when the mart has none of that name."""
         return next(c for c in self.columns if c.name == name)
 
 

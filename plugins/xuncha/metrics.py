@@ -183,6 +183,7 @@ def _days(cur, codes, dates, as_of, full) -> tuple[list[dt.date], dict[str, int]
 
 
 def today() -> dt.date:
+    """Today's date in Asia/Shanghai (the business calendar's time zone)."""
     return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
@@ -208,6 +209,8 @@ def headline(url: str | None = None, as_of: dt.date | None = None, term_no: int 
 
 
 def findings_by_category(url: str | None = None) -> list[tuple]:
+    """mart.findings_by_category (not a dated series) as (county_code, category, findings, first_found,
+    last_found) tuples, by county and category."""
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute("""SELECT county_code, category, findings, first_found, last_found
                          FROM mart.findings_by_category ORDER BY county_code, category""")
@@ -230,6 +233,7 @@ class MartTable:
 
     @property
     def columns(self) -> tuple[Column, ...]:
+        """The described columns, in table order (the order of each row's values)."""
         return self.mart.columns
 
     def records(self) -> list[dict]:

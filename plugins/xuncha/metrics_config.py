@@ -21,11 +21,12 @@ SCHEMA_PATH = Path(__file__).parent / "schemas" / "metrics.schema.json"
 
 
 class MetricsConfigError(ValueError):
-    pass
+    """config/metrics.yml is missing, not YAML or breaks its schema or a cross-entry rule (the message names the key)."""
 
 
 @dataclass(frozen=True)
 class Term:
+    """A committee term (届次): number and the inclusive dates it covers (metrics.yml `terms`)."""
     term_no: int
     start: dt.date
     end: dt.date
@@ -33,12 +34,16 @@ class Term:
 
 @dataclass(frozen=True)
 class RoundTarget:
+    """Rounds a year (巡察轮次) one level aims at (metrics.yml `rounds.targets`): at least `min`, at most `max`;
+    None = no bound."""
     min: int | None
     max: int | None
 
 
 @dataclass(frozen=True)
 class MetricsConfig:
+    """The metric parameters of config/metrics.yml, validated (each field is the file's key of that name; units:
+    months, days, shares 0–1). `params()` gives them to the mart SQL as query parameters."""
     terms: tuple[Term, ...]
     coverage_round_types: tuple[str, ...]
     round_targets: dict[str, RoundTarget]

@@ -28,36 +28,38 @@ _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _REPEATABLE_NAME = re.compile(r"^[a-z][a-z0-9_.]*\.sql$")
 
 
-@dataclass(frozen=True)
-class Migration:
-    version: int
+class _SqlFile:
+    """A SQL file of the repository (`path`), read as text and checksummed."""
     path: Path
 
     @property
     def sql(self) -> str:
+        """The file's text."""
         return self.path.read_text(encoding="utf-8")
 
     @property
     def checksum(self) -> str:
+        """SHA-256 (hex) of the file's bytes, as audit.schema_migrations records it; for a repeatable file a change
+        re-applies it."""
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)
-class Repeatable:
+class Migration(_SqlFile):
+    """A versioned migration file, sql/migrations/NNNN_name.sql (`version` = NNNN), applied once and never edited."""
+    version: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class Repeatable(_SqlFile):
     """A repeatable object's file (sql/repeatable/<name>.sql), applied again whenever its checksum changes."""
     path: Path
 
     @property
     def name(self) -> str:
+        """The file name, e.g. `mart.clues_as_of.sql` (the key of its applied checksum)."""
         return self.path.name
-
-    @property
-    def sql(self) -> str:
-        return self.path.read_text(encoding="utf-8")
-
-    @property
-    def checksum(self) -> str:
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
 
 class MigrationError(RuntimeError):
@@ -65,6 +67,8 @@ class MigrationError(RuntimeError):
 
 
 def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migration files of `directory`, by version. Raises MigrationError for a misnamed file or two files of
+    one version."""
     found: dict[int, Migration] = {}
     for path in sorted(directory.glob("*.sql")):
         m = _NAME.match(path.name)
@@ -105,6 +109,7 @@ def _ensure_table(cur) -> None:
 
 
 def applied(conn) -> dict[int, tuple[str, str]]:
+    """Applied migrations, version → (file name, checksum); {} before audit.schema_migrations exists."""
     with conn.cursor() as cur:
         cur.execute("SELECT to_regclass('audit.schema_migrations') IS NOT NULL")
         if not cur.fetchone()[0]:
@@ -114,6 +119,7 @@ def applied(conn) -> dict[int, tuple[str, str]]:
 
 
 def applied_versions(url: str | None = None) -> set[int]:
+    """The versions applied on the warehouse at `url` (default: the owner's URL)."""
     from xuncha import db
 
     with db.connect(url or db.owner_url()) as conn:

@@ -37,6 +37,8 @@ class Move:
         self.part: Path | None = None
 
     def prepare(self, extra: dict[str, str] | None = None) -> "Move":
+        """Make the move ready (see the class doc): nothing to do on one file system, else copy to the `.part`
+        folder with `extra` in it. Returns self; an OSError (a full disk) leaves nothing behind."""
         self.dest_parent.mkdir(parents=True, exist_ok=True)
         if not src_is_link(self.src) and os.lstat(self.src).st_dev == os.stat(self.dest_parent).st_dev:
             return self
@@ -55,6 +57,8 @@ class Move:
         return self
 
     def commit(self, extra: dict[str, str] | None = None) -> Path:
+        """Put the export in place under its name (a suffix `.2`, `.3`… if taken), writing `extra` beside it after a
+        rename; returns where it went."""
         dest = _unique(self.dest_parent, self.name)
         if self.part is None:
             os.rename(self.src, dest)
@@ -76,6 +80,7 @@ class Move:
         return dest
 
     def discard(self) -> None:
+        """Drop a prepared copy (the source was never touched)."""
         if self.part is not None:
             shutil.rmtree(self.part, ignore_errors=True)
             self.part = None
@@ -90,6 +95,7 @@ def _copy_regular(src: str, dst: str) -> None:
 
 
 def src_is_link(p: Path) -> bool:
+    """True when `p` itself is a symbolic link (moved as a link, never followed: xuncha.landing)."""
     return os.path.islink(p)
 
 

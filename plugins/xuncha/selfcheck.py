@@ -31,6 +31,8 @@ REFERENCE_RULE = "row.reference"
 
 @dataclass
 class CheckReport:
+    """What `xuncha check` found in one export: problems that would quarantine it (`critical`), that load with a
+    warning (`warnings`), and reference rules (row.reference*) not checked for want of `references` (`not_checked`)."""
     export_dir: Path
     county_code: str | None
     export_id: str | None
@@ -41,6 +43,7 @@ class CheckReport:
 
     @property
     def exit_code(self) -> int:
+        """0 = fine, 1 = warnings or references not checked (may be sent), 2 = critical (would be quarantined)."""
         return 2 if self.critical else 1 if (self.warnings or self.not_checked) else 0
 
     def lines(self) -> list[str]:

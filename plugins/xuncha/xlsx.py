@@ -37,6 +37,8 @@ MAX_PROBLEMS = 50
 
 
 class XlsxProblems(Exception):
+    """A workbook that cannot be read as an export file; `problems` (xuncha.errors.Problem) say where and why."""
+
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("; ".join(map(str, problems[:5])))

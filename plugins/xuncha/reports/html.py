@@ -98,12 +98,14 @@ def build(url: str | None = None, as_of: dt.date | None = None, out: Path | None
 
 
 def default_folder() -> Path:
+    """Where reports are written unless told otherwise: $XUNCHA_HOME/reports."""
     from xuncha.settings import get_settings
 
     return get_settings().home / "reports"
 
 
 def file_name(day: dt.date) -> str:
+    """The report's file name for as-of `day`: 巡察工作数据报告-YYYY-MM-DD.html."""
     return f"巡察工作数据报告-{day.isoformat()}.html"
 
 

@@ -90,6 +90,7 @@ def _current(url: str, path: Path, day: dt.date) -> bool:
 
 @app.get("/quarantine", response_class=HTMLResponse)
 def quarantine_index():
+    """GET /quarantine: every quarantined export, newest first, each linking to its report."""
     from xuncha.reports import quarantine_page
 
     rows = quarantine_page.quarantined(_url())
@@ -99,6 +100,7 @@ def quarantine_index():
 
 @app.get("/quarantine/{batch_id}", response_class=HTMLResponse)
 def quarantine_report(batch_id: int):
+    """GET /quarantine/{batch_id}: one export's quarantine report; 404 when the batch has none."""
     from xuncha.reports import quarantine_page
 
     report = quarantine_page.load_report(_url(), batch_id)
@@ -122,6 +124,7 @@ def data_docs(path: str):
 
 @app.get("/icon.svg")
 def icon():
+    """GET /icon.svg: the plugin's menu icon."""
     return Response(ICON, media_type="image/svg+xml")
 
 
