@@ -177,27 +177,36 @@ def spec_patterns() -> tuple[re.Pattern, re.Pattern]:
 def list_http(county: County, source: HttpSource, url: str, limits: PullLimits | None = None) -> list[dict]:
     """The listing items ({export_id, county_code, business_date, generated_at, …}) of the exports generated after
     the watermark, with the same checks, deadlines and page cap as `pull_http`; downloads no export."""
-    import httpx
-
     limits = limits or PullLimits()
     since = get_watermark(url, county.code)
     clock = _Deadline(county, limits)
-    items: list[dict] = []
-    with httpx.Client(base_url=source.base_url, headers={"Authorization": f"Bearer {source.token}"},
-                      timeout=httpx.Timeout(limits.request_seconds, connect=limits.connect_seconds),
-                      follow_redirects=False, verify=_tls_context()) as client:
-        page, pages = 1, 0
-        while page:
-            pages += 1
-            if pages > limits.max_pages:
-                raise PullError(f"{county.label}: more than {limits.max_pages} pages of exports: stopped")
-            params = {"page": page}
-            if since is not None:
-                params["updated_since"] = since.isoformat()
-            body = _listing(clock.get_json(client, f"{API}/{county.code}/exports", params), county, page)
-            items += body["items"]
-            page = body["next_page"]
-    return items
+    with _client(source, limits) as client:
+        return [item for items in _pages(client, clock, county, since, limits) for item in items]
+
+
+def _client(source: HttpSource, limits: PullLimits):
+    """An httpx.Client on the county system: its bearer token, the request deadlines, no redirects, our TLS context."""
+    import httpx
+
+    return httpx.Client(base_url=source.base_url, headers={"Authorization": f"Bearer {source.token}"},
+                        timeout=httpx.Timeout(limits.request_seconds, connect=limits.connect_seconds),
+                        follow_redirects=False, verify=_tls_context())
+
+
+def _pages(client, clock, county: County, since, limits: PullLimits):
+    """The items of each listing page after `since` (None = all), page by page (the next is asked for only when the
+    caller is done with one); PullError past limits.max_pages or for a malformed page (`_listing`)."""
+    page, pages = 1, 0
+    while page:
+        pages += 1
+        if pages > limits.max_pages:
+            raise PullError(f"{county.label}: more than {limits.max_pages} pages of exports: stopped")
+        params = {"page": page}
+        if since is not None:
+            params["updated_since"] = since.isoformat()
+        body = _listing(clock.get_json(client, f"{API}/{county.code}/exports", params), county, page)
+        yield body["items"]
+        page = body["next_page"]
 
 
 def pull_http(county: County, source: HttpSource, inbox: Path, url: str, timeout: float | None = None,
@@ -208,27 +217,14 @@ def pull_http(county: County, source: HttpSource, inbox: Path, url: str, timeout
     a downloaded manifest must name this county and the listed export id; every request and the whole pull have a
     deadline; pages are capped; 5xx answers and dropped connections are retried with backoff. Raises PullError
     (PermissionError for a refused token) naming the county and the reason."""
-    import httpx
-
     limits = limits or PullLimits(request_seconds=timeout or PullLimits.request_seconds)
     export_re, _ = spec_patterns()
     since = get_watermark(url, county.code)
-    headers = {"Authorization": f"Bearer {source.token}"}
     fetched = []
     clock = _Deadline(county, limits)
-    http_timeout = httpx.Timeout(limits.request_seconds, connect=limits.connect_seconds)
-    with httpx.Client(base_url=source.base_url, headers=headers, timeout=http_timeout, follow_redirects=False,
-                      verify=_tls_context()) as client:
-        page, pages = 1, 0
-        while page:
-            pages += 1
-            if pages > limits.max_pages:
-                raise PullError(f"{county.label}: more than {limits.max_pages} pages of exports: stopped")
-            params = {"page": page}
-            if since is not None:
-                params["updated_since"] = since.isoformat()
-            body = _listing(clock.get_json(client, f"{API}/{county.code}/exports", params), county, page)
-            for item in body["items"]:
+    with _client(source, limits) as client:
+        for items in _pages(client, clock, county, since, limits):
+            for item in items:
                 export_id = item["export_id"]
                 if not export_re.fullmatch(export_id):
                     raise PullError(f"{county.label}: the listing names export {_excerpt(export_id)}, which is not an "
@@ -239,7 +235,6 @@ def pull_http(county: County, source: HttpSource, inbox: Path, url: str, timeout
                 if (inbox / export_id).exists():
                     continue
                 fetched.append(_download(client, clock, county, export_id, inbox))
-            page = body["next_page"]
     log.info("%s: pulled %d export(s) from %s", county.label, len(fetched), source.base_url)
     return fetched
 
