@@ -39,7 +39,7 @@ test: install sysdeps  ## the test suite (starts its own PostgreSQL; never touch
 test-fast: install sysdeps  ## the suite without the slow end-to-end runs
 	$(BIN)/pytest -m "not slow and not seed and not inputs"
 
-test-inputs: install sysdeps  ## every real-fault input of ../shared/inputs and the input-truth properties (hypothesis), a few min
+test-inputs: install sysdeps  ## every real-fault input of ../shared/inputs, the input-truth properties (hypothesis) and the report fields, a few min
 	$(BIN)/pytest -m inputs
 
 test-scaleout: install sysdeps  ## two real Celery workers under the real scheduler, one killed mid-task (4-16 min)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 from decimal import Decimal
 
 import pytest
@@ -25,7 +26,12 @@ from xuncha.text import PLACEHOLDERS, TRIM_CHARS
 pytestmark = pytest.mark.inputs   # make test-inputs: a few minutes, beyond make test's budget
 
 C = "410302"
-_EXAMPLES = dict(max_examples=6, deadline=None, derandomize=True,
+# Each example is a real ingest (about 10 s for four formats), so make test-inputs runs a few: derandomize=True
+# draws them from the test itself (no random seed), the same on every run, which keeps CI stable; failures found
+# so far are kept as @example. To explore beyond them, XUNCHA_HYPOTHESIS_EXPLORE=N runs N random examples per test
+# (hypothesis prints the seed of a failure: reproduce it with --hypothesis-seed).
+_EXPLORE = int(os.environ.get("XUNCHA_HYPOTHESIS_EXPLORE", "0"))
+_EXAMPLES = dict(max_examples=_EXPLORE or 6, deadline=None, derandomize=not _EXPLORE,
                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 text = st.text(st.characters(categories=("L", "M", "N", "P", "S", "Zs")), min_size=1, max_size=40).map(
