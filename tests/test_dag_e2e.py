@@ -13,7 +13,7 @@ import pytest
 from conftest import query, row_counts
 from exports import slice_rows, write_export
 
-from xuncha import airflow_env
+from xuncha import airflow_env, db
 from xuncha_sim.countyserver import CountyServer
 
 RUN_AT = "2019-03-17T03:00:00+08:00"  # covers the night of 2019-03-16
@@ -94,6 +94,11 @@ def test_nightly_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(
     yiyang = [t for t in texts if "宜阳县 410327" in t]
     assert yiyang and "2019-03-16" in yiyang[0] and "quarantined" in yiyang[0] and "findings.csv" in yiyang[0], texts[:3]
     assert all(m["path"] == "/robot/send?access_token=t0" and m["body"]["msgtype"] == "text" for m in robot)
+    # The run's note (grid, run details) says the night per county.
+    [(note,)] = query(db.airflow_db_url(settings), """SELECT n.content FROM dag_run_note n JOIN dag_run r ON r.id = n.dag_run_id
+                                                      WHERE r.dag_id = 'xuncha_nightly' AND r.logical_date = %s::timestamptz""", (RUN_AT,))
+    assert note.startswith("night 2019-03-16: 2 export(s) loaded"), note
+    assert "quarantined 隔离: 宜阳县 410327 (410327-20190316-01)" in note and "伊川县 410329" in note and "洛宁县 410328" in note, note
 
     assert query(clean, "SELECT county_code, count(*) FROM core.findings GROUP BY 1 ORDER BY 1") == [
         ("410325", 4), ("410326", 9), ("410329", 6)]
