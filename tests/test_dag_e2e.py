@@ -13,7 +13,7 @@ import pytest
 from conftest import query, row_counts
 from exports import slice_rows, write_export
 
-from xuncha import airflow_env, db
+from xuncha import airflow_env, dag_test_logs, db
 from xuncha_sim.countyserver import CountyServer
 
 RUN_AT = "2019-03-17T03:00:00+08:00"  # covers the night of 2019-03-16
@@ -74,12 +74,13 @@ def land_night(settings, systems_root):
 @pytest.mark.slow
 @pytest.mark.timeout(1800)  # 6 units x 4 tasks, twice, through `airflow dags test` (minutes on a loaded machine)
 def test_nightly_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(clean, airflow_ready, settings, county_systems,
-                                                                              chat_robot, six_units):
+                                                                              chat_robot, six_units, tmp_path):
     systems_root, conn_env = county_systems
     conn_env = conn_env | six_units
     robot_env, robot = chat_robot
     land_night(settings, systems_root)
-    airflow_env.dags_test("xuncha_nightly", RUN_AT, env=conn_env | robot_env)
+    out = tmp_path / "nightly.log"
+    airflow_env.dags_test("xuncha_nightly", RUN_AT, env=conn_env | robot_env, log=out)
     airflow_env.dags_test("xuncha_marts", RUN_AT, env=conn_env)
 
     # One county, one chain: the quarantine and the misses are red on their own county; the counties that delivered are green.
@@ -94,6 +95,12 @@ def test_nightly_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(
     yiyang = [t for t in texts if "宜阳县 410327" in t]
     assert yiyang and "2019-03-16" in yiyang[0] and "quarantined" in yiyang[0] and "findings.csv" in yiyang[0], texts[:3]
     assert all(m["path"] == "/robot/send?access_token=t0" and m["body"]["msgtype"] == "text" for m in robot)
+    # Each task's log is where the UI reads it (the demo's runs are `dags test` runs too).
+    logs = {p.relative_to(dag_test_logs.base_log_folder(settings)).parts[2:]: p.read_text(encoding="utf-8")
+            for p in dag_test_logs.write_task_logs(out, "xuncha_nightly", RUN_AT, settings)}
+    assert len(logs) == 2 + 4 * len(UNITS), sorted(logs)
+    ingests = [text for parts, text in logs.items() if parts[0] == "task_id=county.ingest"]
+    assert sum("410327-20190316-01" in t and "quarantined" in t for t in ingests) == 1
     # The run's note (grid, run details) says the night per county.
     [(note,)] = query(db.airflow_db_url(settings), """SELECT n.content FROM dag_run_note n JOIN dag_run r ON r.id = n.dag_run_id
                                                       WHERE r.dag_id = 'xuncha_nightly' AND r.logical_date = %s::timestamptz""", (RUN_AT,))
