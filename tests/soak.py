@@ -8,7 +8,8 @@ and wrong-county deliveries, ...):
 - kill: the county's ingest runs in its own process and gets SIGKILL at a random moment, then the task is retried;
 - restart: PostgreSQL is stopped (fast shutdown) while a county's ingest runs, started again, and the task retried.
 At the end the warehouse must equal the generator's ground truth (truth.json: live rows per entity in the window;
-every quarantine fault quarantined, its correction loaded; each export id loaded at most once).
+every quarantine fault quarantined, its correction loaded; each export id loaded at most once), and no text column
+of core or history may hold person data in clear (`person_data_in_clear`; `make soak` scans the seed window).
 
 `run(...)` returns the summary; `python tests/soak.py --nights 30 --profile seed` is `make soak`.
 """
@@ -137,6 +138,12 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
                                     (f["export_id"], f["county"]))}
         if f["expect"] == "quarantine" and ("quarantined" not in got or "loaded" in got):
             wrong.append((f["kind"], f["export_id"], sorted(got)))
+    # Person data in clear (national ID, mobile, bank card: staging.pii_kind, migration 0041) in any text column.
+    text_columns = query(url, """SELECT table_schema, table_name, column_name FROM information_schema.columns
+                                  WHERE table_schema IN ('core', 'history') AND data_type = 'text'
+                                    AND table_name IN (SELECT relname FROM pg_class WHERE NOT relispartition)""")
+    in_clear = {f"{s}.{t}.{c}": n for s, t, c in text_columns
+                if (n := query(url, f'SELECT count(*) FROM {s}.{t} WHERE staging.pii_kind("{c}") IS NOT NULL')[0][0])}
     kinds: dict[str, int] = {}
     for f in truth["faults"]:
         kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
@@ -149,6 +156,7 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
         "live_rows": live, "truth_rows": truth["window"]["row_counts"],
         "equal_to_truth": live == truth["window"]["row_counts"] and not twice and not wrong,
         "loaded_twice": [e for (e,) in twice], "faults_mishandled": wrong,
+        "text_columns_scanned": len(text_columns), "person_data_in_clear": in_clear,
         "seconds": round(time.monotonic() - t0, 1),
     }
     return summary
@@ -181,4 +189,4 @@ if __name__ == "__main__":   # make soak: its own XUNCHA_HOME and embedded serve
     args.summary.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, ensure_ascii=False, indent=2))
     shutil.rmtree(home, ignore_errors=True)
-    sys.exit(0 if result["equal_to_truth"] else 1)
+    sys.exit(0 if result["equal_to_truth"] and not result["person_data_in_clear"] else 1)

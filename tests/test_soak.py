@@ -24,5 +24,6 @@ def test_a_short_soak_ends_equal_to_the_ground_truth(warehouse, settings, tmp_pa
                   generated_only=True)
     print(json.dumps(summary, ensure_ascii=False))
     assert summary["equal_to_truth"], summary
+    assert summary["text_columns_scanned"] > 20 and summary["person_data_in_clear"] == {}
     assert summary["kills"] + summary["restarts"] >= 1, "the run injected no process fault"
     assert summary["generator_faults"], "the run injected no generator fault"
