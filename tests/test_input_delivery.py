@@ -154,6 +154,35 @@ def test_an_error_in_one_exports_publish_ends_that_export_only(settings, ingest,
     assert query(clean, "SELECT count(*) FROM audit.alerts WHERE detail->>'status' = 'failed'") == [(1,)]
 
 
+def test_an_export_quarantined_before_its_group_broke_is_still_alerted(settings, ingest, clean, monkeypatch):
+    """The pipeline returns what happened and the county's night alerts it; when the group cannot go on (here its
+    database connection breaks while cleaning up, also in the clean-up after), what it had finished is alerted."""
+    import psycopg2
+
+    from xuncha import staging
+
+    real = staging.drop
+
+    def drop(conn, staged):
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM audit.batches WHERE status = 'quarantined'")
+            if cur.fetchone()[0]:
+                raise psycopg2.OperationalError("server closed the connection unexpectedly")
+        return real(conn, staged)
+
+    monkeypatch.setattr(staging, "drop", drop)
+    good = night(settings.landing, C, "e1", "2021-04-11", base_rows(C))
+    bad = night(settings.landing, C, "e2", "2021-04-12", base_rows(C) | {"findings": [finding(C, 1, "超长摘要" * 2500)]})
+    try:
+        with pytest.raises(psycopg2.OperationalError):
+            ingest(good, bad)
+        assert query(clean, "SELECT export_id, status FROM audit.batches ORDER BY batch_id") == [("e1", "loaded"), ("e2", "quarantined")]
+        assert query(clean, "SELECT kind, detail->>'export_id' FROM audit.alerts") == [("quarantined", "e2")]
+    finally:   # the broken clean-up left the group's staging tables: the tests after this one expect none
+        for (table,) in query(clean, "SELECT tablename FROM pg_tables WHERE schemaname = 'staging'"):
+            query(clean, f"DROP TABLE staging.{table}")
+
+
 def test_a_batch_left_received_by_a_killed_process_is_marked_and_its_staging_dropped(settings, ingest, clean):
     [(stale,)] = query(clean, "INSERT INTO audit.batches (export_id, county_code, source, status) VALUES ('x', %s, 'killed', 'received') "
                               "RETURNING batch_id", (C,))

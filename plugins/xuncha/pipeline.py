@@ -95,17 +95,20 @@ class Ingestor:
         """
         arrivals = [e if isinstance(e, inbox.Arrival) else inbox.receive(e) for e in exports]
         results: list[BatchResult] = []
+        works: list[InFlight] = []
         try:
             for i in range(0, len(arrivals), group_size):
-                results += self._ingest_group(arrivals[i:i + group_size], county)
-        except Exception as exc:
-            exc.xuncha_handled = results + handled_before(exc)
+                works = []
+                self._ingest_group(arrivals[i:i + group_size], county, works)
+                results += [w.result for w in works]
+        except Exception as exc:   # also one raised while cleaning up: what the group finished is told all the same
+            exc.xuncha_handled = results + [w.result for w in works if w.result.status in FINISHED]
             raise
         return results
 
-    def _ingest_group(self, arrivals: list[inbox.Arrival], county: County) -> list[BatchResult]:
+    def _ingest_group(self, arrivals: list[inbox.Arrival], county: County, works: list[InFlight]) -> None:
+        """Take in one group of exports, appending one InFlight per export to `works` as it is received."""
         lineage = self.registry.lineage(county.code)
-        works: list[InFlight] = []
         self._opened: list[int] = []   # every batch this group opened, also one whose _receive failed half-way
         with db.connect(self.url, autocommit=True) as conn:
             resilience.ingest_lock(conn, lineage)   # one ingest of a lineage at a time: nothing else holds its batches
@@ -119,13 +122,11 @@ class Ingestor:
                 self._validate_and_publish(conn, works, county, lineage)
             except Exception as exc:
                 ledger.mark_failed(conn, self._opened, f"{type(exc).__name__}: {exc}")
-                exc.xuncha_handled = [w.result for w in works if w.result.status in FINISHED]
                 raise
             finally:
                 for w in works:
                     staging.drop(conn, w.staged)
                 resilience.ingest_unlock(conn, lineage)
-        return [w.result for w in works]
 
     def _validate_and_publish(self, conn, works: list[InFlight], county: County, lineage: tuple[str, ...]) -> None:
         """Validate the group's valid exports, then publish, quarantine or recognise each in order; an error while
