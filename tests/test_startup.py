@@ -1,5 +1,6 @@
 """`make up` from a fresh shell (no .venv/bin on PATH) serves the UI on the chosen port, prints address and login, and a
-task runs through it; unpausing the nightly DAG schedules only nights from go-live on."""
+task runs through it; unpausing the nightly DAG schedules only nights from go-live on; a push to the intake plugin
+on the same api-server triggers the county's run, which loads it."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def _until(what, timeout: float, every: float = 2.0):
 
 @pytest.mark.up
 @pytest.mark.timeout(1800)
-def test_make_up_from_a_fresh_shell_serves_the_ui_and_runs_tasks_only_from_go_live(airflow_ready, settings, tmp_path):
+def test_make_up_from_a_fresh_shell_serves_the_ui_and_runs_tasks_only_from_go_live(airflow_ready, settings, warehouse,
+                                                                                   tmp_path):
     port = _free_port()
     go_live = dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=2)
     config = tmp_path / "config"
@@ -87,6 +89,31 @@ def test_make_up_from_a_fresh_shell_serves_the_ui_and_runs_tasks_only_from_go_li
             return any(t["task_id"] == "plan" and t["state"] == "success" for t in tis)
 
         assert _until(planned, 600), "a task ran through the started stack"
+
+        # A county system pushes its night to the intake plugin on the same api-server: the receipt, the county's run
+        # triggered through Airflow, and the export loaded by it (issue 13).
+        from exports import slice_rows, write_export
+
+        from xuncha import intake
+
+        night = go_live.isoformat()
+        export_id = f"410329-{night.replace('-', '')}-01"
+        export = write_export(tmp_path / "push", "410329", export_id, night,
+                              slice_rows("410329", updated=f"{night}T20:00:00+08:00"))
+        auth = {"Authorization": f"Bearer {intake.issue_token('410329', url=warehouse)}"}
+        files = [("files", (p.name, p.read_bytes())) for p in sorted(export.iterdir())]
+        receipt = httpx.post(f"{base}/xuncha-intake/exports", files=files, headers=auth, timeout=60)
+        assert receipt.status_code == 201, receipt.text
+        pushed = receipt.json().get("run_id")
+        assert pushed and api.get(f"/dags/xuncha_nightly/dagRuns/{pushed}").status_code == 200, receipt.json()
+
+        def loaded():
+            got = httpx.get(f"{base}/xuncha-intake/exports/{export_id}", headers=auth, timeout=20).json()
+            return got if got["state"] == "loaded" else None
+
+        assert _until(loaded, 600, every=5), "the push was loaded by the run it triggered"
+        assert httpx.post(f"{base}/xuncha-intake/exports", files=files, headers={"Authorization": "Bearer wrong"},
+                          timeout=60).status_code == 401
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
