@@ -66,6 +66,13 @@ def warehouse(settings) -> str:
     from xuncha import db, migrate
 
     url = db.owner_url(settings)
+    if not os.environ.get("XUNCHA_TEST_WAREHOUSE_URL"):
+        # The suite's own throwaway server: PostgreSQL's non-durable settings (docs, "Non-Durable Settings"). Only an
+        # operating-system crash could lose data with them; killed clients and stopped servers behave as before.
+        with db.connect(url, autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("ALTER SYSTEM SET fsync = off")
+            cur.execute("ALTER SYSTEM SET full_page_writes = off")
+            cur.execute("SELECT pg_reload_conf()")
     migrate.migrate(url)
     return url
 
