@@ -67,19 +67,23 @@ def test_two_deliveries_of_one_export_id_in_one_run_are_told_apart(settings, ing
 
 # -- 7 time ---------------------------------------------------------------------------------------------------------
 
-def test_a_row_stamped_after_generated_at_is_quarantined_and_never_freezes_the_row(settings, ingest, clean):
+# CSV in make test; the other formats (the same check after parsing) behind the inputs marker, in make test-inputs.
+@pytest.mark.parametrize("fmt", ["csv-utf-8", *(pytest.param(f, marks=pytest.mark.inputs)
+                                                for f in ("csv-gb18030", "xlsx", "jsonl"))])
+def test_a_row_stamped_after_generated_at_is_quarantined_and_never_freezes_the_row(fmt, settings, ingest, clean):
+    file = "findings." + ("csv" if fmt.startswith("csv") else fmt)
     bad = night(settings.landing, C, "e1", "2021-05-01", base_rows(C) | {"findings": [
-        finding(C, 1, updated="2999-01-01T00:00:00+08:00")]})
+        finding(C, 1, updated="2999-01-01T00:00:00+08:00")]}, fmt)
     fixed = night(settings.landing, C, "e2", "2021-05-01", base_rows(C) | {"findings": [
-        finding(C, 1, "更正", updated="2021-05-01T21:00:00+08:00")]}, generated_at="2021-05-01T23:40:00+08:00")
+        finding(C, 1, "更正", updated="2021-05-01T21:00:00+08:00")]}, fmt, generated_at="2021-05-01T23:40:00+08:00")
     within = night(settings.landing, C, "e3", "2021-05-02", {"findings": [
-        finding(C, 1, "容差内", updated="2021-05-02T23:35:00+08:00")]})
+        finding(C, 1, "容差内", updated="2021-05-02T23:35:00+08:00")]}, fmt)
     beyond = night(settings.landing, C, "e4", "2021-05-02", {"findings": [
-        finding(C, 1, "超出容差", updated="2021-05-04T00:01:00+08:00")]})   # night ends 05-03 00:00, + 1 day
+        finding(C, 1, "超出容差", updated="2021-05-04T00:01:00+08:00")]}, fmt)   # night ends 05-03 00:00, + 1 day
     r1, r2, r3, r4 = ingest(bad, fixed, within, beyond)
-    assert r1.status == "quarantined" and has_problem(r1, "row.invalid", "findings.csv", "updated_at", 1)
+    assert r1.status == "quarantined" and has_problem(r1, "row.invalid", file, "updated_at", 1), r1.problems
     assert (r2.status, r3.status) == ("loaded", "loaded")
-    assert r4.status == "quarantined" and has_problem(r4, "row.invalid", "findings.csv", "updated_at", 1)
+    assert r4.status == "quarantined" and has_problem(r4, "row.invalid", file, "updated_at", 1), r4.problems
     assert query(clean, "SELECT summary FROM core.findings") == [("容差内",)]
 
 
