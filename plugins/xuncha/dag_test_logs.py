@@ -10,7 +10,6 @@ task handler.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -23,7 +22,7 @@ END = re.compile(r"\[DAG TEST\] end task task_id=(\S+) map_index=(-?\d+)")
 def base_log_folder(settings: Settings | None = None) -> Path:
     """Airflow's [logging] base_log_folder: AIRFLOW__LOGGING__BASE_LOG_FOLDER, else $AIRFLOW_HOME/logs."""
     settings = settings or get_settings()
-    return Path(os.environ.get("AIRFLOW__LOGGING__BASE_LOG_FOLDER") or settings.airflow_home / "logs")
+    return Path(settings.airflow_log_folder or settings.airflow_home / "logs")
 
 
 def split(output: str) -> dict[tuple[str, int], list[str]]:

@@ -46,6 +46,8 @@ class Settings:
     """XUNCHA_ARCHIVE: where exports go once loaded (or recognised as a re-delivery)."""
     config_dir: Path
     """XUNCHA_CONFIG: folder with counties.yml and metrics.yml."""
+    airflow_log_folder: str | None = None
+    """AIRFLOW__LOGGING__BASE_LOG_FOLDER: Airflow's task log folder; unset = $AIRFLOW_HOME/logs (xuncha.dag_test_logs)."""
     data_docs: str = "failures"
     """XUNCHA_DATA_DOCS: which exports get Great Expectations Data Docs pages: failures (default), all, off."""
     alert_webhook: str | None = None
@@ -93,6 +95,7 @@ def get_settings() -> Settings:
         warehouse_owner_url=os.environ.get("WAREHOUSE_OWNER_URL") or None,
         airflow_db_url=os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN") or None,
         airflow_home=_path("AIRFLOW_HOME", home / "airflow"),
+        airflow_log_folder=os.environ.get("AIRFLOW__LOGGING__BASE_LOG_FOLDER") or None,
         landing=_path("XUNCHA_LANDING", home / "landing"),
         quarantine=_path("XUNCHA_QUARANTINE", home / "quarantine"),
         archive=_path("XUNCHA_ARCHIVE", home / "archive"),
