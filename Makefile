@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 # subprocess recompiles Airflow and Great Expectations, seconds each time.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install sysdeps setup demo test test-fast test-up test-seed test-scaleout test-inputs soak up down status bench bench-quick lock clean help
+.PHONY: install sysdeps setup demo test test-e2e test-up test-seed test-scaleout test-inputs soak up down status bench bench-quick lock clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,11 +33,11 @@ setup: install  ## start the embedded PostgreSQL, migrate the warehouse, initial
 demo: install  ## the main job: a window of seed nights through the real DAGs, then the marts
 	$(BIN)/xuncha demo
 
-test: install sysdeps  ## the test suite (starts its own PostgreSQL; never touches .xuncha/)
+test: install sysdeps  ## the test suite (starts its own PostgreSQL; never touches .xuncha/), under 15 min
 	$(BIN)/pytest
 
-test-fast: install sysdeps  ## the suite without the slow end-to-end runs
-	$(BIN)/pytest -m "not slow and not seed and not inputs"
+test-e2e: install sysdeps  ## the end-to-end runs: real DAG runs, the browser, the generator's fault world, the short soak (~8 min)
+	$(BIN)/pytest -m slow
 
 test-inputs: install sysdeps  ## every real-fault input of ../shared/inputs, the input-truth properties (hypothesis) and the report fields, a few min
 	$(BIN)/pytest -m inputs

@@ -18,6 +18,8 @@ from xuncha import county_night, inbox, pipeline, registry
 from xuncha_sim.generator import generate
 from xuncha.spec import ENTITY_ORDER
 
+pytestmark = pytest.mark.slow   # make test-e2e (in CI)
+
 
 @pytest.fixture(scope="module")
 def faulty_run(warehouse, settings, tmp_path_factory):

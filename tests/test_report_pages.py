@@ -29,6 +29,8 @@ WINDOW_END = dt.date(2021, 2, 28)
 HOSTILE = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
 OUTPUT = Path(os.environ.get("XUNCHA_TEST_OUTPUT", PROJECT_ROOT / "test-output"))
 
+pytestmark = pytest.mark.slow   # make test-e2e (in CI)
+
 
 @pytest.fixture(scope="module")
 def window(warehouse, settings, tmp_path_factory) -> dict:
@@ -182,7 +184,6 @@ def api_server(window, airflow_ready, tmp_path_factory):
         log.close()
 
 
-@pytest.mark.slow
 def test_the_airflow_ui_serves_the_report_and_quarantine_reports_offline(window, api_server, browser, warehouse):
     import httpx
 
