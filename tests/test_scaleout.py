@@ -126,7 +126,7 @@ def run_night(clean, settings, tmp_path, lock, codes):
         wait_for(f"{BIG}'s load to be held", lambda: query(
             clean, "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
             (lock.get_backend_pid(),))[0][0], 600, cluster)
-        first = cluster.api("GET", f"/api/v2/dags/xuncha_nightly/dagRuns/{run_id}/taskInstances/ingest/{idx}")
+        first = cluster.api("GET", f"/api/v2/dags/xuncha_nightly/dagRuns/{run_id}/taskInstances/county.ingest/{idx}")
         assert first["state"] == "running" and first["try_number"] == 1, first
         victim = first["hostname"].split("@")[0]
         assert victim in WORKERS, first["hostname"]
@@ -144,9 +144,9 @@ def run_night(clean, settings, tmp_path, lock, codes):
 
         tis = cluster.task_instances("xuncha_nightly", run_id)
         assert {ti["state"] for ti in tis} == {"success"}, [(t["task_id"], t["map_index"], t["state"]) for t in tis]
-        big = next(ti for ti in tis if ti["task_id"] == "ingest" and ti["map_index"] == idx)
+        big = next(ti for ti in tis if ti["task_id"] == "county.ingest" and ti["map_index"] == idx)
         assert BIG in big["rendered_map_index"]
-        tries = cluster.tries("xuncha_nightly", run_id, "ingest", idx)
+        tries = cluster.tries("xuncha_nightly", run_id, "county.ingest", idx)
         survivor = next(w for w in WORKERS if w != victim)
         assert [t["try_number"] for t in tries] == [1, 2], tries
         assert tries[0]["hostname"].startswith(f"{victim}@") and tries[0]["state"] in ("failed", "up_for_retry")
