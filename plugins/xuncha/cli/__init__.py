@@ -183,7 +183,7 @@ def _demo_tables(day: dt.date) -> None:
     """What a report consumer sees after the demo: the term headline as of the last night, findings by category,
     the rows each mart holds that day, and the Excel workbook of them all."""
     from xuncha import metric_dictionary, metrics as m
-    from xuncha.reports import workbook
+    from xuncha.reports import html, workbook
 
     m.ensure(as_of=day)
     _print_headline(day, m.headline(as_of=day))
@@ -192,6 +192,9 @@ def _demo_tables(day: dt.date) -> None:
     console.print(f"rows per mart as of {day}: {counts}\n"
                   f"every mart: xuncha metrics --mart NAME --as-of {day} (--list names them); "
                   f"the workbook of all of them: {workbook.build(as_of=day)}")
+    report = html.default_folder() / html.file_name(day)   # written by xuncha_marts' report task
+    if report.is_file():
+        console.print(f"the report 巡察工作数据报告 (one file, opens offline; also in the Airflow UI after make up): {report}")
 
 
 def _print_findings(rows: list[tuple]) -> None:
