@@ -270,6 +270,28 @@ def test_a_clean_group_is_validated_once_and_recorded_per_export(clean, reg, set
     assert query(clean, "SELECT change, count(*) FROM history.findings GROUP BY 1 ORDER BY 1") == [("insert", 6), ("update", 12)]
 
 
+def test_a_group_whose_only_failures_are_warnings_is_validated_once_and_warned_per_export(clean, reg, settings):
+    """Issue 16: warnings quarantine nothing, so the group is not bisected; each warning still names its own export."""
+    nights = [slice_rows(updated=f"2019-03-1{5 + i}T20:00:00+08:00") for i in range(3)]
+    for i in (0, 2):   # end_date before start_date: a warning (rounds.json), the export loads
+        nights[i]["rounds"][0]["end_date"] = f"2019-02-0{1 + i}"
+    dirs = [land(settings, f"410325-2019031{5 + i}-01", f"2019-03-1{5 + i}", rows) for i, rows in enumerate(nights)]
+    ingestor = pipeline.Ingestor(reg, url=clean)
+    calls = []
+    real = ingestor.validator.validate
+    ingestor.validator.validate = lambda *a, **k: calls.append(a[0]) or real(*a, **k)
+    results = ingestor.ingest_many(dirs, reg.get(COUNTY))
+    assert [r.status for r in results] == ["loaded"] * 3
+    assert sorted(calls) == ["findings", "inspections", "org_units", "rounds"], "one GX run per entity, no bisection"
+    assert [[(p.file, p.row, p.column, p.value, p.severity) for p in r.warnings] for r in results] == [
+        [("rounds.csv", 1, "end_date", "2019-02-01", "warning")], [], [("rounds.csv", 1, "end_date", "2019-02-03", "warning")]]
+    failed = query(clean, "SELECT batch_id, unexpected_count, sample FROM audit.validation_results "
+                          "WHERE NOT success ORDER BY 1")
+    assert [(n, s) for _, n, s in failed] == [(1, [{"row": 1, "value": "2019-02-01"}]), (1, [{"row": 1, "value": "2019-02-03"}])]
+    assert query(clean, "SELECT count(DISTINCT batch_id), min(element_count) FROM audit.validation_results "
+                        "WHERE entity = 'rounds'") == [(3, 1)]
+
+
 def test_the_same_export_delivered_twice_in_one_group_loads_once(clean, reg, settings):
     a = land(settings, "410325-20190315-01", "2019-03-15", slice_rows())
     b = settings.landing / COUNTY / "410325-20190315-01-resent"

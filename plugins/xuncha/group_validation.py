@@ -2,8 +2,10 @@
 
 A group's staged files are validated together, one Great Expectations run per entity over a view of all of
 them (xuncha.validation), so a catch-up of many nights pays GX's fixed cost once. If anything in the group
-fails, it is bisected, down to single exports, so every problem is pinned on its own export, file and row:
-k bad exports among n cost about 2·k·log2(n) GX runs instead of n. Exports that passed earlier in the group
+fails critically, it is bisected, down to single exports, so every problem is pinned on its own export, file and
+row: k bad exports among n cost about 2·k·log2(n) GX runs instead of n. A group whose failures are all warnings
+(nothing to quarantine) is not bisected: each failing warning rule's SQL is run once per export over the group's
+table, which pins its rows on their export without another GX run (issue 16). Exports that passed earlier in the group
 are visible to `{export.<entity>}` references, as they will be in core when later exports publish.
 
 Results go to the batch ledger (audit.validation_results, per export). A failing expectation becomes one
@@ -14,6 +16,8 @@ critical ones go to the export's problems (it will be quarantined), warnings to 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
+from dataclasses import replace
 
 from xuncha import manifest as manifest_mod, parsing
 from xuncha.spec import load_spec
@@ -21,8 +25,8 @@ from xuncha import ledger
 from xuncha.batch import InFlight
 from xuncha.errors import Problem
 from xuncha.spec import ENTITY_ORDER
-from xuncha.suites import PERSON_DATA_RULE
-from xuncha.validation import Outcome, Validation, Validator
+from xuncha.suites import PERSON_DATA_RULE, load_suite
+from xuncha.validation import SAMPLE_ROWS, Outcome, Validation, Validator, resolve
 
 
 def validate_group(validator: Validator, conn, works: list[InFlight], county_code: str,
@@ -38,14 +42,21 @@ def _validate_span(validator: Validator, conn, works: list[InFlight], passed: li
     if not works:
         return
     if len(works) > 1:
-        validations = run_suites(validator, conn, works, passed + works, lineage)
-        outcomes = [o for v in validations for o in v.outcomes]
-        if all(o.success for o in outcomes):
-            record(conn, works, outcomes)
+        with relations(conn, works, passed + works) as (tables, refs):
+            validations = [validator.validate(entity, table, refs, lineage) for entity, table in tables.items()]
+            outcomes = [o for v in validations for o in v.outcomes]
+            clean = all(o.success for o in outcomes)
+            per_export = None if clean else attribute_warnings(conn, works, outcomes, tables, refs, lineage)
+        if clean or per_export is not None:
+            if clean:
+                record(conn, works, outcomes)
             docs = validator.publish_docs(f"{county_code}-{works[0].result.export_id}..{works[-1].result.export_id}",
-                                          validations, False)
+                                          validations, not clean)
             for w in works:
-                w.result.data_docs = docs
+                if not clean:
+                    record(conn, [w], per_export[id(w)])
+                    _report(w, per_export[id(w)])
+                w.result.data_docs = docs if clean or w.result.warnings or validator.docs_mode == "all" else None
             passed.extend(works)
             return
         mid = len(works) // 2
@@ -56,14 +67,51 @@ def _validate_span(validator: Validator, conn, works: list[InFlight], passed: li
     validations = run_suites(validator, conn, [w], passed + [w], lineage)
     outcomes = [o for v in validations for o in v.outcomes]
     record(conn, [w], outcomes)
-    files = {f.entity: f.path for f in w.manifest.files}
-    for o in outcomes:
-        if not o.success:
-            (w.problems if o.blocking else w.result.warnings).extend(problems_of(o, files.get(o.entity)))
+    _report(w, outcomes)
     w.result.data_docs = validator.publish_docs(f"{county_code}-{w.result.export_id}", validations,
                                                 bool(w.problems or w.result.warnings))
     if not w.problems:
         passed.append(w)
+
+
+def _report(w: InFlight, outcomes: list[Outcome]) -> None:
+    """One export's failed outcomes as its problems (critical) and warnings."""
+    files = {f.entity: f.path for f in w.manifest.files}
+    for o in outcomes:
+        if not o.success:
+            (w.problems if o.blocking else w.result.warnings).extend(problems_of(o, files.get(o.entity)))
+
+
+def attribute_warnings(conn, works: list[InFlight], outcomes: list[Outcome], tables: dict[str, str],
+                       refs: dict[str, str], lineage: tuple[str, ...]) -> dict[int, list[Outcome]] | None:
+    """A group's outcomes per export, when every failure is a warning from an SQL rule; else None (bisect).
+
+    Returns id(InFlight) → that export's outcomes, as its own GX run would give them: passing expectations as they
+    are (element_count None: the export's staged rows), each failing warning rule with the export's own count and
+    up to SAMPLE_ROWS rows by file row (ordered by row_no). A failing rule's query (the suite's own SQL, its
+    `{export.*}`/`{lineage}` resolved as for the GX run) is run once per export with `{batch}` = that export's rows
+    of the group's table `tables[entity]`. Nothing is quarantined by a warning, so no export's visibility to
+    another changes and bisecting (2·n GX runs when every export warns) would only find the same rows again.
+    """
+    failed = [o for o in outcomes if not o.success]
+    if any(o.blocking or o.expectation != "unexpected_rows_expectation" or o.index is None for o in failed):
+        return None
+    per_export = {id(w): [replace(o, element_count=None) for o in outcomes if o.success] for w in works}
+    with conn.cursor() as cur:
+        for o in failed:
+            query = resolve(load_suite(o.entity)["expectations"][o.index]["kwargs"]["unexpected_rows_query"], refs, lineage)
+            for w in works:
+                if o.entity not in w.staged.tables:
+                    continue
+                own = f"(SELECT * FROM {tables[o.entity]} WHERE batch_id = {int(w.result.batch_id)}) AS batch"
+                cur.execute(f"SELECT count(*) OVER (), row_no, value FROM ({query.format(batch=own)}) unexpected "
+                            f"ORDER BY row_no LIMIT {SAMPLE_ROWS}")
+                rows = cur.fetchall()
+                sample = [{"row": None if r[1] is None else int(r[1]), "value": None if r[2] is None else str(r[2])}
+                          for r in rows]
+                per_export[id(w)].append(replace(o, success=not rows, element_count=None,
+                                                 unexpected_count=rows[0][0] if rows else 0, sample=sample))
+    return per_export
 
 
 def problems_of(o: Outcome, file: str | None) -> list[Problem]:
@@ -80,8 +128,15 @@ def problems_of(o: Outcome, file: str | None) -> list[Problem]:
 
 def run_suites(validator: Validator, conn, works: list[InFlight], visible: list[InFlight],
                lineage: tuple[str, ...]) -> list[Validation]:
-    """Run every staged entity's suite over a view of `works`' staging tables; `visible` is what
-    `{export.<entity>}` references may see. The relations are dropped afterwards.
+    """Run every staged entity's suite over `works`' staged rows (xuncha.group_validation.relations); `visible` is
+    what `{export.<entity>}` references may see. Returns one Validation per staged entity."""
+    with relations(conn, works, visible) as (tables, refs):
+        return [validator.validate(entity, table, refs, lineage) for entity, table in tables.items()]
+
+
+@contextmanager
+def relations(conn, works: list[InFlight], visible: list[InFlight]):
+    """Yields (entity → table of `works`' validated rows, entity → view of `visible`'s rows), dropped on exit.
 
     The validated rows are written once into an UNLOGGED table per entity: a suite scans them a dozen times, and
     over a view every scan trimmed every value again (staging.trimmed: P1 GX validate about 20% slower than before
@@ -108,7 +163,7 @@ def run_suites(validator: Validator, conn, works: list[InFlight], visible: list[
                         cur.execute(f"CREATE UNLOGGED TABLE {name} AS " + " UNION ALL ".join(parts))
                         cur.execute(f"ANALYZE {name}")
                     target[entity] = name
-            return [validator.validate(entity, table, refs, lineage) for entity, table in tables.items()]
+            yield tables, refs
         finally:
             for name in refs.values():
                 cur.execute(f"DROP VIEW IF EXISTS {name}")

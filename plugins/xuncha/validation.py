@@ -42,6 +42,8 @@ class Outcome:
     sample: list[dict] = field(default_factory=list)  # [{"row": n, "value": v}, ...]
     kind: str = "invalid"
     """The rule kind from the suite's meta.kind (xuncha.suites.RULE_KINDS)."""
+    index: int | None = None
+    """The expectation's place in the entity's suite file (xuncha.suites.load_suite)."""
 
     @property
     def blocking(self) -> bool:
@@ -69,7 +71,9 @@ def _empty_relation(entity: Entity) -> str:
     return f"(SELECT {cols} WHERE false)"
 
 
-def _resolve(query: str, staged: dict[str, str], lineage: tuple[str, ...]) -> str:
+def resolve(query: str, staged: dict[str, str], lineage: tuple[str, ...]) -> str:
+    """An unexpected_rows_query with our placeholders filled: `{export.<entity>}` → `staged[entity]` (an empty
+    relation of the entity's columns when absent) and `{lineage}` → a text[] literal. `{batch}` is left to GX."""
     spec = load_spec()
 
     def table(m: re.Match) -> str:
@@ -147,7 +151,7 @@ class Validator:
         for i, raw in enumerate(load_suite(entity)["expectations"]):
             kwargs = dict(raw["kwargs"])
             if "unexpected_rows_query" in kwargs:
-                kwargs["unexpected_rows_query"] = _resolve(kwargs["unexpected_rows_query"], staged, lineage)
+                kwargs["unexpected_rows_query"] = resolve(kwargs["unexpected_rows_query"], staged, lineage)
             # meta.index: the expectation's place in the suite file, which identifies it across the two passes.
             conf = ExpectationConfiguration(type=raw["type"], kwargs=kwargs, meta=raw.get("meta", {}) | {"index": i},
                                             severity=raw.get("severity", "critical"))
@@ -239,12 +243,12 @@ class Validator:
             sample = [{"row": _int(x.get("row_no")), "value": _str(x.get("value"))} for x in rows[:SAMPLE_ROWS]]
             return Outcome(entity, conf.type, _column_of(kwargs["unexpected_rows_query"]), str(conf.severity.value),
                            bool(r.success), description, None, int(result.get("observed_value") or 0), sample,
-                           rule_kind(meta))
+                           rule_kind(meta), meta.get("index"))
         sample = [{"row": _int(x.get("row_no")), "value": _str(x.get(column))}
                   for x in (result.get("partial_unexpected_index_list") or [])[:SAMPLE_ROWS]]
         return Outcome(entity, conf.type, column, str(conf.severity.value), bool(r.success), description,
                        result.get("element_count"), result.get("unexpected_count", 0 if r.success else None), sample,
-                       rule_kind(meta))
+                       rule_kind(meta), meta.get("index"))
 
 
 def _escaped(tree):
