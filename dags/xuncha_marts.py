@@ -1,8 +1,9 @@
 """
 ### 巡察指标刷新 — refresh the marts after loads, then the report
 
-Scheduled on the core Assets the nightly loads emit: refreshes the marts for the counties those loads
-changed (all counties when triggered by hand), in one transaction, and emits the `mart` Asset; then writes
+Scheduled on the core Assets the nightly loads emit and on the `night` Asset each nightly run emits when every
+county's chain has ended: refreshes the marts for the counties those loads changed and any loaded county the marts
+have not taken in yet (all counties when triggered by hand), in one transaction, and emits the `mart` Asset; then writes
 the report 巡察工作数据报告 of the newest loaded night (one offline HTML file, also in the UI: 巡察报告).
 """
 
@@ -12,14 +13,14 @@ import pendulum
 from airflow.sdk import AssetAny, dag, get_current_context, task
 
 from xuncha import nightly, notify
-from xuncha.assets import CORE, MARTS
+from xuncha.assets import CORE, MARTS, NIGHT
 
 DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 1, "retry_delay": pendulum.duration(minutes=2),
                 "on_failure_callback": notify.task_failed, "execution_timeout": pendulum.duration(hours=2)}
 
 
 @dag(
-    schedule=AssetAny(*CORE.values()),
+    schedule=AssetAny(*CORE.values(), NIGHT),
     start_date=nightly.start_date(),
     catchup=False,
     tags=["xuncha", "metrics"],
@@ -34,7 +35,8 @@ def xuncha_marts():
 
         ctx = get_current_context()
         extras = [ev.extra for events in ctx["triggering_asset_events"].values() for ev in events]
-        return metrics.refresh(warehouse_url_from_airflow(), nightly.changed_counties(extras))
+        url = warehouse_url_from_airflow()
+        return metrics.refresh(url, nightly.changed_counties(extras, metrics.pending_counties(url)))
 
     @task
     def report() -> str:

@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from xuncha import nightly, notify, registry
 from xuncha.airflow_env import warehouse_url_from_airflow
 from xuncha.airflow_ops import ExportArrivalSensor
-from xuncha.assets import CORE
+from xuncha.assets import CORE, NIGHT
 
 # The retry delay is the deployment's: [core] default_task_retry_delay (300 s unless set; docs/operations.md).
 DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 2, "on_failure_callback": notify.task_failed,
@@ -60,9 +60,11 @@ def xuncha_nightly():
                                      execution_timeout=dt.timedelta(hours=30))  # deferred until the deadline, next morning
         return outcome(ingest(fetch(waited.output)))
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", outlets=[NIGHT])
     def summary(counties: list[dict]) -> dict:
-        day = nightly.run_night(get_current_context())
+        ctx = get_current_context()
+        day = nightly.run_night(ctx)
+        ctx["outlet_events"][NIGHT].extra = {"business_date": day.isoformat(), "counties": []}  # the marts' last trigger
         return nightly.night_summary(day, [c["code"] for c in counties], warehouse_url_from_airflow())
 
     planned = plan()

@@ -66,13 +66,15 @@ def test_every_dag_has_owner_tags_retries_and_docs(dags):
             assert t.execution_timeout is not None, f"{dag_id}.{t.task_id}: no execution_timeout"
 
 
-def test_marts_dag_is_scheduled_on_the_core_assets(dags):
-    from xuncha.assets import CORE
+def test_marts_dag_is_scheduled_on_the_core_assets_and_the_end_of_each_nightly_run(dags):
+    from xuncha.assets import CORE, NIGHT
 
     _, marts = dags["xuncha_marts"]
     _, nightly = dags["xuncha_nightly"]
     produced = {o.uri for t in nightly.tasks for o in t.outlets}
-    assert produced == {a.uri for a in CORE.values()}
+    assert produced == {a.uri for a in CORE.values()} | {NIGHT.uri}
+    summary = nightly.get_task("summary")
+    assert [o.uri for o in summary.outlets] == [NIGHT.uri] and summary.trigger_rule == "all_done"
     condition = marts.timetable.asset_condition
     assert type(condition).__name__ == "AssetAny", "any one changed core table should trigger a refresh"
     assert {a.uri for a in condition.objects} == produced

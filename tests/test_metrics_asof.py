@@ -7,7 +7,7 @@ import datetime as dt
 from conftest import query
 from metrics_fixtures import finding, insp, org, round_, world  # noqa: F401
 
-from xuncha import metrics, registry
+from xuncha import metrics, nightly, registry
 
 AS_OF_MARTS = ("coverage", "rounds_per_year", "rectification", "rectification_overdue", "satisfaction_by_org",
                "satisfaction", "clue_disposal", "clue_ageing", "outcomes", "term_headline")
@@ -67,7 +67,12 @@ def test_the_nightly_refresh_takes_the_new_business_dates_of_the_counties_it_is_
     county_night(world, "410325", "2018-02-01")
     county_night(world, "410325", "2018-02-02", n_findings=2)
     county_night(world, "410323", "2018-02-02")                      # loaded, but not in this refresh's event
+    # a load whose asset event reached no marts run is still pending: the next refresh of any event covers it
+    assert metrics.pending_counties(world.url) == ["410323", "410325"]
+    assert nightly.changed_counties([{"counties": ["410325"]}], ["410323"]) == ["410323", "410325"]
+    assert nightly.changed_counties([], ["410323"]) is None          # by hand: every county
     metrics.refresh(world.url, ["410325"])                           # the DAG's call
+    assert metrics.pending_counties(world.url) == ["410323"]
     assert headline(world) == [("2018-01-10", "410323", 1, 1), ("2018-01-10", "410325", 1, 1),
                                ("2018-02-01", "410325", 2, 2), ("2018-02-02", "410325", 3, 4)]
     assert redone(world) == [("2018-02-01", "city_total", "410300"), ("2018-02-01", "unit", "410325"),
@@ -77,6 +82,7 @@ def test_the_nightly_refresh_takes_the_new_business_dates_of_the_counties_it_is_
                                              ("2018-02-02", "410300", 5, 6)]
     stamp(world)
     metrics.refresh(world.url, ["410323"])                           # 410323's new night is still pending for it
+    assert metrics.pending_counties(world.url) == []
     assert redone(world) == [("2018-02-02", "city_total", "410300"), ("2018-02-02", "unit", "410323")]
     stamp(world)
     metrics.refresh(world.url, ["410325"])                           # nothing new: its latest night is redone

@@ -85,6 +85,19 @@ def refresh(url: str | None = None, counties: Iterable[str] | None = None, dates
     return done
 
 
+def pending_counties(url: str | None = None) -> list[str]:
+    """County systems (codes, sorted) with a loaded batch the marts have not taken in: batch_id above the county's
+    mart.refresh_watermark, or no watermark yet. A refresh triggered by any asset event covers them too, so a load
+    whose own event reached no marts run (an Airflow race leaves such an event queued until the next one,
+    apache/airflow#54659) is in the marts by the night's last refresh (the nightly run's `night` event)."""
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT DISTINCT b.county_code FROM audit.batches b
+                         LEFT JOIN mart.refresh_watermark w ON w.county_code = b.county_code
+                        WHERE b.status = 'loaded' AND b.batch_id > coalesce(w.last_batch_id, 0)
+                        ORDER BY 1""")
+        return [r[0] for r in cur.fetchall()]
+
+
 def ensure(url: str | None = None, as_of: dt.date | None = None) -> list[str]:
     """Compute the day `as_of` for every reporting unit the series does not hold yet for it (a no-op if none)."""
     from xuncha import registry

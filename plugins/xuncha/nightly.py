@@ -124,8 +124,10 @@ def night_summary(day: dt.date, codes: list[str], url: str | None = None) -> dic
             "missing": sorted(c for c, s in out.items() if s["missing"])}
 
 
-def changed_counties(extras: list[dict]) -> list[str] | None:
-    """Counties named by the asset events that triggered a refresh; None (= all) when run by hand."""
+def changed_counties(extras: list[dict], pending: list[str] = ()) -> list[str] | None:
+    """The counties a marts refresh covers: those named by the asset events that triggered it, plus `pending`
+    (xuncha.metrics.pending_counties: loaded but not yet in the marts, whichever event was late or lost); None
+    (= all) when run by hand (no events)."""
     if not extras:
         return None
-    return sorted({c for e in extras for c in (e or {}).get("counties", [])})
+    return sorted({c for e in extras for c in (e or {}).get("counties", [])} | set(pending))
