@@ -1,6 +1,6 @@
 """Xuncha benchmarks: ratios measured side by side in one run (not tests; `make bench`, `make bench-quick`).
 
-    .venv/bin/python bench/run.py [--quick] [--only p1,p2,p3,p4] [--profile] [--keep]
+    .venv/bin/python bench/run.py [--quick] [--only p1,p2,p3,p3s,p3t,p4] [--profile] [--keep]
 
 Every run uses its own XUNCHA_HOME under /tmp (own embedded PostgreSQL), stopped and deleted at the end
 (--keep leaves it). Each figure is printed as a row: name, measured, baseline, ratio, target, met.
@@ -409,7 +409,8 @@ def main() -> int:
         return 0
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes (CI smoke)")
-    ap.add_argument("--only", default="p1,p2,p3,p3s,p4", help="p3s: P3 under the real scheduler (Local and Celery)")
+    ap.add_argument("--only", default="p1,p2,p3,p3s,p3t,p4",
+                    help="p3s: P3 under the real scheduler (Local and Celery); p3t: the seed term's catch-up under it")
     ap.add_argument("--profile", action="store_true", help="cProfile the P1 ingest (bench/out/)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary XUNCHA_HOME and its server")
     ap.add_argument("--rows", type=int, help="P1 findings (default 1,000,000; quick 50,000)")
@@ -418,6 +419,7 @@ def main() -> int:
     args = ap.parse_args()
     only = set(args.only.split(","))
     from fanout import P3_DETAIL, p3
+    from catchup_scheduler import P3T_DETAIL, p3_catchup
     from fanout_scheduler import P3S_DETAIL, p3_scheduler
     home = Path(tempfile.mkdtemp(prefix="xb-", dir="/tmp"))
     setup_env(home)
@@ -445,6 +447,8 @@ def main() -> int:
             p3(work, args.quick)
         if "p3s" in only:
             p3_scheduler(work, args.quick)
+        if "p3t" in only:
+            p3_catchup(work, args.quick)
         if "p4" in only:
             p4(url, args.p4_findings or (500_000 if args.quick else 10_000_000),
                (args.p4_findings or (500_000 if args.quick else 10_000_000)) // 10, args.timeout)
@@ -453,7 +457,7 @@ def main() -> int:
             print(f"{r['name']:<50} {r['measured']:>14} {r['baseline']:>14} {r['ratio']:>8} {r['target']:>12} {r['met']}")
         OUT.mkdir(exist_ok=True)
         (OUT / f"results-{info['mode']}.json").write_text(json.dumps(
-            {"machine": info, "seconds": time.time() - started, "rows": ROWS, "p1": P1_DETAIL, "p2": P2_DETAIL, "p3": P3_DETAIL, "p3s": P3S_DETAIL, "p4": P4_DETAIL},
+            {"machine": info, "seconds": time.time() - started, "rows": ROWS, "p1": P1_DETAIL, "p2": P2_DETAIL, "p3": P3_DETAIL, "p3s": P3S_DETAIL, "p3t": P3T_DETAIL, "p4": P4_DETAIL},
             ensure_ascii=False, indent=2, default=str), encoding="utf-8")
         return 0
     finally:

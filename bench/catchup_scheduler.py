@@ -1,0 +1,121 @@
+"""P3 catch-up under the real scheduler: the whole seed term, every export landed at once, one nightly run.
+
+A city going live with its history (export spec: a county system's backlog is a run of nightly exports) lands
+every export of the term, then one run of `xuncha_nightly` for the term's last night takes, per county, every
+export waiting up to that night, oldest first (xuncha.county_night.run), counties in parallel as the pool
+`xuncha_ingest` lets through; the `xuncha_marts` run its Assets trigger refreshes the marts.
+
+The seed profile (17 systems, 2016-10 … 2021-09, 30,828 exports; quick: its first month) is generated and landed
+untimed (嵩县 410325 and 洛宁县 410328 are served over HTTP by a CountyServer and pulled, as in P3), into an empty
+warehouse of its own XUNCHA_HOME. xuncha.cluster.LocalCluster starts Airflow's services with the LocalExecutor
+(parallelism 4). Timed, from server timestamps: the backfill's POST (created_at) to the end of the last
+`xuncha_marts` run. Every export must be `loaded`, and core must hold the generator's row counts.
+
+Baseline: the 22 min of the single-process catch-up (`airflow dags test` of the same run, README "Measured
+here", 2026-11-24), which issue 15 asks the scheduler to beat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from fanout import TERM_START, _case_env, _child, _settings, _write_config
+from fanout_scheduler import _ts, _tick, _wait
+
+BASELINE_S = 22 * 60
+P3T_DETAIL: dict = {}
+
+
+def _land(gen: Path, settings, served: Path, pulled: set[str]) -> tuple[int, dt.date]:
+    """Every generated export into the landing area (pulled counties: into what the CountyServer serves);
+    the number of exports and the last night."""
+    from xuncha import inbox
+
+    n, last = 0, TERM_START
+    for unit in sorted(p for p in gen.iterdir() if p.is_dir()):
+        dest = (served if unit.name in pulled else settings.landing) / unit.name
+        dest.mkdir(parents=True, exist_ok=True)
+        for a in inbox.find(unit):
+            shutil.copytree(a.path, dest / a.path.name)
+            n += 1
+            last = max(last, dt.date.fromisoformat(a.night))
+    return n, last
+
+
+def _counts(url: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Exports per audit status, and live core rows per entity (withdrawn ones left out, as truth.json counts)."""
+    from xuncha import db
+    from xuncha.spec import ENTITY_ORDER
+
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT status, count(*) FROM audit.batches GROUP BY 1")
+        statuses = dict(cur.fetchall())
+        rows = {}
+        for e in ENTITY_ORDER:
+            cur.execute(f"SELECT count(*) FROM core.{e} WHERE withdrawn_at IS NULL")
+            rows[e] = cur.fetchone()[0]
+    return statuses, rows
+
+
+def p3_catchup(work: Path, quick: bool) -> None:
+    """Run the catch-up once and print its row (bench/run.py's `row`)."""
+    run = next(m for m in (sys.modules.get("__main__"), sys.modules.get("run")) if m is not None and hasattr(m, "row"))
+    from xuncha import airflow_env, db, registry
+    from xuncha.cluster import LocalCluster
+    from xuncha_sim.countyserver import CountyServer
+    from xuncha_sim.generator import generate
+
+    home, gen = work / "p3t", work / "p3t-seed"
+    for d in (home, gen):
+        shutil.rmtree(d, ignore_errors=True)
+    end = TERM_START + dt.timedelta(days=30) if quick else None
+    t = time.perf_counter()
+    truth = generate(gen, profile="seed", end=end, progress=False)
+    config = home / "config"
+    _write_config(config, [])
+    env = _case_env(home, config)
+    settings = _settings(env)
+    reg = registry.load(config / "counties.yml")
+    pulled = {c.code for c in reg.counties if c.pulled}
+    served = home / "county-systems"
+    exports, last = _land(gen, settings, served, pulled)
+    print(f"\nP3 catch-up under the real scheduler: {exports:,} exports of the seed term ({TERM_START} … {last}) landed "
+          f"in {time.perf_counter() - t:.0f} s (untimed); one xuncha_nightly run for {last}, LocalExecutor x4", flush=True)
+    _child(["_setup", str(gen), TERM_START.isoformat()], env)        # migrations, Airflow db, pools; nothing preloaded
+    tokens = {code: f"bench-token-{code}" for code in pulled}
+    try:
+        with CountyServer(served, tokens) as server:
+            cenv = dict(env) | {"XUNCHA_GO_LIVE": "2099-01-01", "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "10"}
+            for code, token in tokens.items():
+                cenv |= airflow_env.county_connection_env(reg.get(code).delivery["http"]["conn_id"], server.url, token)
+            with LocalCluster(home / "cluster", workers=[], parallelism=4, settings=settings, extra_env=cenv) as cluster:
+                cluster.unpause("xuncha_nightly", "xuncha_marts")
+                b = cluster.backfill("xuncha_nightly", _tick(last), _tick(last))
+                done = cluster.wait_backfill(b, timeout=4 * 3600)
+                marts = _wait(cluster, lambda: (lambda rs: rs if rs and all(r["state"] in ("success", "failed") for r in rs)
+                                                else None)(cluster.dag_runs("xuncha_marts")), 1800, "the marts runs")
+        statuses, rows = _counts(db.warehouse_url(settings))
+    finally:
+        _child(["_stop"], env)
+    wall = (max(_ts(r["end_date"]) for r in marts) - _ts(done["created_at"])).total_seconds()
+    nightly_s = (_ts(done["completed_at"]) - _ts(done["created_at"])).total_seconds()
+    want = truth["window"].get("row_counts") or truth["row_counts"]
+    ok = statuses == {"loaded": exports} and all(r["state"] == "success" for r in marts) and rows == want
+    print(f"  {exports:,} exports: trigger → marts {wall:.0f} s (nightly run {nightly_s:.0f} s, {len(marts)} marts runs); "
+          f"audit {statuses}; core rows {'= truth.json' if rows == want else f'{rows} != truth.json {want}'}", flush=True)
+    if quick:     # a month of the term: shows the run works; the 22 min baseline is the whole term's
+        run.row(f"P3t seed catch-up (quick: first month), {exports:,} exports (s)", run.fmt(wall), "-", "-",
+                "loads, = truth", ok)
+    else:
+        run.row(f"P3t seed term catch-up, {exports:,} exports, LocalExecutor x4 (s)", run.fmt(wall), run.fmt(BASELINE_S),
+                f"{wall / BASELINE_S:.2f}x", "< 1x (22 min)", ok and wall < BASELINE_S)
+    P3T_DETAIL.update(exports=exports, last_night=last.isoformat(), wall_s=wall, nightly_s=nightly_s,
+                      marts_runs=len(marts), statuses=statuses, core_rows=rows, truth_rows=want, ok=ok)
+    if not ok:
+        raise RuntimeError(f"P3t: the catch-up did not load cleanly: {json.dumps(P3T_DETAIL, default=str)}")
+    shutil.rmtree(gen, ignore_errors=True)
