@@ -308,8 +308,7 @@ def p4(url: str, findings: int, clues: int, timeout_s: int) -> None:
         for tbl in HISTORY_TABLES:
             cur.execute(f"DROP INDEX IF EXISTS history.{tbl}_by_batch")
         cur.execute(GEN_SQL, params)
-        for tbl in HISTORY_TABLES:
-            cur.execute(f"INSERT INTO history.{tbl} SELECT *, 'insert', now() FROM core.{tbl} WHERE county_code = ANY(%s)", (codes,))
+        for tbl in HISTORY_TABLES:   # fresh inserts write no history (issue 16): history holds superseded versions
             cur.execute(f"CREATE INDEX {tbl}_by_batch ON history.{tbl} USING brin (batch_id) WITH (autosummarize = on)")
     with db.connect(url, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
@@ -317,7 +316,7 @@ def p4(url: str, findings: int, clues: int, timeout_s: int) -> None:
         nf = cur.fetchone()[0]
         cur.execute("SELECT count(*) FROM core.clues WHERE county_code = ANY(%s)", (codes,))
         ncl = cur.fetchone()[0]
-    print(f"  generated {nf:,} findings, {ncl:,} clues (core + history) in {time.perf_counter() - t:.0f} s", flush=True)
+    print(f"  generated {nf:,} findings, {ncl:,} clues (core; history empty) in {time.perf_counter() - t:.0f} s", flush=True)
 
     log: list = []
     real_connect = metrics.db.connect
@@ -344,13 +343,13 @@ def p4(url: str, findings: int, clues: int, timeout_s: int) -> None:
                            VALUES (%s, 'findings', 'findings.csv', 'csv', 0, 10000), (%s, 'clues', 'clues.csv', 'csv', 0, 1000)""", (bid, bid))
             cur.execute("""WITH u AS (UPDATE core.findings SET category = 'OT', updated_at = TIMESTAMPTZ '2024-06-02 20:00+08', batch_id = %(b)s
                                       WHERE county_code = %(c)s AND finding_id IN (SELECT %(c)s || '-BF' || g FROM generate_series(0, 9999) g)
-                                      RETURNING *)
-                           INSERT INTO history.findings SELECT *, 'update', now() FROM u""", {"b": bid, "c": code})
+                                      RETURNING old.*)
+                           INSERT INTO history.findings SELECT *, 'insert', now() FROM u""", {"b": bid, "c": code})
             cur.execute("""WITH u AS (UPDATE core.clues SET disposal_method = 'case_filed', closed_date = DATE '2024-06-02',
                                              updated_at = TIMESTAMPTZ '2024-06-02 20:00+08', batch_id = %(b)s
                                       WHERE county_code = %(c)s AND clue_id IN (SELECT %(c)s || '-BC' || g FROM generate_series(1, 1999, 2) g)
-                                      RETURNING *)
-                           INSERT INTO history.clues SELECT *, 'update', now() FROM u""", {"b": bid, "c": code})
+                                      RETURNING old.*)
+                           INSERT INTO history.clues SELECT *, 'insert', now() FROM u""", {"b": bid, "c": code})
         log.clear()
         t = time.perf_counter()
         inc_err = None

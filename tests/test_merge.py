@@ -76,16 +76,24 @@ def test_merge_matches_the_lineage_and_keeps_the_newest_row(staged, lineage, ins
     # a key under the county's own code and a predecessor's: the county's own row is the one updated
     assert by_key[("P1", "both")][1] == "core" and by_key[("A1", "both")][1] == "s9"
 
-    history = query(staged, "SELECT county_code, finding_id, change, summary, withdrawn_at, batch_id "
+    # History gets each superseded version once (issue 16): a fresh insert writes none; an update moves core's old
+    # row there as it was (its batch 7, 'withdraw' when it was withdrawn, else 'insert': the key had no earlier
+    # version); a version older than core's (late.sql) goes there with this batch, closed by core's current one.
+    late = {(c, k) for c, k, day, _ in CORE if c in lineage and any(
+        s.strip() == k and d < day for s, d in STAGED) and (c, k) not in changed and k != "both"}
+    history = query(staged, "SELECT county_code, finding_id, change, summary, withdrawn_at IS NOT NULL, batch_id "
                             "FROM history.findings ORDER BY 1, 2")
-    expected = sorted([(c, k, "insert") for c, keys in inserted.items() for k in keys]
-                      + [(c, k, "update") for c, keys in updated.items() for k in keys])
-    assert [h[:3] for h in history] == expected
-    assert all(h[3] == by_key[h[:2]][1] and h[4] is None and h[5] == 42 for h in history)
+    withdrawn = {(c, k) for c, k, _, w in CORE if w is not None}
+    expected = sorted([(c, k, "withdraw" if (c, k) in withdrawn else "insert", "core", (c, k) in withdrawn, 7)
+                       for c, keys in updated.items() for k in keys]
+                      + [(c, k, "update") for c, k in late])
+    assert [h if h[2] != "update" else h[:3] for h in history] == expected
+    assert all(h[3].startswith("s") and not h[4] and h[5] == 42 for h in history if h[2] == "update")
+    assert load.late == len(late) and not {(c, k) for c, k, *_ in history} & {(c, k) for c, keys in inserted.items() for k in keys}
 
     again = _merge(staged, lineage, 43)  # the same file once more: nothing changes
     assert (again.staged, again.inserted, again.updated) == (14, 0, 0)
-    assert query(staged, "SELECT count(*) FROM history.findings") == [(n_ins + n_upd,)]
+    assert query(staged, "SELECT count(*) FROM history.findings") == [(n_upd + len(late),)]
 
 
 def test_a_full_snapshot_withdraws_only_keys_it_no_longer_holds(staged):
@@ -103,5 +111,10 @@ def test_a_full_snapshot_withdraws_only_keys_it_no_longer_holds(staged):
         n = loading.withdraw_absent(cur, load_spec().entity("findings"), STAGING, lineage, 43,
                                     dt.datetime(2024, 1, 31, tzinfo=dt.timezone.utc))
     assert n == 2
-    assert query(staged, "SELECT county_code, finding_id, change, batch_id FROM history.findings "
-                         "WHERE change = 'withdraw' ORDER BY 1") == [("A1", "k_old", "withdraw", 43), ("P1", "p_old", "withdraw", 43)]
+    # the withdrawn version is core's row now; the live version it supersedes (batch 7, the key's first: its late
+    # version of batch 42 does not count as earlier) moved to history, once
+    assert query(staged, "SELECT county_code, finding_id, batch_id FROM core.findings WHERE withdrawn_at IS NOT NULL "
+                         "AND batch_id = 43 ORDER BY 1") == [("A1", "k_old", 43), ("P1", "p_old", 43)]
+    assert query(staged, "SELECT county_code, finding_id, change, summary, withdrawn_at, batch_id FROM history.findings "
+                         "WHERE finding_id IN ('k_old', 'p_old') AND batch_id = 7 ORDER BY 1") == [
+        ("A1", "k_old", "insert", "core", None, 7), ("P1", "p_old", "insert", "core", None, 7)]

@@ -43,7 +43,7 @@ def test_an_export_loads_into_core_with_history_and_audit(ingest, settings, clea
     assert r.status == "loaded", r.problems
     assert query(clean, "SELECT count(*) FROM core.findings")[0][0] == 6
     assert query(clean, "SELECT count(*) FROM core.inspections")[0][0] == 2
-    assert query(clean, "SELECT change, count(*) FROM history.findings GROUP BY 1") == [("insert", 6)]
+    assert query(clean, "SELECT count(*) FROM history.findings") == [(0,)], "a fresh insert is written once, to core"
     batch = query(clean, "SELECT status, declared_rows, loaded_rows FROM audit.batches WHERE batch_id = %s", (r.batch_id,))
     assert batch == [("loaded", 11, 11)]
     files = query(clean, "SELECT entity, declared_rows, staged_rows, inserted_rows FROM audit.batch_files "
@@ -158,9 +158,10 @@ def test_an_older_row_never_overwrites_a_newer_one(ingest, settings, clean):
     r = ingest(land(settings, "410325-20190318-01", "2019-03-18", {"findings": newer["findings"][:1]}))
     assert r.entities == ["findings"]
     assert query(clean, "SELECT summary FROM core.findings WHERE finding_id = '410325-F0001'") == [("newest text",)]
-    # The older night changed core nothing, but its version is history at its own time (export spec §4.7).
+    # The older night changed core nothing, but its version is history at its own time (export spec §4.7); the
+    # version the newest superseded moved there; the newest is core's current row only (issue 16).
     assert query(clean, "SELECT change, summary FROM history.findings WHERE finding_id = '410325-F0001' ORDER BY updated_at") == [
-        ("update", "older text"), ("insert", "newer text"), ("update", "newest text")]
+        ("update", "older text"), ("insert", "newer text")]
 
 
 def test_a_full_snapshot_withdraws_rows_it_no_longer_holds(ingest, settings, clean):
@@ -172,7 +173,8 @@ def test_a_full_snapshot_withdraws_rows_it_no_longer_holds(ingest, settings, cle
     assert r.files[0].withdrawn == 2
     live = query(clean, "SELECT count(*) FILTER (WHERE withdrawn_at IS NULL), count(*) FROM core.findings")
     assert live == [(4, 6)]
-    assert query(clean, "SELECT count(*) FROM history.findings WHERE change = 'withdraw'") == [(2,)]
+    # the withdrawn versions are core's rows; the live versions they superseded moved to history, once each
+    assert query(clean, "SELECT change, withdrawn_at IS NULL, count(*) FROM history.findings GROUP BY 1, 2") == [("insert", True, 2)]
     assert query(clean, "SELECT count(*) FROM core.inspections WHERE withdrawn_at IS NULL") == [(2,)]  # not in the snapshot: untouched
 
 
@@ -267,7 +269,8 @@ def test_a_clean_group_is_validated_once_and_recorded_per_export(clean, reg, set
     assert sorted(calls) == ["findings", "inspections", "org_units", "rounds"], "one GX run per entity for the whole group"
     counts = query(clean, "SELECT batch_id, entity, max(element_count) FROM audit.validation_results GROUP BY 1, 2 ORDER BY 1, 2")
     assert [(e, n) for _, e, n in counts] == [("findings", 6), ("inspections", 2), ("org_units", 2), ("rounds", 1)] * 3
-    assert query(clean, "SELECT change, count(*) FROM history.findings GROUP BY 1 ORDER BY 1") == [("insert", 6), ("update", 12)]
+    # three nights of the same 6 rows: core holds the third, history the two each superseded (issue 16)
+    assert query(clean, "SELECT change, count(*) FROM history.findings GROUP BY 1 ORDER BY 1") == [("insert", 6), ("update", 6)]
 
 
 def test_a_group_whose_only_failures_are_warnings_is_validated_once_and_warned_per_export(clean, reg, settings):
@@ -311,6 +314,9 @@ def test_a_countys_rows_live_in_its_own_partitions(ingest, settings, clean):
     assert ingest(land(settings, "410325-20190315-01", "2019-03-15", slice_rows())).status == "loaded"
     assert query(clean, "SELECT tableoid::regclass::text, count(*) FROM core.findings GROUP BY 1 ORDER BY 1") == [
         ("core.findings_410325", 6), ("core.findings_default", 1)]
+    # history gets rows once a newer night supersedes them (issue 16): into the county's partition too
+    assert ingest(land(settings, "410325-20190316-01", "2019-03-16",
+                       slice_rows(updated="2019-03-16T20:00:00+08:00"))).status == "loaded"
     assert query(clean, "SELECT tableoid::regclass::text, count(*) FROM history.findings GROUP BY 1") == [
         ("history.findings_410325", 6)]
     assert query(clean, "SELECT core.add_county('X0014'), core.add_county('X0014')") == [(True, False)]

@@ -94,7 +94,12 @@ def test_two_celery_workers_share_the_night_and_a_killed_workers_county_is_retri
 
     # Exactly what was sent: every county once, the killed county's rows neither lost nor doubled.
     assert dict(query(clean, "SELECT county_code, count(*) FROM core.findings GROUP BY 1")) == sent
-    assert dict(query(clean, "SELECT county_code, count(*) FROM history.findings GROUP BY 1")) == sent
+    # Written once (issue 16): a night of new rows leaves history empty, and the rows in force as of the night are
+    # exactly those sent (none the day before).
+    assert query(clean, "SELECT count(*) FROM history.findings") == [(0,)]
+    assert dict(query(clean, "SELECT county_code, count(*) FROM mart.findings_as_of(ARRAY[%s::date]) GROUP BY 1",
+                      (NIGHT,))) == sent
+    assert query(clean, "SELECT count(*) FROM mart.findings_as_of(ARRAY[%s::date - 1])", (NIGHT,)) == [(0,)]
     assert dict(query(clean, "SELECT county_code, count(*) FROM audit.batches WHERE status = 'loaded' GROUP BY 1")) == \
         {c: 1 for c in codes}
     killed = query(clean, "SELECT status FROM audit.batches WHERE county_code = %s AND status <> 'loaded'", (BIG,))

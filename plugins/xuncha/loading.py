@@ -50,8 +50,10 @@ def render(name: str, entity: Entity, staging: str, lineage_size: int = 1) -> st
 def merge(cur, entity: Entity, staging: str, county: str, lineage: tuple[str, ...], batch_id: int) -> FileLoad:
     """Merge one staged file into core (merge.sql); versions older than core's go to history (late.sql).
 
-    Returns the counts: staged rows, inserted, updated, and `late` (older versions recorded in history).
-    Export spec §4.3 (newest updated_at wins; every version is history) and §4.7 (late nights)."""
+    Each row is written once (issue 16, migration 0090): core gets the inserted and changed rows, history only
+    the versions they supersede (and the late ones). Returns the counts: staged rows, inserted, updated, and
+    `late` (older versions recorded in history). Export spec §4.3 (newest updated_at wins; every version is
+    kept: the current in core, the closed ones in history) and §4.7 (late nights)."""
     params = {"county": county, "lineage": list(lineage), "batch_id": batch_id}
     cur.execute(render("merge.sql", entity, staging, len(lineage)), params)
     staged, inserted, updated, older = cur.fetchone()

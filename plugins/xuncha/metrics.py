@@ -148,7 +148,8 @@ def _units(cur, codes: list[str] | None) -> list[str] | None:
         cross_unit AS (
             SELECT DISTINCT coalesce(inspector.report_code, i.county_code) AS inspector,
                    coalesce(owner.report_code, i.org_county_code) AS owner
-              FROM history.inspections i
+              FROM (SELECT county_code, org_county_code FROM core.inspections   -- every version: current
+                    UNION ALL SELECT county_code, org_county_code FROM history.inspections) i  -- and closed
               LEFT JOIN mart.county_crosswalk inspector ON inspector.source_code = i.county_code
               LEFT JOIN mart.county_crosswalk owner ON owner.source_code = i.org_county_code
              WHERE i.org_county_code IS NOT NULL

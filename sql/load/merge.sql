@@ -2,16 +2,24 @@
 -- Rows are matched on ({{ key }}) among the county's lineage (its code and the systems it continues), so a
 -- row created under 410322 and updated under 410308 stays one row. A staged row replaces the core row only
 -- when its updated_at is newer (a re-sent or older night changes core nothing); a withdrawn row comes back when
--- re-sent. Every inserted or changed row is appended to history.{{ table }}; a version older than core's is
--- counted (`older`) and late.sql then writes it to history at its own time. Values are trimmed by
+-- re-sent. Each row is written once (issue 16): an inserted row goes to core only; a changed row's version
+-- that the new one supersedes moves to history.{{ table }} (core holds the current version, history the closed
+-- ones, as an SQL:2011 system-versioned table and its history table; migration 0090). A version older than
+-- core's is counted (`older`) and late.sql then writes it to history at its own time. Values are trimmed by
 -- staging.trimmed (migration 0020), the one definition of trimmed text.
 -- Parameters: %(county)s, %(lineage)s (text[]), %(batch_id)s.
 --
 -- Each staged row is classified once (insert / update / unchanged) against core; new keys then go in with a
 -- plain INSERT and changed keys with an UPDATE. There is no INSERT … ON CONFLICT (speculative insertion) and
--- no RETURNING of the inserted rows: history of new keys is written from the classified rows, which are what
--- was inserted (bench/merge_parts.py, 1 M new rows: 7.8 s instead of 13.3 s). A concurrent insert of the same
--- key would fail on the primary key, not be lost; pipeline.py publishes one county lineage at a time.
+-- no RETURNING of the inserted rows (bench/merge_parts.py, 1 M new rows: 7.8 s instead of 13.3 s). A concurrent
+-- insert of the same key would fail on the primary key, not be lost; pipeline.py publishes one county lineage
+-- at a time.
+--
+-- The superseded versions are the UPDATE's `RETURNING old.*` (PostgreSQL 18): the rows as they were before it.
+-- Their `change` says how that version came to be, as before: 'withdraw' (withdrawn_at set), 'insert' when
+-- history holds no version of the key recorded by an earlier batch (it was the key's first), else 'update'.
+-- A late version (late.sql) carries the later batch that delivered it, so it does not count as earlier. That
+-- look-up reads history only for the changed keys, and only when there are some.
 --
 -- work_mem for the rest of the export's transaction: at 1 M rows the sort and the classified rows are about
 -- 180 MB each and spill to disk at the server's 32 MB (1 M new rows 7.5 s → 6.2 s). So a 1 M-row file holds
@@ -65,13 +73,17 @@ updated AS (
     WHERE m.change = 'update' AND t.county_code = ANY(%(lineage)s)  -- only the lineage's rows are scanned
       AND t.county_code = m.county_code AND t.{{ key }} = m.{{ key }}
       AND (t.updated_at < m.updated_at OR (t.withdrawn_at IS NOT NULL AND t.updated_at <= m.updated_at))
-    RETURNING t.*
+    RETURNING old.*     -- the version this one supersedes, as it was (PostgreSQL 18)
 ),
 logged AS (
     INSERT INTO history.{{ table }}
-    SELECT county_code, {{ names }}, NULL, %(batch_id)s, 'insert', now() FROM classified WHERE change = 'insert'
-    UNION ALL
-    SELECT county_code, {{ names }}, withdrawn_at, batch_id, 'update', now() FROM updated
+    SELECT o.*, CASE WHEN o.withdrawn_at IS NOT NULL THEN 'withdraw'
+                     WHEN p.first_batch < o.batch_id THEN 'update' ELSE 'insert' END, now()
+      FROM updated o
+      LEFT JOIN (SELECT h.county_code, h.{{ key }}, min(h.batch_id) AS first_batch
+                   FROM history.{{ table }} h JOIN updated c ON c.county_code = h.county_code AND c.{{ key }} = h.{{ key }}
+                  WHERE h.county_code = ANY(%(lineage)s)
+                  GROUP BY h.county_code, h.{{ key }}) p ON p.county_code = o.county_code AND p.{{ key }} = o.{{ key }}
 )
 SELECT count(*) AS staged, count(*) FILTER (WHERE change = 'insert') AS inserted,
        (SELECT count(*) FROM updated) AS updated,

@@ -14,7 +14,8 @@ DELETE FROM mart.coverage
 WITH terms AS (
     SELECT * FROM unnest(%(term_nos)s::int[], %(term_starts)s::date[], %(term_ends)s::date[]) AS t(term_no, starts, ends)
     UNION ALL
-    SELECT term_no, min(start_date), NULL FROM history.rounds
+    SELECT term_no, min(start_date), NULL     -- every version of every round: current (core) and closed (history)
+      FROM (SELECT term_no, start_date FROM core.rounds UNION ALL SELECT term_no, start_date FROM history.rounds) r
      WHERE term_no <> ALL(%(term_nos)s::int[])
      GROUP BY term_no
 ),

@@ -2,13 +2,16 @@
 -- (mart.day_end, Asia/Shanghai), withdrawn rows left out, for county codes `codes` (NULL = all).
 -- Columns: as_of, report_code (mart.county_crosswalk of county_code), then core.inspections's columns.
 --
--- How: core.inspections holds the last recorded version of every key (the loader appends to history exactly what it
--- writes to core: sql/load/merge.sql, withdraw.sql). A key's last version is in force at the end of day d as soon
--- as it took effect (valid_from = coalesce(withdrawn_at, updated_at) < day_end). Only a key whose last version
--- took effect after some asked day (`late`) can have an older version in force that day: those keys go through
--- the window over history.inspections, which orders versions as they were recorded (recorded_at, batch_id) and gives each
--- its valid_to (the earliest valid_from among the versions recorded after it). A refresh passes `codes` as a
--- literal array, so PostgreSQL prunes the county partitions (0014) when it plans the query.
+-- How: core.inspections holds the current version of every key (the last recorded) and history.inspections the versions a
+-- newer one superseded, each once (issue 16; sql/load/merge.sql, withdraw.sql, late.sql; migration 0090), as an
+-- SQL:2011 system-versioned table and its history table. A version takes effect at valid_from (updated_at; for a
+-- withdrawn version withdrawn_at). The current version is in force at the end of day d as soon as it took effect
+-- (valid_from < day_end). Only a key whose current version took effect after some asked day (`late`) can have
+-- an older version in force that day: those keys go through the window over history.inspections, which orders the
+-- closed versions as they were recorded (recorded_at, batch_id) and gives each its valid_to: the earliest
+-- valid_from among the versions recorded after it, core's current version included (`current_from`; least()
+-- skips the NULL of the last closed version). A refresh passes `codes` as a literal array, so PostgreSQL prunes
+-- the county partitions (0014) when it plans the query.
 --
 -- Repeatable object: the migration runner (xuncha.migrate) re-applies this file whenever it changes. A column
 -- added to core.inspections is added to the RETURNS TABLE and both SELECT lists here.
@@ -24,7 +27,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $body$
         SELECT d.as_of, mart.day_end(d.as_of) AS day_end FROM unnest(dates) AS d(as_of)
     ),
     late AS (       -- keys whose last version took effect after the end of an asked day
-        SELECT c.county_code, c.inspection_id
+        SELECT c.county_code, c.inspection_id, coalesce(c.withdrawn_at, c.updated_at) AS current_from
           FROM core.inspections c
          WHERE coalesce(c.withdrawn_at, c.updated_at) >= (SELECT min(day_end) FROM d)
            AND (codes IS NULL OR c.county_code = ANY(codes))
@@ -38,10 +41,11 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $body$
     UNION ALL
     SELECT d.as_of, coalesce(cw.report_code, v.county_code), v.county_code, v.inspection_id, v.round_id, v.org_id, v.org_county_code, v.team_name, v.onsite_start, v.onsite_end, v.feedback_date, v.updated_at, v.withdrawn_at, v.batch_id
       FROM (SELECT h.*, e.valid_from,
-                   min(e.valid_from) OVER (PARTITION BY h.county_code, h.inspection_id ORDER BY h.recorded_at, h.batch_id
-                                           ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS valid_to
+                   least(min(e.valid_from) OVER (PARTITION BY h.county_code, h.inspection_id ORDER BY h.recorded_at, h.batch_id
+                                                 ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING),
+                         l.current_from) AS valid_to
               FROM history.inspections h
-              JOIN late USING (county_code, inspection_id)
+              JOIN late l USING (county_code, inspection_id)
              CROSS JOIN LATERAL (SELECT CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END) e(valid_from)
              WHERE codes IS NULL OR h.county_code = ANY(codes)
            ) v
