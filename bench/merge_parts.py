@@ -82,12 +82,13 @@ def main() -> None:
             cur.execute("SELECT pg_get_indexdef('history.findings_by_batch'::regclass)")
             batch_index = {"current": cur.fetchone()[0]}
             src = _renderer(args.baseline or "HEAD")(entity, staging, 1)
-            src = src.split("WITH src AS (", 1)[1].split("),\nmatched AS", 1)[0] if args.baseline else None
+            src = src.split("WITH src AS (", 1)[1].split("\n),\n", 1)[0] if args.baseline else None
             steps = [
                 ("INSERT core (PK index)", "INSERT INTO core.findings SELECT '410399', finding_id, inspection_id, category, "
                                            "found_date, summary, updated_at, NULL, 1 FROM s"),
-                ("INSERT history (2 indexes)", "INSERT INTO history.findings SELECT *, 'insert', now() FROM core.findings "
-                                               "WHERE county_code = '410399'"),
+                # what every new row cost before issue 16 (history now gets superseded versions only)
+                ("INSERT history (2 indexes; pre-issue-16)", "INSERT INTO history.findings SELECT *, 'insert', now() "
+                                                             "FROM core.findings WHERE county_code = '410399'"),
             ]
             if src:
                 steps.insert(0, ("DISTINCT ON + casts (old src CTE)", f"CREATE TEMP TABLE s AS {src}"))
@@ -106,8 +107,13 @@ def main() -> None:
             variants = [("current", _renderer(None))]
             if args.baseline:
                 variants.insert(0, (f"at {args.baseline}", _renderer(args.baseline)))
-                # history's batch_id index as it was before migration 0012 (a btree), for the baseline
-                batch_index[f"at {args.baseline}"] = "CREATE INDEX findings_by_batch ON history.findings USING btree (batch_id)"
+                # history's batch_id index as it was before migration 0012 (a btree), for a baseline without 0012
+                if subprocess.run(["git", "cat-file", "-e", f"{args.baseline}:sql/migrations/0012_history_batch_brin.sql"],
+                                  cwd=ROOT, capture_output=True).returncode:
+                    batch_index[f"at {args.baseline}"] = ("CREATE INDEX findings_by_batch ON history.findings "
+                                                          "USING btree (batch_id)")
+                else:
+                    batch_index[f"at {args.baseline}"] = batch_index["current"]
             on = batch_index["current"]
             cur.execute("SELECT to_regproc('core.add_county') IS NOT NULL")  # migration 0014
             partitioned = cur.fetchone()[0]
