@@ -130,6 +130,8 @@ def main() -> None:
                         cur.execute("SELECT core.add_county(c) FROM unnest(%s::text[]) c", (list(lineage),))
                     for case, table in (("new rows", staging), ("unchanged re-send", staging),
                                         ("mixed re-send (10% newer)", mixed)):
+                        cur.execute("SELECT pg_current_wal_insert_lsn(), (SELECT count(*) FROM history.findings)")
+                        lsn, hist = cur.fetchone()
                         cur.execute("BEGIN")
                         t = time.perf_counter()
                         cur.execute(render(entity, table, len(lineage)),
@@ -137,8 +139,13 @@ def main() -> None:
                         counts = cur.fetchone()
                         dt = time.perf_counter() - t
                         cur.execute("COMMIT")
+                        # WAL written and history rows added: what the merge wrote, whatever else runs on the machine
+                        cur.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s), "
+                                    "(SELECT count(*) FROM history.findings) - %s", (lsn, hist))
+                        wal, added = cur.fetchone()
                         print(f"  round {r + 1} {name:<14} {case:<27} {dt:7.2f} s  {n / dt:>10,.0f} rows/s  "
-                              f"(staged, inserted, updated) = {tuple(counts)}", flush=True)
+                              f"WAL {float(wal) / 1e6:6.1f} MB  history +{added:,}  (staged, inserted, updated) = {tuple(counts)}",
+                              flush=True)
                     cur.execute("CHECKPOINT")
     finally:
         embedded.stop()
