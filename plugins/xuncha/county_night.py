@@ -95,12 +95,14 @@ def fetch(county: County, settings: Settings, url: str) -> None:
 
 
 def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None = None, settings: Settings | None = None,
-        exports: Sequence[inbox.Arrival] | None = None, move: bool = True, ingestor=None) -> CountyNight:
+        exports: Sequence[inbox.Arrival] | None = None, move: bool = True, ingestor=None,
+        fetched: bool = False) -> CountyNight:
     """Take in county `code`'s exports for the nights up to `day`, oldest first; returns what happened.
 
     `exports` None (the nightly run): fetch, then take what waits in the inboxes of the county and of its
     predecessors inactive on `day`. `exports` given (`xuncha ingest PATH`, tests, benchmarks): take exactly
-    those, as the county's, without fetching. `move`: take handled exports out of their folders (archive or
+    those, as the county's, without fetching. `fetched`: the county's own exports were just fetched (the nightly
+    DAG's `fetch` task), so only its predecessors are. `move`: take handled exports out of their folders (archive or
     quarantine). `ingestor`: a xuncha.pipeline.Ingestor to reuse (it holds the GX context), else a new one.
     Raises on infrastructure errors (database, network), after alerting the exports already quarantined or
     failed; bad input is quarantined and alerted, never raised.
@@ -119,7 +121,7 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
         members = [*(registry.get(c) for c in reversed(lineage[1:]) if day is None or not registry.get(c).active_on(day)),
                    county]
     for member in members:
-        if exports is None:
+        if exports is None and not (fetched and member is county):
             fetch(member, settings, url)
         arrivals = list(exports) if exports is not None else inbox.waiting(member, settings, up_to=day)
         try:

@@ -60,7 +60,7 @@ def ingest_county(county: dict, url: str, outlets: dict) -> dict:
     from xuncha import county_night, registry
 
     ctx, day = county_context(county)
-    night = county_night.run(registry.load(), county["code"], day, url=url)
+    night = county_night.run(registry.load(), county["code"], day, url=url, fetched=True)  # by the `fetch` task
     for entity in night.changed_entities:
         ctx["outlet_events"][outlets[entity]].extra = night.asset_extra()
     return county | {"summary": night.to_xcom()}
