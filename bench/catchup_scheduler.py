@@ -97,8 +97,9 @@ def p3_catchup(work: Path, quick: bool) -> None:
                 cluster.unpause("xuncha_nightly", "xuncha_marts")
                 b = cluster.backfill("xuncha_nightly", _tick(last), _tick(last))
                 done = cluster.wait_backfill(b, timeout=4 * 3600)
-                marts = _wait(cluster, lambda: (lambda rs: rs if rs and all(r["state"] in ("success", "failed") for r in rs)
-                                                else None)(cluster.dag_runs("xuncha_marts")), 1800, "the marts runs")
+                _wait(cluster, cluster.night_refresh, 1800, "the marts run the end of the nightly run triggers")
+                marts = _wait(cluster, lambda: (lambda rs: rs if all(r["state"] in ("success", "failed") for r in rs)
+                                                else None)(cluster.dag_runs("xuncha_marts")), 1800, "every marts run")
         statuses, rows = _counts(db.warehouse_url(settings))
     finally:
         _child(["_stop"], env)

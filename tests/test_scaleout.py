@@ -22,7 +22,6 @@ from conftest import query
 from exports import slice_rows, write_export
 
 from xuncha import db, registry
-from xuncha.assets import NIGHT as NIGHT_ASSET
 from xuncha.cluster import LocalCluster
 from xuncha.nightly import plan as nightly_plan
 
@@ -148,12 +147,8 @@ def run_night(clean, settings, tmp_path, lock, codes):
 
         wait_for("the marts refresh after the retried load", marts_refreshed, 600, cluster, dead)
 
-        def night_refresh():     # the run the nightly run's `night` Asset triggers, after every county's chain
-            return [r for r in cluster.dag_runs("xuncha_marts") if r["state"] == "success" and any(
-                e["uri"] == NIGHT_ASSET.uri for e in cluster.api(
-                    "GET", f"/api/v2/dags/xuncha_marts/dagRuns/{r['dag_run_id']}/upstreamAssetEvents")["asset_events"])]
-
-        wait_for("the marts run the end of the nightly run triggers", night_refresh, 600, cluster, dead)
+        night = wait_for("the marts run the end of the nightly run triggers", cluster.night_refresh, 600, cluster, dead)
+        assert night["state"] == "success", night
 
         tis = cluster.task_instances("xuncha_nightly", run_id)
         assert {ti["state"] for ti in tis} == {"success"}, [(t["task_id"], t["map_index"], t["state"]) for t in tis]

@@ -368,6 +368,19 @@ class LocalCluster:
         """The DAG's runs as the REST API gives them (GET …/dagRuns), oldest first, at most 100."""
         return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "id"})["dag_runs"]
 
+    def night_refresh(self, before: set[str] = frozenset()) -> dict | None:
+        """The ended `xuncha_marts` run (REST representation; not one of the run ids in `before`) that a nightly
+        run's `night` Asset triggered: the refresh after every county's chain (xuncha.assets.NIGHT); None yet."""
+        from xuncha.assets import NIGHT
+
+        for r in self.dag_runs("xuncha_marts"):
+            if r["dag_run_id"] in before or r["state"] not in ("success", "failed"):
+                continue
+            events = self.api("GET", f"/api/v2/dags/xuncha_marts/dagRuns/{r['dag_run_id']}/upstreamAssetEvents")
+            if any(e["uri"] == NIGHT.uri for e in events["asset_events"]):
+                return r
+        return None
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         """Every task instance of the run (mapped ones included), current tries."""
         return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})["task_instances"]
