@@ -6,11 +6,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 UV_VERSION := 0.13.9
+# dlt, for the benchmark only (issue 16): its own venv, never in requirements.lock or pyproject's dependencies.
+DLT_VENV  := .venv-bench-dlt
+DLT_STAMP := $(DLT_VENV)/.installed-$(shell cat bench/requirements-dlt.txt | cksum | cut -d' ' -f1)
 # Let Python keep its .pyc files (in .venv and git-ignored __pycache__): without them every Airflow
 # subprocess recompiles Airflow and Great Expectations, seconds each time.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install sysdeps setup demo test test-e2e test-up test-seed test-scaleout test-inputs soak up down status bench bench-quick lock clean help
+.PHONY: install sysdeps setup demo test test-e2e test-up test-seed test-scaleout test-inputs soak up down status bench bench-quick bench-dlt lock lock-bench-dlt clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -54,10 +57,17 @@ test-seed: install  ## the whole seed term through the pipeline against the publ
 soak: install sysdeps  ## 30 seed nights x every county system with kills, restarts and every generator fault; must end equal to the truth (summary: .xuncha/soak-summary.json)
 	$(BIN)/python tests/soak.py --nights 30 --profile seed --summary .xuncha/soak-summary.json
 
-bench: install sysdeps  ## benchmarks: load vs COPY/to_sql, memory, nightly fan-out (dags test, and the real scheduler on Local and Celery executors), marts at scale (prints a table)
+$(DLT_STAMP): bench/requirements-dlt.txt $(STAMP)
+	@test -x $(DLT_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(DLT_VENV)
+	$(BIN)/uv pip install --quiet --python $(DLT_VENV)/bin/python --require-hashes -r bench/requirements-dlt.txt
+	@rm -f $(DLT_VENV)/.installed-* && touch $@
+
+bench-dlt: $(DLT_STAMP)  ## the benchmark's own venv with dlt ($(DLT_VENV), bench/requirements-dlt.txt; not the product's lock)
+
+bench: install sysdeps bench-dlt  ## benchmarks: load vs COPY/to_sql/dlt, memory, nightly fan-out (dags test, and the real scheduler on Local and Celery executors), marts at scale (prints a table)
 	$(BIN)/python bench/run.py
 
-bench-quick: install  ## the benchmarks at small sizes (a smoke run, ~3 min)
+bench-quick: install bench-dlt  ## the benchmarks at small sizes (a smoke run, ~3 min)
 	$(BIN)/python bench/run.py --quick
 
 PORT ?= 8080
@@ -74,6 +84,10 @@ lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 \
 	    --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements.lock
 
-clean:  ## remove .venv and all local state (embedded database included)
+lock-bench-dlt:  ## re-pin bench/requirements-dlt.txt (the benchmark's dlt) from bench/requirements-dlt.in
+	$(BIN)/uv pip compile bench/requirements-dlt.in --python-version 3.11 \
+	    --python-platform x86_64-manylinux_2_28 --generate-hashes -o bench/requirements-dlt.txt
+
+clean:  ## remove .venv, the benchmark's dlt venv and all local state (embedded database included)
 	-$(BIN)/xuncha db stop
-	rm -rf $(VENV) .xuncha
+	rm -rf $(VENV) $(DLT_VENV) .xuncha

@@ -333,8 +333,7 @@ class Case:
 
 
 def p3(work: Path, quick: bool) -> None:
-    # bench/run.py runs as __main__: its rows live there (a fresh `import run` would be a second copy).
-    run = next(m for m in (sys.modules.get("__main__"), sys.modules.get("run")) if m is not None and hasattr(m, "row"))
+    import bench_rows as run
     fmt = run.fmt
     from xuncha_sim.generator import generate
 

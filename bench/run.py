@@ -3,7 +3,9 @@
     .venv/bin/python bench/run.py [--quick] [--only p1,p2,p3,p3s,p3t,p4] [--profile] [--keep]
 
 Every run uses its own XUNCHA_HOME under /tmp (own embedded PostgreSQL), stopped and deleted at the end
-(--keep leaves it). Each figure is printed as a row: name, measured, baseline, ratio, target, met.
+(--keep leaves it). Each figure is printed as a row: name, measured, baseline, ratio, target, met
+(bench_rows.py). P1 also loads its file with dlt in dlt's own venv (p1_dlt.py); P3 is fanout.py, P3s
+fanout_scheduler.py, P3t catchup_scheduler.py, P4 marts_scale.py.
 """
 
 from __future__ import annotations
@@ -23,19 +25,11 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 OUT = BENCH / "out"
 
-ROWS: list[dict] = []
+import p1_dlt  # noqa: E402  (bench/ modules, after the path above)
+from bench_rows import ROWS, fmt, row  # noqa: E402
+from marts_scale import P4_DETAIL, p4  # noqa: E402
+
 PHASES: dict[str, float] = {}
-
-
-def row(name, measured, baseline, ratio, target, met, unit=""):
-    r = {"name": name, "measured": measured, "baseline": baseline, "ratio": ratio, "target": target,
-         "met": "met" if met else "NOT met", "unit": unit}
-    ROWS.append(r)
-    print(f"  {name:<44} {measured:>16} {baseline:>16} {ratio:>8} {target:>22} {r['met']}", flush=True)
-
-
-def fmt(x, unit=""):
-    return f"{x:,.0f}{unit}" if abs(x) >= 100 else f"{x:,.2f}{unit}"
 
 
 # --------------------------------------------------------------------------------------------------- setup
@@ -171,6 +165,8 @@ def p1(url: str, work: Path, n: int, sample: int, profile: bool) -> None:
         row(f"P1 e2e {label} vs to_sql multi (rows/s){' *' if m < n else ''}", fmt(rps), fmt(tosql_rps),
             f"{rps / tosql_rps:.1f}x", ">= 10x", rps / tosql_rps >= 10)
     P1_DETAIL.update(n=n, sample=m, t_copy=t_copy, t_tosql=t_tosql, runs=runs, mb=size / 1e6)
+    # (d) dlt loading the same file into the same server (its own venv; issue 16).
+    p1_dlt.compare(url, csv_path, n, sample, n / runs["warm"]["seconds"], work / "dlt")
 
 
 P1_DETAIL: dict = {}
@@ -224,167 +220,6 @@ def p2(work: Path, small_mb: int, large_mb: int) -> None:
 
 
 P2_DETAIL: dict = {}
-
-
-# ------------------------------------------------------------------------------------------------------ P4
-
-GEN_SQL = """
-CREATE TEMP TABLE bc AS
-SELECT code, row_number() OVER (ORDER BY code) AS k FROM unnest(%(codes)s::text[]) code;
-INSERT INTO audit.batches (export_id, county_code, business_date, mode, source, status, declared_rows, loaded_rows, finished_at)
-SELECT 'bench-bulk', code, DATE '2024-06-01', 'full', 'bench/run.py', 'loaded', 0, 0, now() FROM bc;
-CREATE TEMP TABLE bb AS SELECT county_code AS code, batch_id FROM audit.batches WHERE export_id = 'bench-bulk';
-INSERT INTO audit.batch_files (batch_id, entity, path, format, declared_rows, staged_rows, inserted_rows, updated_rows, unchanged_rows, withdrawn_rows)
-SELECT batch_id, e, e || '.csv', 'csv', 1, 1, 1, 0, 0, 0 FROM bb, unnest(ARRAY['org_units','rounds','inspections','findings','clues']) e;
-
-INSERT INTO core.org_units
-SELECT bb.code, bb.code || '-BO' || g, '组织' || g, (ARRAY['dept','township','village','community','soe','school','hospital','other'])[1 + g %% 8],
-       NULL, DATE '2016-10-01', NULL, TIMESTAMPTZ '2017-01-01 20:00+08', NULL, bb.batch_id
-FROM bb, generate_series(0, %(insp)s - 1) g;
-INSERT INTO core.rounds
-SELECT bb.code, bb.code || '-BR' || g, 1 + g / 10 + 10, 1 + g, 'regular', DATE '2017-01-02' + g * 50, DATE '2017-03-01' + g * 50,
-       TIMESTAMPTZ '2017-01-02 20:00+08' + g * interval '50 days', NULL, bb.batch_id
-FROM bb, generate_series(0, %(rounds)s - 1) g;
-INSERT INTO core.inspections
-SELECT bb.code, bb.code || '-BI' || g, bb.code || '-BR' || (g %% %(rounds)s), bb.code || '-BO' || g, NULL, '第' || (1 + g %% 9) || '巡察组',
-       DATE '2017-01-09' + (g %% %(rounds)s) * 50, DATE '2017-02-20' + (g %% %(rounds)s) * 50, DATE '2017-04-01' + (g %% %(rounds)s) * 50,
-       TIMESTAMPTZ '2017-01-09 20:00+08' + (g %% %(rounds)s) * interval '50 days', NULL, bb.batch_id
-FROM bb, generate_series(0, %(insp)s - 1) g;
-INSERT INTO core.findings
-SELECT bb.code, bb.code || '-BF' || g, bb.code || '-BI' || (g %% %(insp)s), (ARRAY['SL1','SL2','SL3','SL4','SJ1','SJ2','SJ3','OT'])[1 + g %% 8],
-       DATE '2017-01-20' + (g %% %(insp)s %% %(rounds)s) * 50, '发现问题摘要 ' || g || '：落实“两个责任”不力',
-       TIMESTAMPTZ '2017-01-20 20:00+08' + (g %% %(insp)s %% %(rounds)s) * interval '50 days', NULL, bb.batch_id
-FROM bb, generate_series(0, %(findings)s - 1) g;
-INSERT INTO core.clues
-SELECT bb.code, bb.code || '-BC' || g, bb.code || '-BI' || (g %% %(insp)s), (ARRAY['discipline','organisation','other'])[1 + g %% 3],
-       DATE '2017-02-01' + (g %% %(insp)s %% %(rounds)s) * 50,
-       CASE WHEN g %% 2 = 0 THEN (ARRAY['talk_letter','preliminary_check','shelved','closed_no_action','case_filed'])[1 + g %% 5] END,
-       CASE WHEN g %% 2 = 0 THEN DATE '2017-05-01' + (g %% %(insp)s %% %(rounds)s) * 50 END,
-       TIMESTAMPTZ '2017-02-01 20:00+08' + (g %% %(insp)s %% %(rounds)s) * interval '50 days', NULL, bb.batch_id
-FROM bb, generate_series(0, %(clues)s - 1) g;
-"""
-HISTORY_TABLES = ("org_units", "rounds", "inspections", "findings", "clues")
-
-
-def _timing_connect(log: list, timeout_s: int):
-    """db.connect for metrics.refresh with per-statement timings and a statement timeout."""
-    import psycopg2.extensions
-
-    from xuncha import db
-
-    real = db.connect
-
-    class Cur(psycopg2.extensions.cursor):
-        def execute(self, query, vars=None):
-            t = time.perf_counter()
-            try:
-                return super().execute(query, vars)
-            finally:
-                text = query if isinstance(query, str) else str(query)
-                head = next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("--")), "")
-                log.append((time.perf_counter() - t, head[:90], text))
-
-    @contextlib.contextmanager
-    def connect(url=None, autocommit=False):
-        with real(url, autocommit) as conn:
-            conn.cursor_factory = Cur
-            with conn.cursor() as c:
-                c.execute(f"SET statement_timeout = '{timeout_s}s'")
-            yield conn
-    return connect
-
-
-def p4(url: str, findings: int, clues: int, timeout_s: int) -> None:
-    from xuncha import db, metrics, registry
-
-    day = __import__("datetime").date(2024, 6, 1)
-    codes = [c.code for c in registry.default().active(day)]
-    nc = len(codes)
-    print(f"\nP4 marts at scale: {findings:,} findings, {clues:,} clues over {nc} county systems", flush=True)
-    params = {"codes": codes, "findings": findings // nc, "clues": clues // nc, "insp": 1000, "rounds": 40}
-    t = time.perf_counter()
-    with db.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT core.add_county(c) FROM unnest(%s::text[]) c", (codes,))   # as the loader does
-        for tbl in HISTORY_TABLES:
-            cur.execute(f"DROP INDEX IF EXISTS history.{tbl}_by_batch")
-        cur.execute(GEN_SQL, params)
-        for tbl in HISTORY_TABLES:   # fresh inserts write no history (issue 16): history holds superseded versions
-            cur.execute(f"CREATE INDEX {tbl}_by_batch ON history.{tbl} USING brin (batch_id) WITH (autosummarize = on)")
-    with db.connect(url, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute("VACUUM ANALYZE")
-        cur.execute("SELECT count(*) FROM core.findings WHERE county_code = ANY(%s)", (codes,))
-        nf = cur.fetchone()[0]
-        cur.execute("SELECT count(*) FROM core.clues WHERE county_code = ANY(%s)", (codes,))
-        ncl = cur.fetchone()[0]
-    print(f"  generated {nf:,} findings, {ncl:,} clues (core; history empty) in {time.perf_counter() - t:.0f} s", flush=True)
-
-    log: list = []
-    real_connect = metrics.db.connect
-    metrics.db.connect = _timing_connect(log, timeout_s)
-    try:
-        t = time.perf_counter()
-        full_err = None
-        try:
-            metrics.refresh(url)
-        except Exception as exc:  # a mart being rewritten may be broken: measure what works and say so
-            full_err = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-        t_full = time.perf_counter() - t
-        full_log = list(log)
-        print(f"  full refresh: {t_full:.1f} s{'  FAILED: ' + full_err if full_err else ''}", flush=True)
-        _print_log(full_log)
-
-        # One county's delta night: 10,000 findings changed, 1,000 clues closed, as the loader would record them.
-        code = "410302"
-        with real_connect(url) as conn, conn.cursor() as cur:
-            cur.execute("""INSERT INTO audit.batches (export_id, county_code, business_date, mode, source, status, finished_at)
-                           VALUES ('bench-delta', %s, DATE '2024-06-02', 'delta', 'bench/run.py', 'loaded', now()) RETURNING batch_id""", (code,))
-            bid = cur.fetchone()[0]
-            cur.execute("""INSERT INTO audit.batch_files (batch_id, entity, path, format, inserted_rows, updated_rows)
-                           VALUES (%s, 'findings', 'findings.csv', 'csv', 0, 10000), (%s, 'clues', 'clues.csv', 'csv', 0, 1000)""", (bid, bid))
-            cur.execute("""WITH u AS (UPDATE core.findings SET category = 'OT', updated_at = TIMESTAMPTZ '2024-06-02 20:00+08', batch_id = %(b)s
-                                      WHERE county_code = %(c)s AND finding_id IN (SELECT %(c)s || '-BF' || g FROM generate_series(0, 9999) g)
-                                      RETURNING old.*)
-                           INSERT INTO history.findings SELECT *, 'insert', now() FROM u""", {"b": bid, "c": code})
-            cur.execute("""WITH u AS (UPDATE core.clues SET disposal_method = 'case_filed', closed_date = DATE '2024-06-02',
-                                             updated_at = TIMESTAMPTZ '2024-06-02 20:00+08', batch_id = %(b)s
-                                      WHERE county_code = %(c)s AND clue_id IN (SELECT %(c)s || '-BC' || g FROM generate_series(1, 1999, 2) g)
-                                      RETURNING old.*)
-                           INSERT INTO history.clues SELECT *, 'insert', now() FROM u""", {"b": bid, "c": code})
-        log.clear()
-        t = time.perf_counter()
-        inc_err = None
-        try:
-            metrics.refresh(url, counties=[code])
-        except Exception as exc:
-            inc_err = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-        t_inc = time.perf_counter() - t
-        inc_log = list(log)
-        print(f"  incremental refresh ({code}, one delta night): {t_inc:.1f} s{'  FAILED: ' + inc_err if inc_err else ''}", flush=True)
-        _print_log(inc_log)
-    finally:
-        metrics.db.connect = real_connect
-    note = " (FAILED)" if full_err else ""
-    row(f"P4 full mart refresh, {nf / 1e6:.0f}M findings (s){note}", fmt(t_full), "30", f"{t_full / 30:.2f}x", "<= 30 s",
-        t_full <= 30 and not full_err)
-    row(f"P4 incremental vs full (s){' (FAILED)' if inc_err or full_err else ''}", fmt(t_inc), fmt(t_full),
-        f"{t_inc / t_full:.3f}x", "<= 0.10x", t_inc / t_full <= 0.10 and not (inc_err or full_err))
-    P4_DETAIL.update(t_full=t_full, t_inc=t_inc, full_err=full_err, inc_err=inc_err, findings=nf, clues=ncl,
-                     full_log=[(round(s, 2), h) for s, h, _ in full_log], inc_log=[(round(s, 2), h) for s, h, _ in inc_log])
-
-
-P4_DETAIL: dict = {}
-
-
-def _print_log(log) -> None:
-    from xuncha import metrics
-
-    names = {p.read_text(encoding="utf-8"): p.stem for p in metrics.mart_files()}
-    agg: dict[str, float] = {}
-    for s, head, text in log:
-        key = names.get(text, head)
-        agg[key] = agg.get(key, 0.0) + s
-    for k, v in sorted(agg.items(), key=lambda kv: -kv[1])[:12]:
-        print(f"    {v:7.2f} s  {k}")
 
 
 # ---------------------------------------------------------------------------------------------------- main
@@ -456,7 +291,8 @@ def main() -> int:
             print(f"{r['name']:<50} {r['measured']:>14} {r['baseline']:>14} {r['ratio']:>8} {r['target']:>12} {r['met']}")
         OUT.mkdir(exist_ok=True)
         (OUT / f"results-{info['mode']}.json").write_text(json.dumps(
-            {"machine": info, "seconds": time.time() - started, "rows": ROWS, "p1": P1_DETAIL, "p2": P2_DETAIL, "p3": P3_DETAIL, "p3s": P3S_DETAIL, "p3t": P3T_DETAIL, "p4": P4_DETAIL},
+            {"machine": info, "seconds": time.time() - started, "rows": ROWS, "p1": P1_DETAIL, "p2": P2_DETAIL, "p3": P3_DETAIL, "p3s": P3S_DETAIL, "p3t": P3T_DETAIL, "p4": P4_DETAIL,
+             "p1_dlt": p1_dlt.DETAIL},
             ensure_ascii=False, indent=2, default=str), encoding="utf-8")
         return 0
     finally:
