@@ -57,7 +57,7 @@ test-seed: install  ## the whole seed term through the pipeline against the publ
 soak: install sysdeps  ## 30 seed nights x every county system with kills, restarts and every generator fault; must end equal to the truth (summary: .xuncha/soak-summary.json)
 	$(BIN)/python tests/soak.py --nights 30 --profile seed --summary .xuncha/soak-summary.json
 
-$(DLT_STAMP): bench/requirements-dlt.txt $(STAMP)
+$(DLT_STAMP): bench/requirements-dlt.txt | $(STAMP)
 	@test -x $(DLT_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(DLT_VENV)
 	$(BIN)/uv pip install --quiet --python $(DLT_VENV)/bin/python --require-hashes -r bench/requirements-dlt.txt
 	@rm -f $(DLT_VENV)/.installed-* && touch $@
