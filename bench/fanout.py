@@ -125,7 +125,10 @@ def _case_env(home: Path, config: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("WAREHOUSE_URL", "AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW_CONN_XUNCHA_WAREHOUSE",
                         "XUNCHA_PGDATA", "XUNCHA_LANDING", "XUNCHA_ARCHIVE", "XUNCHA_QUARANTINE")}
+    # Go-live at the term's start: the nightly DAG's start_date follows it, and `dags test` of a night before the
+    # start_date runs no task at all (the night "succeeds" with nothing loaded).
     env |= {"XUNCHA_HOME": str(home), "XUNCHA_CONFIG": str(config), "GX_ANALYTICS_ENABLED": "False",
+            "XUNCHA_GO_LIVE": TERM_START.isoformat(),
             "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "plugins"), env.get("PYTHONPATH")) if p)}
     env.setdefault("XUNCHA_PERSON_KEY", "bench-person-key-0123456789abcdef")
     return env
@@ -293,7 +296,7 @@ class Case:
         run_at = f"{night + dt.timedelta(days=1)}T03:00:00+08:00"
         logs = self.home / "logs"
         logs.mkdir(exist_ok=True)
-        overrides = {"XUNCHA_HOME": self.env["XUNCHA_HOME"], "XUNCHA_CONFIG": self.env["XUNCHA_CONFIG"]}
+        overrides = {k: self.env[k] for k in ("XUNCHA_HOME", "XUNCHA_CONFIG", "XUNCHA_GO_LIVE")}
         url = db.owner_url(self.settings)                 # (re)starts the case's server if it was stopped
         airflow_url = db.airflow_db_url(self.settings)
         with CountyServer(self.home / "county-systems", tokens) as server:
