@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -126,7 +127,7 @@ def run_case(case: Case, executor: str, snap: Path) -> dict:
 
 
 def p3_scheduler(work: Path, quick: bool) -> None:
-    import bench_rows as run
+    run = next(m for m in (sys.modules.get("__main__"), sys.modules.get("run")) if m is not None and hasattr(m, "row"))
     fmt = run.fmt
     from xuncha_sim.generator import generate
 

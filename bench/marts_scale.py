@@ -1,9 +1,9 @@
 """P4 of the benchmarks: the marts at scale (bench/run.py --only p4; docs/performance.md, "P4 setup").
 
 Generates about `findings` findings and findings/10 clues over every county system active on 2024-06-01
-directly in core (as loads would have written them; history holds only superseded versions, issue 16), then times `metrics.refresh` full and after
-one county's delta night (10,000 findings changed, 1,000 clues closed). Targets (issue 16, tightened from
-30 s and 0.10x): full refresh <= 20 s, incremental <= 0.05x of the full one.
+directly in core, as loads would have written them (history holds only superseded versions since issue 16), then
+times `metrics.refresh` full and after one county's delta night (10,000 findings changed, 1,000 clues closed).
+Targets (issue 16, tightened from 30 s and 0.10x): full refresh <= 20 s, incremental <= 0.05x of the full one.
 """
 
 from __future__ import annotations
