@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import query
 
-from xuncha import db, loading
+from xuncha import db, loading, typed
 from xuncha.spec import load_spec
 
 STAGING = "staging.b990001_findings"
@@ -41,6 +41,7 @@ def staged(clean):
         for n, (key, day) in enumerate(STAGED, start=1):
             cur.execute(f"INSERT INTO {STAGING} (finding_id, inspection_id, category, found_date, summary, updated_at) "
                         "VALUES (%s, ' I2 ', 'SL2', '2024-02-01', %s, %s)", (key, f"s{n}", f"2024-01-{day:02d}T08:00:00+08:00"))
+        typed.cast_once(cur, STAGING, load_spec().entity("findings"))   # as staging.stage_export does
     yield clean
     query(clean, f"DROP TABLE IF EXISTS {STAGING}")
 

@@ -136,12 +136,12 @@ def run_suites(validator: Validator, conn, works: list[InFlight], visible: list[
 
 @contextmanager
 def relations(conn, works: list[InFlight], visible: list[InFlight]):
-    """Yields (entity → table of `works`' validated rows, entity → view of `visible`'s rows), dropped on exit.
+    """Yields (entity → view of `works`' validated rows, entity → view of `visible`'s rows), dropped on exit.
 
-    The validated rows are written once into an UNLOGGED table per entity: a suite scans them a dozen times, and
-    over a view every scan trimmed every value again (staging.trimmed: P1 GX validate about 20% slower than before
-    issue 11). Named `b<first batch>_v<n>_<entity>`, so ledger.recover_stale drops one a killed process left with
-    the batch's staging. What references may see stays a view (one lookup column, read once)."""
+    Both are views: the staged tables already hold trimmed text (xuncha.typed.cast_once, issue 16), so a scan
+    through a view costs what a scan of a copy would (issue 11 had copied the rows once per validation run, as
+    every scan of the view trimmed every value again). Named `b<first batch>_v<n>[r]_<entity>`; one a killed process
+    left goes with the batch's staging (ledger.recover_stale drops with CASCADE)."""
     tag = f"b{works[0].result.batch_id}_v{len(works)}"
     tables, refs = {}, {}
     with conn.cursor() as cur:
@@ -156,19 +156,14 @@ def relations(conn, works: list[InFlight], visible: list[InFlight]):
                     if not parts:
                         continue
                     name = f"staging.{tag}{kind}_{entity}"
-                    if kind:
-                        cur.execute(f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL ".join(parts))
-                    else:
-                        cur.execute(f"DROP TABLE IF EXISTS {name}")
-                        cur.execute(f"CREATE UNLOGGED TABLE {name} AS " + " UNION ALL ".join(parts))
-                        cur.execute(f"ANALYZE {name}")
+                    cur.execute(f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL ".join(parts))
                     target[entity] = name
             yield tables, refs
         finally:
             for name in refs.values():
                 cur.execute(f"DROP VIEW IF EXISTS {name}")
             for name in tables.values():
-                cur.execute(f"DROP TABLE IF EXISTS {name}")
+                cur.execute(f"DROP VIEW IF EXISTS {name}")
 
 
 def record(conn, works: list[InFlight], outcomes: list[Outcome]) -> None:

@@ -137,5 +137,5 @@ def recover_stale(conn, lineage: tuple[str, ...]) -> list[int]:
             cur.execute("SELECT format('%%I.%%I', schemaname, tablename) FROM pg_tables "
                         "WHERE schemaname = 'staging' AND tablename LIKE %s", (f"b{batch_id}\\_%",))
             for (table,) in cur.fetchall():
-                cur.execute(f"DROP TABLE IF EXISTS {table}")
+                cur.execute(f"DROP TABLE IF EXISTS {table} CASCADE")   # with a validation view left on it
     return stale

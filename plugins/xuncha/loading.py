@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import cache
 
+from xuncha import typed
 from xuncha.settings import SQL_DIR
 from xuncha.spec import Entity
 
@@ -39,8 +40,9 @@ def _template(name: str):
 
 
 def render(name: str, entity: Entity, staging: str, lineage_size: int = 1) -> str:
-    """The SQL of `sql/load/<name>` for an entity (Jinja: columns with their casts from spec.COLUMN_TYPES)."""
-    columns = [{"name": c.name, "cast": c.type_info.cast(c.name)} for c in entity.columns]
+    """The SQL of `sql/load/<name>` for an entity, over a staging table xuncha.typed made (Jinja: each column's
+    `cast` is its typed copy or its trimmed text, typed.merge_value: the values were cast once, after staging)."""
+    columns = [{"name": c.name, "cast": typed.merge_value(c)} for c in entity.columns]
     return _template(name).render(
         entity=entity.name, table=entity.name, key=entity.key, staging=staging, columns=columns,
         names=", ".join(entity.column_names), lineage_size=lineage_size,

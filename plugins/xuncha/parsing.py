@@ -2,7 +2,8 @@
 
 Each file is streamed into its own staging table `staging.b<batch>_<entity>`: every spec column as text
 plus `row_no`, the data row's number in the file (1 = first row after the header). Nothing is typed
-here; Great Expectations audits the staged text (validation.py) and the merge casts it (loading.py).
+here; xuncha.typed then trims and types each table once, Great Expectations audits its text (validation.py) and
+the merge reads its typed values (loading.py).
 
 - CSV without person columns goes byte-for-byte into PostgreSQL's COPY, which decodes UTF-8 or GB18030
   itself: the fastest path there is, and memory stays flat whatever the file size.
@@ -15,7 +16,7 @@ What a county sent lands as sent, or the export is quarantined (export spec §8,
 - a NUL character (U+0000, which PostgreSQL text cannot hold) is `row.invalid` naming its row and column;
 - JSON Lines: only JSON strings in text, code, id, date and timestamp fields; numbers keep their exact
   literal text (never a float); nested objects and arrays, true/false, NaN and duplicate keys are refused.
-Validation sees every value through `validated_relation`: trimmed by staging.trimmed (migration 0020).
+The staged table is then trimmed and typed once (xuncha.typed); validation reads it through `validated_relation`.
 """
 
 from __future__ import annotations
@@ -58,9 +59,9 @@ def staging_table(batch_id: int, entity: str) -> sql.Composed:
 
 def validated_relation(batch_id: int, table: str, entity: Entity, updated_at_bound: dt.datetime) -> str:
     """SELECT of one staged file as the suites see it: batch_id, the latest updated_at its export allows
-    (manifest.updated_at_bound), row_no, and every column as trimmed text (staging.trimmed, migration 0020: the one
-    definition of trimmed text)."""
-    cols = ", ".join(f"staging.trimmed(t.{c}) AS {c}" for c in entity.column_names)
+    (manifest.updated_at_bound), row_no, and every column as trimmed text: `table` is one xuncha.typed.cast_once
+    made (trimmed by staging.trimmed, migration 0020: the one definition of trimmed text)."""
+    cols = ", ".join(f"t.{c}" for c in entity.column_names)
     return (f"SELECT {int(batch_id)}::bigint AS batch_id, '{updated_at_bound.isoformat()}'::timestamptz AS "
             f"updated_at_bound, t.row_no, {cols} FROM {table} t")
 

@@ -1,7 +1,8 @@
 """Staging one export (the "write" of write-audit-publish): check its files, then stream each into staging.
 
 The manifest's county code, file presence and SHA-256 are checked first (xuncha.manifest); only a complete,
-intact export is staged, one table per file (`staging.b<batch>_<entity>`, xuncha.parsing), in ENTITY_ORDER.
+intact export is staged, one table per file (`staging.b<batch>_<entity>`, xuncha.parsing), in ENTITY_ORDER, and each
+table is then trimmed and typed once (xuncha.typed).
 Person references are replaced by their keyed hash while staging (xuncha.privacy). Every count goes into the
 batch ledger. Problems come back as a list; nothing here raises for bad input.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xuncha import ledger, manifest as manifest_mod, parsing
+from xuncha import ledger, manifest as manifest_mod, parsing, typed
 from xuncha.errors import Problem
 from xuncha.registry import County
 from xuncha.spec import ENTITY_ORDER, load_spec
@@ -53,6 +54,8 @@ def stage_export(conn, batch_id: int, manifest: manifest_mod.Manifest, export_di
         try:
             rows = parsing.stage_file(conn, batch_id, entity, export_dir / f.path, f.format, f.encoding, hasher)
             staged.rows[name] = rows
+            with conn.cursor() as cur:   # trimmed and typed once, for validation and the merge (xuncha.typed)
+                typed.cast_once(cur, staged.tables[name], entity)
         except parsing.StagingFailed as exc:
             problems.extend(exc.problems)
             continue
