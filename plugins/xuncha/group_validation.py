@@ -5,7 +5,7 @@ them (xuncha.validation), so a catch-up of many nights pays GX's fixed cost once
 fails critically, it is bisected, down to single exports, so every problem is pinned on its own export, file and
 row: k bad exports among n cost about 2·k·log2(n) GX runs instead of n. A group whose failures are all warnings
 (nothing to quarantine) is not bisected: each failing warning rule's SQL is run once per export over the group's
-table, which pins its rows on their export without another GX run (issue 16). Exports that passed earlier in the group
+rows, which pins them on their export without another GX run (issue 16). Exports that passed earlier in the group
 are visible to `{export.<entity>}` references, as they will be in core when later exports publish.
 
 Results go to the batch ledger (audit.validation_results, per export). A failing expectation becomes one
@@ -90,7 +90,7 @@ def attribute_warnings(conn, works: list[InFlight], outcomes: list[Outcome], tab
     are (element_count None: the export's staged rows), each failing warning rule with the export's own count and
     up to SAMPLE_ROWS rows by file row (ordered by row_no). A failing rule's query (the suite's own SQL, its
     `{export.*}`/`{lineage}` resolved as for the GX run) is run once per export with `{batch}` = that export's rows
-    of the group's table `tables[entity]`. Nothing is quarantined by a warning, so no export's visibility to
+    of the group's relation `tables[entity]`. Nothing is quarantined by a warning, so no export's visibility to
     another changes and bisecting (2·n GX runs when every export warns) would only find the same rows again.
     """
     failed = [o for o in outcomes if not o.success]
