@@ -1,6 +1,6 @@
 """Xuncha benchmarks: ratios measured side by side in one run (not tests; `make bench`, `make bench-quick`).
 
-    .venv/bin/python bench/run.py [--quick] [--only p1,p2,p3,p3s,p3t,p4] [--profile] [--keep]
+    .venv/bin/python bench/run.py [--quick] [--only p1,p2,p3,p3s,p3t,p4,p5] [--profile] [--keep]
 
 Every run uses its own XUNCHA_HOME under /tmp (own embedded PostgreSQL), stopped and deleted at the end
 (--keep leaves it). Each figure is printed as a row: name, measured, baseline, ratio, target, met
@@ -243,8 +243,9 @@ def main() -> int:
         return 0
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes (CI smoke)")
-    ap.add_argument("--only", default="p1,p2,p3,p3s,p3t,p4",
-                    help="p3s: P3 under the real scheduler (Local and Celery); p3t: the seed term's catch-up under it")
+    ap.add_argument("--only", default="p1,p2,p3,p3s,p3t,p4,p5",
+                    help="p3s: P3 under the real scheduler (Local and Celery); p3t: the seed term's catch-up under it; "
+                         "p5: one small export through `xuncha ingest`")
     ap.add_argument("--profile", action="store_true", help="cProfile the P1 ingest (bench/out/)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary XUNCHA_HOME and its server")
     ap.add_argument("--rows", type=int, help="P1 findings (default 1,000,000; quick 50,000)")
@@ -255,6 +256,7 @@ def main() -> int:
     from fanout import P3_DETAIL, p3
     from catchup_scheduler import P3T_DETAIL, p3_catchup
     from fanout_scheduler import P3S_DETAIL, p3_scheduler
+    from small import P5_DETAIL, p5
     home = Path(tempfile.mkdtemp(prefix="xb-", dir="/tmp"))
     setup_env(home)
     from xuncha import db, embedded, migrate
@@ -286,13 +288,15 @@ def main() -> int:
         if "p4" in only:
             p4(url, args.p4_findings or (500_000 if args.quick else 10_000_000),
                (args.p4_findings or (500_000 if args.quick else 10_000_000)) // 10, args.timeout)
+        if "p5" in only:
+            p5(work)
         print(f"\n{'name':<50} {'measured':>14} {'baseline':>14} {'ratio':>8} {'target':>12} met")
         for r in ROWS:
             print(f"{r['name']:<50} {r['measured']:>14} {r['baseline']:>14} {r['ratio']:>8} {r['target']:>12} {r['met']}")
         OUT.mkdir(exist_ok=True)
         (OUT / f"results-{info['mode']}.json").write_text(json.dumps(
             {"machine": info, "seconds": time.time() - started, "rows": ROWS, "p1": P1_DETAIL, "p2": P2_DETAIL, "p3": P3_DETAIL, "p3s": P3S_DETAIL, "p3t": P3T_DETAIL, "p4": P4_DETAIL,
-             "p1_dlt": p1_dlt.DETAIL},
+             "p1_dlt": p1_dlt.DETAIL, "p5": P5_DETAIL},
             ensure_ascii=False, indent=2, default=str), encoding="utf-8")
         return 0
     finally:

@@ -257,13 +257,13 @@ def test_a_group_of_nights_loads_like_one_night_at_a_time_and_a_bad_night_is_pin
     assert [ok for _, ok in per_batch] == [True, True, False, True]
 
 
-def test_a_clean_group_is_validated_once_and_recorded_per_export(clean, reg, settings):
+def test_a_clean_group_is_validated_once_and_recorded_per_export(clean, reg, settings, monkeypatch):
     dirs = [land(settings, f"410325-2019031{5 + i}-01", f"2019-03-1{5 + i}", slice_rows(updated=f"2019-03-1{5 + i}T20:00:00+08:00"))
             for i in range(3)]
     ingestor = pipeline.Ingestor(reg, url=clean)
     calls = []
     real = ingestor.validator.validate
-    ingestor.validator.validate = lambda *a, **k: calls.append(a[0]) or real(*a, **k)
+    monkeypatch.setattr(ingestor.validator, "validate", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
     results = ingestor.ingest_many(dirs, reg.get(COUNTY))
     assert [r.status for r in results] == ["loaded"] * 3
     assert sorted(calls) == ["findings", "inspections", "org_units", "rounds"], "one GX run per entity for the whole group"
@@ -273,7 +273,7 @@ def test_a_clean_group_is_validated_once_and_recorded_per_export(clean, reg, set
     assert query(clean, "SELECT change, count(*) FROM history.findings GROUP BY 1 ORDER BY 1") == [("insert", 6), ("update", 6)]
 
 
-def test_a_group_whose_only_failures_are_warnings_is_validated_once_and_warned_per_export(clean, reg, settings):
+def test_a_group_whose_only_failures_are_warnings_is_validated_once_and_warned_per_export(clean, reg, settings, monkeypatch):
     """Issue 16: warnings quarantine nothing, so the group is not bisected; each warning still names its own export."""
     nights = [slice_rows(updated=f"2019-03-1{5 + i}T20:00:00+08:00") for i in range(3)]
     for i in (0, 2):   # end_date before start_date: a warning (rounds.json), the export loads
@@ -282,7 +282,7 @@ def test_a_group_whose_only_failures_are_warnings_is_validated_once_and_warned_p
     ingestor = pipeline.Ingestor(reg, url=clean)
     calls = []
     real = ingestor.validator.validate
-    ingestor.validator.validate = lambda *a, **k: calls.append(a[0]) or real(*a, **k)
+    monkeypatch.setattr(ingestor.validator, "validate", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
     results = ingestor.ingest_many(dirs, reg.get(COUNTY))
     assert [r.status for r in results] == ["loaded"] * 3
     assert sorted(calls) == ["findings", "inspections", "org_units", "rounds"], "one GX run per entity, no bisection"

@@ -52,7 +52,7 @@ def handled_before(exc: BaseException) -> list[BatchResult]:
 
 
 class Ingestor:
-    """Takes in exports of one county at a time; holds what is costly to build (the GX context) across calls.
+    """Takes in exports of one county at a time; what is costly to build (the GX context) is built once per process.
 
     `registry`: the county registry (lineages); `url`: the warehouse (default: settings); `move`: take exports
     out of their folder once handled (to the archive or quarantine area), as the nightly DAG does with the
@@ -73,11 +73,12 @@ class Ingestor:
 
     @property
     def validator(self):
-        """The Great Expectations runner (xuncha.validation.Validator), built on first use."""
+        """The Great Expectations runner, built on first use and shared by the process's Ingestors
+        (xuncha.validation.shared_validator: one GX context per process)."""
         if self._validator is None:
-            from xuncha.validation import Validator
+            from xuncha.validation import shared_validator
 
-            self._validator = Validator(self.url)
+            self._validator = shared_validator(self.url)
         return self._validator
 
     def ingest(self, export: inbox.Arrival | Path, county: County) -> BatchResult:

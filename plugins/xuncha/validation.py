@@ -84,6 +84,23 @@ def resolve(query: str, staged: dict[str, str], lineage: tuple[str, ...]) -> str
     return query.replace("{lineage}", "ARRAY[" + ",".join(f"'{c}'" for c in lineage) + "]::text[]")
 
 
+_SHARED: dict[tuple[str, str, str], "Validator"] = {}
+
+
+def shared_validator(url: str) -> "Validator":
+    """This process's Validator for the warehouse `url` under the current settings (XUNCHA_HOME, XUNCHA_DATA_DOCS),
+    built on first use and kept: GX's context is costly to build (issue 16: once per process, not per Ingestor).
+
+    Not for two threads at once (GX's context is not thread-safe; one ingest runs validation at a time)."""
+    from xuncha.settings import get_settings
+
+    settings = get_settings()
+    key = (url, str(settings.home), settings.data_docs)
+    if key not in _SHARED:
+        _SHARED[key] = Validator(url)
+    return _SHARED[key]
+
+
 class Validator:
     """One ephemeral GX context over the warehouse; runs entity suites on views of staged files.
 
@@ -112,7 +129,9 @@ class Validator:
         # The generic SQL datasource: GX's PostgresDatasource rejects Unix-socket URLs (the embedded server's).
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.datasource = self.context.data_sources.add_sql("warehouse", connection_string=url)
+            # pool_pre_ping: the context lives as long as the process (shared_validator), the server may restart.
+            self.datasource = self.context.data_sources.add_sql("warehouse", connection_string=url,
+                                                                kwargs={"pool_pre_ping": True})
         self.docs_mode = docs_mode or settings.data_docs
         if self.docs_mode not in ("failures", "all", "off"):
             raise ValueError(f"XUNCHA_DATA_DOCS must be failures, all or off, not {self.docs_mode!r}")
