@@ -11,7 +11,7 @@ import shutil
 import pytest
 from conftest import query
 
-from xuncha import db, loading, migrate
+from xuncha import db, loading, migrate, typed
 from xuncha.spec import load_spec
 
 STAGING = "staging.b990016_findings"
@@ -31,6 +31,7 @@ def _stage(cur, rows):
     for key, summary, updated in rows:
         cur.execute(f"INSERT INTO {STAGING} (finding_id, inspection_id, category, found_date, summary, updated_at) "
                     "VALUES (%s, 'I1', 'SL1', '2024-01-01', %s, %s)", (key, summary, updated))
+    typed.cast_once(cur, STAGING, load_spec().entity("findings"))   # as staging.stage_export does
 
 
 def _night(url, county, lineage, batch, rows, snapshot_at=None):

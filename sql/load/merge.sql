@@ -27,7 +27,8 @@
 SET LOCAL work_mem = '256MB';
 
 WITH src AS (
-    -- The last row per key in the file wins (updated_at, then row_no); cast once, here.
+    -- The last row per key in the file wins (updated_at, then row_no); values were trimmed and cast once, after
+    -- staging (xuncha.typed): c.cast names the typed column.
     SELECT DISTINCT ON ({{ key }})
 {%- for c in columns %}
         {{ c.cast }} AS {{ c.name }}{{ "," if not loop.last }}
