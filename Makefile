@@ -62,7 +62,7 @@ $(DLT_STAMP): bench/requirements-dlt.txt | $(STAMP)
 	$(BIN)/uv pip install --quiet --python $(DLT_VENV)/bin/python --require-hashes -r bench/requirements-dlt.txt
 	@rm -f $(DLT_VENV)/.installed-* && touch $@
 
-bench-dlt: $(DLT_STAMP)  ## the benchmark's own venv with dlt ($(DLT_VENV), bench/requirements-dlt.txt; not the product's lock)
+bench-dlt: $(DLT_STAMP)  ## the benchmark's own venv with dlt (.venv-bench-dlt from bench/requirements-dlt.txt; not the product's lock)
 
 bench: install sysdeps bench-dlt  ## benchmarks: load vs COPY/to_sql/dlt, memory, nightly fan-out (dags test, and the real scheduler on Local and Celery executors), marts at scale (prints a table)
 	$(BIN)/python bench/run.py
