@@ -45,7 +45,7 @@ def setup_env(home: Path) -> None:
 
 def timed_phases():
     """Wrap the pipeline's steps with timers (monkeypatching in this process only; no source is edited)."""
-    from xuncha import loading, parsing, publish, staging, validation
+    from xuncha import loading, parsing, publish, staging, typed, validation
 
     def wrap(owner, attr, label):
         fn = getattr(owner, attr)
@@ -59,6 +59,7 @@ def timed_phases():
         setattr(owner, attr, inner)
 
     wrap(parsing, "stage_file", "stage (COPY into staging)")
+    wrap(typed, "cast_once", "cast once (trim + type)")
     wrap(validation.Validator, "__init__", "GX context setup")
     wrap(validation.Validator, "validate", "GX validate (all entities)")
     wrap(loading, "merge", "merge into core + history")
