@@ -2,7 +2,8 @@
 
 One mart table = one file `sql/marts/<name>.sql` and its description `<name>.yml` (xuncha.metric_dictionary).
 The marts are dated series: each row holds the figures as they stood at the end of its `as_of` day, computed
-from history through the as-of functions (`mart.<entity>_as_of(dates, codes)`, one file each in sql/repeatable).
+from core (the current versions) and history (the superseded ones) through the as-of functions
+(`mart.<entity>_as_of(dates, codes)`, one file each in sql/repeatable).
 A refresh replaces the rows of the given days for the given reporting units, and nothing else:
 
 - `counties` are county-system codes (as the load's asset events name them); they map to reporting units
