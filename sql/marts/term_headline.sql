@@ -27,44 +27,39 @@ WITH new AS (
        AND NOT EXISTS (SELECT 1 FROM mart.state_horizon_batches s WHERE s.batch_id = b.batch_id)
     RETURNING batch_id
 ),
-batches AS (  -- the new batches and the county codes whose rows they can have written (lineages roll up to a unit)
-    SELECT min(n.batch_id) AS lo, array_agg(n.batch_id) AS ids,
-           mart.source_codes(array_agg(DISTINCT coalesce(cw.report_code, b.county_code))) AS codes
-      FROM new n JOIN audit.batches b USING (batch_id)
-      LEFT JOIN mart.county_crosswalk cw ON cw.source_code = b.county_code
-),
+batches AS (SELECT min(batch_id) AS lo, array_agg(batch_id) AS ids FROM new),
 changes AS (   -- every version the new batches recorded, with the date its row's headline counts it from: the
-               -- ones since superseded are in history (its batch_id index), the current ones in core (issue 16,
-               -- 0090), read from the partitions of the batches' counties only
+               -- ones since superseded are in history, the current ones in core (issue 16, 0090); both through
+               -- their BRIN indexes on batch_id (0012, 0091)
     SELECT h.county_code, h.withdrawn_at, h.updated_at, h.start_date AS day
       FROM history.rounds h, batches b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(b.ids)
     UNION ALL
     SELECT c.county_code, c.withdrawn_at, c.updated_at, c.start_date
-      FROM core.rounds c, batches b WHERE c.county_code = ANY((SELECT codes FROM batches)::text[]) AND c.batch_id = ANY(b.ids)
+      FROM core.rounds c, batches b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(b.ids)
     UNION ALL
     SELECT h.county_code, h.withdrawn_at, h.updated_at, h.onsite_start
       FROM history.inspections h, batches b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(b.ids)
     UNION ALL
     SELECT c.county_code, c.withdrawn_at, c.updated_at, c.onsite_start
-      FROM core.inspections c, batches b WHERE c.county_code = ANY((SELECT codes FROM batches)::text[]) AND c.batch_id = ANY(b.ids)
+      FROM core.inspections c, batches b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(b.ids)
     UNION ALL
     SELECT h.county_code, h.withdrawn_at, h.updated_at, h.found_date
       FROM history.findings h, batches b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(b.ids)
     UNION ALL
     SELECT c.county_code, c.withdrawn_at, c.updated_at, c.found_date
-      FROM core.findings c, batches b WHERE c.county_code = ANY((SELECT codes FROM batches)::text[]) AND c.batch_id = ANY(b.ids)
+      FROM core.findings c, batches b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(b.ids)
     UNION ALL
     SELECT h.county_code, h.withdrawn_at, h.updated_at, h.transfer_date
       FROM history.clues h, batches b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(b.ids)
     UNION ALL
     SELECT c.county_code, c.withdrawn_at, c.updated_at, c.transfer_date
-      FROM core.clues c, batches b WHERE c.county_code = ANY((SELECT codes FROM batches)::text[]) AND c.batch_id = ANY(b.ids)
+      FROM core.clues c, batches b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(b.ids)
     UNION ALL
     SELECT h.county_code, h.withdrawn_at, h.updated_at, h.decision_date
       FROM history.case_outcomes h, batches b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(b.ids)
     UNION ALL
     SELECT c.county_code, c.withdrawn_at, c.updated_at, c.decision_date
-      FROM core.case_outcomes c, batches b WHERE c.county_code = ANY((SELECT codes FROM batches)::text[]) AND c.batch_id = ANY(b.ids)
+      FROM core.case_outcomes c, batches b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(b.ids)
 )
 INSERT INTO mart.state_horizon AS s (county_code, horizon)
 SELECT county_code,    -- a version takes effect at valid_from (0010): its withdrawn_at when withdrawn, else updated_at
