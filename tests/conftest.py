@@ -96,6 +96,22 @@ def clean(warehouse, settings):
     return warehouse
 
 
+@pytest.fixture
+def fresh_db(warehouse):
+    """A brand-new empty database on the suite's server (no migration applied); its URL. Dropped afterwards."""
+    from sqlalchemy.engine import make_url
+
+    from xuncha import db
+
+    name = "xuncha_fresh_test"
+    with db.connect(warehouse, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {name}")
+    yield make_url(warehouse).set(database=name).render_as_string(hide_password=False)
+    with db.connect(warehouse, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(scope="session")
 def airflow_ready(warehouse, settings):
     """Airflow's metadata database migrated on the suite's server (once per session)."""

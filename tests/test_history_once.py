@@ -137,21 +137,6 @@ def test_a_row_is_written_once_and_history_holds_exactly_the_superseded_versions
                  (DAYS,)) == [("K4",)]
 
 
-@pytest.fixture
-def fresh_db(warehouse):
-    """A brand-new empty database on the suite's server (as tests/test_migrations.py)."""
-    name = "xuncha_history_once_test"
-    with db.connect(warehouse, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        cur.execute(f"CREATE DATABASE {name}")
-    from sqlalchemy.engine import make_url
-
-    url = make_url(warehouse).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with db.connect(warehouse, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 def test_migration_0090_keeps_the_closed_versions_and_every_as_of_row(fresh_db, tmp_path):
     # A warehouse before 0090, with the as-of functions of 0013 (history holds every version, the current one too).
     old = tmp_path / "migrations"

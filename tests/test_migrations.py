@@ -7,23 +7,8 @@ import shutil
 import pytest
 from conftest import query
 
-from xuncha import db, migrate
+from xuncha import migrate
 from xuncha.spec import load_spec
-
-
-@pytest.fixture
-def fresh_db(warehouse):
-    """A brand-new empty database on the suite's server."""
-    name = "xuncha_migration_test"
-    with db.connect(warehouse, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        cur.execute(f"CREATE DATABASE {name}")
-    from sqlalchemy.engine import make_url
-
-    url = make_url(warehouse).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with db.connect(warehouse, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_migrations_apply_in_order_and_are_recorded(fresh_db):
