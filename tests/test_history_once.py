@@ -8,7 +8,6 @@ import dataclasses
 import datetime as dt
 import shutil
 
-import pytest
 from conftest import query
 
 from xuncha import db, loading, migrate, typed
