@@ -100,3 +100,23 @@ def test_every_dag_notifies_failures(dags):
         for t in dag.tasks:
             assert notify.task_failed in (t.on_failure_callback if isinstance(t.on_failure_callback, list)
                                           else [t.on_failure_callback]), f"{dag_id}.{t.task_id}"
+
+
+def test_the_local_clusters_policy_stops_time_based_runs_and_leaves_asset_triggered_dags_alone(dags):
+    """xuncha.cluster.POLICY (tests and benchmarks): the nightly and health DAGs get catchup off and a start date
+    in 2099, so the scheduler makes no run by itself (not even after a backfill); the marts DAG keeps its own."""
+    from xuncha.cluster import POLICY
+
+    from airflow.sdk import DAG
+
+    namespace: dict = {}
+    exec(POLICY, namespace)
+    fresh = {o.dag_id: o for path in DAG_FILES for o in vars(_load(path)).values() if isinstance(o, DAG)}  # not `dags`'
+    assert fresh.keys() == dags.keys()
+    for dag_id, dag in fresh.items():
+        start, catchup = dag.start_date, dag.catchup
+        namespace["dag_policy"](dag)
+        if dag_id == "xuncha_marts":
+            assert (dag.start_date, dag.catchup) == (start, catchup)
+        else:
+            assert dag.catchup is False and dag.start_date.year == 2099, dag_id

@@ -40,7 +40,8 @@ import datetime
 
 
 def dag_policy(dag):
-    if getattr(dag.timetable, "periodic", False):
+    # Time-based: neither scheduled on assets nor unschedulable (the Task SDK's timetables have no `periodic`).
+    if dag.timetable.asset_condition is None and getattr(dag.timetable, "can_be_scheduled", True):
         dag.catchup = False
         dag.start_date = datetime.datetime(2099, 1, 1, tzinfo=datetime.timezone.utc)
 '''
