@@ -64,10 +64,10 @@ $(DLT_STAMP): bench/requirements-dlt.txt | $(STAMP)
 
 bench-dlt: $(DLT_STAMP)  ## the benchmark's own venv with dlt (.venv-bench-dlt from bench/requirements-dlt.txt; not the product's lock)
 
-bench: install sysdeps bench-dlt  ## benchmarks: load vs COPY/to_sql/dlt, memory, nightly fan-out (dags test, and the real scheduler on Local and Celery executors), marts at scale (prints a table)
+bench: install sysdeps bench-dlt  ## benchmarks: load vs COPY/to_sql/dlt, memory, nightly fan-out (dags test, and the real scheduler on Local and Celery executors), the seed term's catch-up under the scheduler, marts at scale, one small export (prints a table; hours on 2 cores)
 	$(BIN)/python bench/run.py
 
-bench-quick: install bench-dlt  ## the benchmarks at small sizes (a smoke run, ~3 min)
+bench-quick: install sysdeps bench-dlt  ## the benchmarks at small sizes (a smoke run; the real-scheduler cases make it tens of minutes)
 	$(BIN)/python bench/run.py --quick
 
 PORT ?= 8080
