@@ -257,13 +257,19 @@ def test_a_group_of_nights_loads_like_one_night_at_a_time_and_a_bad_night_is_pin
     assert [ok for _, ok in per_batch] == [True, True, False, True]
 
 
+def counting_validations(reg, url, monkeypatch):
+    """A new Ingestor whose GX validations are recorded: (ingestor, the entity of each validation run, in order)."""
+    ingestor = pipeline.Ingestor(reg, url=url)
+    calls: list[str] = []
+    real = ingestor.validator.validate
+    monkeypatch.setattr(ingestor.validator, "validate", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    return ingestor, calls
+
+
 def test_a_clean_group_is_validated_once_and_recorded_per_export(clean, reg, settings, monkeypatch):
     dirs = [land(settings, f"410325-2019031{5 + i}-01", f"2019-03-1{5 + i}", slice_rows(updated=f"2019-03-1{5 + i}T20:00:00+08:00"))
             for i in range(3)]
-    ingestor = pipeline.Ingestor(reg, url=clean)
-    calls = []
-    real = ingestor.validator.validate
-    monkeypatch.setattr(ingestor.validator, "validate", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    ingestor, calls = counting_validations(reg, clean, monkeypatch)
     results = ingestor.ingest_many(dirs, reg.get(COUNTY))
     assert [r.status for r in results] == ["loaded"] * 3
     assert sorted(calls) == ["findings", "inspections", "org_units", "rounds"], "one GX run per entity for the whole group"
@@ -279,10 +285,7 @@ def test_a_group_whose_only_failures_are_warnings_is_validated_once_and_warned_p
     for i in (0, 2):   # end_date before start_date: a warning (rounds.json), the export loads
         nights[i]["rounds"][0]["end_date"] = f"2019-02-0{1 + i}"
     dirs = [land(settings, f"410325-2019031{5 + i}-01", f"2019-03-1{5 + i}", rows) for i, rows in enumerate(nights)]
-    ingestor = pipeline.Ingestor(reg, url=clean)
-    calls = []
-    real = ingestor.validator.validate
-    monkeypatch.setattr(ingestor.validator, "validate", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    ingestor, calls = counting_validations(reg, clean, monkeypatch)
     results = ingestor.ingest_many(dirs, reg.get(COUNTY))
     assert [r.status for r in results] == ["loaded"] * 3
     assert sorted(calls) == ["findings", "inspections", "org_units", "rounds"], "one GX run per entity, no bisection"
