@@ -78,6 +78,7 @@ def test_marts_dag_is_scheduled_on_the_core_assets_and_the_end_of_each_nightly_r
     condition = marts.timetable.asset_condition
     assert type(condition).__name__ == "AssetAny", "any one changed core table should trigger a refresh"
     assert {a.uri for a in condition.objects} == produced
+    assert marts.max_active_runs == 1, "refreshes serialise on one lock: a second run would only hold a task slot"
 
 
 def test_each_county_is_one_mapped_chain_with_readable_labels(dags):

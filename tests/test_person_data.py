@@ -39,6 +39,29 @@ def test_what_counts_as_person_data(warehouse, text, kind):
     assert query(warehouse, "SELECT staging.pii_kind(%s)", (text,)) == [(kind,)]
 
 
+def test_the_cheap_prefilter_never_hides_person_data(warehouse):
+    """The rule runs staging.may_hold_pii before staging.pii_kind (migration 0092); it must pass every value pii_kind
+    classifies. Random text dense in digits, spaces and dashes (seeded), plus numbers of each kind embedded in it."""
+    import random
+
+    rnd = random.Random(16)
+    def noise(n):
+        return "".join(rnd.choice("0123456789012345678901234567890123456789 -xX号a") for _ in range(n))
+    kinds = ["410302198001011230", "11010519491231002X", "410302800101123", "13812345678", "6222021234567894",
+             "4111-1111-1111-1111", "4111 1111 1111 1111 123"]
+    values = [noise(rnd.randint(1, 40)) for _ in range(20000)]
+    values += [noise(rnd.randint(0, 5)) + rnd.choice(["", " ", "号"]) + k + rnd.choice(["", " ", "元"]) + noise(rnd.randint(0, 5))
+               for k in kinds for _ in range(300)]
+    [(found, hidden)] = query(warehouse, """SELECT count(*) FILTER (WHERE staging.pii_kind(v) IS NOT NULL),
+                                                   count(*) FILTER (WHERE staging.pii_kind(v) IS NOT NULL AND NOT staging.may_hold_pii(v))
+                                              FROM unnest(%s::text[]) v""", (values,))
+    assert found > 2000, "the sample must hold person data of every kind for the check to mean anything"
+    assert hidden == 0
+    [(passed,)] = query(warehouse, "SELECT count(*) FROM unnest(%s::text[]) v WHERE staging.may_hold_pii(v)",
+                        (["编号 410325-F0001", "违规资金 12345678.90 元", "2019年3月15日 谈话"],))
+    assert passed == 0, "ids, amounts and dates are not sent to the full check"
+
+
 def test_a_report_quote_is_masked_escaped_and_bounded(warehouse):
     [(m,)] = query(warehouse, "SELECT staging.pii_masked(%s)", ("身份证410302198001011230\x1b[31m" + "长" * 300,))
     assert "410302198001011230" not in m and "41**************30" in m
