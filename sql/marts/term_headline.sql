@@ -62,9 +62,9 @@ changes AS (   -- every version the new batches recorded, with the date its row'
       FROM core.case_outcomes c, batches b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(b.ids)
 )
 INSERT INTO mart.state_horizon AS s (county_code, horizon)
-SELECT county_code,    -- a version takes effect at valid_from (0010): its withdrawn_at when withdrawn, else updated_at
-       max(greatest((coalesce(withdrawn_at, updated_at)
-                     AT TIME ZONE 'Asia/Shanghai')::date, day))
+SELECT county_code,    -- a version takes effect at valid_from (0010): its withdrawn_at when withdrawn, else updated_at;
+                       -- the local date is monotonic in it, so it is taken once, of the max (P4: 15 → 10 s at 13 M rows)
+       greatest((max(coalesce(withdrawn_at, updated_at)) AT TIME ZONE 'Asia/Shanghai')::date, max(day))
   FROM changes GROUP BY county_code
 ON CONFLICT (county_code) DO UPDATE SET horizon = greatest(s.horizon, EXCLUDED.horizon), changed_at = now();
 
