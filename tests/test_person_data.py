@@ -55,7 +55,7 @@ def test_the_cheap_prefilter_never_hides_person_data(warehouse):
     [(found, hidden)] = query(warehouse, """SELECT count(*) FILTER (WHERE staging.pii_kind(v) IS NOT NULL),
                                                    count(*) FILTER (WHERE staging.pii_kind(v) IS NOT NULL AND NOT staging.may_hold_pii(v))
                                               FROM unnest(%s::text[]) v""", (values,))
-    assert found > 1000, "the sample must hold person data of every kind for the check to mean anything"
+    assert found > 1000, "the sample must hold person data for the check to mean anything"
     assert hidden == 0
     [(passed,)] = query(warehouse, "SELECT count(*) FROM unnest(%s::text[]) v WHERE staging.may_hold_pii(v)",
                         (["编号 410325-F0001", "违规资金 12345678.90 元", "2019年3月15日 谈话"],))
