@@ -162,4 +162,8 @@ def run_night(clean, settings, tmp_path, lock, codes):
         # Work ran on both workers (the Celery node names of --celery-hostname).
         hosts = {ti["hostname"].split("@")[0] for ti in tis} | {tries[0]["hostname"].split("@")[0]}
         assert hosts == set(WORKERS), hosts
+        # Each worker imported GX once, before it forked tasks (xuncha.preload): the retried county's task did not.
+        log = (cluster.home / "airflow" / "logs" / "dag_id=xuncha_nightly" / f"run_id={run_id}" / "task_id=county.ingest"
+               / f"map_index={idx}" / "attempt=2.log").read_text(encoding="utf-8")
+        assert "Great Expectations preloaded by the worker" in log, log[-3000:]
     return cluster, run_id, idx, victim

@@ -47,6 +47,13 @@ def dag_policy(dag):
 '''
 
 
+PRELOAD = """
+from xuncha.preload import preload  # as plugins/airflow_local_settings.py, which this file shadows
+
+preload()
+"""
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 nobody listens on now."""
     with socket.socket() as s:
@@ -122,8 +129,8 @@ class LocalCluster:
         pw_file = home / "local_cluster_passwords.json"
         pw_file.write_text(json.dumps({"admin": ADMIN_PASSWORD}), encoding="utf-8")
         policy = home / "config" / "airflow_local_settings.py"      # $AIRFLOW_HOME/config is on Airflow's sys.path
-        policy.parent.mkdir(exist_ok=True)
-        policy.write_text(POLICY if not self.scheduled else "", encoding="utf-8")
+        policy.parent.mkdir(exist_ok=True)                          # and shadows plugins/airflow_local_settings.py
+        policy.write_text((POLICY if not self.scheduled else "") + PRELOAD, encoding="utf-8")
         env |= {
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",

@@ -97,7 +97,15 @@ def shared_validator(url: str) -> "Validator":
     settings = get_settings()
     key = (url, str(settings.home), settings.data_docs)
     if key not in _SHARED:
+        import logging
+
+        from xuncha import preload
+
+        t = time.perf_counter()
         _SHARED[key] = Validator(url)
+        logging.getLogger(__name__).info(
+            "GX context built in %.1f s (Great Expectations %s)", time.perf_counter() - t,
+            "preloaded by the worker" if preload.PRELOADED else "imported by this process")
     return _SHARED[key]
 
 

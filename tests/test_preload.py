@@ -1,0 +1,48 @@
+"""Great Expectations is imported once per Airflow worker, before it forks task processes (xuncha.preload,
+plugins/airflow_local_settings.py); tests/test_scaleout.py shows it in a real Celery worker's task log."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xuncha.preload import forks_tasks
+
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+
+
+@pytest.mark.parametrize("argv,executor,forks", [
+    (["airflow", "scheduler"], "LocalExecutor", True),
+    (["airflow", "scheduler"], "CeleryExecutor", False),          # Celery's scheduler only queues
+    (["airflow", "celery", "worker", "--celery-hostname", "w1"], "CeleryExecutor", True),
+    (["airflow", "dag-processor"], "LocalExecutor", False),
+    (["airflow", "api-server"], "LocalExecutor", False),
+    (["airflow", "triggerer"], "LocalExecutor", False),
+    (["airflow", "dags", "test", "xuncha_nightly"], "LocalExecutor", False),
+])
+def test_only_processes_that_fork_tasks_preload(argv, executor, forks):
+    assert forks_tasks(argv, executor) is forks
+
+
+def test_a_task_forked_from_a_scheduler_has_gx_imported_already():
+    """Airflow's own settings start-up imports airflow_local_settings from the plugins folder; a process forked after
+    it (as the LocalExecutor forks its workers, and they their tasks) finds GX in sys.modules."""
+    code = """
+import os, sys
+sys.argv = ["airflow", "scheduler"]
+import airflow.settings  # initialises Airflow, which imports airflow_local_settings from the plugins folder
+pid = os.fork()
+if pid == 0:
+    from xuncha import preload
+    os._exit(0 if preload.PRELOADED and "great_expectations" in sys.modules else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+    env = dict(os.environ, AIRFLOW__CORE__EXECUTOR="LocalExecutor", AIRFLOW__CORE__PLUGINS_FOLDER=str(PLUGINS),
+               PYTHONPATH=os.pathsep.join([str(PLUGINS), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
