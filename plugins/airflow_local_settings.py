@@ -1,8 +1,20 @@
-"""Airflow local settings shipped with Xuncha: Airflow imports this module in every process it starts (the plugins
-folder is on its sys.path). It preloads Great Expectations in the processes that fork task processes
-(xuncha.preload). A deployment with its own `$AIRFLOW_HOME/config/airflow_local_settings.py` shadows this file and
-should call `xuncha.preload.preload()` there too."""
+"""Airflow local settings shipped with Xuncha. Airflow imports the module `airflow_local_settings` in every process it
+starts (airflow.settings.initialize), and the plugins folder is on its sys.path (before `$AIRFLOW_HOME/config`, when
+it is on PYTHONPATH or installed). It:
+
+- preloads Great Expectations in the processes that fork task processes (xuncha.preload);
+- installs the LocalCluster's cluster policy (xuncha.cluster.hold_schedule) when XUNCHA_CLUSTER_HOLD_SCHEDULE=1,
+  which only xuncha.cluster.LocalCluster sets (tests and benchmarks).
+
+A deployment that mounts its own airflow_local_settings.py (the Helm chart's `airflowLocalSettings`) should call
+`xuncha.preload.preload()` there too (docs/operations.md).
+"""
+
+import os
 
 from xuncha.preload import preload
 
 preload()
+
+if os.environ.get("XUNCHA_CLUSTER_HOLD_SCHEDULE") == "1":
+    from xuncha.cluster import hold_schedule as dag_policy  # noqa: F401  (Airflow reads this name)

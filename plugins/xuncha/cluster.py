@@ -29,29 +29,20 @@ ADMIN_PASSWORD = "xuncha-local-admin"
 """Password of the local cluster's `admin` (loopback only, its own AIRFLOW_HOME): written to the passwords file."""
 
 
-POLICY = '''"""Cluster policy of xuncha.cluster.LocalCluster: the scheduler starts no run by itself.
-
-Periodic DAGs get catchup off and a start date far ahead, so no past or current night is scheduled, whatever
-the DAG files or a backfill of earlier nights say (with catchup on, Airflow schedules every night after the
-latest backfilled one). Backfills still run every task (their runs ignore the start date), and DAGs scheduled
-on assets still run when their assets change.
-"""
-import datetime
+HOLD_ENV = "XUNCHA_CLUSTER_HOLD_SCHEDULE"
+"""Set to 1 in a LocalCluster's services (scheduled=False): plugins/airflow_local_settings.py then installs
+hold_schedule as Airflow's dag_policy."""
 
 
-def dag_policy(dag):
-    # Time-based: neither scheduled on assets nor unschedulable (the Task SDK's timetables have no `periodic`).
+def hold_schedule(dag) -> None:
+    """Cluster policy of LocalCluster: the scheduler starts no run by itself. Time-based DAGs (neither scheduled on
+    assets nor unschedulable; the Task SDK's timetables have no `periodic`) get catchup off and a start date in
+    2099, so no past or current night is scheduled, whatever the DAG files or a backfill of earlier nights say
+    (with catchup on, Airflow schedules every night after the latest backfilled one). Backfills still run every
+    task (their runs ignore the start date), and DAGs scheduled on assets still run when their assets change."""
     if dag.timetable.asset_condition is None and getattr(dag.timetable, "can_be_scheduled", True):
         dag.catchup = False
-        dag.start_date = datetime.datetime(2099, 1, 1, tzinfo=datetime.timezone.utc)
-'''
-
-
-PRELOAD = """
-from xuncha.preload import preload  # as plugins/airflow_local_settings.py, which this file shadows
-
-preload()
-"""
+        dag.start_date = dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def free_port() -> int:
@@ -103,7 +94,7 @@ class LocalCluster:
     init: bool = True
     """Run `airflow db migrate` and set the pools first (False: the metadata database is ready, e.g. a copy)."""
     scheduled: bool = False
-    """False: a cluster policy (POLICY) keeps the scheduler from starting periodic runs by itself; what runs is
+    """False: a cluster policy (hold_schedule) keeps the scheduler from starting periodic runs by itself; what runs is
     what is asked through the API (backfills) and what assets trigger. True: the DAGs' own schedules."""
     services: dict[str, Service] = field(default_factory=dict, init=False)
 
@@ -128,10 +119,8 @@ class LocalCluster:
         env = airflow_env.airflow_environ(self.settings, base=base)
         pw_file = home / "local_cluster_passwords.json"
         pw_file.write_text(json.dumps({"admin": ADMIN_PASSWORD}), encoding="utf-8")
-        policy = home / "config" / "airflow_local_settings.py"      # $AIRFLOW_HOME/config is on Airflow's sys.path
-        policy.parent.mkdir(exist_ok=True)                          # and shadows plugins/airflow_local_settings.py
-        policy.write_text((POLICY if not self.scheduled else "") + PRELOAD, encoding="utf-8")
         env |= {
+            HOLD_ENV: "0" if self.scheduled else "1",
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(pw_file),
