@@ -379,8 +379,15 @@ class LocalCluster:
         return None
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        """Every task instance of the run (mapped ones included), current tries."""
-        return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})["task_instances"]
+        """Every task instance of the run (mapped ones included), current tries; paged, as the API returns at most
+        [api] maximum_page_limit (100) per request."""
+        out: list[dict] = []
+        while True:
+            page = self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                            params={"limit": 100, "offset": len(out)})
+            out += page["task_instances"]
+            if not page["task_instances"] or len(out) >= page["total_entries"]:
+                return out
 
     def tries(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> list[dict]:
         """Every try of one task instance, oldest first (GET …/taskInstances/{task}/{map_index}/tries)."""
