@@ -107,22 +107,19 @@ def test_the_local_clusters_policy_stops_time_based_runs_and_leaves_asset_trigge
     """xuncha.cluster.hold_schedule (tests and benchmarks), installed by plugins/airflow_local_settings.py when
     LocalCluster sets XUNCHA_CLUSTER_HOLD_SCHEDULE=1: the nightly and health DAGs get catchup off and a start date
     in 2099, so the scheduler makes no run by itself (not even after a backfill); the marts DAG keeps its own."""
-    import importlib
     import os
 
     from airflow.sdk import DAG
 
     from xuncha.cluster import HOLD_ENV, hold_schedule
 
-    settings_module = importlib.import_module("airflow_local_settings")
-    assert Path(settings_module.__file__).parent.name == "plugins", settings_module.__file__
-    os.environ[HOLD_ENV] = "1"
+    local_settings = DAGS_DIR.parent / "plugins" / "airflow_local_settings.py"   # as Airflow imports it: the plugins
+    os.environ[HOLD_ENV] = "1"                                                   # folder is on its sys.path
     try:
-        assert importlib.reload(settings_module).dag_policy is hold_schedule
+        assert _load(local_settings).dag_policy is hold_schedule
     finally:
         del os.environ[HOLD_ENV]
-        del settings_module.dag_policy
-    assert not hasattr(importlib.reload(settings_module), "dag_policy"), "no policy outside a LocalCluster"
+    assert not hasattr(_load(local_settings), "dag_policy"), "no policy outside a LocalCluster"
     fresh = {o.dag_id: o for path in DAG_FILES for o in vars(_load(path)).values() if isinstance(o, DAG)}  # not `dags`'
     assert fresh.keys() == dags.keys()
     for dag_id, dag in fresh.items():

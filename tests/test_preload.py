@@ -42,7 +42,6 @@ if pid == 0:
 _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
 """
-    env = dict(os.environ, AIRFLOW__CORE__EXECUTOR="LocalExecutor", AIRFLOW__CORE__PLUGINS_FOLDER=str(PLUGINS),
-               PYTHONPATH=os.pathsep.join([str(PLUGINS), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ, AIRFLOW__CORE__EXECUTOR="LocalExecutor", AIRFLOW__CORE__PLUGINS_FOLDER=str(PLUGINS))
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
