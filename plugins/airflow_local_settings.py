@@ -1,6 +1,6 @@
 """Airflow local settings shipped with Xuncha. Airflow imports the module `airflow_local_settings` in every process it
-starts (airflow.settings.initialize), and the plugins folder is on its sys.path (before `$AIRFLOW_HOME/config`, when
-it is on PYTHONPATH or installed). It:
+starts (airflow.settings.initialize), from its sys.path, to which Airflow appends `$AIRFLOW_HOME/config` and then the
+plugins folder (a file of that name in config/ would shadow this one). It:
 
 - preloads Great Expectations in the processes that fork task processes (xuncha.preload);
 - installs the LocalCluster's cluster policy (xuncha.cluster.hold_schedule) when XUNCHA_CLUSTER_HOLD_SCHEDULE=1,

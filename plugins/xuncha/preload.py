@@ -25,10 +25,19 @@ PRELOADED = False
 def forks_tasks(argv: list[str], executor: str) -> bool:
     """Whether the Airflow process started as `argv` forks task processes under `executor` (the [core] executor
     setting): a scheduler running the LocalExecutor, or a Celery worker."""
-    words = argv[1:3]
-    if words[:2] == ["celery", "worker"]:
+    if argv[1:3] == ["celery", "worker"]:
         return True
-    return words[:1] == ["scheduler"] and "LocalExecutor" in executor
+    return argv[1:2] == ["scheduler"] and "LocalExecutor" in executor
+
+
+def import_gx():
+    """The `great_expectations` module, imported with Xuncha's settings: no usage analytics (GX_ANALYTICS_ENABLED
+    unless set), GX's own logging at WARNING. Used by the preload and by xuncha.validation.Validator."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    import great_expectations
+
+    return great_expectations
 
 
 def preload(argv: list[str] | None = None) -> bool:
@@ -40,10 +49,7 @@ def preload(argv: list[str] | None = None) -> bool:
 
         if not forks_tasks(sys.argv if argv is None else argv, conf.get("core", "executor", fallback="")):
             return False
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
-        import great_expectations  # noqa: F401  (kept in sys.modules for the forked tasks)
-
+        import_gx()   # kept in sys.modules for the forked tasks
         PRELOADED = True
     except Exception:  # noqa: BLE001
         logging.getLogger(__name__).warning("Great Expectations not preloaded; each task imports it", exc_info=True)

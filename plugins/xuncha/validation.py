@@ -13,7 +13,6 @@ pages: `failures` (default: exports with a failed or warning expectation — the
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import warnings
@@ -119,13 +118,10 @@ class Validator:
     def __init__(self, url: str, docs_home: Path | None = None, docs_mode: str | None = None):
         from xuncha.settings import get_settings
 
+        from xuncha.preload import import_gx
+
         settings = get_settings()
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-        import logging
-
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
-        import great_expectations as gx
-
+        gx = import_gx()
         self._gx = gx
         self.context = gx.get_context(mode="ephemeral")
         try:
