@@ -4,10 +4,11 @@
 One run per night from go-live (`XUNCHA_GO_LIVE`; history: `xuncha backfill`). `plan` lists the county systems the
 registry (config/counties.yml) says export that night; each county is one mapped task group, labelled with its name:
 `wait_for_export` (deferred until the export is there or the county's deadline passes; a miss is recorded and
-alerted) → `fetch` (remote landing, HTTP pull) → `ingest` (every export waiting up to that night, oldest first:
+alerted) → `ingest` (fetch: remote landing, HTTP pull; then every export waiting up to that night, oldest first:
 manifest and checksums → staging → Great Expectations → one-transaction publish, or quarantine with a report; emits
 the core Assets) → `outcome` (fails, with the reason, when an export was quarantined or the night missed). A county
-waits, fails and retries alone. `summary` lists loaded / quarantined / missing per county.
+waits, fails and retries alone. `summary` lists loaded / quarantined / missing per county. Three tasks per county,
+not more: the scheduler's loop grows with the task instances of the run (docs/performance.md, P3s).
 """
 
 from __future__ import annotations
@@ -37,11 +38,6 @@ def xuncha_nightly():
         conf = ctx["dag_run"].conf or {}
         return nightly.plan(registry.load(), nightly.run_night(ctx), conf.get("counties") or (ctx["params"] or {}).get("counties"))
 
-    @task(map_index_template=LABEL)
-    def fetch(county: dict) -> dict:
-        _, day = nightly.county_context(county)
-        return county | {"waiting": nightly.fetch_county(county["code"], day, warehouse_url_from_airflow())}
-
     @task(map_index_template=LABEL, outlets=list(CORE.values()), pool="xuncha_ingest")
     def ingest(county: dict) -> dict:
         return nightly.ingest_county(county, warehouse_url_from_airflow(), CORE)
@@ -58,13 +54,13 @@ def xuncha_nightly():
     def county_chain(county: dict):
         waited = ExportArrivalSensor(task_id="wait_for_export", county=county, map_index_template="{{ task.county['label'] }}",
                                      execution_timeout=dt.timedelta(hours=30))  # deferred until the deadline, next morning
-        return outcome(ingest(fetch(waited.output)))
+        return outcome(ingest(waited.output))
 
     @task(trigger_rule="all_done", outlets=[NIGHT])
     def summary(counties: list[dict]) -> dict:
         ctx = get_current_context()
         day = nightly.run_night(ctx)
-        ctx["outlet_events"][NIGHT].extra = {"business_date": day.isoformat(), "counties": []}  # the marts' last trigger
+        ctx["outlet_events"][NIGHT].extra = nightly.NIGHT_ENDED | {"business_date": day.isoformat()}  # marts' last trigger
         return nightly.night_summary(day, [c["code"] for c in counties], warehouse_url_from_airflow())
 
     planned = plan()

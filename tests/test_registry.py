@@ -86,3 +86,22 @@ def test_an_edited_counties_yml_is_seen_without_a_restart(tmp_path, monkeypatch)
     from xuncha import nightly
 
     assert [c["code"] for c in nightly.plan(registry.load(), dt.date(2019, 3, 15))] == ["410325", "410326"]
+
+
+def test_the_plan_starts_the_longest_night_first(tmp_path, monkeypatch):
+    """A catch-up's longest chain (a successor taking its predecessors' years) is mapped first, so the pool starts
+    it first; the rest keep registry order."""
+    from xuncha import nightly
+
+    monkeypatch.setenv("XUNCHA_LANDING", str(tmp_path))
+    reg = registry.default()
+    day = dt.date(2021, 3, 1)                          # 孟津区 410308 takes 孟津县 410322 and 吉利区 410306
+    for code, n in {"410322": 2, "410306": 1, "410308": 1, "410325": 3, "410326": 0}.items():
+        for i in range(n):
+            (tmp_path / code / f"{code}-2021030{i + 1}-01").mkdir(parents=True)
+    (tmp_path / "410326" / "_partial").mkdir(parents=True)  # `_` or `.` first: not an export folder
+    planned = [c["code"] for c in nightly.plan(reg, day)]
+    rest = [c.code for c in reg.active(day) if c.exports_on(day) and c.code not in ("410308", "410325")]
+    assert planned == ["410308", "410325", *rest]
+    assert nightly.plan(reg, day, ["410326", "410325"]) == [{"code": "410325", "label": reg.get("410325").label},
+                                                           {"code": "410326", "label": reg.get("410326").label}]

@@ -13,7 +13,6 @@ doubled. This is also issue 12's "worker killed mid-task under the real schedule
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
 import psycopg2
@@ -21,9 +20,8 @@ import pytest
 from conftest import query
 from exports import slice_rows, write_export
 
-from xuncha import db, registry
+from xuncha import db
 from xuncha.cluster import LocalCluster
-from xuncha.nightly import plan as nightly_plan
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(2400)]   # minutes of start-up on a busy 2-core machine
 
@@ -118,7 +116,6 @@ def run_night(clean, settings, tmp_path, lock, codes):
         run_id = wait_for("the backfill's run", lambda: [r for r in cluster.dag_runs("xuncha_nightly")
                                                          if r["run_type"] == "backfill"], 60, cluster)[0]["dag_run_id"]
 
-        idx = [c["code"] for c in nightly_plan(registry.load(), dt.date.fromisoformat(NIGHT), codes)].index(BIG)
         # The big county's load is held on its own batch row: the test locks it as soon as the load opens it, and
         # the load's next write to it (validation results, or the publish marking it loaded) waits. So the worker is
         # killed exactly mid-task, before the publish commits, whatever the machine's speed; other counties go on.
@@ -131,6 +128,9 @@ def run_night(clean, settings, tmp_path, lock, codes):
         wait_for(f"{BIG}'s load to be held", lambda: query(
             clean, "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
             (lock.get_backend_pid(),))[0][0], 600, cluster)
+        # BIG's map index, from its sensor's label (rendered once the sensor has ended, before BIG's load began).
+        idx = next(ti["map_index"] for ti in cluster.task_instances("xuncha_nightly", run_id)
+                   if ti["task_id"] == "county.wait_for_export" and BIG in (ti["rendered_map_index"] or ""))
         first = cluster.api("GET", f"/api/v2/dags/xuncha_nightly/dagRuns/{run_id}/taskInstances/county.ingest/{idx}")
         assert first["state"] == "running" and first["try_number"] == 1, first
         victim = first["hostname"].split("@")[0]

@@ -1,7 +1,7 @@
 """A county's night: the one entry point for taking in what a county system sent, used by every caller.
 
 The nightly DAG's `ingest` task, `xuncha ingest`, the fault tests and the benchmarks all call `run`. For a night
-it fetches (the one place that does: `fetch`), takes every export waiting up to that night, oldest first, through
+it fetches (the one place that does: `fetch`), then takes every export waiting up to that night, oldest first, through
 the pipeline (xuncha.pipeline, which returns what happened), alerts each quarantined or failed export once
 (xuncha.alerts.for_exports: the one place exports are alerted), moves pulled counties' watermarks and closes
 deadline misses the loads answer. The result is a `CountyNight`, which serialises to the
@@ -94,15 +94,27 @@ def fetch(county: County, settings: Settings, url: str) -> None:
     connectors.fetch(county, county.landing_dir(settings.landing), url)
 
 
+def members(registry: Registry, code: str, day: dt.date | None) -> list[County]:
+    """Whose inboxes county `code`'s night `day` takes, in order: its predecessors no longer active that night
+    (all when `day` is None), then itself (the registry's lineage, 2021 code changes)."""
+    lineage = registry.lineage(code)
+    return [*(registry.get(c) for c in reversed(lineage[1:]) if day is None or not registry.get(c).active_on(day)),
+            registry.get(code)]
+
+
+def backlog(registry: Registry, code: str, day: dt.date | None, settings: Settings | None = None) -> int:
+    """How many exports wait for county `code`'s night `day`: the folders in the inboxes of its `members`
+    (xuncha.inbox.backlog). Pulled and remote-landing counties count what is already fetched (usually nothing)."""
+    return sum(inbox.backlog(m, settings) for m in members(registry, code, day))
+
+
 def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None = None, settings: Settings | None = None,
-        exports: Sequence[inbox.Arrival] | None = None, move: bool = True, ingestor=None,
-        fetched: bool = False) -> CountyNight:
+        exports: Sequence[inbox.Arrival] | None = None, move: bool = True, ingestor=None) -> CountyNight:
     """Take in county `code`'s exports for the nights up to `day`, oldest first; returns what happened.
 
     `exports` None (the nightly run): fetch, then take what waits in the inboxes of the county and of its
     predecessors inactive on `day`. `exports` given (`xuncha ingest PATH`, tests, benchmarks): take exactly
-    those, as the county's, without fetching. `fetched`: the county's own exports were just fetched (the nightly
-    DAG's `fetch` task), so only its predecessors are. `move`: take handled exports out of their folders (archive or
+    those, as the county's, without fetching. `move`: take handled exports out of their folders (archive or
     quarantine). `ingestor`: a xuncha.pipeline.Ingestor to reuse (it holds the GX context), else a new one.
     Raises on infrastructure errors (database, network), after alerting the exports already quarantined or
     failed; bad input is quarantined and alerted, never raised.
@@ -115,13 +127,8 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
     county = registry.get(code)
     night = CountyNight(code, county.label, day)
     lineage = registry.lineage(code)
-    if exports is not None:
-        members = [county]
-    else:
-        members = [*(registry.get(c) for c in reversed(lineage[1:]) if day is None or not registry.get(c).active_on(day)),
-                   county]
-    for member in members:
-        if exports is None and not (fetched and member is county):
+    for member in [county] if exports is not None else members(registry, code, day):
+        if exports is None:
             fetch(member, settings, url)
         arrivals = list(exports) if exports is not None else inbox.waiting(member, settings, up_to=day)
         try:

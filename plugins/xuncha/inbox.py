@@ -90,6 +90,12 @@ def _export_dirs(root: Path) -> list[Path]:
     return [d for d in root.iterdir() if d.is_dir() and not d.name.startswith((".", "_"))]
 
 
+def backlog(county: County, settings: Settings | None = None) -> int:
+    """How many export folders wait in the county's inbox, whatever their night; reads no manifest (cheap enough
+    for a plan over a catch-up of thousands)."""
+    return len(_export_dirs(county.landing_dir((settings or get_settings()).landing)))
+
+
 def waiting(county: County, settings: Settings | None = None, up_to: dt.date | None = None) -> list[Arrival]:
     """Exports waiting in the county's inbox for nights up to `up_to` (all if None), oldest night first.
 

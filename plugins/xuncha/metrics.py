@@ -88,9 +88,9 @@ def refresh(url: str | None = None, counties: Iterable[str] | None = None, dates
 
 def pending_counties(url: str | None = None) -> list[str]:
     """County systems (codes, sorted) with a loaded batch the marts have not taken in: batch_id above the county's
-    mart.refresh_watermark, or no watermark yet. A refresh triggered by any asset event covers them too, so a load
-    whose own event reached no marts run (an Airflow race leaves such an event queued until the next one,
-    apache/airflow#54659) is in the marts by the night's last refresh (the nightly run's `night` event)."""
+    mart.refresh_watermark, or no watermark yet. The refresh the nightly run's `night` event triggers covers them
+    (one triggered mid-night does not: a county still loading is loaded in part), so a load whose own event reached
+    no marts run (an Airflow race, apache/airflow#54659) is in the marts by the night's last refresh."""
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute("""SELECT DISTINCT b.county_code FROM audit.batches b
                          LEFT JOIN mart.refresh_watermark w ON w.county_code = b.county_code

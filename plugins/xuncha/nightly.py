@@ -40,9 +40,17 @@ def start_date(timezone: str = "Asia/Shanghai"):
 
 def plan(registry: Registry, day: dt.date, only: list[str] | None = None) -> list[dict]:
     """The county systems that export for night `day`, as [{"code", "label"}] (from the registry, not the database);
-    `only`: restrict to these codes (the run's `counties` param)."""
+    `only`: restrict to these codes (the run's `counties` param).
+
+    Longest first: ordered by the exports waiting for each county's night (xuncha.county_night.backlog: its inbox
+    and its inactive predecessors'), most first, then in registry order. The pool `xuncha_ingest` takes a run's
+    mapped loads in map-index order, so in a catch-up the longest chain (a successor taking its predecessors'
+    years) starts first instead of running alone at the end (docs/performance.md, P3t)."""
+    from xuncha import county_night
+
     counties = [c for c in registry.active(day) if c.exports_on(day) and (not only or c.code in only)]
-    return [{"code": c.code, "label": c.label} for c in counties]
+    waiting = {c.code: county_night.backlog(registry, c.code, day) for c in counties}
+    return [{"code": c.code, "label": c.label} for c in sorted(counties, key=lambda c: -waiting[c.code])]
 
 
 def county_context(county: dict):
@@ -55,27 +63,16 @@ def county_context(county: dict):
 
 
 def ingest_county(county: dict, url: str, outlets: dict) -> dict:
-    """The nightly `ingest` task: county `county`'s night through xuncha.county_night.run; an event on each changed
-    core Asset (`outlets`: entity -> Asset) carries the night's extra. Returns `county` with its `summary` (XCom)."""
+    """The nightly `ingest` task: county `county`'s night through xuncha.county_night.run (which fetches first: remote
+    landing, HTTP pull); an event on each changed core Asset (`outlets`: entity -> Asset) carries the night's extra.
+    Returns `county` with its `summary` (XCom). Raises what county_night.run raises (infrastructure errors: retried)."""
     from xuncha import county_night, registry
 
     ctx, day = county_context(county)
-    night = county_night.run(registry.load(), county["code"], day, url=url, fetched=True)  # by the `fetch` task
+    night = county_night.run(registry.load(), county["code"], day, url=url)
     for entity in night.changed_entities:
         ctx["outlet_events"][outlets[entity]].extra = night.asset_extra()
     return county | {"summary": night.to_xcom()}
-
-
-def fetch_county(code: str, day: dt.date, url: str | None = None) -> int:
-    """Bring county `code`'s exports into its inbox (xuncha.county_night.fetch); returns how many wait up to `day`."""
-    from xuncha import county_night, db, inbox, registry
-    from xuncha.settings import get_settings
-
-    settings = get_settings()
-    county = registry.load().get(code)
-    url = url or db.warehouse_url(settings)
-    county_night.fetch(county, settings, url)
-    return len(inbox.waiting(county, settings, up_to=day))
 
 
 def verdict(county: dict, summary: dict) -> str | None:
@@ -124,10 +121,18 @@ def night_summary(day: dt.date, codes: list[str], url: str | None = None) -> dic
             "missing": sorted(c for c, s in out.items() if s["missing"])}
 
 
+NIGHT_ENDED = {"counties": [], "night_ended": True}  # the extra of the `night` Asset's event (summary task)
+
+
 def changed_counties(extras: list[dict], pending: list[str] = ()) -> list[str] | None:
-    """The counties a marts refresh covers: those named by the asset events that triggered it, plus `pending`
-    (xuncha.metrics.pending_counties: loaded but not yet in the marts, whichever event was late or lost); None
-    (= all) when run by hand (no events)."""
+    """The counties a marts refresh covers: those named by the extras of the asset events that triggered it, and,
+    when one of them is the night's end (the `night` Asset's event, extra `night_ended`), `pending` too
+    (xuncha.metrics.pending_counties: loaded but not yet in the marts, whichever event was late or lost). Not
+    mid-night: a county still loading is loaded in part, and would be refreshed again when its load ends (in a
+    catch-up, years of nights each time). None (= all) when run by hand (no events)."""
     if not extras:
         return None
-    return sorted({c for e in extras for c in (e or {}).get("counties", [])} | set(pending))
+    counties = {c for e in extras for c in (e or {}).get("counties", [])}
+    if any((e or {}).get("night_ended") for e in extras):
+        counties |= set(pending)
+    return sorted(counties)
