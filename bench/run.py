@@ -1,6 +1,6 @@
 """Xuncha benchmarks: ratios measured side by side in one run (not tests; `make bench`, `make bench-quick`).
 
-    .venv/bin/python bench/run.py [--quick] [--only p1,p2,p3,p3s,p3t,p4,p5] [--profile] [--keep]
+    .venv/bin/python bench/run.py [--quick] [--only p1,p2,p3,p3s,p3t,p4,p5] [--profile] [--keep] [--p3s-cases units:local,...]
 
 Every run uses its own XUNCHA_HOME under /tmp (own embedded PostgreSQL), stopped and deleted at the end
 (--keep leaves it). Each figure is printed as a row: name, measured, baseline, ratio, target, met
@@ -252,6 +252,8 @@ def main() -> int:
     ap.add_argument("--rows", type=int, help="P1 findings (default 1,000,000; quick 50,000)")
     ap.add_argument("--p4-findings", type=int)
     ap.add_argument("--timeout", type=int, default=900, help="statement timeout of a mart refresh, seconds")
+    ap.add_argument("--p3s-cases", help="P3s cases to run, e.g. units:local,synth:local (default: units and synth, "
+                                        "each on local and celery)")
     args = ap.parse_args()
     only = set(args.only.split(","))
     from fanout import P3_DETAIL, p3
@@ -283,7 +285,7 @@ def main() -> int:
         if "p3" in only:
             p3(work, args.quick)
         if "p3s" in only:
-            p3_scheduler(work, args.quick)
+            p3_scheduler(work, args.quick, set(args.p3s_cases.split(",")) if args.p3s_cases else None)
         if "p3t" in only:
             p3_catchup(work, args.quick)
         if "p4" in only:
