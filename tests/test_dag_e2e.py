@@ -98,7 +98,7 @@ def test_nightly_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(
     # Each task's log is where the UI reads it (the demo's runs are `dags test` runs too).
     logs = {p.relative_to(dag_test_logs.base_log_folder(settings)).parts[2:]: p.read_text(encoding="utf-8")
             for p in dag_test_logs.write_task_logs(out, "xuncha_nightly", RUN_AT, settings)}
-    assert len(logs) == 2 + 4 * len(UNITS), sorted(logs)
+    assert len(logs) == 2 + 3 * len(UNITS), sorted(logs)
     ingests = [text for parts, text in logs.items() if parts[0] == "task_id=county.ingest"]
     assert sum("410327-20190316-01" in t and "quarantined" in t for t in ingests) == 1
     # The run's note (grid, run details) says the night per county.
