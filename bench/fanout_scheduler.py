@@ -133,8 +133,10 @@ def p3_scheduler(work: Path, quick: bool, cases: set[str] | None = None) -> None
     from xuncha_sim.generator import generate
 
     k = 20 if quick else 180
-    print(f"\nP3 under the real scheduler: night {NIGHT}, the seed units, then + {k} synthetic counties; "
-          f"LocalExecutor (parallelism 4) and CeleryExecutor (2 workers x 2)", flush=True)
+    cases = cases or {f"{c}:{e}" for c in ("units", "synth") for e in EXECUTORS}
+    print(f"\nP3 under the real scheduler: night {NIGHT}; units = the seed units, synth = + {k} synthetic counties; "
+          f"local = LocalExecutor (parallelism 4), celery = CeleryExecutor (2 workers x 2); cases {sorted(cases)}",
+          flush=True)
     gen = work / "p3s-seed"
     shutil.rmtree(gen, ignore_errors=True)
     t = time.perf_counter()
@@ -142,7 +144,6 @@ def p3_scheduler(work: Path, quick: bool, cases: set[str] | None = None) -> None
     print(f"  generated the seed nights {TERM_START} … {NIGHT} in {time.perf_counter() - t:.0f} s (untimed)", flush=True)
     a = Case("units", work / "p3s-units", gen, NIGHT, [])
     b = Case("synth", work / "p3s-synth", gen, NIGHT, [str(SYNTH_BASE + i) for i in range(1, k + 1)])
-    cases = cases or {f"{c}:{e}" for c in ("units", "synth") for e in EXECUTORS}
     results: dict[str, dict[str, dict]] = {e: {} for e in EXECUTORS}
     try:
         a.setup()
