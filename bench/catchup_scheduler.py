@@ -2,12 +2,12 @@
 
 A city going live with its history (export spec: a county system's backlog is a run of nightly exports) lands
 every export of the term, then one run of `xuncha_nightly` for the term's last night takes, per county, every
-export waiting up to that night, oldest first (xuncha.county_night.run), counties in parallel as the pool
+export waiting up to that night, oldest first (xuncha.load.county_night.run), counties in parallel as the pool
 `xuncha_ingest` lets through; the `xuncha_marts` run its Assets trigger refreshes the marts.
 
 The seed profile (17 systems, 2016-10 … 2021-09, 30,828 exports; quick: its first month) is generated and landed
 untimed (嵩县 410325 and 洛宁县 410328 are served over HTTP by a CountyServer and pulled, as in P3), into an empty
-warehouse of its own XUNCHA_HOME. xuncha.cluster.LocalCluster starts Airflow's services with the LocalExecutor
+warehouse of its own XUNCHA_HOME. xuncha.orchestration.cluster.LocalCluster starts Airflow's services with the LocalExecutor
 (parallelism 4). Timed, from server timestamps: the backfill's POST (created_at) to the end of the last
 `xuncha_marts` run. Every export must be `loaded`, and core must hold the generator's row counts.
 
@@ -34,7 +34,7 @@ P3T_DETAIL: dict = {}
 def _land(gen: Path, settings, served: Path, pulled: set[str]) -> tuple[int, dt.date]:
     """Every generated export into the landing area (pulled counties: into what the CountyServer serves);
     the number of exports and the last night."""
-    from xuncha import inbox
+    from xuncha.extract import inbox
 
     n, last = 0, TERM_START
     for unit in sorted(p for p in gen.iterdir() if p.is_dir()):
@@ -49,7 +49,7 @@ def _land(gen: Path, settings, served: Path, pulled: set[str]) -> tuple[int, dt.
 
 def _counts(url: str) -> tuple[dict[str, int], dict[str, int]]:
     """Exports per audit status, and live core rows per entity (withdrawn ones left out, as truth.json counts)."""
-    from xuncha import db
+    from xuncha.warehouse import db
     from xuncha.spec import ENTITY_ORDER
 
     with db.connect(url) as conn, conn.cursor() as cur:
@@ -65,8 +65,10 @@ def _counts(url: str) -> tuple[dict[str, int], dict[str, int]]:
 def p3_catchup(work: Path, quick: bool) -> None:
     """Run the catch-up once and print its row (bench/run.py's `row`)."""
     run = next(m for m in (sys.modules.get("__main__"), sys.modules.get("run")) if m is not None and hasattr(m, "row"))
-    from xuncha import airflow_env, db, registry
-    from xuncha.cluster import LocalCluster
+    from xuncha import registry
+    from xuncha.orchestration import env as airflow_env
+    from xuncha.warehouse import db
+    from xuncha.orchestration.cluster import LocalCluster
     from xuncha_sim.countyserver import CountyServer
     from xuncha_sim.generator import generate
 

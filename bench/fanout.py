@@ -47,7 +47,13 @@ def _setup_child(gen: Path, night: dt.date, pairs: list[tuple[str, str]]) -> Non
     """Untimed set-up inside the case's environment; prints a JSON line (url, preload counts)."""
     import logging
 
-    from xuncha import airflow_env, db, inbox, metrics, migrate, pipeline, registry
+    from xuncha import registry
+    from xuncha.orchestration import env as airflow_env
+    from xuncha.warehouse import db
+    from xuncha.extract import inbox
+    from xuncha.metrics import marts as metrics
+    from xuncha.warehouse import migrate
+    from xuncha.load import pipeline
 
     logging.getLogger("xuncha").setLevel(logging.WARNING)
     t = time.perf_counter()
@@ -83,7 +89,7 @@ def _setup_child(gen: Path, night: dt.date, pairs: list[tuple[str, str]]) -> Non
 def _clone_rows(url: str, pairs: list[tuple[str, str]]) -> None:
     """Core and history rows of each (code, source): the source unit's rows under the synthetic code, ids
     re-prefixed as in the cloned exports."""
-    from xuncha import db
+    from xuncha.warehouse import db
 
     with db.connect(url) as conn, conn.cursor() as cur:
         # the synthetic counties' own partitions first, as their first load would have made them
@@ -114,7 +120,7 @@ def _clone_rows(url: str, pairs: list[tuple[str, str]]) -> None:
 
 
 def _stop_child() -> None:
-    from xuncha import embedded
+    from xuncha.warehouse import embedded
 
     embedded.stop()
 
@@ -166,7 +172,7 @@ def _write_config(config: Path, synth: list[str]) -> None:
 
 def _clone_export(src: Path, dest_root: Path, code: str, source: str) -> None:
     """`src` (one night export of `source`) as county `code`'s: county code, export id and ids rewritten."""
-    from xuncha import manifest as manifest_mod
+    from xuncha.extract import manifest as manifest_mod
 
     raw = json.loads((src / "manifest.json").read_text(encoding="utf-8"))
     raw["county_code"] = code
@@ -195,7 +201,7 @@ def _rewrite_xlsx(src: Path, dest: Path, old: str, new: str) -> None:
 
 
 def _night_exports(gen: Path, night: dt.date) -> dict[str, Path]:
-    from xuncha import inbox
+    from xuncha.extract import inbox
 
     out = {}
     for unit in sorted(p for p in gen.iterdir() if p.is_dir()):
@@ -215,7 +221,7 @@ def clone_pairs(codes: list[str], units: list[str]) -> list[tuple[str, str]]:
 
 def _task_times(airflow_url: str, dag_id: str) -> dict:
     """The last run of `dag_id` from Airflow's metadata: task durations summed per task, the span of the tasks."""
-    from xuncha import db
+    from xuncha.warehouse import db
 
     last = "(SELECT run_id FROM dag_run WHERE dag_id = %(d)s ORDER BY id DESC LIMIT 1)"
     with db.connect(airflow_url) as conn, conn.cursor() as cur:
@@ -232,7 +238,7 @@ def _task_times(airflow_url: str, dag_id: str) -> dict:
 
 
 def _night_batches(url: str, night: dt.date) -> dict:
-    from xuncha import db
+    from xuncha.warehouse import db
 
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute("""SELECT status, count(*), count(DISTINCT county_code),
@@ -288,7 +294,8 @@ class Case:
             subprocess.run([sys.executable, str(Path(__file__)), "_stop"], env=self.env, cwd=ROOT, check=False)
 
     def run(self) -> dict:
-        from xuncha import airflow_env, db
+        from xuncha.orchestration import env as airflow_env
+        from xuncha.warehouse import db
         from xuncha_sim.countyserver import CountyServer
 
         night, name = self.night, self.name

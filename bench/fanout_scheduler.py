@@ -3,7 +3,7 @@
 For each case of fanout.py (units: the 17 seed systems; synth: + 180 synthetic counties = 197) and each executor,
 (a) the LocalExecutor with parallelism 4 and (b) the CeleryExecutor with two workers of concurrency 2 (Redis
 broker), the case's preloaded warehouse is restored from a snapshot taken after its set-up, the night's exports are
-landed again, and xuncha.cluster.LocalCluster starts the scheduler, dag-processor, triggerer, API server (and the
+landed again, and xuncha.orchestration.cluster.LocalCluster starts the scheduler, dag-processor, triggerer, API server (and the
 workers). Then, through the REST API:
 
 1. a backfill of the night before with a plan of zero counties: the fixed cost of one nightly run under the
@@ -73,8 +73,9 @@ def _wait(cluster, fn, timeout: float, what: str):
 
 def run_case(case: Case, executor: str, snap: Path) -> dict:
     """One timed night of `case` under `executor`; the figures."""
-    from xuncha import airflow_env, db
-    from xuncha.cluster import LocalCluster
+    from xuncha.orchestration import env as airflow_env
+    from xuncha.warehouse import db
+    from xuncha.orchestration.cluster import LocalCluster
     from xuncha_sim.countyserver import CountyServer
 
     _restore(case, snap)

@@ -58,7 +58,7 @@ def _timing_connect(log: list, timeout_s: int):
     """db.connect for metrics.refresh with per-statement timings and a statement timeout."""
     import psycopg2.extensions
 
-    from xuncha import db
+    from xuncha.warehouse import db
 
     real = db.connect
 
@@ -87,7 +87,9 @@ def p4(url: str, findings: int, clues: int, timeout_s: int) -> None:
     warehouse at `url`, then time metrics.refresh: full, and for one county after its delta night (seconds;
     per-statement times printed). Prints two rows against FULL_TARGET_S and INCREMENTAL_TARGET. A refresh that
     raises is timed up to the error and its row says FAILED (never met); errors of the generation propagate."""
-    from xuncha import db, metrics, registry
+    from xuncha import registry
+    from xuncha.warehouse import db
+    from xuncha.metrics import marts as metrics
 
     day = __import__("datetime").date(2024, 6, 1)
     codes = [c.code for c in registry.default().active(day)]
@@ -168,7 +170,7 @@ P4_DETAIL: dict = {}
 
 
 def _print_log(log) -> None:
-    from xuncha import metrics
+    from xuncha.metrics import marts as metrics
 
     names = {p.read_text(encoding="utf-8"): p.stem for p in metrics.mart_files()}
     agg: dict[str, float] = {}

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _renderer(rev: str | None):
     """render(entity, staging, lineage_size) for merge.sql now (rev None) or at a git revision."""
-    from xuncha import loading
+    from xuncha.load import merge as loading
 
     if rev is None:
         return lambda entity, staging, n: loading.render("merge.sql", entity, staging, n)
@@ -57,7 +57,11 @@ def main() -> None:
 
     run.setup_env(home)
     from gen import write_findings_export
-    from xuncha import db, embedded, migrate, parsing, typed
+    from xuncha.warehouse import db
+    from xuncha.warehouse import embedded
+    from xuncha.warehouse import migrate
+    from xuncha.normalize import parsing
+    from xuncha.normalize import typed
     from xuncha.spec import load_spec
 
     try:

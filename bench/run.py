@@ -45,7 +45,12 @@ def setup_env(home: Path) -> None:
 
 def timed_phases():
     """Wrap the pipeline's steps with timers (monkeypatching in this process only; no source is edited)."""
-    from xuncha import loading, parsing, publish, staging, typed, validation
+    from xuncha.load import merge as loading
+    from xuncha.normalize import parsing
+    from xuncha.load import publish
+    from xuncha.normalize import staging
+    from xuncha.normalize import typed
+    from xuncha.validate import validation
 
     def wrap(owner, attr, label):
         fn = getattr(owner, attr)
@@ -68,9 +73,11 @@ def timed_phases():
 
 
 def ingest(url: str, export_dir: Path, code: str, ingestor=None):
-    """One export through the county-night entry point (xuncha.county_night.run), as the nightly DAG takes it."""
-    from xuncha import county_night, inbox, registry
-    from xuncha.pipeline import Ingestor
+    """One export through the county-night entry point (xuncha.load.county_night.run), as the nightly DAG takes it."""
+    from xuncha import registry
+    from xuncha.load import county_night
+    from xuncha.extract import inbox
+    from xuncha.load.pipeline import Ingestor
 
     reg = registry.load()
     night = county_night.run(reg, code, None, url=url, exports=[inbox.receive(export_dir)], move=False,
@@ -87,7 +94,7 @@ def p1(url: str, work: Path, n: int, sample: int, profile: bool) -> None:
     import psycopg2
 
     from gen import write_findings_export
-    from xuncha import db
+    from xuncha.warehouse import db
 
     print(f"\nP1 load throughput: {n:,} findings", flush=True)
     t = time.perf_counter()
@@ -128,7 +135,7 @@ def p1(url: str, work: Path, n: int, sample: int, profile: bool) -> None:
     #     cold: a new Ingestor (pays GX's import and context, as each Airflow task process does once);
     #     warm: an Ingestor whose GX context is already built (a task's second export, a catch-up).
     from xuncha import registry
-    from xuncha.pipeline import Ingestor
+    from xuncha.load.pipeline import Ingestor
 
     runs = {}
     for label, code in (("cold", "410302"), ("warm", "410305")):
@@ -177,7 +184,7 @@ P1_DETAIL: dict = {}
 
 def _child_ingest(export_dir: str, code: str) -> None:
     """Child process body: one ingest; prints its own VmHWM (peak RSS) and time as JSON."""
-    from xuncha import db
+    from xuncha.warehouse import db
 
     t = time.perf_counter()
     ingest(db.warehouse_url(), Path(export_dir), code)
@@ -262,12 +269,14 @@ def main() -> int:
     from small import P5_DETAIL, p5
     home = Path(tempfile.mkdtemp(prefix="xb-", dir="/tmp"))
     setup_env(home)
-    from xuncha import db, embedded, migrate
+    from xuncha.warehouse import db
+    from xuncha.warehouse import embedded
+    from xuncha.warehouse import migrate
 
     timed_phases()
     started = time.time()
     # Warm the bytecode cache (as a deployment's first run would), outside the measurements.
-    subprocess.run([sys.executable, "-c", "import great_expectations, pandas, xuncha.pipeline, xuncha.validation"], check=True)
+    subprocess.run([sys.executable, "-c", "import great_expectations, pandas, xuncha.load.pipeline, xuncha.validate.validation"], check=True)
     try:
         url = db.owner_url()
         migrate.migrate(url)

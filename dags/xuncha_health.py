@@ -14,7 +14,8 @@ import datetime as dt
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from xuncha import nightly, notify
+from xuncha.orchestration import nightly
+from xuncha.orchestration import notifications as notify
 
 DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 1, "on_failure_callback": notify.task_failed,
                 "execution_timeout": dt.timedelta(minutes=20)}
@@ -27,15 +28,15 @@ DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 1, "on_failure_callback": not
 def xuncha_health():
     @task
     def freshness() -> int:
-        from xuncha import health
-        from xuncha.airflow_env import warehouse_url_from_airflow
+        from xuncha.monitor import health
+        from xuncha.orchestration.env import warehouse_url_from_airflow
 
         return health.refresh_freshness(warehouse_url_from_airflow())
 
     @task
     def check(_rows: int) -> list[str]:
-        from xuncha import health
-        from xuncha.airflow_env import warehouse_url_from_airflow
+        from xuncha.monitor import health
+        from xuncha.orchestration.env import warehouse_url_from_airflow
 
         ctx = get_current_context()
         url = warehouse_url_from_airflow()

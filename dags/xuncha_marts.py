@@ -15,8 +15,9 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import AssetAny, dag, get_current_context, task
 
-from xuncha import nightly, notify
-from xuncha.assets import CORE, MARTS, NIGHT
+from xuncha.orchestration import nightly
+from xuncha.orchestration import notifications as notify
+from xuncha.orchestration.assets import CORE, MARTS, NIGHT
 
 DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 1, "retry_delay": pendulum.duration(minutes=2),
                 "on_failure_callback": notify.task_failed, "execution_timeout": pendulum.duration(hours=2)}
@@ -34,8 +35,8 @@ DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 1, "retry_delay": pendulum.du
 def xuncha_marts():
     @task(outlets=[MARTS])
     def refresh() -> list[str]:
-        from xuncha import metrics
-        from xuncha.airflow_env import warehouse_url_from_airflow
+        from xuncha.metrics import marts as metrics
+        from xuncha.orchestration.env import warehouse_url_from_airflow
 
         ctx = get_current_context()
         extras = [ev.extra for events in ctx["triggering_asset_events"].values() for ev in events]
@@ -44,7 +45,7 @@ def xuncha_marts():
 
     @task
     def report() -> str:
-        from xuncha.airflow_env import warehouse_url_from_airflow
+        from xuncha.orchestration.env import warehouse_url_from_airflow
         from xuncha.reports import html
 
         return str(html.build(warehouse_url_from_airflow()))

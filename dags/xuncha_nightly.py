@@ -18,10 +18,12 @@ import datetime as dt
 from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task, task_group
 from airflow.sdk.exceptions import AirflowFailException
 
-from xuncha import nightly, notify, registry
-from xuncha.airflow_env import warehouse_url_from_airflow
-from xuncha.airflow_ops import ExportArrivalSensor
-from xuncha.assets import CORE, NIGHT
+from xuncha import registry
+from xuncha.orchestration import nightly
+from xuncha.orchestration import notifications as notify
+from xuncha.orchestration.env import warehouse_url_from_airflow
+from xuncha.orchestration.sensors import ExportArrivalSensor
+from xuncha.orchestration.assets import CORE, NIGHT
 
 # The retry delay is the deployment's: [core] default_task_retry_delay (300 s unless set; docs/operations.md).
 DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 2, "on_failure_callback": notify.task_failed,

@@ -1,4 +1,4 @@
-"""Airflow plugin: the push intake (xuncha.intake) served by the Airflow API server at /xuncha-intake.
+"""Airflow plugin: the push intake (xuncha.intake.server) served by the Airflow API server at /xuncha-intake.
 
 Its own plugin file, next to any other Xuncha plugin, so each can be enabled or removed alone.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from xuncha import intake
+from xuncha.intake import server as intake
 
 
 class XunchaIntakePlugin(AirflowPlugin):

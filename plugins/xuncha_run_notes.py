@@ -1,11 +1,11 @@
 """Airflow plugin: a note on each finished xuncha_nightly run saying, per county, what the night loaded,
-quarantined or missed (xuncha.run_notes)."""
+quarantined or missed (xuncha.orchestration.run_notes)."""
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from xuncha import run_notes
+from xuncha.orchestration import run_notes
 
 
 class XunchaRunNotesPlugin(AirflowPlugin):

@@ -1,13 +1,13 @@
 """Airflow UI plugin: the report 巡察工作数据报告 and the quarantine reports, inside the Airflow 3 UI.
 
-A FastAPI app on the api-server at /xuncha (xuncha.reports.web), and two navigation entries rendering its pages in
+A FastAPI app on the api-server at /xuncha (xuncha.orchestration.ui), and two navigation entries rendering its pages in
 the UI (external views with a `url_route`: the UI frames `href` at /plugin/<url_route>). Airflow loads this file
 from its plugins folder (plugins/, where `.airflowignore` keeps the xuncha package itself out of plugin discovery).
 """
 
 from airflow.plugins_manager import AirflowPlugin
 
-from xuncha.reports.web import PREFIX, app
+from xuncha.orchestration.ui import PREFIX, app
 
 
 class XunchaReportsPlugin(AirflowPlugin):

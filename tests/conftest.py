@@ -43,7 +43,7 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    from xuncha import embedded
+    from xuncha.warehouse import embedded
 
     try:
         embedded.stop()
@@ -63,7 +63,8 @@ def settings():
 def warehouse(settings) -> str:
     """URL of a migrated warehouse on a server the suite started, as its owner (tests reset tables with it; the
     pipeline's own default, db.warehouse_url(), is the loader role)."""
-    from xuncha import db, migrate
+    from xuncha.warehouse import db
+    from xuncha.warehouse import migrate
 
     url = db.owner_url(settings)
     if not os.environ.get("XUNCHA_TEST_WAREHOUSE_URL"):
@@ -84,7 +85,7 @@ TABLES_TO_RESET = ("audit.batches, audit.batch_files, audit.validation_results, 
 @pytest.fixture
 def clean(warehouse, settings):
     """An empty warehouse and empty landing/archive/quarantine areas for one test."""
-    from xuncha import db
+    from xuncha.warehouse import db
     from xuncha.spec import ENTITY_ORDER
 
     tables = [f"core.{e}" for e in ENTITY_ORDER] + [f"history.{e}" for e in ENTITY_ORDER] + ["mart.findings_by_category"]
@@ -101,7 +102,7 @@ def fresh_db(warehouse):
     """A brand-new empty database on the suite's server (no migration applied); its URL. Dropped afterwards."""
     from sqlalchemy.engine import make_url
 
-    from xuncha import db
+    from xuncha.warehouse import db
 
     name = "xuncha_fresh_test"
     with db.connect(warehouse, autocommit=True) as conn, conn.cursor() as cur:
@@ -115,14 +116,14 @@ def fresh_db(warehouse):
 @pytest.fixture(scope="session")
 def airflow_ready(warehouse, settings):
     """Airflow's metadata database migrated on the suite's server (once per session)."""
-    from xuncha import airflow_env
+    from xuncha.orchestration import env as airflow_env
 
     airflow_env.init_airflow(settings)
     return settings
 
 
 def query(url: str, sql: str, params=None) -> list[tuple]:
-    from xuncha import db
+    from xuncha.warehouse import db
 
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute(sql, params)

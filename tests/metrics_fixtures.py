@@ -2,7 +2,7 @@
 
 Each helper makes one row of one entity, its `updated_at` on the day the thing happened (20:00 local), so
 a night's export carries what changed that day, as a county system would send it. `World.night()` writes
-the export with tests/exports.py and ingests it with xuncha.pipeline.Ingestor; `World.mart()` reads a mart
+the export with tests/exports.py and ingests it with xuncha.load.pipeline.Ingestor; `World.mart()` reads a mart
 back as whole rows (every column but refreshed_at; dates as ISO text, numbers as text).
 """
 
@@ -16,7 +16,9 @@ import pytest
 from conftest import query
 from exports import write_export
 
-from xuncha import metrics, pipeline, registry
+from xuncha import registry
+from xuncha.metrics import marts as metrics
+from xuncha.load import pipeline
 
 
 def ts(day: str, hour: int = 20) -> str:

@@ -2,7 +2,7 @@
 
 Per night, as `xuncha_nightly` does: the night's exports arrive (landing folders are copied in; the two pulled
 counties are served by a real county HTTP system on loopback; late deliveries arrive two nights late), `plan`
-lists the systems, and each system's `ingest` task (xuncha.county_night.run, what the DAG's mapped task runs)
+lists the systems, and each system's `ingest` task (xuncha.load.county_night.run, what the DAG's mapped task runs)
 takes everything waiting. Faults on top of the generator's own (checksum, encoding, schema drift, duplicates, late
 and wrong-county deliveries, ...):
 - kill: the county's ingest runs in its own process and gets SIGKILL at a random moment, then the task is retried;
@@ -44,7 +44,13 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
     compare with the ground truth. Uses the process's settings (XUNCHA_HOME) and warehouse; returns the summary.
     The first task is always killed and the second always has PostgreSQL restarted under it. `generated_only`:
     run only the systems the profile generates (the tiny profile has a few of the registry's 17)."""
-    from xuncha import airflow_env, county_night, db, embedded, migrate, nightly, registry
+    from xuncha import registry
+    from xuncha.orchestration import env as airflow_env
+    from xuncha.load import county_night
+    from xuncha.warehouse import db
+    from xuncha.warehouse import embedded
+    from xuncha.warehouse import migrate
+    from xuncha.orchestration import nightly
     from xuncha_sim.countyserver import CountyServer
     from xuncha_sim.generator import generate
     from xuncha_sim.generator.profiles import get_profile
@@ -178,7 +184,7 @@ if __name__ == "__main__":   # make soak: its own XUNCHA_HOME and embedded serve
     os.environ.setdefault("XUNCHA_PERSON_KEY", "soak-person-key-0123456789abcdef")
     os.environ["GX_ANALYTICS_ENABLED"] = "False"
     sys.path.insert(0, str(Path(__file__).parent))
-    from xuncha import embedded
+    from xuncha.warehouse import embedded
 
     try:
         result = run(home / "work", profile=args.profile, nights=args.nights, seed=args.seed,

@@ -35,7 +35,7 @@ def test_db_status_and_url_describe_the_running_warehouse(warehouse):
     assert r.returncode == 0, r.stderr
     assert "running" in r.stdout and "pending: none" in r.stdout
     assert run("db", "url", "--owner").stdout.strip() == warehouse
-    from xuncha import db
+    from xuncha.warehouse import db
 
     assert run("db", "url").stdout.strip() == db.warehouse_url() != warehouse
     assert run("db", "url", "--reader").stdout.strip() == db.reader_url()

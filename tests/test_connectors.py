@@ -6,7 +6,11 @@ import pytest
 from conftest import query
 from exports import slice_rows, write_export
 
-from xuncha import airflow_env, connectors, county_night, nightly, registry
+from xuncha import registry
+from xuncha.orchestration import env as airflow_env
+from xuncha.extract import connectors
+from xuncha.load import county_night
+from xuncha.orchestration import nightly
 from xuncha_sim.countyserver import CountyServer
 
 TOKEN = "songxian-secret-token"
@@ -54,7 +58,7 @@ def test_pulled_exports_load_and_the_watermark_moves_only_after_they_are_handled
 def test_a_failed_load_leaves_the_watermark_so_the_export_is_pulled_again(clean, songxian, settings, monkeypatch):
     root, _ = songxian
     night(root, "2019-03-15")
-    from xuncha import publish
+    from xuncha.load import publish
 
     def boom(*a, **k):
         raise ConnectionError("warehouse went away")
@@ -100,7 +104,7 @@ def test_a_remote_landing_area_is_fetched_through_object_storage(clean, settings
 def test_the_arrival_check_asks_the_county_system_and_downloads_nothing(clean, songxian, settings):
     import datetime as dt
 
-    from xuncha import deadlines
+    from xuncha.extract import deadlines
 
     root, _ = songxian
     night(root, "2019-03-15")

@@ -13,7 +13,9 @@ import pytest
 from conftest import query, row_counts
 from exports import slice_rows, write_export
 
-from xuncha import airflow_env, dag_test_logs, db
+from xuncha.orchestration import env as airflow_env
+from xuncha.orchestration import dag_test_logs
+from xuncha.warehouse import db
 from xuncha_sim.countyserver import CountyServer
 
 RUN_AT = "2019-03-17T03:00:00+08:00"  # covers the night of 2019-03-16
@@ -48,7 +50,7 @@ def county_systems(tmp_path):
 
 def county_states(settings, run_at: str) -> dict[tuple[str, str], str]:
     """(task, county label) -> state of the nightly run at `run_at`, from Airflow's metadata database."""
-    from xuncha import db
+    from xuncha.warehouse import db
 
     rows = query(db.airflow_db_url(settings), """
         SELECT ti.task_id, ti.rendered_map_index, ti.state FROM task_instance ti JOIN dag_run r USING (dag_id, run_id)

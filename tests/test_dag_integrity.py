@@ -67,7 +67,7 @@ def test_every_dag_has_owner_tags_retries_and_docs(dags):
 
 
 def test_marts_dag_is_scheduled_on_the_core_assets_and_the_end_of_each_nightly_run(dags):
-    from xuncha.assets import CORE, NIGHT
+    from xuncha.orchestration.assets import CORE, NIGHT
 
     _, marts = dags["xuncha_marts"]
     _, nightly = dags["xuncha_nightly"]
@@ -97,7 +97,7 @@ def test_each_county_is_one_mapped_chain_with_readable_labels(dags):
 
 
 def test_every_dag_notifies_failures(dags):
-    from xuncha import notify
+    from xuncha.orchestration import notifications as notify
 
     for dag_id, (_, dag) in dags.items():
         for t in dag.tasks:
@@ -106,14 +106,14 @@ def test_every_dag_notifies_failures(dags):
 
 
 def test_the_local_clusters_policy_stops_time_based_runs_and_leaves_asset_triggered_dags_alone(dags):
-    """xuncha.cluster.hold_schedule (tests and benchmarks), installed by plugins/airflow_local_settings.py when
+    """xuncha.orchestration.cluster.hold_schedule (tests and benchmarks), installed by plugins/airflow_local_settings.py when
     LocalCluster sets XUNCHA_CLUSTER_HOLD_SCHEDULE=1: the nightly and health DAGs get catchup off and a start date
     in 2099, so the scheduler makes no run by itself (not even after a backfill); the marts DAG keeps its own."""
     import os
 
     from airflow.sdk import DAG
 
-    from xuncha.cluster import HOLD_ENV, hold_schedule
+    from xuncha.orchestration.cluster import HOLD_ENV, hold_schedule
 
     local_settings = DAGS_DIR.parent / "plugins" / "airflow_local_settings.py"   # as Airflow imports it: the plugins
     os.environ[HOLD_ENV] = "1"                                                   # folder is on its sys.path

@@ -12,7 +12,9 @@ import pytest
 from conftest import query
 from exports import slice_rows, write_export
 
-from xuncha import airflow_env, deadlines, registry
+from xuncha import registry
+from xuncha.orchestration import env as airflow_env
+from xuncha.extract import deadlines
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
@@ -64,7 +66,7 @@ def test_a_late_export_is_waited_for_deferred_and_loaded_when_it_arrives(clean, 
 
 
 def test_the_trigger_reports_a_miss_at_the_deadline_and_an_arrival_as_soon_as_it_lands(clean, settings):
-    from xuncha.airflow_ops import ExportArrivalTrigger
+    from xuncha.orchestration.sensors import ExportArrivalTrigger
 
     async def first_event(trigger):
         async for event in trigger.run():
@@ -80,7 +82,7 @@ def test_the_trigger_reports_a_miss_at_the_deadline_and_an_arrival_as_soon_as_it
     assert asyncio.run(first_event(ExportArrivalTrigger("410329", "2019-03-15", due.isoformat(), 1))) == {"status": "arrived"}
     assert time.monotonic() - t0 < 5
     kind, module = ExportArrivalTrigger("410329", "2019-03-15", due.isoformat()).serialize()
-    assert kind == "xuncha.airflow_ops.ExportArrivalTrigger" and module["county_code"] == "410329"
+    assert kind == "xuncha.orchestration.sensors.ExportArrivalTrigger" and module["county_code"] == "410329"
 
 
 def test_a_miss_is_recorded_and_alerted_once_and_closed_when_the_export_loads(clean, settings):
@@ -90,7 +92,7 @@ def test_a_miss_is_recorded_and_alerted_once_and_closed_when_the_export_loads(cl
     assert deadlines.record_miss(clean, c, day) is False
     assert query(clean, "SELECT kind, county_code, business_date::text FROM audit.alerts") == [
         ("deadline_missed", "410329", "2019-03-15")]
-    from xuncha import county_night
+    from xuncha.load import county_night
 
     write_export(settings.landing, "410329", "410329-20190315-01", "2019-03-15", slice_rows())
     assert county_night.run(registry.default(), "410329", day, url=clean).loaded == 1
@@ -98,7 +100,7 @@ def test_a_miss_is_recorded_and_alerted_once_and_closed_when_the_export_loads(cl
 
 
 def test_the_arrival_check_reads_each_waiting_manifest_once_and_moves_nothing(clean, settings):
-    from xuncha import inbox
+    from xuncha.extract import inbox
 
     reg = registry.load()
     c = reg.get("410329")

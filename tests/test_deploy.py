@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 from conftest import query
 
-from xuncha import airflow_env, deadlines, deployment, health, registry, settings as settings_mod
+from xuncha import registry, settings as settings_mod
+from xuncha.orchestration import env as airflow_env
+from xuncha.extract import deadlines
+from xuncha.orchestration import deployment
+from xuncha.monitor import health
 
 XUNCHA = str(Path(sys.executable).with_name("xuncha"))
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -50,7 +54,7 @@ def test_go_live_is_recorded_once_by_setup_and_defaults_to_today(monkeypatch, tm
 
 
 def test_the_nightly_dag_starts_at_go_live_and_deadlines_apply_from_it(monkeypatch):
-    from xuncha import nightly
+    from xuncha.orchestration import nightly
 
     monkeypatch.setenv("XUNCHA_GO_LIVE", "2026-11-20")
     start = nightly.start_date()
@@ -112,7 +116,7 @@ def test_freshness_mart_says_per_county_how_old_its_newest_night_is(clean):
     yesterday = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date() - dt.timedelta(days=1)
     rows = [("410329", yesterday, "loaded"), ("410326", yesterday - dt.timedelta(days=3), "loaded"),
             ("410326", yesterday - dt.timedelta(days=2), "quarantined"), ("410326", yesterday - dt.timedelta(days=1), "quarantined")]
-    from xuncha import db
+    from xuncha.warehouse import db
 
     with db.connect(clean) as conn, conn.cursor() as cur:
         for code, day, status in rows:

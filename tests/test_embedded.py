@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import query
 
-from xuncha import embedded
+from xuncha.warehouse import embedded
 
 
 def test_stop_then_start_keeps_the_data(warehouse, settings):

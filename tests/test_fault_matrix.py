@@ -26,7 +26,10 @@ import pytest
 from conftest import query
 from exports import slice_rows, write_export
 
-from xuncha import county_night, inbox, pipeline, registry
+from xuncha import registry
+from xuncha.load import county_night
+from xuncha.extract import inbox
+from xuncha.load import pipeline
 from xuncha.spec import ENTITY_ORDER
 
 NIGHTS = ["2019-03-15", "2019-03-16", "2019-03-17"]
@@ -84,7 +87,10 @@ def expected(warehouse, settings, tmp_path_factory):
 PAUSED = """
 import sys, time
 from pathlib import Path
-from xuncha import inbox, loading, pipeline, registry
+from xuncha import registry
+from xuncha.extract import inbox
+from xuncha.load import merge as loading
+from xuncha.load import pipeline
 real, seen = loading.merge, []
 def paused(cur, entity, *a, **k):
     out = real(cur, entity, *a, **k)
@@ -126,7 +132,7 @@ def test_ingest_killed_mid_merge_then_retried(clean, settings, expected, tmp_pat
 
 
 def test_warehouse_stopped_mid_load_then_restarted_and_retried(clean, settings, expected, tmp_path):
-    from xuncha import embedded
+    from xuncha.warehouse import embedded
 
     if not settings.embedded:
         pytest.skip("stops the suite's own embedded server")
@@ -260,7 +266,7 @@ def test_the_ingest_paused_script_really_pauses_inside_the_publish(settings):
     """Guards the matrix itself: the hook it relies on (publish calls loading.merge through the module)."""
     import inspect
 
-    from xuncha import publish
+    from xuncha.load import publish
 
     assert "loading.merge(" in inspect.getsource(publish.publish)
     assert os.path.exists(shutil.which("mount") or "/bin/mount")

@@ -1,7 +1,7 @@
 """Every fault the synthetic county systems can inject, through the ingestion pipeline.
 
 The tiny profile with all faults is generated once; each county's nights are ingested oldest first, in groups,
-through the same entry point as the nightly DAG's ingest task (xuncha.county_night.run). Then, per injected
+through the same entry point as the nightly DAG's ingest task (xuncha.load.county_night.run). Then, per injected
 fault (listed in truth.json): the faulty export is quarantined with a report naming the rule (and the row and
 column where there is one), the other counties' exports of that night load, and the corrected re-export loads
 afterwards.
@@ -14,7 +14,10 @@ import json
 import pytest
 from conftest import query
 
-from xuncha import county_night, inbox, pipeline, registry
+from xuncha import registry
+from xuncha.load import county_night
+from xuncha.extract import inbox
+from xuncha.load import pipeline
 from xuncha_sim.generator import generate
 from xuncha.spec import ENTITY_ORDER
 
@@ -23,7 +26,7 @@ pytestmark = pytest.mark.slow   # make test-e2e (in CI)
 
 @pytest.fixture(scope="module")
 def faulty_run(warehouse, settings, tmp_path_factory):
-    from xuncha import db
+    from xuncha.warehouse import db
 
     out = tmp_path_factory.mktemp("faulty-systems")
     truth = generate(out, profile="tiny", faults=["all"], progress=False)

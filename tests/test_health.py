@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from conftest import query
 
-from xuncha import airflow_env, db
+from xuncha.orchestration import env as airflow_env
+from xuncha.warehouse import db
 
 
 @pytest.mark.slow

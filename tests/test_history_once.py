@@ -10,7 +10,10 @@ import shutil
 
 from conftest import query
 
-from xuncha import db, loading, migrate, typed
+from xuncha.warehouse import db
+from xuncha.load import merge as loading
+from xuncha.warehouse import migrate
+from xuncha.normalize import typed
 from xuncha.spec import load_spec
 
 STAGING = "staging.b990016_findings"

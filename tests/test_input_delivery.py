@@ -12,7 +12,13 @@ import pytest
 from conftest import query
 from inputs_kit import base_rows, finding, has_problem, night
 
-from xuncha import connectors, county_night, inbox, limits, loading, pipeline, registry
+from xuncha import registry
+from xuncha.extract import connectors
+from xuncha.load import county_night
+from xuncha.extract import inbox
+from xuncha.extract import limits
+from xuncha.load import merge as loading
+from xuncha.load import pipeline
 
 C = "410302"
 
@@ -164,7 +170,7 @@ def test_an_export_quarantined_before_its_group_broke_is_still_alerted(settings,
     database connection breaks while cleaning up, also in the clean-up after), what it had finished is alerted."""
     import psycopg2
 
-    from xuncha import staging
+    from xuncha.normalize import staging
 
     real = staging.drop
 

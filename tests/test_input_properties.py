@@ -19,7 +19,8 @@ from conftest import TABLES_TO_RESET, query
 from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 from inputs_kit import FORMATS, base_rows, finding, night
 
-from xuncha import pipeline, registry
+from xuncha import registry
+from xuncha.load import pipeline
 from xuncha.spec import ENTITY_ORDER
 from xuncha.text import PLACEHOLDERS, TRIM_CHARS
 

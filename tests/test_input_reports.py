@@ -13,7 +13,10 @@ import json
 import pytest
 from inputs_kit import FORMATS, base_rows, finding, night
 
-from xuncha import county_night, inbox, pipeline, registry
+from xuncha import registry
+from xuncha.load import county_night
+from xuncha.extract import inbox
+from xuncha.load import pipeline
 
 pytestmark = pytest.mark.inputs
 

@@ -12,7 +12,8 @@ import pytest
 from conftest import query
 from inputs_kit import FORMATS, base_rows, finding, has_problem, night, xlsx_bytes
 
-from xuncha import pipeline, registry
+from xuncha import registry
+from xuncha.load import pipeline
 from xuncha.text import PLACEHOLDERS, TRIM_CHARS
 
 C = "410302"
@@ -37,7 +38,7 @@ def ingest(clean, ingestor, reg):
 
 def settings_url() -> str:
     """The suite's warehouse (the `clean` fixture has emptied it for the test)."""
-    from xuncha import db
+    from xuncha.warehouse import db
     return db.warehouse_url()
 
 

@@ -14,7 +14,10 @@ import httpx
 import pytest
 from exports import slice_rows, write_export
 
-from xuncha import county_night, intake, pipeline, registry
+from xuncha import registry
+from xuncha.load import county_night
+from xuncha.intake import server as intake
+from xuncha.load import pipeline
 
 CLIENT = httpx.Client(timeout=120)
 

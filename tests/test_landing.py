@@ -1,4 +1,4 @@
-"""A landing area that trusts no file (xuncha.landing): links, devices, FIFOs and sockets anywhere in an export,
+"""A landing area that trusts no file (xuncha.extract.landing): links, devices, FIFOs and sockets anywhere in an export,
 the export folder itself included, are quarantined as `file.not_regular` without being opened, and nothing of
 what they point at reaches a report, an alert or the warehouse.
 """
@@ -16,7 +16,9 @@ import pytest
 from conftest import query
 from exports import slice_rows, write_export
 
-from xuncha import county_night, inbox, registry
+from xuncha import registry
+from xuncha.load import county_night
+from xuncha.extract import inbox
 
 INPUT = Path("/work/shared/inputs/landing-symlink-outside-export")
 SECRET = '{"admin": "S3cr3t-Admin-PW"}\n'

@@ -52,3 +52,30 @@ def test_every_public_function_and_class_of_the_product_has_a_docstring():
                         walk(n, f"{prefix}{n.name}.")
         walk(ast.parse(path.read_text(encoding="utf-8")))
     assert not missing, missing
+
+
+def test_only_orchestration_imports_airflow():
+    """The library works without a scheduler: outside `xuncha/orchestration/` no module imports Airflow
+    (DAG files and the Airflow plugin files in plugins/ may)."""
+    import ast
+
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "orchestration" in path.relative_to(PACKAGE).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            offenders += [f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} {n}" for n in names
+                          if n == "airflow" or n.startswith("airflow.")]
+    assert not offenders, offenders
+
+
+def test_every_stage_package_says_what_it_owns_and_may_import():
+    """Each folder of the library has an `__init__` docstring naming what it owns and what it may import."""
+    import ast
+
+    silent = [str(p.relative_to(PROJECT_ROOT)) for p in PACKAGE.rglob("__init__.py")
+              if p.parent.name not in ("cli", "spec")
+              and "import" not in (ast.get_docstring(ast.parse(p.read_text(encoding="utf-8"))) or "")]
+    assert not silent, silent

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import query
 
-from xuncha import db, loading, typed
+from xuncha.warehouse import db
+from xuncha.load import merge as loading
+from xuncha.normalize import typed
 from xuncha.spec import load_spec
 
 STAGING = "staging.b990001_findings"

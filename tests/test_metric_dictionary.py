@@ -11,8 +11,9 @@ import pytest
 from conftest import query
 from metrics_fixtures import shared_world
 
-from xuncha import metric_dictionary, metrics
-from xuncha.metric_dictionary import DictionaryError
+from xuncha.metrics import dictionary as metric_dictionary
+from xuncha.metrics import marts as metrics
+from xuncha.metrics.dictionary import DictionaryError
 
 loaded, world = shared_world(mart_world.build)
 DAY = dt.date.fromisoformat(mart_world.AS_OF)

@@ -7,7 +7,9 @@ import datetime as dt
 from conftest import query
 from metrics_fixtures import finding, insp, org, round_, world  # noqa: F401
 
-from xuncha import metrics, nightly, registry
+from xuncha import registry
+from xuncha.metrics import marts as metrics
+from xuncha.orchestration import nightly
 
 AS_OF_MARTS = ("coverage", "rounds_per_year", "rectification", "rectification_overdue", "satisfaction_by_org",
                "satisfaction", "clue_disposal", "clue_ageing", "outcomes", "term_headline")

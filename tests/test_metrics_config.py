@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 import yaml
 
-from xuncha import metrics_config
-from xuncha.metrics_config import MetricsConfigError
+from xuncha.metrics import config as metrics_config
+from xuncha.metrics.config import MetricsConfigError
 from xuncha.settings import PROJECT_ROOT
 
 RAW = yaml.safe_load((PROJECT_ROOT / "config" / "metrics.yml").read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ import dataclasses
 
 from metrics_fixtures import insp, org, round_, shared_world
 
-from xuncha import metrics_config
+from xuncha.metrics import config as metrics_config
 
 COLUMNS = ("as_of", "county_code", "term_no", "org_type", "orgs_in_scope", "orgs_covered", "coverage_rate", "full_coverage")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import TABLES_TO_RESET, query
 
-from xuncha import metrics
+from xuncha.metrics import marts as metrics
 from xuncha_sim.generator import generate
 from xuncha.spec import ENTITY_ORDER
 

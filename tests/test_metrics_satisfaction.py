@@ -14,7 +14,7 @@ import dataclasses
 
 from metrics_fixtures import insp, org, round_, shared_world, survey
 
-from xuncha import metrics_config
+from xuncha.metrics import config as metrics_config
 
 BY_ORG = ("as_of", "county_code", "inspection_id", "term_no", "org_county_code", "org_id", "org_name", "org_type",
           "survey_id", "survey_date", "surveys", "respondents", "satisfied", "basically_satisfied", "dissatisfied",

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from conftest import query
 
-from xuncha import migrate
+from xuncha.warehouse import migrate
 from xuncha.spec import load_spec
 
 

@@ -14,7 +14,9 @@ import pytest
 from conftest import query
 from exports import slice_rows, write_export
 
-from xuncha import pipeline, registry, suites
+from xuncha import registry
+from xuncha.load import pipeline
+from xuncha.validate import suites
 from xuncha.spec import load_spec
 
 INPUT = Path("/work/shared/inputs/pii-in-free-text")

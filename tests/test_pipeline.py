@@ -8,8 +8,9 @@ import pytest
 from conftest import query, row_counts
 from exports import slice_rows, write_export
 
-from xuncha import pipeline, registry
-from xuncha.privacy import PersonHasher
+from xuncha import registry
+from xuncha.load import pipeline
+from xuncha.normalize.privacy import PersonHasher
 
 COUNTY = "410325"
 

@@ -1,4 +1,4 @@
-"""Great Expectations is imported once per Airflow worker, before it forks task processes (xuncha.preload,
+"""Great Expectations is imported once per Airflow worker, before it forks task processes (xuncha.orchestration.preload,
 plugins/airflow_local_settings.py); tests/test_scaleout.py shows it in a real Celery worker's task log."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from xuncha.preload import forks_tasks
+from xuncha.orchestration.preload import forks_tasks
 
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 
@@ -37,8 +37,8 @@ sys.argv = ["airflow", "scheduler"]
 import airflow.settings  # initialises Airflow, which imports airflow_local_settings from the plugins folder
 pid = os.fork()
 if pid == 0:
-    from xuncha import preload
-    os._exit(0 if preload.PRELOADED and "great_expectations" in sys.modules else 3)
+    from xuncha.validate import gx
+    os._exit(0 if gx.PRELOADED and "great_expectations" in sys.modules else 3)
 _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
 """

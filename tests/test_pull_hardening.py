@@ -1,4 +1,4 @@
-"""The county HTTP pull trusts nothing it is told (xuncha.connectors.pull_http), against a real HTTP server on
+"""The county HTTP pull trusts nothing it is told (xuncha.extract.connectors.pull_http), against a real HTTP server on
 loopback that answers as a broken or hostile county system would: lying listings and manifests, path tricks,
 endless pages, 5xx, slow answers and malformed bodies. Each fails the county's pull with a clear reason, builds
 no path from an unchecked name and writes nothing outside the inbox.
@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from xuncha import connectors, registry
+from xuncha import registry
+from xuncha.extract import connectors
 
 FAST = connectors.PullLimits(request_seconds=2, pull_seconds=6, max_pages=5, retries=2, backoff_seconds=0.05,
                              connect_seconds=1)

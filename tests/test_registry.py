@@ -83,7 +83,7 @@ def test_an_edited_counties_yml_is_seen_without_a_restart(tmp_path, monkeypatch)
     raw["counties"].append({"code": "410326", "name": "汝阳县", "level": "county"})
     (tmp_path / "counties.yml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     assert [c.code for c in registry.default().counties] == ["410325", "410326"]
-    from xuncha import nightly
+    from xuncha.orchestration import nightly
 
     assert [c["code"] for c in nightly.plan(registry.load(), dt.date(2019, 3, 15))] == ["410325", "410326"]
 
@@ -91,7 +91,7 @@ def test_an_edited_counties_yml_is_seen_without_a_restart(tmp_path, monkeypatch)
 def test_the_plan_starts_the_longest_night_first(tmp_path, monkeypatch):
     """A catch-up's longest chain (a successor taking its predecessors' years) is mapped first, so the pool starts
     it first; the rest keep registry order."""
-    from xuncha import nightly
+    from xuncha.orchestration import nightly
 
     monkeypatch.setenv("XUNCHA_LANDING", str(tmp_path))
     reg = registry.default()

@@ -19,7 +19,9 @@ from browser import OfflinePage, browser, screenshot  # noqa: F401  (fixture)
 from conftest import TABLES_TO_RESET, query
 from exports import write_export
 
-from xuncha import metrics, pipeline, registry
+from xuncha import registry
+from xuncha.metrics import marts as metrics
+from xuncha.load import pipeline
 from xuncha_sim.generator import generate
 from xuncha.settings import PROJECT_ROOT
 from xuncha.spec import ENTITY_ORDER
@@ -147,7 +149,7 @@ def api_server(window, airflow_ready, tmp_path_factory):
 
     import httpx
 
-    from xuncha import airflow_env
+    from xuncha.orchestration import env as airflow_env
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -13,7 +13,8 @@ import mart_world
 import pytest
 from metrics_fixtures import shared_world
 
-from xuncha import metric_dictionary, metrics
+from xuncha.metrics import dictionary as metric_dictionary
+from xuncha.metrics import marts as metrics
 from xuncha.reports import workbook
 
 loaded, world = shared_world(mart_world.build)

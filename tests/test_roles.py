@@ -1,4 +1,4 @@
-"""Who can read and write what (migration 0040, xuncha.roles): each test logs in as the role it is about.
+"""Who can read and write what (migration 0040, xuncha.warehouse.roles): each test logs in as the role it is about.
 
 The suite's server trusts local logins over its Unix socket, so a role logs in by name; what it may do is then
 PostgreSQL's privileges and row-level security alone.
@@ -11,7 +11,8 @@ import psycopg2.errors
 import pytest
 from conftest import query
 
-from xuncha import db, roles
+from xuncha.warehouse import db
+from xuncha.warehouse import roles
 
 DENIED = (psycopg2.errors.InsufficientPrivilege,)
 
@@ -26,7 +27,8 @@ def _as(url: str, sql: str, params=None):
 def marts(warehouse, settings):
     """Two rows per unit in mart.findings_by_category and mart.clue_disposal: the crosswalk from the registry
     (410381 偃师市 → 410307 偃师区; 410322 孟津县, 410306 吉利区 → 410308 孟津区), written as the loader."""
-    from xuncha import metrics, registry
+    from xuncha import registry
+    from xuncha.metrics import marts as metrics
 
     loader = db.warehouse_url(settings)
     codes = ["410302", "410303", "410307", "410381", "410308", "410322", "410306"]
@@ -132,7 +134,9 @@ def test_the_loader_loads_an_export_and_refreshes_the_marts(clean, settings, tmp
     Great Expectations, publish, archive; then a mart refresh."""
     from exports import slice_rows, write_export
 
-    from xuncha import metrics, pipeline, registry
+    from xuncha import registry
+    from xuncha.metrics import marts as metrics
+    from xuncha.load import pipeline
 
     reg = registry.default()
     export = write_export(tmp_path, "410323", "410323-20190315-01", "2019-03-15", slice_rows("410323"))

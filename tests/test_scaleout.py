@@ -2,7 +2,7 @@
 
 Redis (Debian's redis-server) and the suite's PostgreSQL (warehouse, plus a metadata database of its own for this
 test) are started; then Airflow's scheduler, dag-processor, triggerer, API server and two Celery workers, as
-processes (xuncha.cluster.LocalCluster), told apart by `--celery-hostname`. One night of five counties is
+processes (xuncha.orchestration.cluster.LocalCluster), told apart by `--celery-hostname`. One night of five counties is
 backfilled through the REST API; one county's export is large, and the worker loading it is killed (SIGKILL of
 its whole process group: a machine lost mid-task). The scheduler notices the missing heartbeat, the county's
 task is retried on the other worker, and the warehouse ends with exactly the rows sent: nothing lost, nothing
@@ -20,8 +20,8 @@ import pytest
 from conftest import query
 from exports import slice_rows, write_export
 
-from xuncha import db
-from xuncha.cluster import LocalCluster
+from xuncha.warehouse import db
+from xuncha.orchestration.cluster import LocalCluster
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.timeout(2400)]   # minutes of start-up on a busy 2-core machine
 
@@ -45,7 +45,7 @@ def metadata_db(settings, name: str) -> str:
     (CREATE DATABASE … TEMPLATE: a file copy, instead of a minute of `airflow db migrate` on a fresh one.)"""
     import psycopg2
 
-    from xuncha import embedded
+    from xuncha.warehouse import embedded
     from xuncha.settings import AIRFLOW_DB
 
     st = embedded.start(settings)
@@ -162,7 +162,7 @@ def run_night(clean, settings, tmp_path, lock, codes):
         # Work ran on both workers (the Celery node names of --celery-hostname).
         hosts = {ti["hostname"].split("@")[0] for ti in tis} | {tries[0]["hostname"].split("@")[0]}
         assert hosts == set(WORKERS), hosts
-        # Each worker imported GX once, before it forked tasks (xuncha.preload): the retried county's task did not.
+        # Each worker imported GX once, before it forked tasks (xuncha.orchestration.preload): the retried county's task did not.
         log = (cluster.home / "airflow" / "logs" / "dag_id=xuncha_nightly" / f"run_id={run_id}" / "task_id=county.ingest"
                / f"map_index={idx}" / "attempt=2.log").read_text(encoding="utf-8")
         assert "Great Expectations preloaded by the worker" in log, log[-3000:]

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from exports import slice_rows, write_export
 
-from xuncha import pipeline, registry, selfcheck
+from xuncha import registry
+from xuncha.load import pipeline
+from xuncha.intake import selfcheck
 
 XUNCHA = str(Path(sys.executable).with_name("xuncha"))
 

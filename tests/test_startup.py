@@ -94,7 +94,7 @@ def test_make_up_from_a_fresh_shell_serves_the_ui_and_runs_tasks_only_from_go_li
         # triggered through Airflow, and the export loaded by it (issue 13).
         from exports import slice_rows, write_export
 
-        from xuncha import intake
+        from xuncha.intake import server as intake
 
         night = go_live.isoformat()
         export_id = f"410329-{night.replace('-', '')}-01"

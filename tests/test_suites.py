@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from xuncha import suites
+from xuncha.validate import suites
 from xuncha.spec import COLUMN_TYPES, ENTITY_ORDER, load_spec
 
 

@@ -47,22 +47,22 @@ class Settings:
     config_dir: Path
     """XUNCHA_CONFIG: folder with counties.yml and metrics.yml."""
     airflow_log_folder: str | None = None
-    """AIRFLOW__LOGGING__BASE_LOG_FOLDER: Airflow's task log folder; unset = $AIRFLOW_HOME/logs (xuncha.dag_test_logs)."""
+    """AIRFLOW__LOGGING__BASE_LOG_FOLDER: Airflow's task log folder; unset = $AIRFLOW_HOME/logs (xuncha.orchestration.dag_test_logs)."""
     data_docs: str = "failures"
     """XUNCHA_DATA_DOCS: which exports get Great Expectations Data Docs pages: failures (default), all, off."""
     alert_webhook: str | None = None
     """XUNCHA_ALERT_WEBHOOK: a URL every operator alert is also POSTed to as JSON (e.g. a chat robot); unset = none."""
     person_key: str | None = field(default=None, repr=False)
     """XUNCHA_PERSON_KEY: the key person references are hashed with; unset = the Airflow connection
-    `xuncha_person_key`, or (embedded default only) a local key file (xuncha.privacy)."""
+    `xuncha_person_key`, or (embedded default only) a local key file (xuncha.normalize.privacy)."""
     debug: bool = False
     """XUNCHA_DEBUG: any non-empty value makes the CLI show tracebacks instead of one red line."""
     go_live_date: str | None = None
     """XUNCHA_GO_LIVE: the go-live night (YYYY-MM-DD) overriding the one `xuncha setup` recorded (see go_live)."""
     notify_smtp_conn_id: str | None = None
-    """XUNCHA_NOTIFY_SMTP_CONN_ID: Airflow connection of the e-mail notifier (unset = xuncha.notify's default)."""
+    """XUNCHA_NOTIFY_SMTP_CONN_ID: Airflow connection of the e-mail notifier (unset = xuncha.orchestration.notifications's default)."""
     notify_chat_conn_id: str | None = None
-    """XUNCHA_NOTIFY_CHAT_CONN_ID: Airflow connection of the chat-webhook notifier (unset = xuncha.notify's default)."""
+    """XUNCHA_NOTIFY_CHAT_CONN_ID: Airflow connection of the chat-webhook notifier (unset = xuncha.orchestration.notifications's default)."""
     county_endpoints: dict[str, tuple[str | None, str | None]] = field(default_factory=dict, repr=False)
     """XUNCHA_COUNTY_<CODE>_URL / XUNCHA_COUNTY_<CODE>_TOKEN: a pulled county system's URL and token, by code
     (`xuncha setup` turns them into the county's Airflow connection)."""
@@ -70,14 +70,14 @@ class Settings:
     """Airflow connection ids defined in the environment (AIRFLOW_CONN_<ID>), lower case."""
     withdraw_hold_share: str = "0.5"
     """XUNCHA_WITHDRAW_HOLD_SHARE: share in (0, 1] of a county's live rows above which a full snapshot's
-    withdrawal is held (as text: xuncha.guards.hold_share parses and checks it where it is used)."""
+    withdrawal is held (as text: xuncha.load.guards.hold_share parses and checks it where it is used)."""
     withdraw_hold_min_rows: str = "20"
     """XUNCHA_WITHDRAW_HOLD_MIN_ROWS: rows a withdrawal must reach before the share applies (text; guards parses it)."""
     push_max_bytes: str | None = None
-    """XUNCHA_PUSH_MAX_BYTES: largest pushed upload in bytes (text; unset = xuncha.intake.MAX_BYTES)."""
+    """XUNCHA_PUSH_MAX_BYTES: largest pushed upload in bytes (text; unset = xuncha.intake.server.MAX_BYTES)."""
     role_passwords: dict[str, str] = field(default_factory=dict, repr=False)
     """XUNCHA_LOADER_PASSWORD, XUNCHA_READER_PASSWORD, XUNCHA_COUNTY_READER_PASSWORD_<CODE>: warehouse role
-    passwords by variable name, the set ones only (xuncha.roles.password_var names each role's variable)."""
+    passwords by variable name, the set ones only (xuncha.warehouse.roles.password_var names each role's variable)."""
 
     @property
     def embedded(self) -> bool:

@@ -1,5 +1,5 @@
 -- GENERATED from sql/marts/*.yml by `xuncha dictionary --write`: do not edit; edit the .yml instead.
--- Re-applied by the migration runner whenever this file changes (repeatable, xuncha.migrate).
+-- Re-applied by the migration runner whenever this file changes (repeatable, xuncha.warehouse.migrate).
 
 COMMENT ON TABLE mart.clue_ageing IS '线索账龄 — Ageing of open clues. One row = one reporting unit and one age bucket of open clues (every bucket for a unit with at least one clue). bucket k holds open clues with transfer_date + months_from < as_of <= transfer_date + months_to.';
 COMMENT ON COLUMN mart.clue_ageing.as_of IS '截至日期 [date]: the figures as they stood at the end of this day (Asia/Shanghai)';

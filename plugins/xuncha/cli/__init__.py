@@ -54,7 +54,11 @@ def friendly(fn):
 def setup(quiet_connections: Annotated[bool, typer.Option(hidden=True)] = False):
     """Everything before a first run: database, warehouse migrations, Airflow metadata and pools, the go-live
     date (first run: today, or XUNCHA_GO_LIVE) and pulled counties' connections (XUNCHA_COUNTY_<CODE>_URL/_TOKEN)."""
-    from xuncha import airflow_env, db, deployment, migrate, settings
+    from xuncha import settings
+    from xuncha.orchestration import env as airflow_env
+    from xuncha.warehouse import db
+    from xuncha.orchestration import deployment
+    from xuncha.warehouse import migrate
 
     db.warehouse_url()
     migrate.migrate()
@@ -71,7 +75,7 @@ def setup(quiet_connections: Annotated[bool, typer.Option(hidden=True)] = False)
 @friendly
 def airflow(ctx: typer.Context):
     """Run the Airflow CLI with Xuncha's environment, e.g. `xuncha airflow dags list`."""
-    from xuncha import airflow_env
+    from xuncha.orchestration import env as airflow_env
 
     raise typer.Exit(airflow_env.run_airflow(list(ctx.args), check=False).returncode)
 
@@ -134,7 +138,10 @@ def demo(
     import secrets
     import shutil
 
-    from xuncha import airflow_env, dag_test_logs, db, registry
+    from xuncha import registry
+    from xuncha.orchestration import env as airflow_env
+    from xuncha.orchestration import dag_test_logs
+    from xuncha.warehouse import db
     from xuncha_sim.countyserver import CountyServer
     from xuncha_sim.generator import generate as run
     from xuncha.settings import get_settings
@@ -182,7 +189,8 @@ def demo(
 def _demo_tables(day: dt.date) -> None:
     """What a report consumer sees after the demo: the term headline as of the last night, findings by category,
     the rows each mart holds that day, and the Excel workbook of them all."""
-    from xuncha import metric_dictionary, metrics as m
+    from xuncha.metrics import dictionary as metric_dictionary
+    from xuncha.metrics import marts as m
     from xuncha.reports import html, workbook
 
     m.ensure(as_of=day)

@@ -13,7 +13,7 @@ from xuncha.cli import console, db_app, err, friendly
 @friendly
 def db_start():
     """Start the embedded PostgreSQL server (created on first use; a no-op if running)."""
-    from xuncha import embedded
+    from xuncha.warehouse import embedded
     from xuncha.settings import get_settings
 
     if not get_settings().embedded:
@@ -27,7 +27,7 @@ def db_start():
 @friendly
 def db_stop():
     """Stop the embedded server cleanly; data is kept."""
-    from xuncha import embedded
+    from xuncha.warehouse import embedded
 
     console.print("stopped" if embedded.stop() else "not running")
 
@@ -36,7 +36,9 @@ def db_stop():
 @friendly
 def db_status():
     """Where the warehouse is, whether it runs, and which migrations are applied (exit 1 if it is down)."""
-    from xuncha import db, embedded, migrate
+    from xuncha.warehouse import db
+    from xuncha.warehouse import embedded
+    from xuncha.warehouse import migrate
     from xuncha.settings import get_settings
 
     s = get_settings()
@@ -59,7 +61,7 @@ def db_url(reader: Annotated[bool, typer.Option("--reader", help="The report con
            county: Annotated[Optional[str], typer.Option(help="That county's reader (its own mart rows).")] = None,
            owner: Annotated[bool, typer.Option("--owner", help="The role that migrates.")] = False):
     """Print a warehouse SQLAlchemy URL: the loader's (the pipeline's) by default (starts the embedded server if needed)."""
-    from xuncha import db
+    from xuncha.warehouse import db
 
     print(db.owner_url() if owner else db.reader_url(county=county) if reader or county else db.warehouse_url())
 
@@ -68,7 +70,7 @@ def db_url(reader: Annotated[bool, typer.Option("--reader", help="The report con
 @friendly
 def db_migrate():
     """Apply pending warehouse migrations (sql/migrations); running it again is a no-op."""
-    from xuncha import migrate
+    from xuncha.warehouse import migrate
 
     done = migrate.migrate()
     console.print("applied: " + ", ".join(m.path.name for m in done) if done else "warehouse schema is up to date")

@@ -14,7 +14,8 @@ from xuncha.cli import _date, app, console, err, friendly
 @friendly
 def up(port: Annotated[int, typer.Option(help="Port of the Airflow UI and API (every URL that follows from it is set).")] = 8080):
     """Start Airflow (scheduler, dag-processor, triggerer, API server) on http://localhost:PORT; works from any shell."""
-    from xuncha import airflow_env, deployment
+    from xuncha.orchestration import env as airflow_env
+    from xuncha.orchestration import deployment
     from xuncha.cli import setup
     from xuncha.settings import get_settings, go_live
 
@@ -40,7 +41,7 @@ def backfill(
 
     The runs are created now and executed by the scheduler (`make up`), oldest night first; nights before
     go-live raise no missed-deadline alerts."""
-    from xuncha import deployment
+    from xuncha.orchestration import deployment
 
     first, last = _date(from_), _date(to)
     proc = deployment.backfill(first, last, dry_run=dry_run, max_active_runs=max_active_runs)

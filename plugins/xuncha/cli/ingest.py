@@ -42,7 +42,11 @@ def ingest(
     """Run the nightly pipeline outside Airflow on one export or a tree of exports, oldest night first."""
     from rich.progress import Progress
 
-    from xuncha import county_night, inbox, migrate, pipeline, registry
+    from xuncha import registry
+    from xuncha.load import county_night
+    from xuncha.extract import inbox
+    from xuncha.warehouse import migrate
+    from xuncha.load import pipeline
 
     reg = registry.load()
     exports = inbox.find(path)

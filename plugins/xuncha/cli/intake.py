@@ -16,7 +16,8 @@ app.add_typer(intake_app, name="intake")
 @friendly
 def push_token(code: Annotated[str, typer.Argument(help="County code.")]):
     """Make (or replace) a county's push token; it is printed once, only its SHA-256 is stored."""
-    from xuncha import intake, migrate
+    from xuncha.intake import server as intake
+    from xuncha.warehouse import migrate
 
     migrate.migrate()
     token = intake.issue_token(code)
@@ -30,7 +31,10 @@ def serve(port: Annotated[int, typer.Option(help="Port (loopback).")] = 8095,
     """Serve the push intake on its own (the Airflow API server also serves it, at /xuncha-intake)."""
     import uvicorn
 
-    from xuncha import airflow_env, db, intake, migrate
+    from xuncha.orchestration import env as airflow_env
+    from xuncha.warehouse import db
+    from xuncha.intake import server as intake
+    from xuncha.warehouse import migrate
 
     airflow_env.apply()
     migrate.migrate()

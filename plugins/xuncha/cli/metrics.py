@@ -27,7 +27,9 @@ def metrics(
     A day later than the newest loaded night is not computed: its figures would be stored as if the nights
     after it had nothing to report. The command warns and stores nothing.
     """
-    from xuncha import metric_dictionary, metrics as m, migrate
+    from xuncha.metrics import dictionary as metric_dictionary
+    from xuncha.metrics import marts as m
+    from xuncha.warehouse import migrate
 
     if list_:
         t = Table("mart", "中文", "one row is", title="marts (sql/marts/*.yml)")
@@ -99,7 +101,7 @@ def print_mart(table, term: int | None = None) -> None:
 @friendly
 def dictionary(write: Annotated[bool, typer.Option(help="Rewrite docs/metrics.md and sql/repeatable/mart_comments.sql.")] = False):
     """Check (or rewrite) the files generated from the mart descriptions sql/marts/*.yml (指标字典)."""
-    from xuncha import metric_dictionary
+    from xuncha.metrics import dictionary as metric_dictionary
 
     if write:
         changed = metric_dictionary.write()

@@ -21,7 +21,7 @@ def report(
                                                       "sheet (巡察工作数据-<as-of>.xlsx).")] = False,
 ):
     """Write the report 巡察工作数据报告 as of a day (HTML that opens offline; --xlsx adds the Excel workbook)."""
-    from xuncha import migrate
+    from xuncha.warehouse import migrate
     from xuncha.reports import html
 
     migrate.migrate()

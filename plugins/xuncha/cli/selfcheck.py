@@ -21,7 +21,7 @@ def check_export(
     """Check one export with ingestion's own checks (manifest, checksums, parsing, expectations), no warehouse needed.
 
     Exit 0: ok; 1: warnings or references not checked offline; 2: critical (the platform would quarantine it)."""
-    from xuncha import selfcheck
+    from xuncha.intake import selfcheck
 
     report = selfcheck.check_export(path, references=references, county_code=county)
     for line in report.lines():
@@ -36,7 +36,7 @@ def export_references(
     out: Annotated[Optional[Path], typer.Option(help="File to write (default: references-CODE.json).")] = None,
 ):
     """Write the county's reference file: the ids the warehouse holds for it, for `xuncha check-export --references`."""
-    from xuncha import selfcheck
+    from xuncha.intake import selfcheck
 
     target = out or Path(f"references-{code}.json")
     counts = selfcheck.export_references(code, target)

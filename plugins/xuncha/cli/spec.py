@@ -13,7 +13,7 @@ from xuncha.cli import console, friendly, spec_app
 @friendly
 def spec_suites(write: Annotated[bool, typer.Option(help="Rewrite the spec-derived part of expectations/*.json.")] = False):
     """Check (or rewrite) that the expectation suites cover the spec's column rules."""
-    from xuncha import suites
+    from xuncha.validate import suites
 
     if write:
         for p in suites.write_suites():

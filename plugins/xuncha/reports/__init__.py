@@ -1,3 +1,6 @@
-"""Reports for consumers of the marts: the report 巡察工作数据报告 as one offline HTML page (html.py, charts.py,
-data.py), the Excel workbook (workbook.py), the quarantine report page (quarantine_page.py), Data Docs made
-offline (datadocs.py) and the Airflow UI plugin's app (web.py)."""
+"""Reports: what consumers of the marts read.
+
+Owns the report 巡察工作数据报告 as one offline HTML page (`html`, `charts`, `data`), the Excel workbook
+(`workbook`), the quarantine report page (`quarantine_page`) and Data Docs made offline (`datadocs`). May import
+the root definitions, `warehouse/` and `metrics/`; the Airflow UI serves these pages through `orchestration.ui`.
+"""

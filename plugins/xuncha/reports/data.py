@@ -1,7 +1,7 @@
 """What the report 巡察工作数据报告 shows, read from the marts for one as-of day (no rendering here).
 
 `load(url, as_of)` returns a `ReportData`: whole mart rows (dicts keyed by column name) of that day, read through
-xuncha.metrics.read_mart (the one reader of the marts: the described columns, ordered by the mart's key), plus the
+xuncha.metrics.marts.read_mart (the one reader of the marts: the described columns, ordered by the mart's key), plus the
 county names of `mart.county_crosswalk` and a freshness row per county system. Every figure keeps the
 numerator and denominator its mart stores (docs/metrics.md), so the page can show both beside each rate.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from xuncha import db
+from xuncha.warehouse import db
 
 MARTS = ("term_headline", "coverage", "rounds_per_year", "rectification", "rectification_overdue", "satisfaction",
          "satisfaction_by_org", "clue_disposal", "clue_ageing", "outcomes")
@@ -51,7 +51,7 @@ def load(url: str | None = None, as_of: dt.date | None = None, compute: bool = T
 
     Raises `ValueError` for a day after the newest night loaded: its figures would silently equal the
     newest night's and look current when they are not."""
-    from xuncha import metrics
+    from xuncha.metrics import marts as metrics
 
     latest = metrics.latest_business_date(url)
     day = as_of or latest or metrics.today()
@@ -112,7 +112,7 @@ def freshness(cur, day: dt.date, live: bool = False) -> list[dict]:
 
 def _term(headline: list[dict], day: dt.date) -> int | None:
     """The term the report is about: the configured term containing `day`, else the newest term with figures."""
-    from xuncha import metrics_config
+    from xuncha.metrics import config as metrics_config
 
     terms = {r["term_no"] for r in headline if r["term_no"]}
     for t in metrics_config.load().terms:

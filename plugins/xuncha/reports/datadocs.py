@@ -4,7 +4,7 @@ GX 1.24 renders its Data Docs pages with Bootstrap, jQuery, bootstrap-table, Fon
 CDNs (great_expectations/render/view/templates/*.j2), so on an office network without internet they show an
 unstyled page with dead buttons. And it pastes unexpected values from the validated data into the page
 unescaped: a county cell `<img src=x onerror=...>` becomes markup. Values are escaped before GX stores a
-result (xuncha.validation); here, after GX builds the site, `make_offline(site_dir)`: every page is rewritten: remote `<script>`/`<link>`
+result (xuncha.validate.validation); here, after GX builds the site, `make_offline(site_dir)`: every page is rewritten: remote `<script>`/`<link>`
    and every script are removed (the pages' scripts only drive the CDN widgets: filters, sortable tables);
    GX's own local stylesheets (static/styles, shipped in the package) and a small stylesheet standing in for
    the Bootstrap classes the pages use are inlined; a Content-Security-Policy forbidding any fetch and any

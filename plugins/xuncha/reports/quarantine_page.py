@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from xuncha import db
+from xuncha.warehouse import db
 from xuncha.reports.html import environment
 
 
 def render(report: dict, data_docs_href: str | None = None, index_href: str | None = None) -> str:
-    """The page for one `_report.json` (xuncha.quarantine.write_report's shape: county_code, county_name,
+    """The page for one `_report.json` (xuncha.load.quarantine.write_report's shape: county_code, county_name,
     export_id, batch_id, quarantined_at, problems[], warnings[], data_docs)."""
     return environment().get_template("quarantine.html.j2").render(r=report, data_docs_href=data_docs_href,
                                                                     index_href=index_href)

@@ -17,7 +17,7 @@ import unicodedata
 from decimal import Decimal
 from pathlib import Path
 
-from xuncha.metric_dictionary import HEADLINE, Column
+from xuncha.metrics.dictionary import HEADLINE, Column
 
 RISKY_START = ("=", "+", "-", "@", "\t", "\r")
 """Text starting with one of these would be read as a formula (or a DDE call) by a spreadsheet."""
@@ -129,7 +129,7 @@ class _Sheet:
 
 
 def write_workbook(path: Path, tables: list, names: dict[str, str] | None = None) -> Path:
-    """Write `tables` (xuncha.metrics.MartTable, the headline first) as one workbook at `path`.
+    """Write `tables` (xuncha.metrics.marts.MartTable, the headline first) as one workbook at `path`.
 
     `names` maps county codes to names (a name column follows each county code). Returns `path`.
     """
@@ -162,7 +162,9 @@ def build(url: str | None = None, as_of: dt.date | None = None, out: Path | None
     would claim the nights after it had nothing to report). Writes `out`/巡察工作数据-<as_of>.xlsx (default
     out: XUNCHA_HOME/reports) and returns its path.
     """
-    from xuncha import metric_dictionary, metrics, registry
+    from xuncha import registry
+    from xuncha.metrics import dictionary as metric_dictionary
+    from xuncha.metrics import marts as metrics
     from xuncha.settings import get_settings
 
     newest = metrics.newest_loaded_night(url)

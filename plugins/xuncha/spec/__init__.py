@@ -23,7 +23,7 @@ class ColumnType:
 
     Staging holds every column as text; Great Expectations checks `strict_format` (the exact text counties
     must send, export spec §4) and `staging.is_valid(value, valid_as)` (PostgreSQL's own parser, migration
-    0004: the regex admits 2019-02-30); xuncha.typed casts the trimmed text to `pg_type` once, after staging
+    0004: the regex admits 2019-02-30); xuncha.normalize.typed casts the trimmed text to `pg_type` once, after staging
     (`cast`: that expression for one column).
     """
 

@@ -1,0 +1,274 @@
+"""Push intake (推送接收): county systems push one export over HTTP; the platform checks it before anything is written.
+
+    POST /exports            Authorization: Bearer <county token>; body: multipart/form-data (manifest.json and each
+                             file as a form file) or application/x-tar (one export folder's files at the tar's top level)
+    GET  /exports/{id}       the export's state (received | loaded | duplicate | quarantined | failed) and report
+
+The token names the county (`xuncha push-token CODE` makes one; only its SHA-256 is stored, audit.push_tokens). Before
+anything reaches the county's landing area the export is unpacked into a private temporary folder and checked: total
+size (XUNCHA_PUSH_MAX_BYTES, default 200 MiB; over it: 413), plain file names only (no folders, links or `..`: 400),
+the manifest against the spec and the token's county (another county's code: 403), every file's SHA-256 and row-count
+declaration (422, with the problems). Only then is the folder renamed into landing/<code>/<export id>/ (the
+nightly DAG ignores names starting with "."), the receipt recorded (audit.pushes) and that county's run of
+`xuncha_nightly` triggered for the export's night. A refused push leaves nothing behind.
+
+GET /exports/{id} answers for the token's county only, pushed or pulled: a pulled county's rejection report is
+served the same way. `app()` is mounted in the Airflow API server by plugins/xuncha_intake_plugin.py
+(at /xuncha-intake) and runs on its own with `xuncha intake serve`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from fastapi import Header, Request  # at module level: the routes' annotations are resolved here
+
+from xuncha.warehouse import db
+from xuncha.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+MAX_BYTES = 200 * 1024 * 1024
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+
+
+class Refused(Exception):
+    """A push refused before anything was written: HTTP status and a clear message (English + 中文)."""
+
+    def __init__(self, status: int, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.problems = status, message, problems or []
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(code: str, url: str | None = None) -> str:
+    """Make (or replace) county `code`'s push token; returns it (shown once: only its SHA-256 is kept)."""
+    from xuncha import registry
+
+    registry.default().get(code)
+    token = secrets.token_urlsafe(32)
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("""INSERT INTO audit.push_tokens (county_code, token_sha256) VALUES (%s, %s)
+                       ON CONFLICT (county_code) DO UPDATE SET token_sha256 = EXCLUDED.token_sha256, created_at = now()""",
+                    (code, _sha(token)))
+    return token
+
+
+def county_of_token(authorization: str | None, url: str | None = None) -> str:
+    """The county a bearer token belongs to; Refused(401) for none or a wrong one."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Refused(401, "missing bearer token (缺少令牌)")
+    digest = _sha(authorization.removeprefix("Bearer ").strip())
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT county_code, token_sha256 FROM audit.push_tokens")
+        for code, stored in cur.fetchall():
+            if hmac.compare_digest(stored, digest):
+                return code
+    raise Refused(401, "wrong token (令牌无效)")
+
+
+def max_bytes() -> int:
+    """Largest pushed upload, in bytes: XUNCHA_PUSH_MAX_BYTES, else MAX_BYTES; ValueError for a non-integer."""
+    raw = get_settings().push_max_bytes
+    return int(raw if raw is not None else MAX_BYTES)
+
+
+def _plain(name: str) -> str:
+    if not NAME.match(name) or ".." in name:
+        raise Refused(400, f"file name {name!r} is not a plain file name (no folders, no '..') (文件名不合法)")
+    return name
+
+
+def unpack_tar(stream_path: Path, into: Path) -> None:
+    """Extract a tar's regular top-level files into `into`; Refused(400) for folders, links, devices, traversal."""
+    try:
+        with tarfile.open(stream_path) as tar:
+            members = tar.getmembers()
+            for m in members:
+                name = m.name.removeprefix("./")
+                if m.isdir() and name in ("", "."):
+                    continue
+                if not m.isfile():
+                    raise Refused(400, f"tar member {m.name!r} is not a regular file (链接或目录不允许)")
+                _plain(name)
+            for m in members:
+                if m.isfile():
+                    src = tar.extractfile(m)
+                    with (into / m.name.removeprefix("./")).open("xb") as fh:
+                        shutil.copyfileobj(src, fh)
+    except tarfile.TarError as exc:
+        raise Refused(400, f"not a readable tar: {exc} (压缩包无法读取)") from None
+    except FileExistsError as exc:
+        raise Refused(400, f"file {Path(exc.filename).name!r} appears twice (文件重复)") from None
+
+
+def accept(folder: Path, county_code: str, size: int, url: str | None = None, trigger=None) -> dict:
+    """Check an unpacked export in a private `folder` for the token's county and move it into the landing area.
+
+    Returns the receipt. Raises Refused (nothing written to the landing area) when a check fails."""
+    from xuncha import registry
+    from xuncha.extract import manifest as manifest_mod
+
+    reg = registry.default()
+    county = reg.get(county_code)
+    manifest, problems = manifest_mod.read(folder)
+    if manifest is None:
+        raise Refused(422, "manifest.json missing or invalid (导出清单缺失或无效)", [str(p) for p in problems])
+    if manifest.county_code != county_code:
+        raise Refused(403, f"manifest is for county {manifest.county_code}, the token is {county.label}'s "
+                           "(不能代其他县区推送)")
+    if problems:
+        raise Refused(422, "manifest does not follow the export spec (导出清单不符合规范)", [str(p) for p in problems])
+    listed = {f.path for f in manifest.files} | {"manifest.json"}
+    extra = sorted(p.name for p in folder.iterdir() if p.name not in listed)
+    if extra:
+        raise Refused(422, f"files not in the manifest: {', '.join(extra)} (清单外的文件)")
+    actual, problems = manifest_mod.check_files(manifest, folder, county_code)
+    if problems:
+        raise Refused(422, "files do not match the manifest (文件与清单不符)", [str(p) for p in problems])
+    landing = county.landing_dir(get_settings().landing)
+    landing.mkdir(parents=True, exist_ok=True)
+    dest = landing / manifest.export_id
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM audit.pushes WHERE county_code = %s AND export_id = %s", (county_code, manifest.export_id))
+        if cur.fetchone() is not None or dest.exists():
+            raise Refused(409, f"export {manifest.export_id} was already received (重复推送)")
+    part = landing / f".{manifest.export_id}.push"
+    shutil.rmtree(part, ignore_errors=True)
+    shutil.copytree(folder, part)
+    part.rename(dest)            # complete or absent: the DAG never sees half an export
+    received = dt.datetime.now(dt.timezone.utc)
+    files = [{"path": f.path, "sha256": actual.get(f.path), "bytes": (dest / f.path).stat().st_size} for f in manifest.files]
+    run_id = None
+    if trigger is not None:
+        try:
+            run_id = trigger(county_code, manifest.business_date, manifest.export_id)
+        except Exception as exc:  # the export is safely landed: the scheduled run takes it
+            log.error("%s: could not trigger the run for %s: %s", county.label, manifest.export_id, exc)
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("""INSERT INTO audit.pushes (county_code, export_id, business_date, received_at, bytes, files, run_id)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+                    (county_code, manifest.export_id, manifest.business_date, received, size, json.dumps(files), run_id))
+    return {"export_id": manifest.export_id, "county_code": county_code, "county": county.label,
+            "business_date": manifest.business_date.isoformat(), "received_at": received.isoformat(), "bytes": size,
+            "files": files, "state": "received", "run_id": run_id, "status_url": f"exports/{manifest.export_id}"}
+
+
+def state(county_code: str, export_id: str, url: str | None = None) -> dict | None:
+    """The export's newest state for the county (pushed or pulled), with the quarantine report; None if unknown."""
+    from xuncha import registry
+
+    lineage = list(registry.default().lineage(county_code))
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT status, business_date, loaded_rows, error, report_path, finished_at FROM audit.batches
+                        WHERE county_code = ANY(%s) AND export_id = %s ORDER BY batch_id DESC LIMIT 1""", (lineage, export_id))
+        row = cur.fetchone()
+        cur.execute("SELECT received_at, files FROM audit.pushes WHERE county_code = %s AND export_id = %s", (county_code, export_id))
+        push = cur.fetchone()
+    if row is None and push is None:
+        return None
+    out = {"export_id": export_id, "county_code": county_code,
+           "received_at": push[0].isoformat() if push else None, "state": "received", "report": None}
+    if row is not None:
+        status, day, rows, error, report_path, finished = row
+        out.update(state=status, business_date=day.isoformat() if day else None, loaded_rows=rows, error=error,
+                   finished_at=finished.isoformat() if finished else None)
+        if report_path and Path(report_path).with_suffix(".json").is_file():
+            out["report"] = json.loads(Path(report_path).with_suffix(".json").read_text(encoding="utf-8"))
+    return out
+
+
+
+def app(url: str | None = None, trigger=None):
+    """The FastAPI app (see the module doc). `url`: the warehouse (default: from the settings / Airflow connection);
+    `trigger(county_code, night, export_id) -> run id`: starts the county's run (default: a run of xuncha_nightly,
+    xuncha.orchestration.nightly.trigger_push_run)."""
+    if trigger is None:
+        from xuncha.orchestration.nightly import trigger_push_run as trigger
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    api = FastAPI(title="Xuncha push intake 推送接收", version="1")
+
+    def warehouse() -> str:
+        if url:
+            return url
+        from xuncha.orchestration.env import warehouse_url_from_airflow
+
+        return warehouse_url_from_airflow()
+
+    @api.exception_handler(Refused)
+    async def refused(_, exc: Refused):
+        return JSONResponse({"error": exc.message, "problems": exc.problems}, status_code=exc.status)
+
+    @api.post("/exports", status_code=201)
+    async def push(request: Request, authorization: str | None = Header(None)):
+        wh = warehouse()
+        code = county_of_token(authorization, wh)
+        limit = max_bytes()
+        if int(request.headers.get("content-length") or 0) > limit:
+            raise Refused(413, f"push larger than {limit} bytes (超过大小上限)")
+        work = Path(tempfile.mkdtemp(prefix="xuncha-push-"))
+        try:
+            folder = work / "export"
+            folder.mkdir()
+            size = await _receive(request, work, folder, limit)
+            return accept(folder, code, size, wh, trigger)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    @api.get("/exports/{export_id}")
+    def get_export(export_id: str, authorization: str | None = Header(None)):
+        wh = warehouse()
+        code = county_of_token(authorization, wh)
+        found = state(code, export_id, wh)
+        if found is None:
+            raise Refused(404, f"no export {export_id} of county {code} (未找到)")
+        return found
+
+    return api
+
+
+async def _receive(request, work: Path, folder: Path, limit: int) -> int:
+    """Write the body into `folder` (multipart files or a tar), counting bytes; Refused on size or bad names."""
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("multipart/form-data"):
+        form = await request.form(max_files=1000, max_fields=100)
+        size = 0
+        for _, item in form.multi_items():
+            if isinstance(item, str):
+                continue
+            name = _plain(item.filename or "")
+            data = await item.read()
+            size += len(data)
+            if size > limit:
+                raise Refused(413, f"push larger than {limit} bytes (超过大小上限)")
+            target = folder / name
+            if target.exists():
+                raise Refused(400, f"file {name!r} appears twice (文件重复)")
+            target.write_bytes(data)
+        return size
+    if kind in ("application/x-tar", "application/tar"):
+        size, tar_path = 0, work / "push.tar"
+        with tar_path.open("wb") as fh:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise Refused(413, f"push larger than {limit} bytes (超过大小上限)")
+                fh.write(chunk)
+        unpack_tar(tar_path, folder)
+        return size
+    raise Refused(415, "send multipart/form-data or application/x-tar (请求格式不支持)")

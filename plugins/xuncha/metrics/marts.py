@@ -1,0 +1,285 @@
+"""Refreshing and reading the marts: every `.sql` file in sql/marts, in one transaction.
+
+One mart table = one file `sql/marts/<name>.sql` and its description `<name>.yml` (xuncha.metrics.dictionary).
+The marts are dated series: each row holds the figures as they stood at the end of its `as_of` day, computed
+from core (the current versions) and history (the superseded ones) through the as-of functions
+(`mart.<entity>_as_of(dates, codes)`, one file each in sql/repeatable).
+A refresh replaces the rows of the given days for the given reporting units, and nothing else:
+
+- `counties` are county-system codes (as the load's asset events name them); they map to reporting units
+  through `mart.county_crosswalk` (refilled from the registry first), plus the units linked to them by a
+  city inspection of a county's organisation (its coverage and satisfaction rows read both sides).
+- the days are `dates`/`as_of` when given; otherwise the business dates of the batches loaded since the
+  marts last took those counties in (`mart.refresh_watermark`), or the latest loaded night if none is new.
+- `full=True` recomputes every unit for every day the series holds.
+
+Parameters come from config/metrics.yml (xuncha.metrics.config). Readers see the old or the new figures,
+never a mix. Readers (the CLI, the workbook, the report) use `read_mart` and `newest_loaded_night`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from xuncha.warehouse import db
+from xuncha.metrics.dictionary import Column, Mart
+from xuncha.settings import SQL_DIR
+
+MARTS_DIR = SQL_DIR / "marts"
+DAYS_PER_STATEMENT = 31
+"""A refresh of many days runs each mart file on this many days at a time (bounded memory per statement)."""
+HEADLINE_COLUMNS = ("scope", "county_code", "county_name", "source_codes", "term_no", "rounds", "orgs_inspected", "findings",
+                    "clues_transferred", "sanctions", "org_handling", "detentions", "judicial_transfers",
+                    "amount_recovered")
+
+
+def mart_files() -> list:
+    """The mart files in refresh order: a mart after the marts its description depends_on (sql/marts/*.yml)."""
+    from xuncha.metrics import dictionary as metric_dictionary
+
+    return [m.sql_path for m in metric_dictionary.marts(MARTS_DIR).values()]
+
+
+def refresh(url: str | None = None, counties: Iterable[str] | None = None, dates: Iterable[dt.date] | None = None,
+            as_of: dt.date | None = None, full: bool = False, config=None) -> list[str]:
+    """Recompute the marts for `counties` (None = all) on the days asked for (see the module doc)."""
+    from xuncha import registry
+    from xuncha.metrics import config as metrics_config
+
+    cfg = config or metrics_config.load()
+    codes = None if full or counties is None else sorted(set(counties))
+    if codes == []:
+        return []
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('xuncha:marts'))")
+        # The marts join whole as-of sets on (as_of, unit, key); the planner cannot estimate those joins (the sets
+        # come from window functions over history) and would pick nested loops that are quadratic in the rows.
+        # Hash and merge joins are right for every statement here: measured on the seed, 31 days of every mart
+        # take ~5 s this way and many minutes otherwise.
+        cur.execute("SET LOCAL enable_nestloop = off")
+        sync_crosswalk(cur, registry.default())
+        units = _units(cur, codes)
+        days, marks = _days(cur, codes, dates, as_of, full)
+        params = cfg.params() | {"counties": codes, "units": units, "sources": _sources(cur, units)}
+        done = []
+        for path in mart_files():
+            sql = path.read_text(encoding="utf-8")
+            if "%(dates)s" in sql:
+                for i in range(0, len(days), DAYS_PER_STATEMENT):
+                    cur.execute(sql, params | {"dates": days[i:i + DAYS_PER_STATEMENT]})
+            else:                               # not a dated series (findings_by_category): once
+                cur.execute(sql, params)
+            done.append(path.stem)
+        cur.execute("""INSERT INTO mart.refresh_log (as_of, county_code)
+                       SELECT d, u FROM unnest(%(dates)s::date[]) d,
+                              unnest(coalesce(%(units)s::text[], ARRAY(SELECT DISTINCT report_code FROM mart.county_crosswalk))) u
+                       ON CONFLICT (as_of, county_code) DO UPDATE SET refreshed_at = now()""",
+                    {"dates": days, "units": units})
+        if marks:
+            cur.execute("""INSERT INTO mart.refresh_watermark (county_code, last_batch_id)
+                           SELECT * FROM unnest(%s::text[], %s::bigint[])
+                           ON CONFLICT (county_code) DO UPDATE
+                              SET last_batch_id = greatest(mart.refresh_watermark.last_batch_id, EXCLUDED.last_batch_id),
+                                  updated_at = now()""", (list(marks), list(marks.values())))
+    return done
+
+
+def pending_counties(url: str | None = None) -> list[str]:
+    """County systems (codes, sorted) with a loaded batch the marts have not taken in: batch_id above the county's
+    mart.refresh_watermark, or no watermark yet. The refresh the nightly run's `night` event triggers covers them
+    (one triggered mid-night does not: a county still loading is loaded in part), so a load whose own event reached
+    no marts run (an Airflow race, apache/airflow#54659) is in the marts by the night's last refresh."""
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT DISTINCT b.county_code FROM audit.batches b
+                         LEFT JOIN mart.refresh_watermark w ON w.county_code = b.county_code
+                        WHERE b.status = 'loaded' AND b.batch_id > coalesce(w.last_batch_id, 0)
+                        ORDER BY 1""")
+        return [r[0] for r in cur.fetchall()]
+
+
+def ensure(url: str | None = None, as_of: dt.date | None = None) -> list[str]:
+    """Compute the day `as_of` for every reporting unit the series does not hold yet for it (a no-op if none)."""
+    from xuncha import registry
+
+    with db.connect(url) as conn, conn.cursor() as cur:
+        sync_crosswalk(cur, registry.default())
+        cur.execute("""SELECT DISTINCT report_code FROM mart.county_crosswalk
+                        WHERE report_code NOT IN (SELECT county_code FROM mart.refresh_log WHERE as_of = %s)
+                        ORDER BY 1""", (as_of,))
+        missing = [r[0] for r in cur.fetchall()]
+    return refresh(url, counties=missing, dates=[as_of]) if missing else []
+
+
+def sync_crosswalk(cur, reg) -> None:
+    """Refill mart.county_crosswalk from the registry: every code with the unit that reports it today."""
+    rows = [(c.code, c.name, c.level, c.active_from, c.active_to, head.code, head.name)
+            for c in reg.counties for head in [_report_unit(reg, c.code)]]
+    cur.execute("""INSERT INTO mart.county_crosswalk AS x
+                   SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::date[], %s::date[], %s::text[], %s::text[])
+                   ON CONFLICT (source_code) DO UPDATE SET
+                       source_name = EXCLUDED.source_name, level = EXCLUDED.level, active_from = EXCLUDED.active_from,
+                       active_to = EXCLUDED.active_to, report_code = EXCLUDED.report_code, report_name = EXCLUDED.report_name
+                   WHERE (x.source_name, x.level, x.active_from, x.active_to, x.report_code, x.report_name)
+                         IS DISTINCT FROM (EXCLUDED.source_name, EXCLUDED.level, EXCLUDED.active_from,
+                                           EXCLUDED.active_to, EXCLUDED.report_code, EXCLUDED.report_name)""",
+                [list(col) for col in zip(*rows)])
+    cur.execute("DELETE FROM mart.county_crosswalk WHERE source_code <> ALL(%s::text[])", ([r[0] for r in rows],))
+
+
+def _report_unit(reg, code: str):
+    """The end of `code`'s successor chain: the unit that reports its rows today."""
+    county, seen = reg.get(code), {code}
+    while county.successor and county.successor not in seen:
+        seen.add(county.successor)
+        county = reg.get(county.successor)
+    return county
+
+
+def _units(cur, codes: list[str] | None) -> list[str] | None:
+    """Reporting units of `codes`, plus the units a city inspection of a county's organisation links them to."""
+    if codes is None:
+        return None
+    cur.execute("""
+        WITH given AS (
+            SELECT DISTINCT coalesce(cw.report_code, c) AS unit
+              FROM unnest(%(codes)s::text[]) c LEFT JOIN mart.county_crosswalk cw ON cw.source_code = c
+        ),
+        cross_unit AS (
+            SELECT DISTINCT coalesce(inspector.report_code, i.county_code) AS inspector,
+                   coalesce(owner.report_code, i.org_county_code) AS owner
+              FROM (SELECT county_code, org_county_code FROM core.inspections   -- every version: current
+                    UNION ALL SELECT county_code, org_county_code FROM history.inspections) i  -- and closed
+              LEFT JOIN mart.county_crosswalk inspector ON inspector.source_code = i.county_code
+              LEFT JOIN mart.county_crosswalk owner ON owner.source_code = i.org_county_code
+             WHERE i.org_county_code IS NOT NULL
+        )
+        SELECT unit FROM given
+        UNION SELECT owner FROM cross_unit WHERE inspector IN (SELECT unit FROM given)
+        UNION SELECT inspector FROM cross_unit WHERE owner IN (SELECT unit FROM given)
+        ORDER BY 1""", {"codes": codes})
+    return [r[0] for r in cur.fetchall()]
+
+
+def _sources(cur, units: list[str] | None) -> list[str] | None:
+    """The county codes whose rows roll up into `units` (None = all): the as-of functions' second argument."""
+    if units is None:
+        return None
+    cur.execute("SELECT mart.source_codes(%s::text[])", (units,))
+    return sorted(set(cur.fetchone()[0]))
+
+
+def _days(cur, codes, dates, as_of, full) -> tuple[list[dt.date], dict[str, int]]:
+    """The days to compute and, when they come from the loaded batches, the watermarks to advance."""
+    days = set(dates or ()) | ({as_of} if as_of else set())
+    marks: dict[str, int] = {}
+    if not days:
+        cur.execute("""
+            SELECT b.county_code, max(b.batch_id),
+                   array_agg(DISTINCT b.business_date) FILTER (
+                       WHERE b.batch_id > coalesce(w.last_batch_id, 0) AND b.business_date IS NOT NULL
+                         AND EXISTS (SELECT 1 FROM audit.batch_files f WHERE f.batch_id = b.batch_id
+                                        AND coalesce(f.inserted_rows, 0) + coalesce(f.updated_rows, 0)
+                                            + coalesce(f.withdrawn_rows, 0) > 0))
+              FROM audit.batches b
+              LEFT JOIN mart.refresh_watermark w ON w.county_code = b.county_code
+             WHERE b.status = 'loaded' AND (%(codes)s::text[] IS NULL OR b.county_code = ANY(%(codes)s::text[]))
+             GROUP BY b.county_code""", {"codes": codes})
+        for code, last, pending in cur.fetchall():
+            marks[code] = last
+            days.update(pending or ())
+        if not days:
+            days.add(latest_business_date(cur=cur, codes=codes) or today())
+    if full:
+        cur.execute("SELECT DISTINCT as_of FROM mart.refresh_log")
+        days.update(r[0] for r in cur.fetchall())
+    return sorted(days), marks
+
+
+def today() -> dt.date:
+    """Today's date in Asia/Shanghai (the business calendar's time zone)."""
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def latest_business_date(url: str | None = None, cur=None, codes: list[str] | None = None) -> dt.date | None:
+    """The newest business night loaded (for `codes`, None = any county system)."""
+    sql = """SELECT max(business_date) FROM audit.batches
+              WHERE status = 'loaded' AND (%(codes)s::text[] IS NULL OR county_code = ANY(%(codes)s::text[]))"""
+    if cur is not None:
+        cur.execute(sql, {"codes": codes})
+        return cur.fetchone()[0]
+    with db.connect(url) as conn, conn.cursor() as c:
+        c.execute(sql, {"codes": codes})
+        return c.fetchone()[0]
+
+
+def headline(url: str | None = None, as_of: dt.date | None = None, term_no: int | None = None) -> list[dict]:
+    """mart.term_headline for one day (and term): unit rows by code, then the whole city, per term."""
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(f"""SELECT {', '.join(HEADLINE_COLUMNS)} FROM mart.term_headline
+                         WHERE as_of = %s AND (%s::int IS NULL OR term_no = %s)
+                         ORDER BY term_no, scope = 'city_total', county_code""", (as_of, term_no, term_no))
+        return [dict(zip(HEADLINE_COLUMNS, r)) for r in cur.fetchall()]
+
+
+def findings_by_category(url: str | None = None) -> list[tuple]:
+    """mart.findings_by_category (not a dated series) as (county_code, category, findings, first_found,
+    last_found) tuples, by county and category."""
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT county_code, category, findings, first_found, last_found
+                         FROM mart.findings_by_category ORDER BY county_code, category""")
+        return cur.fetchall()
+
+
+# -- reading -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MartTable:
+    """The rows of one mart for one day, with the mart's description.
+
+    `columns` are the description's columns (name, Chinese label, unit, meaning) in table order; each row is a
+    tuple in that order (dates as datetime.date, rates as Decimal shares 0–1, amounts as Decimal CNY).
+    `as_of` is the day read (None for a mart that is not dated, findings_by_category).
+    """
+    mart: Mart
+    as_of: dt.date | None
+    rows: list[tuple]
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The described columns, in table order (the order of each row's values)."""
+        return self.mart.columns
+
+    def records(self) -> list[dict]:
+        """The rows as dicts keyed by column name."""
+        names = [c.name for c in self.columns]
+        return [dict(zip(names, r)) for r in self.rows]
+
+
+def read_mart(url: str | None = None, name: str = "term_headline", as_of: dt.date | None = None) -> MartTable:
+    """The rows of mart.`name` for day `as_of`, ordered by the mart's key; nothing is computed here.
+
+    `as_of` None = the newest loaded night (newest_loaded_night). A day that was not computed reads as no rows:
+    call `ensure(url, as_of)` first to compute it (the CLI and the report do). Unknown names raise
+    xuncha.metrics.dictionary.DictionaryError listing the marts.
+    """
+    from xuncha.metrics import dictionary as metric_dictionary
+
+    mart = metric_dictionary.get(name)
+    cols = ", ".join(c.name for c in mart.columns)
+    order = ", ".join(k for k in mart.key if k != "as_of")
+    with db.connect(url) as conn, conn.cursor() as cur:
+        if mart.dated:
+            day = as_of or latest_business_date(cur=cur)
+            cur.execute(f"SELECT {cols} FROM {mart.table} WHERE as_of = %s ORDER BY {order}", (day,))
+        else:
+            day = None
+            cur.execute(f"SELECT {cols} FROM {mart.table} ORDER BY {order}")
+        return MartTable(mart, day, [tuple(r) for r in cur.fetchall()])
+
+
+def newest_loaded_night(url: str | None = None) -> dt.date | None:
+    """The newest business night loaded from any county system (None before the first load)."""
+    return latest_business_date(url)

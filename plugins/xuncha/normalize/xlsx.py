@@ -1,0 +1,197 @@
+"""Reading an XLSX export file as export spec §8.2 says, with python-calamine.
+
+Why python-calamine: it is in the lock already, reads every cell the sheet holds whatever the sheet's stored
+`<dimension>` says (openpyxl's read-only mode trusts it and silently drops columns unless reset), knows the
+1900 and 1904 date systems and Excel's built-in date formats (the Chinese ones, 27–36 and 50–58, included),
+reports merged ranges, and is a compiled reader several times faster than openpyxl. It does not expose
+formulas, so a formula is found by a byte search of the worksheet parts for `<f` and then located by openpyxl
+(formula mode, dimension reset): a well-kept library either way, no XML parsing of our own.
+
+Rules (each a problem naming the cell, e.g. `B3`, as row and column of the file):
+- the zip's uncompressed size and compression ratio are bounded before anything is opened (limits.py);
+- the first sheet is read; row 1 is the header: a text cell per column, no empty or spacer cell before the
+  last named column, no data under an unnamed column (`file.columns`);
+- no merged cells, no formulas (with or without a cached value), no blank rows between data rows
+  (`file.format`);
+- text cells for strings, codes, ids and timestamps: a number cell there has lost what the county typed
+  (leading zeros, digits past the 15th) and a date cell has no offset (`row.invalid`);
+- dates: ISO text or a date cell without a time part (any date number format, 1900 or 1904 system);
+- integers and decimals: number cells (written in their shortest exact form) or §8.4 text;
+- booleans, times, durations and error cells are no value of the spec (`row.invalid`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zipfile
+from pathlib import Path
+
+from xuncha.extract import limits
+from xuncha.errors import Problem
+from xuncha.spec import Entity
+from xuncha.text import excerpt, trimmed
+
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+MAX_PROBLEMS = 50
+
+
+class XlsxProblems(Exception):
+    """A workbook that cannot be read as an export file; `problems` (xuncha.errors.Problem) say where and why."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(map(str, problems[:5])))
+
+
+def cell(row: int, col: int) -> str:
+    """Excel address of a 0-based (row, column): (2, 1) -> 'B3'."""
+    letters, n = "", col + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        letters = chr(65 + r) + letters
+    return f"{letters}{row + 1}"
+
+
+def read(path: Path, entity: Entity, name: str) -> tuple[list[str], list[list[str | None]]]:
+    """(header, data rows as text or None) of the first sheet; raises XlsxProblems. Rows are the staged text."""
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    bad = limits.check_xlsx_archive(path, name)
+    if bad:
+        raise XlsxProblems(bad)
+    formulas = _formula_cells(path, name)
+    try:
+        with CalamineWorkbook.from_path(str(path)) as wb:
+            sheet = wb.get_sheet_by_index(0)
+            merged = sheet.merged_cell_ranges or []
+            grid = sheet.to_python(skip_empty_area=False)
+    except (CalamineError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise XlsxProblems([Problem("file.format", f"not a readable XLSX workbook: {excerpt(exc)}", file=name)]) from None
+    problems = [Problem("file.format", f"merged cells {cell(*a)}:{cell(*b)}: every value in its own cell (§8.2)",
+                        file=name, row=a[0], column=None, value=f"{cell(*a)}:{cell(*b)}") for a, b in merged]
+    if not grid or not any(v != "" for v in grid[0]):
+        raise XlsxProblems(problems + [Problem("file.format", "empty sheet: row 1 must be the header", file=name)])
+    header = _header(grid, name, problems)
+    for r, c, formula in formulas:
+        problems.append(Problem("row.invalid" if r else "file.columns",
+                                f"cell {cell(r, c)} holds a formula ({formula}): values only, no formulas (§8.2)",
+                                file=name, row=r, column=header[c] if c < len(header) else cell(r, c), value=formula))
+    types = {c.name: c for c in entity.columns}
+    rows: list[list[str | None]] = []
+    blank_since = None
+    for r in range(1, len(grid)):
+        values = grid[r]
+        if all(v == "" or v is None for v in values):
+            blank_since = blank_since or r
+            continue
+        if blank_since is not None:
+            problems.append(Problem("file.format", f"blank row {blank_since + 1} between data rows (§8.2)", file=name,
+                                    row=blank_since))
+            blank_since = None
+        out = []
+        for i, h in enumerate(header):
+            v = values[i] if i < len(values) else ""
+            text, why = _value(v, types.get(h))
+            if why:
+                problems.append(Problem("row.invalid", f"cell {cell(r, i)}: {why}", file=name, row=r, column=h,
+                                        value=excerpt(v)))
+            out.append(text)
+        rows.append(out)
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    if problems:
+        raise XlsxProblems(problems[:MAX_PROBLEMS])
+    return header, rows
+
+
+def _header(grid: list[list], name: str, problems: list[Problem]) -> list[str]:
+    first = grid[0]
+    last = max(i for i, v in enumerate(first) if v != "" and v is not None)
+    header = []
+    for i in range(last + 1):
+        v = first[i]
+        text = trimmed(v) if isinstance(v, str) else None
+        if text is None:
+            what = "an empty or spacer" if v == "" or (isinstance(v, str) and text is None) else f"a non-text ({v!r})"
+            problems.append(Problem("file.columns", f"header cell {cell(0, i)} is {what} cell: every column needs its "
+                                    "English name (§8.2)", file=name, row=0, column=cell(0, i)))
+            text = f"({cell(0, i)})"
+        header.append(text)
+    width = max((len(r) for r in grid), default=0)
+    for i in range(last + 1, width):
+        if any(i < len(r) and r[i] not in ("", None) for r in grid[1:]):
+            problems.append(Problem("file.columns", f"column {cell(0, i)[:-1]} holds data but its header cell "
+                                    f"{cell(0, i)} is empty", file=name, row=0, column=cell(0, i)))
+    return header
+
+
+def _value(v, column) -> tuple[str | None, str | None]:
+    """(staged text, None) or (None, why the cell cannot be read as the county's value)."""
+    if v is None or v == "":
+        return None, None
+    kind = column.type if column is not None else "string"
+    if isinstance(v, str):
+        return v, None
+    if isinstance(v, bool):
+        return None, "a TRUE/FALSE cell is no value of the spec"
+    if isinstance(v, (int, float)):
+        if kind == "integer":
+            if isinstance(v, float) and not v.is_integer():
+                return None, f"{v!r} is not a whole number"
+            return str(int(v)), None
+        if kind == "decimal":
+            return (str(int(v)) if isinstance(v, float) and v.is_integer() and abs(v) < 1e15 else repr(v)), None
+        if kind == "date":
+            return None, "a number cell in a date column: a date cell (date format) or ISO text YYYY-MM-DD"
+        return None, (f"a number cell in a {kind} column: Excel keeps numbers, not what was typed (leading zeros and "
+                      "digits past the 15th are lost); store ids, codes and text as text cells")
+    if isinstance(v, dt.datetime):
+        if kind == "date" and v.time() == dt.time(0):
+            return v.date().isoformat(), None
+        if kind == "date":
+            return None, "a date cell with a time of day in a date column"
+        return None, f"a date/time cell in a {kind} column: timestamps and text are text cells (§8.2)"
+    if isinstance(v, dt.date):
+        if kind == "date":
+            return v.isoformat(), None
+        return None, f"a date cell in a {kind} column: timestamps and text are text cells (§8.2)"
+    return None, f"a {type(v).__name__} cell is no value of the spec"
+
+
+def _formula_cells(path: Path, name: str) -> list[tuple[int, int, str]]:
+    """Cells of the first sheet holding a formula (§8.2: values only), cached result or not."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            parts = [i.filename for i in z.infolist() if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")]
+            if not any(_has_formula(z, p) for p in parts):
+                return []
+    except (zipfile.BadZipFile, OSError):
+        return []   # calamine reports the unreadable file
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=False)
+    try:
+        ws = wb.worksheets[0]
+        ws.reset_dimensions()   # read every cell, whatever <dimension> says
+        found = []
+        for r, values in enumerate(ws.iter_rows(), start=0):
+            for c in values:
+                if getattr(c, "data_type", None) == "f":
+                    found.append((r, c.column - 1, excerpt(c.value, 60)))
+                    if len(found) >= MAX_PROBLEMS:
+                        return found
+        return found
+    finally:
+        wb.close()
+
+
+def _has_formula(z: zipfile.ZipFile, part: str) -> bool:
+    tail = b""
+    with z.open(part) as fh:
+        while chunk := fh.read(1 << 20):
+            if _FORMULA.search(tail + chunk):
+                return True
+            tail = chunk[-16:]
+    return False
+

@@ -1,0 +1,13 @@
+"""Orchestration: everything that imports Airflow, by role as in Airflow's providers.
+
+- `hooks`: Airflow connections and object storage, for the library's pulls, person key and warehouse.
+- `sensors`: the deferrable sensor and trigger that wait for a county's export until its deadline.
+- `notifications`: Airflow notifiers (SMTP, chat webhook) configured by connection id.
+- `assets`: the Assets a load and a night emit, the marts consume.
+- `nightly`, `run_notes`: the nightly DAG's planning, naming and run notes.
+- `env`, `preload`, `cluster`, `deployment`, `dag_test_logs`: how Airflow is configured, preloaded, run as
+  processes, deployed and demoed.
+- `ui`: the Airflow UI plugin's app (report, quarantine pages).
+DAG files (dags/) and Airflow plugin files (plugins/*.py) import from here and from the stages; the stages never
+import Airflow themselves.
+"""

@@ -1,0 +1,158 @@
+"""How Xuncha runs Airflow: the environment every Airflow process gets, and the warehouse connection.
+
+Airflow is configured entirely through environment variables (no committed airflow.cfg): AIRFLOW_HOME
+inside the project's state folder, DAGs from `dags/`, plugins from `plugins/`, no examples, the
+LocalExecutor on the metadata database, and the warehouse as the connection `xuncha_warehouse`
+(AIRFLOW_CONN_XUNCHA_WAREHOUSE), built from the warehouse URL so that no secret sits in the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from xuncha.settings import PROJECT_ROOT, WAREHOUSE_CONN_ID, Settings, get_settings
+
+
+def connection_json(url: str) -> str:
+    """Airflow connection (JSON form) for a PostgreSQL SQLAlchemy URL, socket hosts included."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    conn = {
+        "conn_type": "postgres",
+        "host": u.host or u.query.get("host", ""),
+        "login": u.username or "",
+        "password": u.password or "",
+        "schema": u.database or "",
+    }
+    if u.port:
+        conn["port"] = u.port
+    extra = {k: v for k, v in u.query.items() if k != "host"}
+    if extra:
+        conn["extra"] = extra
+    return json.dumps(conn)
+
+
+def airflow_environ(settings: Settings | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for any Airflow process (CLI, scheduler, dag.test in a subprocess)."""
+    from xuncha.warehouse import db
+
+    settings = settings or get_settings()
+    env = dict(os.environ if base is None else base)
+    home = settings.airflow_home
+    home.mkdir(parents=True, exist_ok=True)
+    defaults = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__API__PORT": "8080",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.airflow_db_url(settings),
+        "XUNCHA_HOME": str(settings.home),
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    conn_var = f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"
+    if conn_var not in env:
+        env[conn_var] = connection_json(db.warehouse_url(settings))
+    # The package lives in plugins/; make it importable for every Airflow process (as the plugins folder is in a deployment).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT / "plugins"), env.get("PYTHONPATH")) if p)
+    return env
+
+
+def apply(settings: Settings | None = None) -> dict[str, str]:
+    """Set the Airflow environment in this process (before Airflow is imported), e.g. for dag.test()."""
+    env = airflow_environ(settings)
+    os.environ.update(env)
+    return env
+
+
+def warehouse_url_from_airflow() -> str:
+    """Inside an Airflow task: the warehouse URL from the `xuncha_warehouse` connection.
+
+    Falls back to the process settings (WAREHOUSE_URL or the embedded server) where the connection
+    is not defined, e.g. when the library is used outside Airflow.
+    """
+    from xuncha.warehouse import db
+
+    try:
+        from airflow.sdk import Connection
+
+        conn = Connection.get(WAREHOUSE_CONN_ID)
+    except Exception:  # not inside Airflow, or the connection is not defined
+        return db.warehouse_url()
+    from sqlalchemy.engine import URL
+
+    query = {}
+    host = conn.host or None
+    if host and host.startswith("/"):
+        query["host"], host = host, None
+    query.update({k: str(v) for k, v in (conn.extra_dejson or {}).items()})
+    return URL.create(
+        "postgresql+psycopg2",
+        username=conn.login or None,
+        password=conn.password or None,
+        host=host,
+        port=conn.port or None,
+        database=conn.schema or None,
+        query=query,
+    ).render_as_string(hide_password=False)
+
+
+def airflow_bin() -> Path:
+    """The `airflow` executable of this Python environment."""
+    import sys
+
+    return Path(sys.executable).with_name("airflow")
+
+
+def run_airflow(args: list[str], settings: Settings | None = None, check: bool = True, quiet: bool = False,
+                env: dict[str, str] | None = None, log: Path | None = None):
+    """Run the Airflow CLI with Xuncha's environment (plus `env`); output to the terminal, nowhere (`quiet`)
+    or a `log` file. Returns the CompletedProcess."""
+    import subprocess
+
+    env = airflow_environ(settings) | (env or {})
+    sink = log.open("w", encoding="utf-8") if log else (subprocess.DEVNULL if quiet else None)
+    try:
+        proc = subprocess.run([str(airflow_bin()), *args], env=env, stdout=sink,
+                              stderr=subprocess.STDOUT if sink is not None else None, cwd=PROJECT_ROOT)
+    finally:
+        if log:
+            sink.close()
+    if check and proc.returncode != 0:
+        where = f"; see {log}" if log else ""
+        raise RuntimeError(f"`airflow {' '.join(args)}` failed with exit code {proc.returncode}{where}")
+    return proc
+
+
+def init_airflow(settings: Settings | None = None) -> None:
+    """Create or upgrade Airflow's metadata database and the pools the DAGs use (idempotent)."""
+    run_airflow(["db", "migrate"], settings, quiet=True)
+    run_airflow(["pools", "set", "xuncha_ingest", "4", "Concurrent county loads"], settings, quiet=True)
+
+
+def dags_test(dag_id: str, logical_date: str, conf: dict | None = None, settings: Settings | None = None,
+              env: dict[str, str] | None = None, log: Path | None = None) -> None:
+    """One real DAG run (`airflow dags test`): parses dags/, runs every task; raises if the run fails."""
+    args = ["dags", "test", dag_id, logical_date]
+    if conf:
+        args += ["--conf", json.dumps(conf)]
+    run_airflow(args, settings, env=env, log=log)
+
+
+def county_connection_env(conn_id: str, url: str, token: str) -> dict[str, str]:
+    """AIRFLOW_CONN_* for a pulled county system at `url` (http://host:port) with its bearer token."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    conn = {"conn_type": "http", "host": u.hostname, "port": u.port, "schema": u.scheme, "password": token}
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn)}
