@@ -19,12 +19,15 @@ def open_batch(conn, county_code: str, source: str, manifest: Manifest | None, e
     """Record an attempt at an export (status `received`); returns its batch_id.
 
     `manifest` is None when it could not be read (the batch is then quarantined with the reason);
-    `source` is where the export was taken from (its folder).
+    `source` is where the export was taken from (its folder). The batch records its backend (holder_pid,
+    holder_started; migration 0130), so the reaper can tell a live batch from an abandoned one.
     """
     with conn.cursor() as cur:
         cur.execute(
-            """INSERT INTO audit.batches (export_id, county_code, business_date, mode, source, manifest, declared_rows)
-               VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING batch_id""",
+            """INSERT INTO audit.batches (export_id, county_code, business_date, mode, source, manifest, declared_rows,
+                                          holder_pid, holder_started)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, pg_backend_pid(),
+                       (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())) RETURNING batch_id""",
             (export_id, county_code, manifest.business_date if manifest else None, manifest.mode if manifest else None,
              source, json.dumps(manifest.raw, ensure_ascii=False) if manifest else None,
              manifest.declared_rows if manifest else None),
@@ -125,17 +128,34 @@ def loaded_content(conn, lineage: tuple[str, ...], export_id: str) -> frozenset[
         return frozenset(cur.fetchall())
 
 
-def recover_stale(conn, lineage: tuple[str, ...]) -> list[int]:
-    """Mark `received` batches of the lineage `failed` (left by a process that stopped) and drop their staging
-    tables. Call only while holding the county's ingest lock (resilience.ingest_lock). Returns their ids."""
+LIVE_HOLDER = """EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = b.holder_pid
+                                 AND (a.backend_start IS NULL OR a.backend_start = b.holder_started))"""
+"""SQL: batch `b`'s backend (recorded by open_batch, migration 0130) is still connected. A pid PostgreSQL reused
+for a new session counts as alive when its start is hidden from us: a stale batch then waits one more night,
+a live one is never reaped."""
+
+
+def recover_stale(conn, lineage: tuple[str, ...]) -> tuple[list[int], list[str]]:
+    """Clean up after processes that stopped: mark the lineage's `received` batches `failed` ("abandoned") and
+    drop the staging tables (`staging.b<batch>_*`) of every batch of the lineage that is not in flight, also
+    those of a batch killed after its commit but before its move (status `loaded`).
+
+    Call only while holding the lineage's lock (xuncha.load.lineage_lock: nothing else of the lineage runs);
+    a batch whose backend is still connected (LIVE_HOLDER) is left alone all the same. Returns (the ids marked
+    failed, the staging tables dropped)."""
     with conn.cursor() as cur:
-        cur.execute("""UPDATE audit.batches SET status = 'failed', finished_at = now(),
-                              error = 'abandoned: the process handling it stopped before it finished; staging dropped'
-                        WHERE county_code = ANY(%s) AND status = 'received' RETURNING batch_id""", (list(lineage),))
-        stale = [r[0] for r in cur.fetchall()]
-        for batch_id in stale:
-            cur.execute("SELECT format('%%I.%%I', schemaname, tablename) FROM pg_tables "
-                        "WHERE schemaname = 'staging' AND tablename LIKE %s", (f"b{batch_id}\\_%",))
-            for (table,) in cur.fetchall():
-                cur.execute(f"DROP TABLE IF EXISTS {table} CASCADE")   # with a validation view left on it
-    return stale
+        cur.execute(f"""UPDATE audit.batches b SET status = 'failed', finished_at = now(),
+                               error = 'abandoned: the process handling it stopped before it finished; staging dropped'
+                         WHERE county_code = ANY(%s) AND status = 'received' AND NOT {LIVE_HOLDER}
+                        RETURNING batch_id""", (list(lineage),))
+        stale = sorted(r[0] for r in cur.fetchall())
+        cur.execute(f"""SELECT format('%%I.%%I', t.schemaname, t.tablename)
+                          FROM pg_tables t
+                          JOIN audit.batches b ON b.batch_id = substring(t.tablename FROM '^b([0-9]+)_')::bigint
+                         WHERE t.schemaname = 'staging' AND b.county_code = ANY(%s)
+                           AND b.status <> 'received' AND NOT {LIVE_HOLDER}
+                         ORDER BY 1""", (list(lineage),))
+        dropped = [table for (table,) in cur.fetchall()]
+        for table in dropped:
+            cur.execute(f"DROP TABLE IF EXISTS {table} CASCADE")   # with a validation view left on it
+    return stale, dropped

@@ -9,7 +9,8 @@ task's XCom (`to_xcom`) and to the extra of the core Asset events (`asset_extra`
 
 A county that continues other systems (2021: 偃师区 ← 偃师市, 孟津区 ← 孟津县 + 吉利区) first takes what is still
 waiting for those predecessors (those no longer active that night), so their rows are in core before its own
-exports refer to them, and their late exports are not stranded once they are no longer planned.
+exports refer to them, and their late exports are not stranded once they are no longer planned. Every caller
+(the DAG task, `xuncha ingest`, the push intake's triggered run, tests, benchmarks) is serialised per lineage here.
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
     predecessors inactive on `day`. `exports` given (`xuncha ingest PATH`, tests, benchmarks): take exactly
     those, as the county's, without fetching. `move`: take handled exports out of their folders (archive or
     quarantine). `ingestor`: a xuncha.load.pipeline.Ingestor to reuse (it holds the GX context), else a new one.
+    The whole night (fetch included) holds the lineage's lock (xuncha.load.lineage_lock): a second run of the
+    same county or of one in its lineage waits for it (LineageBusy after lineage_lock.WAIT_SECONDS).
     Raises on infrastructure errors (database, network), after alerting the exports already quarantined or
     failed; bad input is quarantined and alerted, never raised.
     """
@@ -123,7 +126,7 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
     from xuncha.extract import connectors
     from xuncha.warehouse import db
     from xuncha.extract import deadlines
-    from xuncha.load import pipeline
+    from xuncha.load import lineage_lock, pipeline
 
     settings = settings or get_settings()
     url = url or db.warehouse_url(settings)
@@ -131,26 +134,28 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
     county = registry.get(code)
     night = CountyNight(code, county.label, day)
     lineage = registry.lineage(code)
-    for member in [county] if exports is not None else members(registry, code, day):
-        if exports is None:
-            fetch(member, settings, url)
-        arrivals = list(exports) if exports is not None else inbox.waiting(member, settings, up_to=day)
-        try:
-            handled = ingestor.ingest_many(arrivals, member)
-        except Exception as exc:
-            try:   # what was quarantined before the error is out of the inbox: tell it now or never
-                alerts.for_exports(url, member.label, pipeline.handled_before(exc))
-            except Exception:
-                log.exception("%s: could not alert the exports handled before %s", member.code, type(exc).__name__)
-            raise
-        alerts.for_exports(url, member.label, handled)   # the pipeline returns what happened; here it is told
-        night.exports += handled
-        stamped = [r for r in handled if r.generated_at is not None]
-        if exports is None and member.pulled and stamped and not any(r.status == "failed" for r in handled):
-            # Every export up to here is handled (loaded, recognised, or quarantined with its report); after an
-            # export failed through a fault of ours the watermark stays, so the next run asks for it again.
-            last = max(stamped, key=lambda r: r.generated_at)
-            connectors.advance_watermark(url, member.code, last.generated_at, last.export_id)
+    # The lineage's lock before anything is fetched: a second run of the lineage waits, then finds nothing new.
+    with lineage_lock.held(url, registry, code):
+        for member in [county] if exports is not None else members(registry, code, day):
+            if exports is None:
+                fetch(member, settings, url)
+            arrivals = list(exports) if exports is not None else inbox.waiting(member, settings, up_to=day)
+            try:
+                handled = ingestor.ingest_many(arrivals, member)
+            except Exception as exc:
+                try:   # what was quarantined before the error is out of the inbox: tell it now or never
+                    alerts.for_exports(url, member.label, pipeline.handled_before(exc))
+                except Exception:
+                    log.exception("%s: could not alert the exports handled before %s", member.code, type(exc).__name__)
+                raise
+            alerts.for_exports(url, member.label, handled)   # the pipeline returns what happened; here it is told
+            night.exports += handled
+            stamped = [r for r in handled if r.generated_at is not None]
+            if exports is None and member.pulled and stamped and not any(r.status == "failed" for r in handled):
+                # Every export up to here is handled (loaded, recognised, or quarantined with its report); after an
+                # export failed through a fault of ours the watermark stays, so the next run asks for it again.
+                last = max(stamped, key=lambda r: r.generated_at)
+                connectors.advance_watermark(url, member.code, last.generated_at, last.export_id)
     deadlines.mark_arrived(url, list(lineage),
                            sorted({r.business_date for r in night.exports if r.status == "loaded" and r.business_date}))
     return night

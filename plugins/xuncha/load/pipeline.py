@@ -17,8 +17,9 @@ Guarantees:
 - one export's trouble is that export's (xuncha.load.resilience): an error while receiving, validating or publishing
   it quarantines it (the county's data) or marks it `failed` with a report and an alert (ours), drops its
   staging, and the county's other exports carry on; a batch left `received` by a stopped process is marked
-  `failed` and its staging dropped when the county is next ingested (under the county's ingest lock); the
-  same export_id twice in one run is told apart as a re-send (`duplicate`) or `export.reused`.
+  `failed`, and the staging of any stopped batch (also one killed between its commit and its move) is dropped,
+  when the lineage is next ingested (under its lock, xuncha.load.lineage_lock; a batch whose backend is alive is
+  never touched); the same export_id twice in one run is told apart as a re-send (`duplicate`) or `export.reused`.
 
 When a group holds one export (the usual night, or one large file), its validation and its publish
 transaction run side by side (xuncha.load.publish.validate_while_publishing).
@@ -34,6 +35,7 @@ from xuncha.warehouse import db
 from xuncha.extract import inbox
 from xuncha.load import batch_ledger as ledger
 from xuncha.extract import manifest as manifest_mod
+from xuncha.load import lineage_lock
 from xuncha.load import moves
 from xuncha.load import publish
 from xuncha.load import resilience
@@ -118,12 +120,14 @@ class Ingestor:
         """Take in one group of exports, appending one InFlight per export to `works` as it is received."""
         lineage = self.registry.lineage(county.code)
         self._opened: list[int] = []   # every batch this group opened, also one whose _receive failed half-way
-        with db.connect(self.url, autocommit=True) as conn:
-            resilience.ingest_lock(conn, lineage)   # one ingest of a lineage at a time: nothing else holds its batches
+        # One ingest of a lineage at a time (xuncha.load.lineage_lock; already held when county_night.run called us).
+        with lineage_lock.held(self.url, self.registry, county.code), db.connect(self.url, autocommit=True) as conn:
             try:
-                stale = ledger.recover_stale(conn, lineage)
+                stale, dropped = ledger.recover_stale(conn, lineage)
                 if stale:
                     log.warning("%s: batches %s were left received by a stopped process: marked failed", county.code, stale)
+                if dropped:
+                    log.warning("%s: staging of stopped batches dropped: %s", county.code, ", ".join(dropped))
                 self._ensure_partitions(conn, lineage)
                 for arrival in arrivals:
                     works.append(self._guarded(conn, county, "receiving", self._receive, conn, arrival, county, lineage))
@@ -134,7 +138,6 @@ class Ingestor:
             finally:
                 for w in works:
                     staging.drop(conn, w.staged)
-                resilience.ingest_unlock(conn, lineage)
 
     def _validate_and_publish(self, conn, works: list[InFlight], county: County, lineage: tuple[str, ...]) -> None:
         """Validate the group's valid exports, then publish, quarantine or recognise each in order; an error while

@@ -7,9 +7,9 @@
   the county's bytes caused (a value that breaks a cast, a parser or a database data error) quarantines it
   with the reason; an error of ours marks it `failed`, with a report (the caller, xuncha.load.county_night, alerts
   it). Its staging is dropped and the county's other exports carry on.
-- Stale batches: a batch left `received` by a killed process is found when its county is next ingested
-  (under the county's ingest lock, so nothing else is handling it), marked `failed`, and its staging dropped
-  (ledger.recover_stale).
+- Stale batches: a batch left `received` by a killed process is found when its lineage is next ingested
+  (under the lineage's lock, xuncha.load.lineage_lock, and only once its backend is gone), marked `failed`, and
+  its staging dropped; so is the staging of a batch killed after its commit (ledger.recover_stale).
 The audit writes are the batch ledger's (xuncha.load.batch_ledger); this module decides.
 """
 
@@ -43,18 +43,6 @@ def classify(exc: BaseException, stage: str) -> tuple[str, Problem]:
         return "quarantined", Problem("file.format", f"the file could not be read while {stage}: {text}")
     return "failed", Problem("export.failed", f"the platform failed while {stage} (not the county's fault; "
                              f"operators are alerted and the export is retried once fixed): {text}")
-
-
-def ingest_lock(conn, lineage: tuple[str, ...]) -> None:
-    """Session advisory lock: one ingest of a county lineage at a time (held until the connection closes)."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(hashtext(%s))", ("xuncha:ingest:" + lineage[-1],))
-
-
-def ingest_unlock(conn, lineage: tuple[str, ...]) -> None:
-    """Release the lock taken by `ingest_lock` on the same connection."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_unlock(hashtext(%s))", ("xuncha:ingest:" + lineage[-1],))
 
 
 def report_failed(conn, w, county, settings, problem: Problem) -> None:
