@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -13,9 +12,11 @@ from xuncha.cli import _date, app, console, err, friendly
 @app.command()
 @friendly
 def up(port: Annotated[int, typer.Option(help="Port of the Airflow UI and API (every URL that follows from it is set).")] = 8080):
-    """Start Airflow (scheduler, dag-processor, triggerer, API server) on http://localhost:PORT; works from any shell."""
+    """Start Airflow (scheduler, dag-processor, triggerer, API server) on http://localhost:PORT; works from any shell.
+
+    Ctrl-C (or SIGTERM) stops every process it started (xuncha.orchestration.stack.supervise); exit status 130."""
     from xuncha.orchestration import env as airflow_env
-    from xuncha.orchestration import deployment
+    from xuncha.orchestration import deployment, stack
     from xuncha.cli import setup
     from xuncha.settings import get_settings, go_live
 
@@ -26,7 +27,8 @@ def up(port: Annotated[int, typer.Option(help="Port of the Airflow UI and API (e
                   f"(kept in {env['AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE']})")
     console.print(f"AIRFLOW_HOME={get_settings().airflow_home}; the nightly DAG runs from go-live {go_live()} "
                   "(unpause it in the UI; earlier nights: xuncha backfill). Stop with Ctrl-C.", soft_wrap=True)
-    os.execve(str(airflow_env.airflow_bin()), ["airflow", "standalone"], env)
+    # Not exec: standalone ignores Ctrl-C (its components die, it sleeps on with zombies); the supervisor stops all.
+    raise typer.Exit(stack.supervise([str(airflow_env.airflow_bin()), "standalone"], env))
 
 
 @app.command()

@@ -1,0 +1,122 @@
+"""`xuncha up` in the foreground: `airflow standalone` and every process it starts, stopped as one by Ctrl-C.
+
+`airflow standalone` does not stop on Ctrl-C: the terminal's SIGINT reaches its components too (they share its
+process group), they exit, and standalone sleeps on with them as zombies (issue 28; SIGTERM does stop it).
+`supervise` therefore runs the command in a session of its own (the terminal's SIGINT reaches only us), makes
+this process a child subreaper (Linux prctl PR_SET_CHILD_SUBREAPER: a component whose parent died is re-parented
+to us, not to init, so we see and reap it), and on SIGINT, SIGTERM or SIGHUP sends SIGTERM to the session's process
+group and to every descendant, waits `grace_seconds`, SIGKILLs what is left, and reaps every child. When the
+command ends by itself, its leftovers are stopped the same way. Imports no Airflow (psutil, a dependency of
+Airflow, lists descendants).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+
+log = logging.getLogger(__name__)
+
+GRACE_SECONDS = 30.0
+"""How long the components get to stop after SIGTERM (the scheduler finishes its loop, the API server its
+requests) before SIGKILL."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _become_subreaper() -> bool:
+    """Make this process the reaper of its orphaned descendants (Linux ≥ 3.4); False where unsupported."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0   # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _descendants() -> list:
+    """This process's living descendants (psutil.Process), zombies excluded."""
+    import psutil
+
+    out = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _reap(main: subprocess.Popen) -> None:
+    """Collect every child of ours that has exited (the command through Popen, orphans by pid)."""
+    import psutil
+
+    main.poll()
+    for p in psutil.Process().children():
+        if p.pid == main.pid:
+            continue
+        try:
+            os.waitpid(p.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+def _signal_all(main: subprocess.Popen, sig: int) -> None:
+    """`sig` to the command's process group and to every descendant (one that left the group too)."""
+    import psutil
+
+    try:
+        os.killpg(main.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for p in _descendants():
+        try:
+            p.send_signal(sig)
+        except psutil.NoSuchProcess:
+            pass
+
+
+def stop_all(main: subprocess.Popen, grace_seconds: float = GRACE_SECONDS) -> None:
+    """SIGTERM the command and all its descendants, SIGKILL what is left after `grace_seconds`, reap them all.
+    Returns when no descendant is left (at most `grace_seconds` + 10 s)."""
+    _signal_all(main, signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    while _descendants() and time.monotonic() < deadline:
+        _reap(main)
+        time.sleep(0.1)
+    if _descendants():
+        log.warning("still running after %.0f s: %s; killing them", grace_seconds,
+                    ", ".join(f"{p.pid}" for p in _descendants()))
+        _signal_all(main, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        _reap(main)
+        if main.returncode is not None and not _descendants():
+            break
+        time.sleep(0.05)
+    _reap(main)
+
+
+def supervise(argv: Sequence[str], env: dict[str, str] | None = None, grace_seconds: float = GRACE_SECONDS) -> int:
+    """Run `argv` (with `env`) in the foreground until it ends or this process gets SIGINT/SIGTERM/SIGHUP; then
+    stop it and everything it started (`stop_all`). Returns the exit status for the shell: 128 + the signal
+    when stopped by one (130 for Ctrl-C), else the command's own. Raises OSError when `argv` cannot be started."""
+    _become_subreaper()
+    got: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: got.append(signum)) for s in STOP_SIGNALS}
+    try:
+        main = subprocess.Popen(list(argv), env=env, start_new_session=True)
+        try:
+            while not got and main.poll() is None:
+                time.sleep(0.2)
+        finally:
+            stop_all(main, grace_seconds)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 128 + got[0] if got else (main.returncode if main.returncode is not None else 1)
