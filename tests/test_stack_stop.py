@@ -96,3 +96,21 @@ def test_a_stack_that_ends_by_itself_leaves_no_component_behind(tmp_path):
     proc, pids = _up(tmp_path, 3.0, "0", "3")
     assert proc.wait(timeout=30) == 3
     assert _left(pids) == []
+
+
+def test_a_killed_supervisor_still_stops_the_stack_it_ran(tmp_path):
+    """Even SIGKILL of the supervisor (nothing of ours runs) gives the stand-in the SIGTERM standalone stops on."""
+    proc, pids = _up(tmp_path, 3.0, "0")
+    try:
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while psutil.pid_exists(pids[0]) and psutil.Process(pids[0]).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the stand-in outlived its supervisor"
+            time.sleep(0.1)
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -6,7 +6,8 @@ process group), they exit, and standalone sleeps on with them as zombies (issue 
 this process a child subreaper (Linux prctl PR_SET_CHILD_SUBREAPER: a component whose parent died is re-parented
 to us, not to init, so we see and reap it), and on SIGINT, SIGTERM or SIGHUP sends SIGTERM to the session's process
 group and to every descendant, waits `grace_seconds`, SIGKILLs what is left, and reaps every child. When the
-command ends by itself, its leftovers are stopped the same way. Imports no Airflow (psutil, a dependency of
+command ends by itself, its leftovers are stopped the same way. Should the supervisor itself be killed (SIGKILL),
+the command gets SIGTERM from the kernel (PR_SET_PDEATHSIG). Imports no Airflow (psutil, a dependency of
 Airflow, lists descendants).
 """
 
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 
-GRACE_SECONDS = 30.0
+GRACE_SECONDS = 20.0
 """How long the components get to stop after SIGTERM (the scheduler finishes its loop, the API server its
 requests) before SIGKILL."""
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -36,6 +37,17 @@ def _become_subreaper() -> bool:
         return libc.prctl(36, 1, 0, 0, 0) == 0   # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
         return False
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the supervisor dies, even by SIGKILL (Linux PR_SET_PDEATHSIG), the
+    signal `airflow standalone` does stop on. Best effort: nothing happens where prctl is missing."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _descendants() -> list:
@@ -110,7 +122,7 @@ def supervise(argv: Sequence[str], env: dict[str, str] | None = None, grace_seco
     got: list[int] = []
     previous = {s: signal.signal(s, lambda signum, frame: got.append(signum)) for s in STOP_SIGNALS}
     try:
-        main = subprocess.Popen(list(argv), env=env, start_new_session=True)
+        main = subprocess.Popen(list(argv), env=env, start_new_session=True, preexec_fn=_die_with_parent)
         try:
             while not got and main.poll() is None:
                 time.sleep(0.2)
