@@ -196,3 +196,19 @@ def test_the_reaper_leaves_a_batch_whose_backend_is_alive_even_when_the_lineage_
         assert ledger.recover_stale(reaper, ("410302",)) == ([batch_id], [f"staging.b{batch_id}_findings"])
     assert query(clean, "SELECT status, error LIKE 'abandoned%%' FROM audit.batches") == [("failed", True)]
     assert _staging_tables(clean) == []
+
+
+def test_a_run_waiting_longer_than_allowed_gives_up_naming_the_holder_and_takes_nothing(clean):
+    with db.connect(clean, autocommit=True) as other, other.cursor() as cur:
+        cur.execute("SET application_name = 'another night'")
+        cur.execute("SELECT pg_advisory_lock(%s, %s), pg_backend_pid()", lineage_lock.key("410308"))
+        holder_pid = cur.fetchone()[1]
+        started = time.monotonic()
+        with pytest.raises(lineage_lock.LineageBusy, match=rf"county 410322: lineage 410308 still held after 1 s by "
+                                                            rf"backend {holder_pid} \(another night\)"):
+            with lineage_lock.held(clean, registry.default(), "410322", wait_seconds=1):
+                pytest.fail("the lock was taken while another session held it")
+        assert time.monotonic() - started < 10
+    with lineage_lock.held(clean, registry.default(), "410322", wait_seconds=5):   # free once that session ended
+        assert lineage_lock.holds(registry.default(), "410306")
+    assert not lineage_lock.holds(registry.default(), "410306")
