@@ -74,7 +74,11 @@ class Settings:
     withdraw_hold_min_rows: str = "20"
     """XUNCHA_WITHDRAW_HOLD_MIN_ROWS: rows a withdrawal must reach before the share applies (text; guards parses it)."""
     push_max_bytes: str | None = None
-    """XUNCHA_PUSH_MAX_BYTES: largest pushed upload in bytes (text; unset = xuncha.intake.server.MAX_BYTES)."""
+    """XUNCHA_PUSH_MAX_BYTES: largest pushed upload in bytes (text; unset = xuncha.intake.unpack.DEFAULTS)."""
+    push_limits: dict[str, str] = field(default_factory=dict)
+    """XUNCHA_PUSH_MAX_UNPACKED_BYTES, XUNCHA_PUSH_MAX_FILES, XUNCHA_PUSH_BODY_SECONDS, XUNCHA_PUSH_HEADER_SECONDS,
+    XUNCHA_PUSH_MAX_CONNECTIONS: the push intake's other bounds, the set ones only, by variable name (text;
+    xuncha.intake.unpack.intake_limits parses them and names the variable of a bad value; docs/security.md)."""
     role_passwords: dict[str, str] = field(default_factory=dict, repr=False)
     """XUNCHA_LOADER_PASSWORD, XUNCHA_READER_PASSWORD, XUNCHA_COUNTY_READER_PASSWORD_<CODE>: warehouse role
     passwords by variable name, the set ones only (xuncha.warehouse.roles.password_var names each role's variable)."""
@@ -83,6 +87,11 @@ class Settings:
     def embedded(self) -> bool:
         """True when the warehouse is the embedded PostgreSQL server (WAREHOUSE_URL unset)."""
         return self.warehouse_url is None
+
+
+PUSH_LIMIT_VARS = ("XUNCHA_PUSH_MAX_UNPACKED_BYTES", "XUNCHA_PUSH_MAX_FILES", "XUNCHA_PUSH_BODY_SECONDS",
+                   "XUNCHA_PUSH_HEADER_SECONDS", "XUNCHA_PUSH_MAX_CONNECTIONS")
+"""The push intake's bounds besides XUNCHA_PUSH_MAX_BYTES (Settings.push_limits)."""
 
 
 def get_settings() -> Settings:
@@ -112,6 +121,7 @@ def get_settings() -> Settings:
         withdraw_hold_share=os.environ.get("XUNCHA_WITHDRAW_HOLD_SHARE", "0.5"),
         withdraw_hold_min_rows=os.environ.get("XUNCHA_WITHDRAW_HOLD_MIN_ROWS", "20"),
         push_max_bytes=os.environ.get("XUNCHA_PUSH_MAX_BYTES"),
+        push_limits={k: v for k, v in os.environ.items() if v and k in PUSH_LIMIT_VARS},
         role_passwords={k: v for k, v in os.environ.items() if v and (
             k in ("XUNCHA_LOADER_PASSWORD", "XUNCHA_READER_PASSWORD") or k.startswith("XUNCHA_COUNTY_READER_PASSWORD_"))},
     )

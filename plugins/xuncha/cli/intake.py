@@ -28,14 +28,14 @@ def push_token(code: Annotated[str, typer.Argument(help="County code.")]):
 @friendly
 def serve(port: Annotated[int, typer.Option(help="Port (loopback).")] = 8095,
           host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1"):
-    """Serve the push intake on its own (the Airflow API server also serves it, at /xuncha-intake)."""
-    import uvicorn
-
-    from xuncha.orchestration import env as airflow_env
-    from xuncha.warehouse import db
+    """Serve the push intake on its own (the Airflow API server also serves it, at /xuncha-intake), with a deadline
+    on request heads (XUNCHA_PUSH_HEADER_SECONDS), the keep-alive timeout and h11's head size limit
+    (xuncha.intake.serve); the body's bounds are the handler's (docs/security.md)."""
+    from xuncha.intake import serve as intake_serve
     from xuncha.intake import server as intake
-    from xuncha.warehouse import migrate
+    from xuncha.orchestration import env as airflow_env
+    from xuncha.warehouse import db, migrate
 
     airflow_env.apply()
     migrate.migrate()
-    uvicorn.run(intake.app(url=db.warehouse_url()), host=host, port=port)
+    intake_serve.run(intake.app(url=db.warehouse_url()), host=host, port=port)

@@ -1,19 +1,23 @@
 """Push intake (推送接收): county systems push one export over HTTP; the platform checks it before anything is written.
 
     POST /exports            Authorization: Bearer <county token>; body: multipart/form-data (manifest.json and each
-                             file as a form file) or application/x-tar (one export folder's files at the tar's top level)
+                             file as a form file), application/x-tar (one export folder's files at the tar's top
+                             level; plain, gzip, bzip2 or xz) or application/zip (the same files)
     GET  /exports/{id}       the export's state (received | loaded | duplicate | quarantined | failed) and report
 
 The token names the county (`xuncha push-token CODE` makes one; only its SHA-256 is stored, audit.push_tokens). Before
-anything reaches the county's landing area the export is unpacked into a private temporary folder and checked: total
-size (XUNCHA_PUSH_MAX_BYTES, default 200 MiB; over it: 413), plain file names only (no folders, links or `..`: 400),
-the manifest against the spec and the token's county (another county's code: 403), every file's SHA-256 and row-count
-declaration (422, with the problems). Only then is the folder renamed into landing/<code>/<export id>/ (the
-nightly DAG ignores names starting with "."), the receipt recorded (audit.pushes) and that county's run of
-`xuncha_nightly` triggered for the export's night. A refused push leaves nothing behind.
+anything reaches the county's landing area the export is received and unpacked into a private temporary folder
+within bounds (xuncha.intake.receive, xuncha.intake.unpack: body bytes counted while they stream in, chunked or not;
+files and unpacked bytes bounded before they are written; a body deadline; 413/408 naming the limit), then checked:
+plain file names only (no folders, links or `..`: 400), the manifest against the spec and the token's county
+(another county's code: 403), every file's SHA-256 and row-count declaration (422, with the problems). Only then is
+the folder renamed into landing/<code>/<export id>/ (the nightly DAG ignores names starting with "."), the receipt
+recorded (audit.pushes) and that county's run of `xuncha_nightly` triggered for the export's night. A refused push
+leaves nothing behind. Unpacking, hashing and database work run in a worker thread, off the event loop.
 
 GET /exports/{id} answers for the token's county only, pushed or pulled: a pulled county's rejection report is
-served the same way. `app()` is mounted in the Airflow API server by plugins/xuncha_intake_plugin.py
+served the same way, without the platform's Data Docs link (operators open it in the Airflow UI: a county
+receives no platform path). `app()` is mounted in the Airflow API server by plugins/xuncha_intake_plugin.py
 (at /xuncha-intake) and runs on its own with `xuncha intake serve`.
 """
 
@@ -24,30 +28,20 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import secrets
 import shutil
-import tarfile
 import tempfile
 from pathlib import Path
 
 from fastapi import Header, Request  # at module level: the routes' annotations are resolved here
+from starlette.concurrency import run_in_threadpool
 
-from xuncha.warehouse import db
+from xuncha.intake.receive import receive_export
+from xuncha.intake.unpack import Refused, intake_limits, plain, unpack_tar  # noqa: F401 (plain, unpack_tar: the API)
 from xuncha.settings import get_settings
+from xuncha.warehouse import db
 
 log = logging.getLogger(__name__)
-
-MAX_BYTES = 200 * 1024 * 1024
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
-
-
-class Refused(Exception):
-    """A push refused before anything was written: HTTP status and a clear message (English + 中文)."""
-
-    def __init__(self, status: int, message: str, problems: list[str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.problems = status, message, problems or []
 
 
 def _sha(token: str) -> str:
@@ -81,38 +75,9 @@ def county_of_token(authorization: str | None, url: str | None = None) -> str:
 
 
 def max_bytes() -> int:
-    """Largest pushed upload, in bytes: XUNCHA_PUSH_MAX_BYTES, else MAX_BYTES; ValueError for a non-integer."""
-    raw = get_settings().push_max_bytes
-    return int(raw if raw is not None else MAX_BYTES)
-
-
-def _plain(name: str) -> str:
-    if not NAME.match(name) or ".." in name:
-        raise Refused(400, f"file name {name!r} is not a plain file name (no folders, no '..') (文件名不合法)")
-    return name
-
-
-def unpack_tar(stream_path: Path, into: Path) -> None:
-    """Extract a tar's regular top-level files into `into`; Refused(400) for folders, links, devices, traversal."""
-    try:
-        with tarfile.open(stream_path) as tar:
-            members = tar.getmembers()
-            for m in members:
-                name = m.name.removeprefix("./")
-                if m.isdir() and name in ("", "."):
-                    continue
-                if not m.isfile():
-                    raise Refused(400, f"tar member {m.name!r} is not a regular file (链接或目录不允许)")
-                _plain(name)
-            for m in members:
-                if m.isfile():
-                    src = tar.extractfile(m)
-                    with (into / m.name.removeprefix("./")).open("xb") as fh:
-                        shutil.copyfileobj(src, fh)
-    except tarfile.TarError as exc:
-        raise Refused(400, f"not a readable tar: {exc} (压缩包无法读取)") from None
-    except FileExistsError as exc:
-        raise Refused(400, f"file {Path(exc.filename).name!r} appears twice (文件重复)") from None
+    """Largest pushed upload, in bytes: XUNCHA_PUSH_MAX_BYTES, else 200 MiB (xuncha.intake.unpack.intake_limits);
+    ValueError naming the variable for a bad value."""
+    return intake_limits().max_bytes
 
 
 def accept(folder: Path, county_code: str, size: int, url: str | None = None, trigger=None) -> dict:
@@ -187,7 +152,9 @@ def state(county_code: str, export_id: str, url: str | None = None) -> dict | No
         out.update(state=status, business_date=day.isoformat() if day else None, loaded_rows=rows, error=error,
                    finished_at=finished.isoformat() if finished else None)
         if report_path and Path(report_path).with_suffix(".json").is_file():
-            out["report"] = json.loads(Path(report_path).with_suffix(".json").read_text(encoding="utf-8"))
+            report = json.loads(Path(report_path).with_suffix(".json").read_text(encoding="utf-8"))
+            report.pop("data_docs", None)     # the platform's Data Docs: for operators, never sent to a county
+            out["report"] = report
     return out
 
 
@@ -212,23 +179,25 @@ def app(url: str | None = None, trigger=None):
 
     @api.exception_handler(Refused)
     async def refused(_, exc: Refused):
-        return JSONResponse({"error": exc.message, "problems": exc.problems}, status_code=exc.status)
+        # Connection: close — the rest of a refused body is never read (uvicorn would otherwise drain it).
+        return JSONResponse({"error": exc.message, "problems": exc.problems}, status_code=exc.status,
+                            headers={"Connection": "close"})
 
     @api.post("/exports", status_code=201)
     async def push(request: Request, authorization: str | None = Header(None)):
+        # Everything that blocks (database, unpacking, hashing, copying) runs in a worker thread: the event loop
+        # keeps serving other counties meanwhile (issue 28).
         wh = warehouse()
-        code = county_of_token(authorization, wh)
-        limit = max_bytes()
-        if int(request.headers.get("content-length") or 0) > limit:
-            raise Refused(413, f"push larger than {limit} bytes (超过大小上限)")
+        code = await run_in_threadpool(county_of_token, authorization, wh)
+        limits = intake_limits()
         work = Path(tempfile.mkdtemp(prefix="xuncha-push-"))
         try:
             folder = work / "export"
             folder.mkdir()
-            size = await _receive(request, work, folder, limit)
-            return accept(folder, code, size, wh, trigger)
+            size = await receive_export(request, work, folder, limits)
+            return await run_in_threadpool(accept, folder, code, size, wh, trigger)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            await run_in_threadpool(shutil.rmtree, work, True)
 
     @api.get("/exports/{export_id}")
     def get_export(export_id: str, authorization: str | None = Header(None)):
@@ -240,35 +209,3 @@ def app(url: str | None = None, trigger=None):
         return found
 
     return api
-
-
-async def _receive(request, work: Path, folder: Path, limit: int) -> int:
-    """Write the body into `folder` (multipart files or a tar), counting bytes; Refused on size or bad names."""
-    kind = request.headers.get("content-type", "")
-    if kind.startswith("multipart/form-data"):
-        form = await request.form(max_files=1000, max_fields=100)
-        size = 0
-        for _, item in form.multi_items():
-            if isinstance(item, str):
-                continue
-            name = _plain(item.filename or "")
-            data = await item.read()
-            size += len(data)
-            if size > limit:
-                raise Refused(413, f"push larger than {limit} bytes (超过大小上限)")
-            target = folder / name
-            if target.exists():
-                raise Refused(400, f"file {name!r} appears twice (文件重复)")
-            target.write_bytes(data)
-        return size
-    if kind in ("application/x-tar", "application/tar"):
-        size, tar_path = 0, work / "push.tar"
-        with tar_path.open("wb") as fh:
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise Refused(413, f"push larger than {limit} bytes (超过大小上限)")
-                fh.write(chunk)
-        unpack_tar(tar_path, folder)
-        return size
-    raise Refused(415, "send multipart/form-data or application/x-tar (请求格式不支持)")
