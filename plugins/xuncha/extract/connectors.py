@@ -9,13 +9,16 @@ holds (the arrival check: lists, downloads nothing).
   removed from the remote area once safely in the inbox.
 - HTTP pull (`delivery: {http: {conn_id: …}}`): the county system's API is paged through for exports
   generated after the watermark kept in audit.watermarks. The watermark only moves once an export has been
-  handled (see `advance_watermark`), so a failed night is pulled again.
+  handled (see `advance_watermark`), so a failed night is pulled again; an export already quarantined is not
+  pulled again while its manifest is unchanged (`already_quarantined`, audit.pulled_manifests). Every request
+  and the whole pull end by their deadlines, however slowly the county system answers (xuncha.extract.pull_clock).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
 import logging
 import re
@@ -24,8 +27,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from xuncha.warehouse import db
+from xuncha.extract.pull_clock import PullClock, PullError, excerpt as _excerpt  # noqa: F401 (PullError: the API)
 from xuncha.registry import County
+from xuncha.warehouse import db
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +149,6 @@ def advance_watermark(url: str, county_code: str, generated_at: dt.datetime, exp
         )
 
 
-class PullError(RuntimeError):
-    """A county system's answer could not be used (malformed, lying, too slow, too many pages): the county's task
-    fails with this reason; the other counties carry on."""
-
-
 @dataclass(frozen=True)
 class PullLimits:
     """Bounds of one county pull. Seconds are wall-clock; `request_seconds` bounds one request including a whole
@@ -179,7 +178,7 @@ def list_http(county: County, source: HttpSource, url: str, limits: PullLimits |
     the watermark, with the same checks, deadlines and page cap as `pull_http`; downloads no export."""
     limits = limits or PullLimits()
     since = get_watermark(url, county.code)
-    clock = _Deadline(county, limits)
+    clock = PullClock(county, limits)
     with _client(source, limits) as client:
         return [item for items in _pages(client, clock, county, since, limits) for item in items]
 
@@ -204,7 +203,12 @@ def _pages(client, clock, county: County, since, limits: PullLimits):
         params = {"page": page}
         if since is not None:
             params["updated_since"] = since.isoformat()
-        body = _listing(clock.get_json(client, f"{API}/{county.code}/exports", params), county, page)
+        path = f"{API}/{county.code}/exports"
+        try:
+            body = json.loads(clock.get(client, path, params))
+        except ValueError:
+            raise PullError(f"{county.label}: malformed answer to {path}: not JSON") from None
+        body = _listing(body, county, page)
         yield body["items"]
         page = body["next_page"]
 
@@ -215,13 +219,15 @@ def pull_http(county: County, source: HttpSource, inbox: Path, url: str, timeout
 
     Trusts nothing it is told: export ids and file names must match the spec's patterns before any path is built;
     a downloaded manifest must name this county and the listed export id; every request and the whole pull have a
-    deadline; pages are capped; 5xx answers and dropped connections are retried with backoff. Raises PullError
+    deadline, held however slowly the server sends (xuncha.extract.pull_clock); pages are capped; 5xx answers and
+    dropped connections are retried with backoff; an export quarantined before whose manifest has not changed is
+    not pulled again (`already_quarantined`). Raises PullError
     (PermissionError for a refused token) naming the county and the reason."""
     limits = limits or PullLimits(request_seconds=timeout or PullLimits.request_seconds)
     export_re, _ = spec_patterns()
     since = get_watermark(url, county.code)
     fetched = []
-    clock = _Deadline(county, limits)
+    clock = PullClock(county, limits)
     with _client(source, limits) as client:
         for items in _pages(client, clock, county, since, limits):
             for item in items:
@@ -234,7 +240,9 @@ def pull_http(county: County, source: HttpSource, inbox: Path, url: str, timeout
                                     f"{_excerpt(item.get('county_code'))}")
                 if (inbox / export_id).exists():
                     continue
-                fetched.append(_download(client, clock, county, export_id, inbox))
+                got = _download(client, clock, county, export_id, inbox, url)
+                if got is not None:
+                    fetched.append(got)
     log.info("%s: pulled %d export(s) from %s", county.label, len(fetched), source.base_url)
     return fetched
 
@@ -255,114 +263,57 @@ def _listing(body, county: County, page: int) -> dict:
     return {"items": body["items"], "next_page": nxt}
 
 
-class _Deadline:
-    """The pull's clock: each request gets what is left of both deadlines; 5xx and transport errors are retried."""
-
-    def __init__(self, county: County, limits: PullLimits):
-        import time
-
-        self.county, self.limits, self._time = county, limits, time.monotonic
-        self.pull_ends = self._time() + limits.pull_seconds
-
-    def left(self, request_started: float | None = None) -> float:
-        now = self._time()
-        left = self.pull_ends - now
-        if request_started is not None:
-            left = min(left, request_started + self.limits.request_seconds - now)
-        if left <= 0:
-            what = "a request" if request_started is not None and self.pull_ends - now > 0 else "the pull"
-            raise PullError(f"{self.county.label}: {what} passed its deadline "
-                            f"({self.limits.request_seconds if what == 'a request' else self.limits.pull_seconds:g} s)")
-        return left
-
-    def call(self, fn):
-        """fn() with retries on 5xx / transport errors (tenacity, exponential backoff within the pull's deadline)."""
-        import httpx
-        import tenacity
-
-        def retryable(exc: BaseException) -> bool:
-            return isinstance(exc, (httpx.TransportError, _ServerError)) and not isinstance(exc, httpx.ReadTimeout)
-
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(retryable),
-            stop=tenacity.stop_after_attempt(self.limits.retries + 1) | tenacity.stop_before_delay(
-                max(self.pull_ends - self._time(), 0)),
-            wait=tenacity.wait_exponential(multiplier=self.limits.backoff_seconds, max=30),
-            reraise=True,
-        )
-        try:
-            return retrying(fn)
-        except _ServerError as exc:
-            raise PullError(f"{self.county.label}: {exc}") from None
-        except httpx.TimeoutException:
-            raise PullError(f"{self.county.label}: a request passed its deadline ({self.limits.request_seconds:g} s)") from None
-        except httpx.TransportError as exc:
-            raise PullError(f"{self.county.label}: the county system cannot be reached ({type(exc).__name__})") from None
-
-    def get_json(self, client, path: str, params: dict):
-        def once():
-            started = self._time()
-            resp = client.get(path, params=params, timeout=self._timeout(started))
-            _raise_for(resp, self.county)
-            return resp
-
-        resp = self.call(once)
-        try:
-            return resp.json()
-        except ValueError:
-            raise PullError(f"{self.county.label}: malformed answer to {path}: not JSON") from None
-
-    def _timeout(self, started: float):
-        import httpx
-
-        return httpx.Timeout(self.left(started), connect=min(self.limits.connect_seconds, self.left(started)))
+def already_quarantined(url: str, county_code: str, export_id: str, manifest_sha256: str) -> bool:
+    """Was this export pulled with this very manifest (SHA-256 of its bytes; it lists every file's SHA-256) and is its
+    newest batch `quarantined`? Then pulling it again would only quarantine and alert it again (issue 28: an export
+    stamped in the future is listed every night); a changed manifest, or a batch that failed, is pulled again."""
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT (SELECT status FROM audit.batches WHERE county_code = %(c)s AND export_id = %(e)s
+                                ORDER BY batch_id DESC LIMIT 1) = 'quarantined'
+                          AND EXISTS (SELECT 1 FROM audit.pulled_manifests WHERE county_code = %(c)s
+                                         AND export_id = %(e)s AND manifest_sha256 = %(m)s)""",
+                    {"c": county_code, "e": export_id, "m": manifest_sha256})
+        return bool(cur.fetchone()[0])
 
 
-def _download(client, clock: _Deadline, county: County, export_id: str, inbox: Path) -> Path:
+def _record_pulled(url: str, county_code: str, export_id: str, manifest_sha256: str) -> None:
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("""INSERT INTO audit.pulled_manifests (county_code, export_id, manifest_sha256) VALUES (%s, %s, %s)
+                       ON CONFLICT DO NOTHING""", (county_code, export_id, manifest_sha256))
+
+
+def _download(client, clock: PullClock, county: County, export_id: str, inbox: Path, url: str) -> Path | None:
+    """One listed export into `inbox`/<export_id> (via a `.part` folder; the manifest written last); None when it is
+    `already_quarantined` with the same manifest (nothing but its manifest is fetched)."""
     _, file_re = spec_patterns()
     base = f"{API}/{county.code}/exports/{export_id}"
-    part = inbox / f".{export_id}.part"
-    shutil.rmtree(part, ignore_errors=True)
-    part.mkdir(parents=True)
-
-    def get_manifest():
-        started = clock._time()
-        resp = client.get(f"{base}/manifest.json", timeout=clock._timeout(started))
-        _raise_for(resp, county)
-        return resp
-
-    raw_manifest = clock.call(get_manifest).content
+    raw_manifest = clock.get(client, f"{base}/manifest.json")
+    digest = hashlib.sha256(raw_manifest).hexdigest()
+    if already_quarantined(url, county.code, export_id, digest):
+        log.info("%s: export %s is unchanged since it was quarantined: not pulled again", county.label, export_id)
+        return None
     try:
         manifest = json.loads(raw_manifest)
     except ValueError:
         manifest = {}  # kept as sent: the manifest check quarantines it with the reason
     if isinstance(manifest, dict) and manifest:
         if manifest.get("export_id") != export_id or manifest.get("county_code") != county.code:
-            shutil.rmtree(part, ignore_errors=True)
             raise PullError(f"{county.label}: the manifest of listed export {export_id} says export "
                             f"{_excerpt(manifest.get('export_id'))} of county {_excerpt(manifest.get('county_code'))}")
+    part = inbox / f".{export_id}.part"
+    shutil.rmtree(part, ignore_errors=True)
+    part.mkdir(parents=True)
     files = manifest.get("files", []) if isinstance(manifest, dict) else []
     for f in files if isinstance(files, list) else []:
         name = f.get("path") if isinstance(f, dict) else None
         if not isinstance(name, str) or not file_re.fullmatch(name):
             continue  # not a plain file name of the spec: the manifest check will name it; no path is built from it
-
-        def get_file(name=name):
-            started = clock._time()
-            with client.stream("GET", f"{base}/files/{name}", timeout=clock._timeout(started)) as r:
-                if r.status_code == 404:
-                    return  # listed but absent: quarantined as file.missing with its name
-                _raise_for(r, county)
-                with (part / name).open("wb") as fh:
-                    for chunk in r.iter_bytes():
-                        clock.left(started)
-                        fh.write(chunk)
-
-        clock.call(get_file)
+        clock.get(client, f"{base}/files/{name}", into=part / name)   # a 404: file.missing, by the manifest check
     # The manifest goes in last, as on a landing area: a folder with a manifest is complete.
     (part / "manifest.json").write_bytes(raw_manifest)
     dest = inbox / export_id
     part.rename(dest)
+    _record_pulled(url, county.code, export_id, digest)
     return dest
 
 
@@ -374,22 +325,3 @@ def _tls_context():
     import certifi
 
     return ssl.create_default_context(cafile=certifi.where())
-
-
-class _ServerError(Exception):
-    """A 5xx answer: retried, then reported."""
-
-
-def _excerpt(value, limit: int = 80) -> str:
-    """A value a county sent, for an error message: repr-escaped, at most `limit` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _raise_for(resp, county: County) -> None:
-    if resp.status_code == 401:
-        raise PermissionError(f"{county.label}: the county system refused our token (HTTP 401)")
-    if resp.status_code >= 500:
-        raise _ServerError(f"{resp.request.method} {resp.request.url.path} → HTTP {resp.status_code}")
-    if resp.status_code >= 400 or resp.status_code in range(300, 400):
-        raise PullError(f"{county.label}: {resp.request.method} {resp.request.url.path} → HTTP {resp.status_code}")

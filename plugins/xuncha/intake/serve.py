@@ -32,7 +32,8 @@ class HeadDeadline(H11Protocol):
 
     head_seconds: float = IntakeLimits.header_seconds
 
-    def connection_made(self, transport) -> None:  # noqa: D102 (uvicorn's interface)
+    def connection_made(self, transport) -> None:
+        """A new connection: its head's deadline starts now."""
         super().connection_made(transport)
         self._head_timer: asyncio.TimerHandle | None = None
         self._arm()
@@ -49,18 +50,21 @@ class HeadDeadline(H11Protocol):
                                 "%s:%d" % self.client if self.client else "a client", self.head_seconds)
             self.transport.close()
 
-    def data_received(self, data: bytes) -> None:  # noqa: D102
+    def data_received(self, data: bytes) -> None:
+        """Bytes arrived: once they complete the request's head, its deadline is off."""
         super().data_received(data)
         if self.conn.their_state is not h11.IDLE and getattr(self, "_head_timer", None) is not None:
             self._head_timer.cancel()
             self._head_timer = None
 
-    def on_response_complete(self) -> None:  # noqa: D102
+    def on_response_complete(self) -> None:
+        """A response was sent: the next request's head on this kept-alive connection gets its own deadline."""
         super().on_response_complete()
         if not self.transport.is_closing():
             self._arm()
 
-    def connection_lost(self, exc) -> None:  # noqa: D102
+    def connection_lost(self, exc) -> None:
+        """The connection is gone: no deadline left to keep."""
         if getattr(self, "_head_timer", None) is not None:
             self._head_timer.cancel()
         super().connection_lost(exc)
