@@ -32,6 +32,8 @@ class BatchResult:
     warnings: list[Problem] = field(default_factory=list)
     moved_to: Path | None = None
     data_docs: str | None = None
+    """The export's Data Docs page, relative to the site ($XUNCHA_HOME/data_docs; the UI serves it at
+    /xuncha/data-docs/<path>); None without a page. Never a platform path: the report goes to the county."""
     report: Path | None = None
     """The quarantine report (_report.md) of a quarantined export."""
 

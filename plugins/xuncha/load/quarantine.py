@@ -160,7 +160,9 @@ def render_report(county_code: str, county_name: str, export_id: str, batch_id: 
         "",
         f"- 批次 / batch: {batch_id if batch_id is not None else '—'}",
         f"- 时间 / at: {now}",
-        *([f"- 校验详情 / Great Expectations Data Docs: {data_docs}"] if data_docs else []),
+        # Data Docs: for the platform's operators (Airflow UI); the county is sent no platform path (issue 28).
+        *(["- 校验详情 / Great Expectations Data Docs: 平台运维人员在 Airflow 界面「巡察 → 隔离报告」中查看 / "
+            "operators open it in the Airflow UI (Xuncha → quarantine report)"] if data_docs else []),
         "",
         "| # | 规则 / rule | 文件 / file | 行 / row | 列 / column | 值 / value | 说明 / detail |",
         "|---|---|---|---|---|---|---|",
@@ -176,7 +178,7 @@ def render_report(county_code: str, county_name: str, export_id: str, batch_id: 
     from xuncha.reports import quarantine_page
 
     return {"_report.json": report_json, "_report.md": "\n".join(lines) + "\n",
-            "_report.html": quarantine_page.render(data, data_docs_href=data_docs)}
+            "_report.html": quarantine_page.render(data)}   # the UI's page links Data Docs (orchestration.ui)
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")

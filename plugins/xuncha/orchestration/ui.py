@@ -106,7 +106,8 @@ def quarantine_report(batch_id: int):
     report = quarantine_page.load_report(_url(), batch_id)
     if report is None:
         raise HTTPException(404, f"no quarantine report for batch {batch_id}")
-    docs = f"{PREFIX}/data-docs/index.html" if report.get("data_docs") else None
+    docs = report.get("data_docs")   # the site-relative page (older reports: a file:// URL, shown as the index)
+    docs = f"{PREFIX}/data-docs/{'index.html' if not docs or '://' in docs else docs}" if docs else None
     return quarantine_page.render(report, data_docs_href=docs, index_href=f"{PREFIX}/quarantine")
 
 

@@ -11,6 +11,11 @@ result (xuncha.validate.validation); here, after GX builds the site, `make_offli
    script is added. The pages' content (suites, expectations, observed and unexpected values) is unchanged,
    except the site index: GX fills its table of validation results with bootstrap-table from a script, so the
    rewrite writes that list into the page as plain links (newest first).
+
+Every link of a rewritten page resolves inside the site (issue 28: the suite link of a result page was a 404): a
+result page of the `<entity>_columns` / `<entity>_rules` passes links to the page of the entity's whole suite
+(expectations/<entity>.html, rendered by xuncha.validate.validation.publish_docs); a link to a page that does not
+exist, or off the site (GX's home page: nothing to open offline), loses its href and stays as text.
 """
 
 from __future__ import annotations
@@ -43,12 +48,48 @@ def make_offline(site_dir: Path, since: float = 0.0) -> list[Path]:
         text = page.read_text(encoding="utf-8")
         if _MARK in text:
             continue
-        text = offline_html(text, styles)
+        text = _resolve_links(offline_html(text, styles), page, site_dir)
         if page == site_dir / "index.html":
             text = text.replace("</body>", _index_list(site_dir) + "</body>", 1)
         page.write_text(text, encoding="utf-8")
         done.append(page)
     return done
+
+
+def site_path(url: str, site_dir: Path) -> str:
+    """The site-relative path (posix) of the Data Docs page at `url` (GX's file:// URL of a page of `site_dir`);
+    what reports keep instead of a platform path. ValueError for a page outside the site."""
+    from urllib.parse import unquote, urlsplit
+
+    path = Path(unquote(urlsplit(url).path)).resolve()
+    return path.relative_to(Path(site_dir).resolve()).as_posix()
+
+
+_HREF = re.compile(r"""\bhref\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
+_PASS_SUFFIX = re.compile(r"_(columns|rules)(\.html)$")
+
+
+def _resolve_links(text: str, page: Path, site_dir: Path) -> str:
+    """`text` (the HTML of `page`) with every href resolving inside `site_dir`: in-page anchors kept, a missing
+    `expectations/<entity>_columns|_rules.html` sent to `expectations/<entity>.html`, anything else that does
+    not resolve (or leaves the site) without its href."""
+    site = site_dir.resolve()
+
+    def fix(m: re.Match) -> str:
+        href = html.unescape(m.group(2))
+        if href.startswith("#"):
+            return m.group(0)
+        if "://" in href or href.startswith(("//", "mailto:", "/")):
+            return ""
+        target, anchor = href.split("#", 1) if "#" in href else (href, None)
+        for candidate in (target, _PASS_SUFFIX.sub(r"\2", target)):
+            resolved = (page.parent / candidate).resolve()
+            if resolved.is_relative_to(site) and resolved.is_file():
+                new = candidate + (f"#{anchor}" if anchor else "")
+                return f'href="{html.escape(new)}"'
+        return ""
+
+    return _HREF.sub(fix, text)
 
 
 def offline_html(text: str, styles: str) -> str:

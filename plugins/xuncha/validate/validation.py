@@ -219,11 +219,15 @@ class Validator:
         return Validation(entity, outcomes, results)
 
     def publish_docs(self, run_name: str, validations: list[Validation], any_failure: bool) -> str | None:
-        """Store the GX results of `validations` under `run_name` and render their Data Docs pages.
+        """Store the GX results of `validations` under `run_name` and render their Data Docs pages, with the page
+        of each validated entity's suite (expectations/<entity>.html, which every result page links to).
 
-        Returns the local site's index URL (file://…), or None when the docs mode leaves this run without pages.
-        The pages are made offline and county values escaped (xuncha.reports.datadocs: GX's own pages load
-        their styles and scripts from CDNs and paste unexpected values in as markup).
+        Returns the site-relative path of the run's first failing result page (else its first page), e.g.
+        `validations/findings_columns/<run>/<time>/<table>.html` — never a platform path (issue 28: counties are
+        sent the report; operators open the page through the Airflow UI, /xuncha/data-docs/<path>) — or None
+        when the docs mode leaves this run without pages. The pages are made offline and county values escaped
+        (xuncha.reports.datadocs: GX's own pages load their styles and scripts from CDNs and paste unexpected
+        values in as markup).
         """
         pending = [r for v in validations for r in v.results]
         if self.docs_mode == "off" or (self.docs_mode == "failures" and not any_failure) or not pending:
@@ -237,17 +241,24 @@ class Validator:
         from xuncha.reports import datadocs
 
         run_id = RunIdentifier(run_name=run_name)
-        idents = []
+        idents, pages = [], []
         for suite, table, res in pending:
             ident = ValidationResultIdentifier(ExpectationSuiteIdentifier(suite), run_id, table)
             for r in res.results:   # Data Docs pages quote county values: as text, never as markup
                 r.result = _escaped(r.result)
             self.context.validation_results_store.set(ident, res)
             idents.append(ident)
+            pages.append((res.success, ident))
+        for entity in sorted({v.entity for v in validations if v.results}):
+            self.context.suites.add_or_update(_full_suite(entity))
+            idents.append(ExpectationSuiteIdentifier(entity))
         started = time.time() - 1
-        index = self.context.build_data_docs(site_names=["local_site"], resource_identifiers=idents)["local_site"]
-        datadocs.make_offline(self.docs_home / "data_docs", since=started)
-        return index
+        self.context.build_data_docs(site_names=["local_site"], resource_identifiers=idents)
+        site = self.docs_home / "data_docs"
+        datadocs.make_offline(site, since=started)
+        first = min(pages, key=lambda p: bool(p[0]))[1]
+        url = self.context.get_docs_sites_urls(resource_identifier=first, site_name="local_site")[0]["site_url"]
+        return datadocs.site_path(url, site)
 
     @staticmethod
     def _outcome(entity: str, r) -> Outcome:
@@ -272,6 +283,19 @@ class Validator:
         return Outcome(entity, conf.type, column, str(conf.severity.value), bool(r.success), description,
                        result.get("element_count"), result.get("unexpected_count", 0 if r.success else None), sample,
                        rule_kind(meta), meta.get("index"))
+
+
+def _full_suite(entity: str):
+    """The entity's whole GX suite as stored (expectations/<entity>.json), for its Data Docs page: the result pages
+    of every pass over the entity (`entity`, `entity_columns`, `entity_rules`) link to it (xuncha.reports.datadocs)."""
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    raw = load_suite(entity)
+    return ExpectationSuite(name=entity, expectations=[
+        ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta", {}),
+                                 severity=e.get("severity", "critical")).to_domain_obj()
+        for e in raw["expectations"]])
 
 
 def _escaped(tree):
