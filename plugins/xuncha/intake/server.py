@@ -178,10 +178,10 @@ def app(url: str | None = None, trigger=None):
         return warehouse_url_from_airflow()
 
     @api.exception_handler(Refused)
-    async def refused(_, exc: Refused):
-        # Connection: close — the rest of a refused body is never read (uvicorn would otherwise drain it).
+    async def refused(request: Request, exc: Refused):
+        # A refused push: Connection: close — the rest of its body is never read (uvicorn would otherwise drain it).
         return JSONResponse({"error": exc.message, "problems": exc.problems}, status_code=exc.status,
-                            headers={"Connection": "close"})
+                            headers={"Connection": "close"} if request.method == "POST" else None)
 
     @api.post("/exports", status_code=201)
     async def push(request: Request, authorization: str | None = Header(None)):
