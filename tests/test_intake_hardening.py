@@ -217,6 +217,15 @@ def test_a_chunked_push_past_the_limit_is_refused_while_it_streams(serve, tokens
     assert _landing(settings) == [] and not any(server.tmp.iterdir())
 
 
+def test_a_form_with_more_files_than_the_limit_is_refused_naming_it(serve, tokens, settings):
+    server = serve()
+    files = [("files", (f"f{i}.csv", b"x")) for i in range(25)]
+    r = httpx.post(f"{server.url}/exports", files=files, headers=_auth(tokens), timeout=60)
+    assert r.status_code == 413 and "XUNCHA_PUSH_MAX_FILES" in r.json()["error"] and "20" in r.json()["error"]
+    assert r.headers["connection"] == "close"
+    assert _landing(settings) == [] and not any(server.tmp.iterdir())
+
+
 def test_a_compressed_tar_and_a_zip_within_the_bounds_are_received(serve, tokens, settings, tmp_path):
     server = serve()
     for n, (mode, ctype) in enumerate([("w:gz", "application/x-tar"), ("zip", "application/zip")]):

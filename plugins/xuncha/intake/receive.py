@@ -15,6 +15,7 @@ from pathlib import Path
 
 import anyio
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from xuncha.intake.unpack import IntakeLimits, Refused, save_form_files, too_many, unpack_tar, unpack_zip
@@ -65,7 +66,12 @@ async def receive_export(request: Request, work: Path, folder: Path, limits: Int
     guard = BodyGuard(request.receive, limits)
     guarded = Request(request.scope, guard)
     if kind == "multipart/form-data":
-        form = await guarded.form(max_files=limits.max_files + 1, max_fields=100)
+        try:
+            form = await guarded.form(max_files=limits.max_files, max_fields=100)
+        except HTTPException as exc:        # past max_files, or malformed: refused, the rest of it never read
+            if "too many files" in str(exc.detail).lower():
+                raise too_many(limits) from None
+            raise Refused(400, f"not a readable multipart form: {exc.detail} (表单无法读取)") from None
         try:
             files = [(item.filename, item.file) for _, item in form.multi_items() if not isinstance(item, str)]
             if len(files) > limits.max_files:

@@ -187,7 +187,7 @@ def app(url: str | None = None, trigger=None):
     async def push(request: Request, authorization: str | None = Header(None)):
         # Everything that blocks (database, unpacking, hashing, copying) runs in a worker thread: the event loop
         # keeps serving other counties meanwhile (issue 28).
-        wh = warehouse()
+        wh = await run_in_threadpool(warehouse)
         code = await run_in_threadpool(county_of_token, authorization, wh)
         limits = intake_limits()
         work = Path(tempfile.mkdtemp(prefix="xuncha-push-"))
