@@ -187,6 +187,7 @@ def test_an_archive_bomb_is_refused_before_its_bytes_are_written(serve, tokens, 
     assert r.status_code == 413, r.text
     assert limit in r.json()["error"] and LIMITS[limit] in r.json()["error"], "the answer names the limit"
     grew, wrote = server.status("VmHWM") - before_rss, server.written() - before_written
+    print(f"measured: {kind}: {len(data):,} bytes sent, server wrote {wrote:,} bytes, peak memory +{grew:,}, {took:.2f} s")
     assert wrote < 16 * MiB + 2 * MiB, f"{kind}: the server wrote {wrote:,} bytes, more than the unpacked bound"
     assert grew < 40 * MiB, f"{kind}: the server's peak memory grew by {grew:,} bytes"
     assert took < 20
@@ -212,6 +213,8 @@ def test_a_chunked_push_past_the_limit_is_refused_while_it_streams(serve, tokens
                    headers={**_auth(tokens), "Content-Type": content_type})
     assert r.status_code == 413, r.text
     assert "XUNCHA_PUSH_MAX_BYTES" in r.json()["error"] and str(8 * MiB) in r.json()["error"]
+    print(f"measured: chunked {content_type}: {sent[0]:,} bytes sent before the 413, server peak memory "
+          f"+{server.status('VmHWM') - before:,}")
     assert sent[0] < 8 * MiB + 12 * MiB, f"the server read on past its limit: {sent[0]:,} bytes were sent"
     assert server.status("VmHWM") - before < 30 * MiB, "the server's memory does not grow with the body"
     assert _landing(settings) == [] and not any(server.tmp.iterdir())
@@ -287,6 +290,8 @@ def test_another_countys_status_request_is_answered_while_a_large_push_is_unpack
     (done, code), [upload_done] = answered[0], uploaded
     assert code == 422
     window = [lat for t, lat in latencies if upload_done <= t <= done]
+    print(f"measured: {done - upload_done:.2f} s of unpack and hash, {len(window)} status requests meanwhile, "
+          f"slowest {max(window or [0]):.3f} s")
     assert done - upload_done > 1.0, f"the unpack and hash took {done - upload_done:.2f} s: too short to tell"
     assert len(window) >= 5, "status requests were answered while the push was unpacked and hashed"
     # Run synchronously, the work would hold every other request for all of it (issue 28: 7 s); in a worker thread
