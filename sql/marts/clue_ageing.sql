@@ -1,16 +1,13 @@
 -- mart.clue_ageing — ageing of open clues, as of each day in %(dates)s, for reporting units %(units)s (NULL = all).
 -- Described in clue_ageing.yml. One row = one unit and one age bucket of open clues; bucket edges in months are
 -- %(ageing_months)s, the last bucket open-ended. Units with at least one clue get every bucket. A clue is open
--- when the version in force at as_of has no closed_date <= as_of (the `clue` set of clue_disposal.sql).
+-- when the version in force at as_of has no closed_date <= as_of (`clue`: the shared
+-- definition mart.clue_status_as_of, sql/repeatable, which clue_disposal.sql counts).
 DELETE FROM mart.clue_ageing
  WHERE as_of = ANY(%(dates)s::date[]) AND (%(units)s::text[] IS NULL OR county_code = ANY(%(units)s::text[]));
 
 WITH clue AS (
-    SELECT as_of, report_code AS county_code, transfer_date, closed_date,
-           closed_date IS NOT NULL AND closed_date <= as_of AS disposed,
-           as_of > transfer_date + make_interval(months => %(feedback_months)s) AS beyond_rule
-      FROM mart.clues_as_of(%(dates)s, %(sources)s)
-     WHERE transfer_date <= as_of
+    SELECT * FROM mart.clue_status_as_of(%(dates)s, %(sources)s, %(feedback_months)s)
 ),
 buckets AS (
     SELECT n AS bucket_no, coalesce(lag(edge) OVER (ORDER BY n), 0) AS months_from, edge AS months_to

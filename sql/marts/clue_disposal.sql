@@ -5,16 +5,13 @@
 -- One row = one unit: transferred, disposed, open; open clues within and beyond the %(feedback_months)s-month
 -- feedback rule (due = transfer_date + feedback_months); 清零 (cleared) = no clue transferred more than
 -- %(clearance_days)s days before as_of is open.
--- The `clue` set is the same as in clue_ageing.sql.
+-- `clue` is the shared definition mart.clue_status_as_of (sql/repeatable), read by clue_ageing.sql and
+-- ledger_clues.sql too.
 DELETE FROM mart.clue_disposal
  WHERE as_of = ANY(%(dates)s::date[]) AND (%(units)s::text[] IS NULL OR county_code = ANY(%(units)s::text[]));
 
 WITH clue AS (
-    SELECT as_of, report_code AS county_code, transfer_date, closed_date,
-           closed_date IS NOT NULL AND closed_date <= as_of AS disposed,
-           as_of > transfer_date + make_interval(months => %(feedback_months)s) AS beyond_rule
-      FROM mart.clues_as_of(%(dates)s, %(sources)s)
-     WHERE transfer_date <= as_of
+    SELECT * FROM mart.clue_status_as_of(%(dates)s, %(sources)s, %(feedback_months)s)
 )
 INSERT INTO mart.clue_disposal (as_of, county_code, clues_transferred, clues_disposed, disposal_rate, clues_open,
                                 open_within_rule, open_beyond_rule, disposed_within_rule, open_over_clearance, cleared,

@@ -4,25 +4,17 @@
 -- (%(completed_statuses)s: done, basically done, fixed on the spot) over tasks due by as_of. A task completed
 -- after its due date counts as completed from the day that version took effect, and in tasks_completed_late.
 -- Rectification reports are due %(report_due_months)s months after feedback.
--- The `insp` and `task` sets are the same as in rectification_overdue.sql (which lists the overdue tasks).
+-- `insp` and `task` are the shared definitions mart.rectification_inspections_as_of and
+-- mart.rectification_tasks_as_of (sql/repeatable), which rectification_overdue.sql and ledger_rectification.sql read too.
 DELETE FROM mart.rectification
  WHERE as_of = ANY(%(dates)s::date[]) AND (%(units)s::text[] IS NULL OR county_code = ANY(%(units)s::text[]));
 
 WITH insp AS (
-    SELECT i.as_of, i.report_code AS county_code, i.inspection_id, i.org_id, coalesce(r.term_no, 0) AS term_no,
-           i.feedback_date, (i.feedback_date + make_interval(months => %(report_due_months)s))::date AS report_due_date
-      FROM mart.inspections_as_of(%(dates)s, %(sources)s) i
-      LEFT JOIN mart.rounds_as_of(%(dates)s, %(sources)s) r
-        ON r.as_of = i.as_of AND r.report_code = i.report_code AND r.round_id = i.round_id
+    SELECT * FROM mart.rectification_inspections_as_of(%(dates)s, %(sources)s, %(report_due_months)s)
 ),
 task AS (
-    SELECT t.as_of, t.report_code AS county_code, t.county_code AS source_code, t.task_id, t.inspection_id,
-           t.responsible_org, t.status, t.due_date, t.completed_date,
-           coalesce(i.term_no, 0) AS term_no, i.org_id, i.feedback_date, i.report_due_date,
-           t.due_date <= t.as_of AS due,
-           t.status = ANY(%(completed_statuses)s::text[]) AS completed
-      FROM mart.rectifications_as_of(%(dates)s, %(sources)s) t
-      LEFT JOIN insp i ON i.as_of = t.as_of AND i.county_code = t.report_code AND i.inspection_id = t.inspection_id
+    SELECT * FROM mart.rectification_tasks_as_of(%(dates)s, %(sources)s, %(completed_statuses)s::text[],
+                                                 %(report_due_months)s)
 ),
 by_task AS (
     SELECT as_of, county_code, term_no,
