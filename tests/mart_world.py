@@ -26,5 +26,5 @@ def build(w):
                             task("T3", f"{c}-I1", "2018-09-30")],
             clues=[clue(f"{c}-C1", f"{c}-I1", "2018-02-01", "case_filed", "2018-03-01")],
             case_outcomes=[outcome(f"{c}-D1", f"{c}-C1", "sanction", "2018-03-01", amount="5000.00")])
-    w.night(c, "2018-04-15", satisfaction_surveys=[survey(f"{c}-S1", f"{c}-I1", "2018-04-15", 30, 28, 1, 1)])
+    w.night(c, "2018-04-15", satisfaction_surveys=[survey(f"{c}-S1", f"{c}-I1", "2018-04-15", 30, 20, 5, 5)])
     w.night(c, AS_OF, findings=[finding(f"{c}-F3", f"{c}-I1", AS_OF, category="SL3")])

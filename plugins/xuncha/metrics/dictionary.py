@@ -49,7 +49,23 @@ class Column:
     @property
     def header(self) -> str:
         """The Chinese header with its unit, e.g. 巡察覆盖率（%）; codes, text and dates carry none."""
-        return self.label if self.unit in ("code", "text", "date", "timestamp", "number", "boolean") else f"{self.label}（{UNITS[self.unit]}）"
+        if self.unit in ("code", "text", "date", "timestamp", "number", "boolean", "year"):
+            return self.label
+        suffix = f"（{UNITS[self.unit]}）"
+        return self.label if self.label.endswith(suffix) else self.label + suffix   # 起（月）, not 起（月）（月）
+
+
+@dataclass(frozen=True)
+class Explains:
+    """A figure a ledger (台账) explains: per `by` columns, the ledger's rows matching `rows` (SQL, None = all)
+    number sum(`figure`) of mart.`mart` rows matching `where` (SQL, None = all). `label` is the figure's Chinese
+    name (the report's drill-down names the list by it)."""
+    mart: str
+    figure: str
+    label: str
+    by: tuple[str, ...]
+    where: str | None = None
+    rows: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,12 @@ class Mart:
     checks: tuple[dict, ...]
     example: dict | None
     path: Path
+    explains: tuple[Explains, ...] = ()
+
+    @property
+    def is_ledger(self) -> bool:
+        """A ledger (台账): a list of the rows behind figures of other marts (its description has `explains`)."""
+        return bool(self.explains)
 
     @property
     def sql_path(self) -> Path:
@@ -119,7 +141,8 @@ def parse(path: Path) -> Mart:
     return Mart(name=raw["name"], title=raw["title"], title_en=raw["title_en"], grain=raw["grain"], key=tuple(raw["key"]),
                 dated=raw["dated"], description=raw["description"], formula=raw["formula"],
                 parameters=tuple(raw["parameters"]), depends_on=tuple(raw.get("depends_on", ())), columns=cols,
-                checks=tuple(raw["checks"]), example=raw.get("example"), path=path)
+                checks=tuple(raw["checks"]), example=raw.get("example"), path=path,
+                explains=tuple(Explains(**(e | {"by": tuple(e["by"])})) for e in raw.get("explains", ())))
 
 
 def _refs(check: dict) -> list[str]:
@@ -199,6 +222,10 @@ def _section(m: Mart) -> str:
             lines.append(f"- **Check.** `{' + '.join(chk['parts'])} = {chk['total']}`.")
         else:
             lines.append(f"- **Check.** `{chk['not_above']} <= {chk['limit']}`.")
+    for e in m.explains:
+        lines.append(f"- **Explains.** {e.label}: `{e.figure}` of `mart.{e.mart}`"
+                     + (f" where `{e.where}`" if e.where else "") + f" = the rows" + (f" where `{e.rows}`" if e.rows else "")
+                     + f", per `({', '.join(e.by)})` (tested).")
     if m.example:
         lines.append(f"- **Example.** `{m.example['row']}`" + (f" — {' '.join(m.example['note'].split())}" if m.example.get("note") else "") + ".")
     lines += ["", "| column | 中文 | unit | meaning |", "|---|---|---|---|"]
@@ -249,4 +276,21 @@ def check_queries(m: Mart) -> list[tuple[str, str]]:
         else:
             out.append((f"{chk['not_above']} <= {chk['limit']}",
                         f"SELECT count(*) FROM {m.table} WHERE {chk['not_above']} > {chk['limit']}"))
+    return out
+
+
+def explain_queries(m: Mart) -> list[tuple[Explains, str]]:
+    """For a ledger, each figure it explains with SQL returning (by..., figure, rows) for day %(as_of)s wherever
+    the two differ (no row = the list counts exactly what the figure says)."""
+    out = []
+    for e in m.explains:
+        by = ", ".join(e.by)
+        on = " AND ".join(f"f.{c} = l.{c}" for c in e.by)
+        sql = (f"SELECT {', '.join(f'coalesce(f.{c}, l.{c})' for c in e.by)}, coalesce(f.n, 0), coalesce(l.n, 0) "
+               f"FROM (SELECT {by}, sum({e.figure}) AS n FROM mart.{e.mart} WHERE as_of = %(as_of)s"
+               f"{' AND (' + e.where + ')' if e.where else ''} GROUP BY {by}) f "
+               f"FULL JOIN (SELECT {by}, count(*) AS n FROM {m.table} WHERE as_of = %(as_of)s"
+               f"{' AND (' + e.rows + ')' if e.rows else ''} GROUP BY {by}) l ON {on} "
+               f"WHERE coalesce(f.n, 0) <> coalesce(l.n, 0)")
+        out.append((e, sql))
     return out
