@@ -45,45 +45,54 @@ def mart_files() -> list:
 
 def refresh(url: str | None = None, counties: Iterable[str] | None = None, dates: Iterable[dt.date] | None = None,
             as_of: dt.date | None = None, full: bool = False, config=None) -> list[str]:
-    """Recompute the marts for `counties` (None = all) on the days asked for (see the module doc)."""
-    from xuncha import registry
-    from xuncha.metrics import config as metrics_config
-
-    cfg = config or metrics_config.load()
+    """Recompute the marts for `counties` (None = all) on the days asked for (see the module doc), in one
+    transaction."""
     codes = None if full or counties is None else sorted(set(counties))
     if codes == []:
         return []
     with db.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext('xuncha:marts'))")
-        # The marts join whole as-of sets on (as_of, unit, key); the planner cannot estimate those joins (the sets
-        # come from window functions over history) and would pick nested loops that are quadratic in the rows.
-        # Hash and merge joins are right for every statement here: measured on the seed, 31 days of every mart
-        # take ~5 s this way and many minutes otherwise.
-        cur.execute("SET LOCAL enable_nestloop = off")
-        sync_crosswalk(cur, registry.default())
-        units = _units(cur, codes)
-        days, marks = _days(cur, codes, dates, as_of, full)
-        params = cfg.params() | {"counties": codes, "units": units, "sources": _sources(cur, units)}
-        done = []
-        for path in mart_files():
-            sql = path.read_text(encoding="utf-8")
-            if "%(dates)s" in sql:
-                for i in range(0, len(days), DAYS_PER_STATEMENT):
-                    cur.execute(sql, params | {"dates": days[i:i + DAYS_PER_STATEMENT]})
-            else:                               # not a dated series (findings_by_category): once
-                cur.execute(sql, params)
-            done.append(path.stem)
-        cur.execute("""INSERT INTO mart.refresh_log (as_of, county_code)
-                       SELECT d, u FROM unnest(%(dates)s::date[]) d,
-                              unnest(coalesce(%(units)s::text[], ARRAY(SELECT DISTINCT report_code FROM mart.county_crosswalk))) u
-                       ON CONFLICT (as_of, county_code) DO UPDATE SET refreshed_at = now()""",
-                    {"dates": days, "units": units})
-        if marks:
-            cur.execute("""INSERT INTO mart.refresh_watermark (county_code, last_batch_id)
-                           SELECT * FROM unnest(%s::text[], %s::bigint[])
-                           ON CONFLICT (county_code) DO UPDATE
-                              SET last_batch_id = greatest(mart.refresh_watermark.last_batch_id, EXCLUDED.last_batch_id),
-                                  updated_at = now()""", (list(marks), list(marks.values())))
+        return refresh_on(cur, codes, dates, as_of, full, config)
+
+
+def refresh_on(cur, codes: list[str] | None = None, dates: Iterable[dt.date] | None = None,
+               as_of: dt.date | None = None, full: bool = False, config=None) -> list[str]:
+    """`refresh` on an open cursor, inside the caller's transaction (committed or rolled back by the caller):
+    `codes` are county-system codes (None = all). xuncha.metrics.editions recomputes a day "as known at" an
+    edition this way and rolls back. Returns the marts refreshed, in refresh order."""
+    from xuncha import registry
+    from xuncha.metrics import config as metrics_config
+
+    cfg = config or metrics_config.load()
+    cur.execute("SELECT pg_advisory_xact_lock(hashtext('xuncha:marts'))")
+    # The marts join whole as-of sets on (as_of, unit, key); the planner cannot estimate those joins (the sets
+    # come from window functions over history) and would pick nested loops that are quadratic in the rows.
+    # Hash and merge joins are right for every statement here: measured on the seed, 31 days of every mart
+    # take ~5 s this way and many minutes otherwise.
+    cur.execute("SET LOCAL enable_nestloop = off")
+    sync_crosswalk(cur, registry.default())
+    units = _units(cur, codes)
+    days, marks = _days(cur, codes, dates, as_of, full)
+    params = cfg.params() | {"counties": codes, "units": units, "sources": _sources(cur, units)}
+    done = []
+    for path in mart_files():
+        sql = path.read_text(encoding="utf-8")
+        if "%(dates)s" in sql:
+            for i in range(0, len(days), DAYS_PER_STATEMENT):
+                cur.execute(sql, params | {"dates": days[i:i + DAYS_PER_STATEMENT]})
+        else:                               # not a dated series (findings_by_category): once
+            cur.execute(sql, params)
+        done.append(path.stem)
+    cur.execute("""INSERT INTO mart.refresh_log (as_of, county_code)
+                   SELECT d, u FROM unnest(%(dates)s::date[]) d,
+                          unnest(coalesce(%(units)s::text[], ARRAY(SELECT DISTINCT report_code FROM mart.county_crosswalk))) u
+                   ON CONFLICT (as_of, county_code) DO UPDATE SET refreshed_at = now()""",
+                {"dates": days, "units": units})
+    if marks:
+        cur.execute("""INSERT INTO mart.refresh_watermark (county_code, last_batch_id)
+                       SELECT * FROM unnest(%s::text[], %s::bigint[])
+                       ON CONFLICT (county_code) DO UPDATE
+                          SET last_batch_id = greatest(mart.refresh_watermark.last_batch_id, EXCLUDED.last_batch_id),
+                              updated_at = now()""", (list(marks), list(marks.values())))
     return done
 
 
