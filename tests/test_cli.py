@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from exports import slice_rows, write_export
 
 XUNCHA = str(Path(sys.executable).with_name("xuncha"))
 COMMANDS = [[], ["db"], ["db", "start"], ["db", "stop"], ["db", "status"], ["db", "url"], ["db", "migrate"], ["setup"],
-            ["up"], ["demo"], ["generate"], ["ingest"], ["metrics"], ["dictionary"], ["report"], ["counties"], ["spec"], ["spec", "suites"]]
+            ["up"], ["demo"], ["generate"], ["ingest"], ["metrics"], ["dictionary"], ["report"], ["report", "publish"], ["report", "editions"], ["counties"], ["spec"], ["spec", "suites"]]
 
 
 def run(*args, check=False):
@@ -38,8 +39,16 @@ def test_db_status_and_url_describe_the_running_warehouse(warehouse):
     from xuncha.warehouse import db
 
     assert run("db", "url").stdout.strip() == db.warehouse_url() != warehouse
-    assert run("db", "url", "--reader").stdout.strip() == db.reader_url()
-    assert run("db", "url", "--county", "410302").stdout.strip().startswith("postgresql+psycopg2://xuncha_county_410302")
+    named = dict(line.split(None, 1) for line in run("db", "url", "--reader").stdout.strip().splitlines())
+    assert named == {"psql": db.libpq_url(db.reader_url()), "sqlalchemy": db.reader_url()}
+    assert named["psql"].startswith("postgresql://xuncha_reader")
+    psql_url = run("db", "url", "--reader", "--format", "psql").stdout.strip()
+    assert psql_url == named["psql"]
+    if shutil.which("psql"):   # psql takes it as it is printed
+        out = subprocess.run(["psql", psql_url, "-Atc", "SELECT current_user"], capture_output=True, text=True)
+        assert out.stdout.strip() == "xuncha_reader", out.stderr
+    assert run("db", "url", "--county", "410302", "--format", "sqlalchemy").stdout.strip().startswith(
+        "postgresql+psycopg2://xuncha_county_410302")
 
 
 def test_ingest_reports_each_outcome_and_exits_2_when_something_is_quarantined(clean, tmp_path):

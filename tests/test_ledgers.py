@@ -1,6 +1,6 @@
 """The ledgers (台账, sql/marts/ledger_*.sql): the lists behind the figures, counted as the figures count.
 
-World: tests/mart_world.py's 嵩县 410325 over 2018, plus 西工区 410302 with an organisation it never inspects,
+World: tests/mart_world.py's 嵩县 410325 over 2018, plus 老城区 410302 with an organisation it never inspects,
 an overdue task, a clue open for more than 180 days, a survey below the line and a decision (嵩县's
 survey is below the line too). Every ledger's
 `explains` (its .yml) is checked on every unit: the list's rows number the figure. County readers see only

@@ -60,10 +60,12 @@ def test_a_row_counts_from_its_version_and_until_a_full_snapshot_withdraws_it(wo
 def test_the_nightly_refresh_takes_the_new_business_dates_of_the_counties_it_is_given(world):
     county_night(world, "410325", "2018-01-10")
     county_night(world, "410323", "2018-01-10")
-    # every mart, one file per table, in refresh order (satisfaction after the satisfaction_by_org it rolls up)
+    # every mart, one file per table, in refresh order (satisfaction and its ledger after the satisfaction_by_org
+    # they read)
     assert metrics.refresh(world.url) == ["clue_ageing", "clue_disposal", "coverage", "findings_by_category", "freshness",
-                                         "outcomes", "rectification", "rectification_overdue", "rounds_per_year",
-                                         "satisfaction_by_org", "satisfaction", "term_headline"]
+                                         "ledger_clues", "ledger_outcomes", "ledger_rectification", "satisfaction_by_org",
+                                         "ledger_satisfaction", "ledger_uninspected", "outcomes", "rectification",
+                                         "rectification_overdue", "rounds_per_year", "satisfaction", "term_headline"]
     assert headline(world) == [("2018-01-10", "410323", 1, 1), ("2018-01-10", "410325", 1, 1)]
     stamp(world)
     county_night(world, "410325", "2018-02-01")

@@ -1,7 +1,7 @@
 -- 0150: the ledgers (台账), issue 25: for each figure family the list of the rows behind it, as of each day, with
 -- where each row came from (the county system, the export, the night: audit.batches copied in, since readers do
 -- not read audit). Filled by sql/marts/ledger_*.sql from the same definitions as the figures they explain
--- (sql/repeatable/mart.*_as_of.sql); described in sql/marts/ledger_*.yml. Row-level security and the readers'
+-- (the shared definitions in sql/repeatable); described in sql/marts/ledger_*.yml. Row-level security and the readers'
 -- grants come from audit.apply_access() (0040), as for every mart table with a county_code.
 
 -- 未巡察单位: organisations in scope in a term and not yet inspected (mart.coverage's orgs_in_scope − orgs_covered).

@@ -59,11 +59,24 @@ def db_status():
 @friendly
 def db_url(reader: Annotated[bool, typer.Option("--reader", help="The report consumers' role xuncha_reader (mart only).")] = False,
            county: Annotated[Optional[str], typer.Option(help="That county's reader (its own mart rows).")] = None,
-           owner: Annotated[bool, typer.Option("--owner", help="The role that migrates.")] = False):
-    """Print a warehouse SQLAlchemy URL: the loader's (the pipeline's) by default (starts the embedded server if needed)."""
+           owner: Annotated[bool, typer.Option("--owner", help="The role that migrates.")] = False,
+           fmt: Annotated[Optional[str], typer.Option("--format", help="Print only one URL: `psql` (libpq, for psql and "
+                                                      "BI tools) or `sqlalchemy` (pandas, Python).")] = None):
+    """Print a warehouse URL: the loader's (the pipeline's) SQLAlchemy URL by default (starts the embedded server if
+    needed). For a reader (--reader, --county) both, each named: `psql` (psql "postgresql://…") and `sqlalchemy`;
+    `--format psql` prints the psql one alone, for `psql "$(xuncha db url --reader --format psql)"`."""
     from xuncha.warehouse import db
 
-    print(db.owner_url() if owner else db.reader_url(county=county) if reader or county else db.warehouse_url())
+    url = db.owner_url() if owner else db.reader_url(county=county) if reader or county else db.warehouse_url()
+    if fmt not in (None, "psql", "sqlalchemy"):
+        raise ValueError(f"--format {fmt!r}: use psql or sqlalchemy")
+    if fmt == "psql":
+        print(db.libpq_url(url))
+    elif fmt == "sqlalchemy" or not (reader or county):
+        print(url)
+    else:
+        print(f"psql        {db.libpq_url(url)}")
+        print(f"sqlalchemy  {url}")
 
 
 @db_app.command("migrate")

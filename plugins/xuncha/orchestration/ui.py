@@ -7,6 +7,9 @@ Routes (all HTML, every one for signed-in Airflow users only — the api-server'
   report is built now (days the marts lack are computed first). A day after the newest loaded night is a 404.
 - `GET /xuncha/quarantine` — the quarantined exports, newest first; `GET /xuncha/quarantine/{batch_id}` — one
   quarantine report (county text escaped), linking to its Data Docs.
+- `GET /xuncha/metrics` — the metric dictionary 指标说明 (docs/metrics.md, generated from sql/marts/*.yml), as a page;
+  the report links to it and carries the same text.
+- `GET /xuncha/editions` — the published editions (发布版本), newest first, each checksum verified.
 - `GET /xuncha/data-docs/{path}` — the Data Docs site (made offline at build time, xuncha.reports.datadocs).
 - `GET /xuncha/icon.svg` — the navigation icon.
 
@@ -111,6 +114,28 @@ def quarantine_report(batch_id: int):
     return quarantine_page.render(report, data_docs_href=docs, index_href=f"{PREFIX}/quarantine")
 
 
+@app.get("/metrics", response_class=HTMLResponse)
+def metric_dictionary():
+    """GET /metrics: the metric dictionary 指标说明 as one offline page."""
+    from xuncha.reports import drill
+
+    return _page("指标说明 Metric dictionary", drill.dictionary_html())
+
+
+@app.get("/editions", response_class=HTMLResponse)
+def editions_page():
+    """GET /editions: every published edition (day, time, publisher, exports, checksum and whether it matches)."""
+    from xuncha.metrics import editions
+
+    rows = "".join(
+        f"<tr><td>{eid}</td><td><a href='{PREFIX}/report?as_of={day}'>{day}</a></td><td>{at:%Y-%m-%d %H:%M:%S %Z}</td>"
+        f"<td>{html_mod.escape(by)}</td><td>{n}</td><td><code>{checksum}</code></td><td>{'✓' if ok else '✗ 不符 mismatch'}</td></tr>"
+        for eid, day, at, by, n, checksum, ok in editions.listing(_url()))
+    return _page("发布版本 Published editions", "<p>xuncha report publish --as-of YYYY-MM-DD</p><table><tr><th>版本</th>"
+                 "<th>截至日期</th><th>发布时间</th><th>发布人</th><th>导出批次</th><th>sha256</th><th>校验</th></tr>"
+                 f"{rows}</table>")
+
+
 @app.get("/data-docs/{path:path}")
 def data_docs(path: str):
     """A file of the Data Docs site (its pages were made offline when built); nothing outside the site."""
@@ -127,6 +152,14 @@ def data_docs(path: str):
 def icon():
     """GET /icon.svg: the plugin's menu icon."""
     return Response(ICON, media_type="image/svg+xml")
+
+
+def _page(title: str, body_html: str) -> str:
+    return (f"<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>{html_mod.escape(title)}</title>"
+            "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+            "<style>body{font-family:system-ui,sans-serif;padding:16px 24px;max-width:1200px;margin:auto}"
+            "table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 8px}</style></head>"
+            f"<body><h1>{html_mod.escape(title)}</h1>{body_html}</body></html>")
 
 
 def _message(title: str, text: str) -> str:

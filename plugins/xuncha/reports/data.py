@@ -24,13 +24,17 @@ from xuncha.warehouse import db
 MARTS = ("term_headline", "coverage", "rounds_per_year", "rectification", "rectification_overdue", "satisfaction",
          "satisfaction_by_org", "clue_disposal", "clue_ageing", "outcomes")
 """The mart tables the report reads, each as `mart.<name>` rows of the as-of day."""
+LEDGERS = ("ledger_uninspected", "ledger_rectification", "ledger_clues", "ledger_satisfaction", "ledger_outcomes")
+"""The lists (台账) behind the figures, opened by a click (xuncha.reports.drill), rows of the as-of day."""
 
 
 @dataclass
 class ReportData:
     """The report's input: `marts[name]` = rows of `mart.<name>` on `as_of` (term_no filtered to `term_no`
-    where the mart has terms); `names` = reporting-unit code → name; `freshness` = one row per county system;
-    `latest` = the newest business night loaded by anyone (None when nothing is loaded)."""
+    where the mart has terms); `lists[name]` the same for the ledgers; `names` = reporting-unit code → name;
+    `freshness` = one row per county system; `latest` = the newest business night loaded by anyone (None when
+    nothing is loaded); `edition` = the newest published edition of the day (None) and `changes` its figures that
+    differ today (xuncha.metrics.editions.Change)."""
 
     as_of: dt.date
     term_no: int | None
@@ -39,6 +43,9 @@ class ReportData:
     names: dict[str, str] = field(default_factory=dict)
     marts: dict[str, list[dict]] = field(default_factory=dict)
     freshness: list[dict] = field(default_factory=list)
+    lists: dict[str, list[dict]] = field(default_factory=dict)
+    edition: object = None
+    changes: list = field(default_factory=list)
 
     def name(self, code: str) -> str:
         """`410325` → `嵩县` (the reporting unit's name today; the code itself when unknown)."""
@@ -61,6 +68,7 @@ def load(url: str | None = None, as_of: dt.date | None = None, compute: bool = T
         metrics.ensure(url, as_of=day)
     data = ReportData(as_of=day, term_no=None, latest=latest, generated_at=dt.datetime.now(dt.timezone.utc))
     data.marts = {mart: metrics.read_mart(url, mart, day).records() for mart in MARTS}
+    data.lists = {name: metrics.read_mart(url, name, day).records() for name in LEDGERS}
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT DISTINCT report_code, report_name FROM mart.county_crosswalk")
         data.names = dict(cur.fetchall())
@@ -69,7 +77,13 @@ def load(url: str | None = None, as_of: dt.date | None = None, compute: bool = T
             for mart, rows in data.marts.items():
                 if rows and "term_no" in rows[0]:
                     data.marts[mart] = [r for r in rows if r["term_no"] == data.term_no]
+            for name, rows in data.lists.items():
+                if rows and "term_no" in rows[0]:
+                    data.lists[name] = [r for r in rows if r["term_no"] == data.term_no]
         data.freshness = freshness(cur, day, live=day == latest)
+    from xuncha.metrics import editions
+
+    data.edition, data.changes = editions.compare(url, day)
     return data
 
 

@@ -1,7 +1,8 @@
 """The report 巡察工作数据报告 as one self-contained HTML page, and `build()`, the one entry point every caller
 (CLI `xuncha report`, DAG `xuncha_marts`, the Airflow UI plugin) uses.
 
-The page carries everything it needs: plotly.js inline (once, in the head), the figures as inline JSON, styles
+The page carries everything it needs: plotly.js inline (once, in the head), the figures as inline JSON, the lists
+behind them (台账) and the drill-down script inline (xuncha.reports.drill), the metric dictionary, styles
 inline, local fonts only, and a Content-Security-Policy that forbids any fetch — so it opens from disk with no
 request leaving the machine. Text from the warehouse is HTML-escaped by Jinja2's autoescaping.
 """
@@ -65,11 +66,14 @@ def render(data: ReportData) -> str:
     headline = sorted(data.marts["term_headline"], key=lambda r: (r["scope"] == "city_total", r["county_code"]))
     overdue = sorted(data.marts["rectification_overdue"], key=lambda t: (-t["days_overdue"], t["county_code"], t["task_id"]))
     fresh = data.freshness
+    from xuncha.reports import drill
     from xuncha.spec import load_spec
 
     return environment().get_template("report.html.j2").render(
         d=data, plotly_js=plotly_js(), charts=built, headline=headline, headline_cols=HEADLINE_COLS, fmt=_fmt,
-        overdue=overdue[:OVERDUE_SHOWN], overdue_total=len(overdue), states=STATES,
+        overdue=overdue[:OVERDUE_SHOWN], overdue_total=len(overdue), states=STATES, cell=drill.cell,
+        headline_lists=drill.HEADLINE_LISTS, drill_charts=drill.chart_targets(data), lists=drill.lists(data),
+        drill_json=drill.page_json(data), drill_js=drill.script(), dictionary=drill.dictionary_html(),
         statuses=load_spec().codes["rectification_status"],
         clues=sorted(data.marts["clue_disposal"], key=lambda r: (r["county_code"] != "410300", r["county_code"])),
         sections=[("freshness", "新鲜度"), ("headline", "总表"), ("coverage", "覆盖率"), ("rounds", "轮次"),

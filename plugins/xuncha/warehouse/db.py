@@ -86,6 +86,14 @@ def dsn(url: str) -> str:
     return " ".join(f"{k}='{_escape(str(v))}'" for k, v in parts.items() if v not in (None, ""))
 
 
+def libpq_url(url: str) -> str:
+    """`url` (SQLAlchemy, postgresql+psycopg2://…) as a libpq URI (postgresql://…) that psql, pg_dump and BI tools
+    take as is: same user, password, host (a Unix-socket directory stays in ?host=), port, database and options."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(normalise_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("'", "\\'")
 
