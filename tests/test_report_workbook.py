@@ -20,6 +20,8 @@ from xuncha.reports import workbook
 loaded, world = shared_world(mart_world.build)
 DAY = dt.date.fromisoformat(mart_world.AS_OF)
 XUNCHA = str(Path(sys.executable).with_name("xuncha"))
+NAME_HEADERS = {"县区名称", "来源系统名称", "单位所属县区名称"}
+"""The name columns the workbook adds beside county codes (not columns of the marts)."""
 
 
 @pytest.fixture
@@ -52,14 +54,17 @@ def test_the_workbook_has_the_headline_and_every_mart_with_title_header_and_froz
 
     wb = openpyxl.load_workbook(book)
     marts = metric_dictionary.marts()
-    assert wb.sheetnames[0] == "巡察工作情况" and sorted(wb.sheetnames) == sorted(m.title for m in marts.values())
+    assert wb.sheetnames[0] == "巡察工作情况" and wb.sheetnames[-1] == "图表"
+    assert sorted(wb.sheetnames[:-1]) == sorted(m.title for m in marts.values())
     for m in marts.values():
         ws = wb[m.title]
         assert ws["A1"].value.startswith(f"{m.title}（{m.title_en}）")
         assert (f"截至 {mart_world.AS_OF}" if m.dated else "当前状态") in ws["A1"].value
         assert ws.freeze_panes == "A3"
         headers = [c.value for c in ws[2]]
-        assert [h for h in headers if h != "名称"] == [c.header for c in m.columns if c.name != "as_of"]
+        assert [h for h in headers if h not in NAME_HEADERS] == [c.header for c in m.columns if c.name != "as_of"]
+        assert len(set(headers)) == len(headers), (m.name, headers)            # every column name unique
+        assert not [h for h in headers if "）（" in h], (m.name, headers)       # units once: 起（月）, not 起（月）（月）
         assert all(ws.column_dimensions[col].width >= 8 for col in ws.column_dimensions)
     assert wb["巡察覆盖率"]["G2"].value == "巡察覆盖率（%）" and wb["巡察覆盖率"]["G3"].number_format == "0.00%"
 
@@ -73,9 +78,11 @@ def test_the_figures_equal_the_marts(book, world):
         ws = wb[table.mart.title]
         headers = [c.value for c in ws[2]]
         cols = [c for c in table.columns if c.name != "as_of"]
-        picked = [j for j, h in enumerate(headers) if h != "名称"]
+        picked = [j for j, h in enumerate(headers) if h not in NAME_HEADERS]
         got = [[row[j] for j in picked] for row in ws.iter_rows(min_row=3, max_row=2 + len(table.rows), values_only=True)]
-        want = [[_plain(r[table.columns.index(c)]) for c in cols] for r in table.rows]
+        labels = workbook._labels()
+        want = [[labels.get(c.name, {}).get(v, v) if isinstance(v, str) else v
+                 for c in cols for v in [_plain(r[table.columns.index(c)])]] for r in table.rows]
         if name == "term_headline":
             want.sort(key=lambda r: (r[2], r[0] == "city_total", r[1]))
         assert got == want, name
@@ -99,3 +106,25 @@ def test_a_day_after_the_newest_night_is_refused(world, tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 1 and f"later than the newest loaded night ({DAY})" in " ".join(r.stderr.split())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_workbook_is_in_chinese_printable_and_carries_the_main_charts(book):
+    import zipfile
+
+    import openpyxl
+
+    wb = openpyxl.load_workbook(book)
+    ws = wb["整改台账"]
+    status = [c.value for c in ws[2]].index("整改状态") + 1
+    shown = {ws.cell(r, status).value for r in range(3, ws.max_row - 1)} - {None}
+    assert shown and shown <= {"未启动", "整改中", "已完成", "基本完成", "立行立改", "延期"}, shown
+    assert "township" not in [c.value for row in wb["巡察覆盖率"].iter_rows(min_row=3) for c in row]
+    for name in wb.sheetnames:
+        setup = wb[name].page_setup
+        fit = wb[name].sheet_properties.pageSetUpPr.fitToPage
+        assert setup.orientation == "landscape" and fit and setup.fitToWidth in (None, 1) and setup.fitToHeight == 0, name
+        if name != "图表":
+            assert wb[name].print_title_rows == "1:2", name           # title and header on every page
+    with zipfile.ZipFile(book) as z:
+        charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
+    assert len(charts) >= 3

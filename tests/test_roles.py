@@ -15,6 +15,8 @@ from xuncha.warehouse import db
 from xuncha.warehouse import roles
 
 DENIED = (psycopg2.errors.InsufficientPrivilege,)
+INTERNAL = ("mart.refresh_log", "mart.refresh_watermark", "mart.state_horizon", "mart.state_horizon_batches")
+"""The refresh's bookkeeping (migration 0152): the loader's, out of the readers' sight."""
 
 
 def _as(url: str, sql: str, params=None):
@@ -53,7 +55,7 @@ def test_the_pipeline_default_is_the_loader(settings, warehouse):
 
 
 @pytest.mark.parametrize("table", ["staging.does_not_matter", "core.findings", "history.findings", "audit.batches",
-                                   "audit.alerts", "core.case_outcomes", "history.clues"])
+                                   "audit.alerts", "core.case_outcomes", "history.clues", *INTERNAL])
 def test_a_reader_cannot_read_outside_the_mart_tables(settings, warehouse, table):
     for url in (db.reader_url(settings), db.reader_url(settings, county="410302")):
         with pytest.raises((*DENIED, psycopg2.errors.UndefinedTable)) as exc:
@@ -108,7 +110,8 @@ def test_a_county_reader_sees_nothing_of_another_county_in_any_mart(settings, wa
     assert set(tables) <= set(forced), "every mart keyed on a county has row-level security"
     url = db.reader_url(settings, county="410302")
     for t in tables:
-        assert _as(url, f"SELECT count(*) FROM mart.{t} WHERE county_code <> '410302'") == [(0,)], t
+        if f"mart.{t}" not in INTERNAL:      # those it cannot read at all (test above)
+            assert _as(url, f"SELECT count(*) FROM mart.{t} WHERE county_code <> '410302'") == [(0,)], t
 
 
 @pytest.mark.parametrize("sql", [

@@ -110,12 +110,19 @@ def rounds(data: ReportData):
         return None, "无轮次数据 / no rounds for this day"
     units, years = _units(data, rows), sorted({r["year"] for r in rows})
     cell = {(r["county_code"], r["year"]): r for r in rows}
+    from xuncha.metrics import config as metrics_config
+
+    starts = [t.start for t in metrics_config.load().terms]
+    first = min(starts) if starts else None
+    # A year the first term started in after 1 January (2016: term 11 from October) is partial: its target is not
+    # judged (blue, as a running year), never red.
+    partial = {first.year} if first is not None and (first.month, first.day) != (1, 1) else set()
 
     def state(r):
         if r is None:
             return None
         if r["target_min"] is not None and r["rounds"] < r["target_min"]:
-            return 0.5 if not r["year_complete"] else 0.0       # in progress / below
+            return 0.5 if not r["year_complete"] or r["year"] in partial else 0.0     # in progress or partial / below
         if r["target_max"] is not None and r["rounds"] > r["target_max"]:
             return 0.75
         return 1.0
@@ -131,10 +138,11 @@ def rounds(data: ReportData):
                                              "%{customdata[1]}–%{customdata[2]} (0 = 不设上限 no maximum)<extra></extra>"))
     _layout(fig, "巡察轮次（按年）Rounds per year vs target — 市委 ≥ 3, 县委 4–5", height=120 + 26 * len(units),
             yaxis={"autorange": "reversed"}, xaxis={"type": "category"})
-    done = [r for r in rows if r["year_complete"] and r["meets_target"] is not None]
+    done = [r for r in rows if r["year_complete"] and r["meets_target"] is not None and r["year"] not in partial]
     met = sum(bool(r["meets_target"]) for r in done)
+    part = "".join(f"、{y}年不完整（届期始于 {first}）partial year" for y in sorted(partial))
     return fig, (f"已结束年度达标 complete years on target: {met} / {len(done)}; 绿=达标 met, 红=未达标 below, "
-                 f"橙=超出 above, 蓝=年度进行中 year in progress")
+                 f"橙=超出 above, 蓝=年度进行中或不完整年度 year in progress{part}")
 
 
 def rectification(data: ReportData):

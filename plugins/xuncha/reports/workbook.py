@@ -1,9 +1,12 @@
 """The Excel workbook of the marts (巡察工作数据), in the shape inspection offices circulate tables.
 
-One sheet per mart, the term headline (巡察工作情况) first: a title row naming the table and its as-of date, a
-frozen header row of Chinese labels with their units (from the metric dictionary, sql/marts/<name>.yml; the
-column's meaning as the header cell's comment), rows in key order with the county's name beside its code, and
-column widths fitted to the text. Written with xlsxwriter.
+One sheet per mart and per list (台账), the term headline (巡察工作情况) first, then 图表 with the report's main
+charts (xlsxwriter charts over the small tables beside them): a title row naming the table and its as-of date, a
+frozen header row of Chinese labels with their units once (from the metric dictionary, sql/marts/<name>.yml; the
+column's meaning as the header cell's comment), rows in key order with the county's name beside its code (县区名称
+beside 县区代码: every header unique), codes shown as their Chinese labels (export spec code lists: 已完成, not
+done), and column widths fitted to the text. Printable: A4 landscape, fitted to one page wide, the title and
+header rows repeated on every page, the title in the page header. Written with xlsxwriter.
 
 Text is never a formula: every text cell is written as a string (`write_string`, the workbook's
 strings_to_formulas/strings_to_urls off), and text starting with `=`, `+`, `-`, `@`, tab or CR also gets Excel's
@@ -64,7 +67,8 @@ class _Sheet:
             out.append((c, i))
             if c.name in ("county_code", "org_county_code", "source_code") and "county_name" not in \
                     {x.name for x in self.table.columns}:
-                out.append((Column(f"{c.name}:name", "名称", "text", f"the name of {c.name} (config/counties.yml)"), i))
+                label = c.label.removesuffix("代码") + "名称"            # 县区代码 → 县区名称: headers stay unique
+                out.append((Column(f"{c.name}:name", label, "text", f"the name of {c.name} (config/counties.yml)"), i))
         return out
 
     def rows(self) -> list[tuple]:
@@ -88,6 +92,7 @@ class _Sheet:
             ws.write_comment(1, j, f"{c.name}: {c.description}", {"x_scale": 2})
             widths.append(_width(c.header))
         ws.freeze_panes(2, 0)
+        _print_layout(ws, f"{mart.title} {day}")
         rows = self.rows()
         for r_i, row in enumerate(rows, start=2):
             for j, (c, i) in enumerate(cols):
@@ -124,8 +129,31 @@ class _Sheet:
             ws.write_number(r, j, float(value), self.f[c.unit])
             return f"{float(value):,.2f}" if c.unit in ("share", "CNY") else f"{value:,}"
         text = _text(value)
+        if c.name in _labels():
+            text = _labels()[c.name].get(text, text)
         ws.write_string(r, j, text, self.f["quoted"] if text.startswith(RISKY_START) else None)
         return text
+
+
+def _labels() -> dict[str, dict[str, str]]:
+    """Coded column → {code: Chinese label} (the export spec's code lists; org_type 'all' = 全部)."""
+    from xuncha.reports.drill import codes
+
+    out = codes()
+    out["org_type"] = {**out["org_type"], "all": "全部"}
+    return out
+
+
+def _print_layout(ws, title: str) -> None:
+    """A4 landscape, one page wide (as many long as needed), title and header rows on every page, the title and
+    page numbers in the page header and footer."""
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0, 1)
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.set_header(f"&C{title.replace('&', '&&')}")
+    ws.set_footer("&C第 &P 页 / 共 &N 页")
 
 
 def write_workbook(path: Path, tables: list, names: dict[str, str] | None = None) -> Path:
@@ -150,6 +178,9 @@ def write_workbook(path: Path, tables: list, names: dict[str, str] | None = None
     try:
         for table in tables:
             _Sheet(book, formats, table, names or {}).write()
+        from xuncha.reports.workbook_charts import write_charts
+
+        write_charts(book, formats, {t.mart.name: t for t in tables}, names or {})
     finally:
         book.close()
     return path
