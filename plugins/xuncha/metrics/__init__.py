@@ -1,5 +1,6 @@
 """Metrics: the marts (sql/marts/*.sql) computed as of a day, their descriptions and their parameters.
 
-Owns refreshing and reading the marts (`marts`), the metric dictionary 指标字典 (`dictionary`, sql/marts/*.yml)
+Owns refreshing and reading the marts (`marts`) and their lists (台账, `mart.ledger_*`), published editions
+(`editions`: immutable, recomputable as known at their time), the metric dictionary 指标字典 (`dictionary`, sql/marts/*.yml)
 and the metric parameters (`config`, config/metrics.yml). May import the root definitions and `warehouse/`.
 """
