@@ -124,7 +124,7 @@ def test_the_workbook_is_in_chinese_printable_and_carries_the_main_charts(book):
         fit = wb[name].sheet_properties.pageSetUpPr.fitToPage
         assert setup.orientation == "landscape" and fit and setup.fitToWidth in (None, 1) and setup.fitToHeight == 0, name
         if name != "图表":
-            assert wb[name].print_title_rows == "1:2", name           # title and header on every page
+            assert wb[name].print_title_rows == "$1:$2", name           # title and header on every page
     with zipfile.ZipFile(book) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
     assert len(charts) >= 3

@@ -1,8 +1,9 @@
 -- mart.ledger_rectification — 整改台账, as of each day in %(dates)s, for reporting units %(units)s (NULL = all).
--- Described in ledger_rectification.yml. One row = one rectification task in force at as_of: the shared
--- definition mart.rectification_tasks_as_of (sql/repeatable) that mart.rectification counts, with its flags
--- (due, completed, overdue = due and not completed) and days overdue. Provenance: the batch of the task's version
--- in force.
+-- Described in ledger_rectification.yml. One row = one rectification task in force at as_of that
+-- mart.rectification does not count as completed (tasks − tasks_completed: overdue, or not yet due): the shared
+-- definition mart.rectification_tasks_as_of (sql/repeatable), with its flags (due, completed, overdue = due and
+-- not completed) and days overdue. Tasks completed by their due date are not listed (the list stays the size of
+-- the work still open, day after day). Provenance: the batch of the task's version in force.
 DELETE FROM mart.ledger_rectification
  WHERE as_of = ANY(%(dates)s::date[]) AND (%(units)s::text[] IS NULL OR county_code = ANY(%(units)s::text[]));
 
@@ -16,4 +17,5 @@ SELECT t.as_of, t.county_code, t.source_code, t.task_id, t.term_no, t.inspection
        t.batch_id, b.export_id, b.business_date, b.finished_at
   FROM mart.rectification_tasks_as_of(%(dates)s, %(sources)s, %(completed_statuses)s::text[],
                                       %(report_due_months)s) t
-  LEFT JOIN audit.batches b ON b.batch_id = t.batch_id;
+  LEFT JOIN audit.batches b ON b.batch_id = t.batch_id
+ WHERE NOT (t.due AND t.completed);

@@ -25,7 +25,7 @@ CREATE TABLE mart.ledger_uninspected (
     PRIMARY KEY (as_of, county_code, term_no, source_code, org_id)
 );
 
--- 整改台账: every rectification task in force, with its state (mart.rectification's tasks and their parts).
+-- 整改台账: every task not counted as completed, overdue or not yet due (mart.rectification's tasks − tasks_completed).
 CREATE TABLE mart.ledger_rectification (
     as_of           date    NOT NULL,
     county_code     text    NOT NULL,
@@ -52,7 +52,7 @@ CREATE TABLE mart.ledger_rectification (
     PRIMARY KEY (as_of, county_code, source_code, task_id)
 );
 
--- 线索台账: every clue transferred, with its disposal state (mart.clue_disposal's counts).
+-- 线索台账: every clue not disposed (mart.clue_disposal's clues_open and its parts).
 CREATE TABLE mart.ledger_clues (
     as_of           date    NOT NULL,
     county_code     text    NOT NULL,

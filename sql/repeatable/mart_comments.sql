@@ -61,7 +61,7 @@ COMMENT ON COLUMN mart.freshness.quarantined_prev_30 IS '前30日隔离 [count]:
 COMMENT ON COLUMN mart.freshness.quarantine_rate_30 IS '近30日隔离率 [share]: quarantined_30 / exports_30 (NULL when 0 exports)';
 COMMENT ON COLUMN mart.freshness.quarantine_rate_prev IS '前30日隔离率 [share]: quarantined_prev_30 / exports_prev_30';
 
-COMMENT ON TABLE mart.ledger_clues IS '线索台账 — Clues. One row = one clue transferred by as_of. rows = clue_disposal.clues_transferred; rows open = clues_open; rows beyond_rule = open_beyond_rule; rows over_clearance = open_over_clearance; feedback_due = transfer_date + feedback_months.';
+COMMENT ON TABLE mart.ledger_clues IS '线索台账 — Clues. One row = one clue transferred by as_of and not disposed (未办结). rows = clue_disposal.clues_open; rows beyond_rule = open_beyond_rule; rows over_clearance = open_over_clearance; feedback_due = transfer_date + feedback_months.';
 COMMENT ON COLUMN mart.ledger_clues.as_of IS '截至日期 [date]: the list as it stood at the end of this day (Asia/Shanghai)';
 COMMENT ON COLUMN mart.ledger_clues.county_code IS '县区代码: reporting unit';
 COMMENT ON COLUMN mart.ledger_clues.source_code IS '来源系统代码: the county system that delivered the clue';
@@ -72,7 +72,7 @@ COMMENT ON COLUMN mart.ledger_clues.transfer_date IS '移交日期 [date]: trans
 COMMENT ON COLUMN mart.ledger_clues.feedback_due IS '反馈期限 [date]: transfer_date + feedback_months';
 COMMENT ON COLUMN mart.ledger_clues.disposal_method IS '处置方式: disposal method in force at as_of';
 COMMENT ON COLUMN mart.ledger_clues.closed_date IS '办结日期 [date]: closed on (empty = open)';
-COMMENT ON COLUMN mart.ledger_clues.disposed IS '已办结 [boolean]: closed_date <= as_of';
+COMMENT ON COLUMN mart.ledger_clues.disposed IS '已办结 [boolean]: closed_date <= as_of (false: the list holds open clues)';
 COMMENT ON COLUMN mart.ledger_clues.beyond_rule IS '超反馈期限 [boolean]: open and as_of > feedback_due';
 COMMENT ON COLUMN mart.ledger_clues.over_clearance IS '超清零期限 [boolean]: open and transferred more than clearance_days before as_of';
 COMMENT ON COLUMN mart.ledger_clues.days_open IS '未办结天数 [days]: as_of − transfer_date when open';
@@ -100,7 +100,7 @@ COMMENT ON COLUMN mart.ledger_outcomes.export_id IS '导出编号: the export (m
 COMMENT ON COLUMN mart.ledger_outcomes.business_date IS '业务日期 [date]: the night of that export';
 COMMENT ON COLUMN mart.ledger_outcomes.loaded_at IS '入库时间 [timestamp]: when that export was loaded';
 
-COMMENT ON TABLE mart.ledger_rectification IS '整改台账 — Rectification tasks. One row = one rectification task in force at as_of. rows = rectification.tasks; rows due and completed = tasks_completed; rows overdue = tasks_overdue; rows not due = tasks_not_yet_due; days_overdue = as_of − due_date.';
+COMMENT ON TABLE mart.ledger_rectification IS '整改台账 — Rectification tasks. One row = one rectification task in force at as_of and not counted as completed (overdue, or not yet due). rows = rectification.tasks − tasks_completed; rows overdue = tasks_overdue; rows not due = tasks_not_yet_due; days_overdue = as_of − due_date.';
 COMMENT ON COLUMN mart.ledger_rectification.as_of IS '截至日期 [date]: the list as it stood at the end of this day (Asia/Shanghai)';
 COMMENT ON COLUMN mart.ledger_rectification.county_code IS '县区代码: reporting unit';
 COMMENT ON COLUMN mart.ledger_rectification.source_code IS '来源系统代码: the county system that delivered the task';
