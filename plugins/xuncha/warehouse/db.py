@@ -91,7 +91,8 @@ def libpq_url(url: str) -> str:
     take as is: same user, password, host (a Unix-socket directory stays in ?host=), port, database and options."""
     from sqlalchemy.engine import make_url
 
-    return make_url(normalise_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+    u = make_url(normalise_url(url)).set(drivername="postgresql")
+    return (u if u.password else u._replace(password=None)).render_as_string(hide_password=False)  # no bare "user:@"
 
 
 def _escape(value: str) -> str:
