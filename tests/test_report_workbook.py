@@ -128,3 +128,28 @@ def test_the_workbook_is_in_chinese_printable_and_carries_the_main_charts(book):
     with zipfile.ZipFile(book) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
     assert len(charts) >= 3
+
+
+@pytest.mark.slow   # LibreOffice (config/apt-packages.txt: libreoffice-calc-nogui), ~20 s
+def test_the_workbook_prints_in_libreoffice_landscape_one_page_wide_per_sheet(book, tmp_path):
+    import re
+    import shutil
+
+    import openpyxl
+
+    soffice = shutil.which("soffice")
+    assert soffice, "LibreOffice is not installed: run `make sysdeps` (config/apt-packages.txt)"
+    r = subprocess.run([soffice, f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}", "--headless",
+                        "--convert-to", "pdf", "--outdir", str(tmp_path), str(book)],
+                       capture_output=True, text=True, timeout=300)
+    pdf = tmp_path / book.with_suffix(".pdf").name
+    assert r.returncode == 0 and pdf.exists(), r.stderr
+    data = pdf.read_bytes()
+    pages = re.findall(rb"/Type\s*/Page(?![a-zA-Z])", data)
+    boxes = [tuple(float(v) for v in m) for m in
+             re.findall(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]", data)]
+    sheets = openpyxl.load_workbook(book).sheetnames
+    # every sheet of this small world is short: fitted to one page wide, each prints on one page (two for the
+    # charts); without the fit, the headline's 14 columns alone would take several portrait pages
+    assert len(sheets) <= len(pages) <= len(sheets) + 1, (len(pages), len(sheets))
+    assert boxes and all(x1 - x0 > y1 - y0 for x0, y0, x1, y1 in boxes), boxes    # landscape
