@@ -3,7 +3,7 @@
 Each file is streamed into its own staging table `staging.b<batch>_<entity>`: every spec column as text
 plus `row_no`, the data row's number in the file (1 = first row after the header). Nothing is typed
 here; xuncha.normalize.typed then trims and types each table once, Great Expectations audits its text (validation.py) and
-the merge reads its typed values (loading.py).
+the merge reads its typed values (xuncha.load.merge).
 
 - CSV without person columns goes byte-for-byte into PostgreSQL's COPY, which decodes UTF-8 or GB18030
   itself: the fastest path there is, and memory stays flat whatever the file size.
