@@ -26,14 +26,24 @@ import re
 
 from xuncha.settings import EXPECTATIONS_DIR
 from xuncha.spec import SPEC_VERSION, Entity, load_spec
-from xuncha.text import FULL_WIDTH_RE, PLACEHOLDERS
+from xuncha.text import PLACEHOLDERS
 
 RULE_KINDS = ("invalid", "reference")
 """meta.kind of an expectation: `reference` = a row refers to a row that does not exist (row.reference);
 `invalid` (the default) = any other failing row (row.invalid)."""
 
-# An id (key or reference) that is a placeholder word or holds full-width characters (export spec §8.4).
-ID_REFUSED_RE = "^(" + "|".join(re.escape(w) for w in PLACEHOLDERS) + ")$|" + FULL_WIDTH_RE
+# An id (key or reference) refused by export spec §8.4, in one regex so GX checks it in the same scan as the
+# column's other checks: a placeholder word; any character outside printable ASCII (ids are ASCII as issued:
+# full-width forms, look-alike letters such as Cyrillic а, zero-width and direction characters such as U+202E
+# inside the id — at its ends they are trimmed); a spreadsheet's scientific form of a long number (4.10302E+17,
+# LibreOffice's 4.10304E+017), which is the spreadsheet's rounding, not the id the county issued (issue 27).
+ID_SCIENTIFIC_RE = "^-?[0-9]+([.][0-9]+)?[Ee][+-][0-9]{1,3}$"
+ID_REFUSED_RE = ("^(" + "|".join(re.escape(w) for w in PLACEHOLDERS) + ")$|[^ -~]|" + ID_SCIENTIFIC_RE)
+
+# The form each strict type wants, named in the rule a failing row is reported under (§8.4).
+FORMS = {"date": "YYYY-MM-DD", "timestamp": "YYYY-MM-DDTHH:MM:SS with offset, e.g. 2019-03-15T21:04:11+08:00",
+         "integer": "digits with an optional -, e.g. 42", "decimal": "digits with an optional . and 1–2 decimals, "
+         "no exponent and no separators, e.g. 18000000.00"}
 
 PERSON_DATA_RULE = "has no person data"
 """meta.rule suffix of the per-column person-data expectation; its failures are reported as rule `person.clear`."""
@@ -74,7 +84,7 @@ def spec_expectations(entity: Entity) -> list[dict]:
         fmt = c.type_info.strict_format
         if fmt:
             out.append(_e("expect_column_values_to_match_regex", {"column": col, "regex": fmt},
-                          rule=f"{col} is a {c.type}"))
+                          rule=f"{col} is a {c.type}" + (f": {FORMS[c.type]}" if c.type in FORMS else "")))
             # The regex admits 2019-02-30; PostgreSQL's own parser decides (staging.is_valid, migration 0004).
             # updated_at, once valid, is not later than its export allows (export spec §4.3): updated_at_bound is a
             # column of the validated view (parsing.validated_relation, manifest.updated_at_bound). One scan for both.
@@ -99,14 +109,26 @@ def spec_expectations(entity: Entity) -> list[dict]:
                                          f"WHERE staging.may_hold_pii({col}) AND staging.pii_kind({col}) IS NOT NULL) person_data",
                 "description": f"{col} holds a national ID number, mobile number or bank card number"},
                 rule=f"{col} {PERSON_DATA_RULE}"))
+        if c.type == "string" and not c.pattern and c.name != entity.key and not c.ref:
+            # Characters lost in a conversion (字符丢失): a spreadsheet's "save as CSV" in a non-Chinese locale, or
+            # a legacy code page, writes `?` for every character it cannot hold (export spec §8.4). A value of at
+            # least two `?` that make up half or more of its characters (spaces aside) is refused.
+            q = f"(length({col}) - length(replace({col}, '?', '')))"
+            out.append(_e("unexpected_rows_expectation", {
+                "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM {{batch}} WHERE strpos({col}, '?') > 0 "
+                                         f"AND {q} >= 2 AND 2 * {q} >= length(replace({col}, ' ', ''))",
+                "description": f"{col} is made mostly of '?': characters lost in a conversion"},
+                rule=f"{col} has no characters lost to '?' (字符丢失: the text was saved in an encoding without "
+                     "Chinese; export it again as UTF-8 or GB18030)"))
         if c.max_length:
             out.append(_e("expect_column_value_lengths_to_be_between", {"column": col, "max_value": c.max_length},
                           rule=f"{col} at most {c.max_length} characters"))
         if c.name == entity.key or c.ref:
             # One regex, so GX checks it in the same scan as the column's other checks.
             out.append(_e("expect_column_values_to_not_match_regex", {"column": col, "regex": ID_REFUSED_RE},
-                          rule=f"{col} is an id: not a placeholder word (None, nan, NULL, N/A, -, …), no full-width "
-                               "(全角) characters"))
+                          rule=f"{col} is an id: ASCII as issued (no full-width 全角, look-alike, zero-width or "
+                               "direction characters), not a placeholder word (None, nan, NULL, N/A, -, …), not a "
+                               "spreadsheet's scientific form (4.10302E+17)"))
         if c.ref:
             out += _reference(entity, c)
         if c.min is not None or c.max is not None:
