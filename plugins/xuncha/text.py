@@ -27,6 +27,14 @@ FULL_WIDTH_RE = "[\uff01-\uff5e]"
 EXCERPT_CHARS = 200
 
 
+def lost_to_question_marks(value: str) -> bool:
+    """True when `value` is text whose characters were lost in a conversion (export spec §8.4, 字符丢失): at least
+    two `?` (U+003F) making up half or more of its characters, spaces aside — a "save as CSV" in a locale without
+    Chinese writes `?` for each Chinese character. The Python twin of the suites' SQL check (validate.suites)."""
+    q = value.count("?")
+    return q >= 2 and 2 * q >= len(value.replace(" ", ""))
+
+
 def trimmed(value: str | None) -> str | None:
     """`value` without TRIM_CHARS at either end; None when nothing is left (as staging.trimmed)."""
     if value is None:
