@@ -68,7 +68,14 @@ def read(path: Path, entity: Entity, name: str) -> tuple[list[str], list[list[st
             merged = sheet.merged_cell_ranges or []
             grid = sheet.to_python(skip_empty_area=False)
     except (CalamineError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise XlsxProblems([Problem("file.format", f"not a readable XLSX workbook: {excerpt(exc)}", file=name)]) from None
+        # An error value the reader does not know (`#GETTING_DATA`, `#SPILL!` in older readers) stops it: the
+        # cell is what the county must fix, named by its address (the header is unread, so the column is its letter).
+        errors = [Problem("row.invalid" if r else "file.columns", f"cell {cell(r, c)} holds the error value {text}, "
+                          "which is no value of the spec (§8.2): type the value, or leave the cell empty for null",
+                          file=name, row=r, column=cell(r, c)[:-len(str(r + 1))], value=text)
+                  for r, c, kind, text in marks if kind == sheetxml.ERROR]
+        raise XlsxProblems(errors or [Problem("file.format", f"not a readable XLSX workbook: {excerpt(exc)}",
+                                              file=name)]) from None
     if not grid or not any(v != "" for v in grid[0]):
         raise XlsxProblems([Problem("file.format", "empty sheet: row 1 must be the header", file=name)])
     problems: list[Problem] = []
