@@ -82,9 +82,10 @@ def test_ids_that_only_look_right_and_text_lost_to_question_marks_are_refused_na
     data = report(r)
     # §10.1: the rule is exactly a rule id; the check that found it is its own field
     assert {p["rule"] for p in data["problems"]} <= set(RULES_ZH), data["problems"]
-    scientific = [p for p in data["problems"] if p["value"] == "4.10302E+17"]
-    assert scientific and scientific[0]["expectation"] == "expect_column_values_to_not_match_regex"
-    assert "scientific" in scientific[0]["message"]
+    [scientific] = [p for p in data["problems"] if p["value"] == "4.10302E+17"]
+    assert scientific["expectation"] == "unexpected_rows_expectation" and "scientific" in scientific["message"]
+    [rlo] = [p for p in data["problems"] if p["row"] == 1 and p["file"] == "findings.csv"]
+    assert "direction" in rlo["message"] and rlo["column"] == "finding_id"
     assert query(settings_url(), "SELECT count(*) FROM core.org_units") == [(0,)]
 
 

@@ -23,8 +23,7 @@ from inputs_kit import FORMATS, base_rows, finding, night
 from xuncha import registry
 from xuncha.load import pipeline
 from xuncha.spec import ENTITY_ORDER
-from xuncha.text import PLACEHOLDERS, TRIM_CHARS, lost_to_question_marks
-from xuncha.validate.suites import ID_SCIENTIFIC_RE
+from xuncha.text import ID_SCIENTIFIC_RE, PLACEHOLDERS, TRIM_CHARS, lost_to_question_marks
 
 pytestmark = pytest.mark.inputs   # make test-inputs: a few minutes, beyond make test's budget
 

@@ -124,8 +124,14 @@ def _copy(cur, statement, stream, name: str, encoding: str | None, path: Path | 
         cur.copy_expert(statement.as_string(cur), stream, size=1 << 18)
     except psycopg2.errors.QueryCanceled:
         # A problem found while streaming rows (e.g. a person's name) aborts the COPY; report it, not the abort.
-        if isinstance(getattr(stream, "error", None), StagingFailed):
-            raise stream.error from None
+        error = getattr(stream, "error", None)
+        if isinstance(error, StagingFailed):
+            raise error from None
+        if isinstance(error, (UnicodeError, RecursionError)):
+            # Text no encoder writes (half a surrogate pair from a reader not yet checking for it): the county's
+            # file, never the platform's export.failed (issue 27). The readers name the row where they can.
+            raise StagingFailed([Problem("file.encoding", f"the file holds text that is not Unicode: {error}",
+                                         file=name)]) from None
         raise
     except psycopg2.DataError as exc:
         ctx = (exc.diag.context or "") if exc.diag else ""
