@@ -42,7 +42,7 @@ test: install sysdeps  ## the test suite (starts its own PostgreSQL; never touch
 test-e2e: install sysdeps  ## the end-to-end runs: real DAG runs, the browser, the generator's fault world, the short soak (~8 min)
 	$(BIN)/pytest -m slow
 
-test-inputs: install sysdeps  ## every real-fault input of ../shared/inputs, the input-truth properties (hypothesis) and the report fields, a few min
+test-inputs: install sysdeps  ## every real-fault input of ../shared/inputs and ../shared/inputs-new, the input-truth properties (hypothesis) and the report fields, a few min
 	$(BIN)/pytest -m inputs
 
 test-scaleout: install sysdeps  ## two real Celery workers under the real scheduler, one killed mid-task (4-16 min)

@@ -135,3 +135,74 @@ def has_problem(result, rule: str, file: str | None = None, column: str | None =
                 and (row is None or p.row == row):
             return True
     return False
+
+
+_TRANSITIONAL = {"main": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+                 "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+                 "rel": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+_STRICT = {"main": "http://purl.oclc.org/ooxml/spreadsheetml/main",
+           "r": "http://purl.oclc.org/ooxml/officeDocument/relationships",
+           "rel": "http://purl.oclc.org/ooxml/officeDocument/relationships"}
+
+
+def sheet_xml_xlsx(rows: list[list], strict: bool = False, sheet_part: str = "worksheets/sheet1.xml") -> bytes:
+    """A workbook written as its zip XML, byte for byte, for cells no writer library makes on demand: each value of
+    `rows` (row 1 = the header) is a str (an inline text cell), an int/float (a number cell), None (no cell),
+    ("e", "#N/A") (an error cell, no formula: a pasted VLOOKUP) or ("f", "TODAY()", "cached text") (a formula with
+    its cached string result). `strict` writes Strict Open XML (the purl.oclc.org namespaces Excel's "Strict Open
+    XML Spreadsheet" uses)."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    ns = _STRICT if strict else _TRANSITIONAL
+
+    def col(i: int) -> str:
+        letters, n = "", i + 1
+        while n:
+            n, r = divmod(n - 1, 26)
+            letters = chr(65 + r) + letters
+        return letters
+
+    out = []
+    for r, row in enumerate(rows, start=1):
+        cells = []
+        for i, v in enumerate(row):
+            ref = f"{col(i)}{r}"
+            if v is None:
+                continue
+            if isinstance(v, tuple) and v[0] == "e":
+                cells.append(f'<c r="{ref}" t="e"><v>{escape(v[1])}</v></c>')
+            elif isinstance(v, tuple) and v[0] == "f":
+                cells.append(f'<c r="{ref}" t="str"><f>{escape(v[1])}</f><v>{escape(v[2])}</v></c>')
+            elif isinstance(v, str):
+                cells.append(f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(v)}</t></is></c>')
+            else:
+                cells.append(f'<c r="{ref}"><v>{v!r}</v></c>')
+        out.append(f'<row r="{r}">{"".join(cells)}</row>')
+    sheet = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{ns["main"]}" '
+             f'xmlns:r="{ns["r"]}"><sheetData>{"".join(out)}</sheetData></worksheet>')
+    conformance = ' conformance="strict"' if strict else ""
+    workbook = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="{ns["main"]}" '
+                f'xmlns:r="{ns["r"]}"{conformance}><sheets>'
+                f'<sheet name="data" sheetId="1" r:id="rId1"/></sheets></workbook>')
+    rel = ns["rel"]
+    package_rels = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.'
+                    'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="'
+                    f'{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+    workbook_rels = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.'
+                     'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="'
+                     f'{rel}/worksheet" Target="{sheet_part}"/></Relationships>')
+    types = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.openxmlformats.org/'
+             'package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-'
+             'package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+             '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+             f'spreadsheetml.sheet.main+xml"/><Override PartName="/xl/{sheet_part}" ContentType="application/vnd.'
+             'openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>')
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", types)
+        z.writestr("_rels/.rels", package_rels)
+        z.writestr("xl/workbook.xml", workbook)
+        z.writestr("xl/_rels/workbook.xml.rels", workbook_rels)
+        z.writestr(f"xl/{sheet_part}", sheet)
+    return buf.getvalue()

@@ -1,4 +1,4 @@
-"""Every real-fault input under ../shared/inputs ends as its README says (issue 11, "input truth").
+"""Every real-fault input under ../shared/inputs and ../shared/inputs-new ends as its README says (issues 11, 27).
 
 Each folder holds exports laid out as a landing area, a README in plain words and an `expect.json` (the contract
 is ../shared/inputs/README.md): its steps run `xuncha ingest <dir> --county C --move` (the CLI, in this process)
@@ -6,7 +6,7 @@ on an empty warehouse; each step's exit code is 2 when something was quarantined
 status in audit.batches and, when quarantined, a problem of its `_report.json` with that rule, file, column and
 row; then the SQL checks, and the `lacks` checks on the files under XUNCHA_HOME.
 
-Skipped, with the reason, where ../shared (beside the project root) is absent, e.g. on a fresh clone elsewhere.
+Skipped, with the reason, where ../shared/inputs or ../shared/inputs-new (beside the project root) is absent, e.g. on a fresh clone elsewhere.
 """
 
 from __future__ import annotations
@@ -20,11 +20,22 @@ from conftest import query
 
 from xuncha.settings import PROJECT_ROOT
 
-INPUTS = PROJECT_ROOT.parent / "shared" / "inputs"
-FOLDERS = sorted(p.name for p in INPUTS.iterdir() if (p / "expect.json").is_file()) if INPUTS.is_dir() else []
+SHARED = PROJECT_ROOT.parent / "shared"
+# ../shared/inputs (issue 11) and ../shared/inputs-new (issue 27: spreadsheets, converters, confusable names)
+SETS = ("inputs", "inputs-new")
 
-pytestmark = [pytest.mark.inputs, pytest.mark.skipif(not FOLDERS, reason=f"{INPUTS} is absent: the shared real-fault inputs live beside the "
-                                                    "project (../shared/inputs); nothing to check here")]
+
+def _folders(kind: str) -> list[str]:
+    root = SHARED / kind
+    return sorted(p.name for p in root.iterdir() if (p / "expect.json").is_file()) if root.is_dir() else []
+
+
+CASES = [pytest.param(kind, name, id=f"{kind}/{name}") for kind in SETS for name in _folders(kind)]
+CASES += [pytest.param(kind, None, id=f"{kind}/absent", marks=pytest.mark.skip(
+    reason=f"{SHARED / kind} is absent: the shared real-fault inputs live beside the project (../shared/{kind}); "
+           "nothing to check here")) for kind in SETS if not _folders(kind)]
+
+pytestmark = [pytest.mark.inputs]
 
 
 def _restore_links(root: Path) -> list[Path]:
@@ -84,13 +95,13 @@ def _check_export(home: Path, url: str, county: str, export_id: str, want: dict,
         + json.dumps(problems, ensure_ascii=False)[:3000])
 
 
-@pytest.mark.parametrize("name", FOLDERS)
-def test_shared_input_ends_as_its_readme_says(name, clean, settings, tmp_path):
+@pytest.mark.parametrize(("kind", "name"), CASES)
+def test_shared_input_ends_as_its_readme_says(kind, name, clean, settings, tmp_path):
     from typer.testing import CliRunner
 
     from xuncha.cli import app
 
-    folder = INPUTS / name
+    folder = SHARED / kind / name
     expect = json.loads((folder / "expect.json").read_text(encoding="utf-8"))
     assert expect.get("base") is None, "only inputs on an empty warehouse are defined"
     work = tmp_path / name

@@ -50,10 +50,17 @@ class Problem:
 
     def __post_init__(self):
         # A report or alert quotes at most a bounded excerpt of any value (export spec §10.2): a county's value of
-        # megabytes must not become a report, an alert or a webhook of megabytes.
-        if self.value is not None:
-            object.__setattr__(self, "value", excerpt(self.value))
-        object.__setattr__(self, "message", excerpt(self.message, MESSAGE_CHARS))
+        # megabytes must not become a report, an alert or a webhook of megabytes. A column is a county's header
+        # cell too (a 100 KB "column name"). Half a surrogate pair (JSON's "\ud83d") cannot be written as UTF-8:
+        # it is quoted as its escape, so writing the report never fails on what the county sent.
+        for name, limit in (("value", None), ("column", None), ("message", MESSAGE_CHARS)):
+            text = getattr(self, name)
+            if text is None:
+                continue
+            text = excerpt(text) if limit is None else excerpt(text, limit)
+            if not text.isascii():
+                text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+            object.__setattr__(self, name, text)
 
     @property
     def rule_zh(self) -> str:
@@ -70,6 +77,18 @@ class Problem:
         value = f" (value {self.value!r})" if self.value is not None else ""
         return f"[{self.rule}] {where + ': ' if where else ''}{self.message}{value}"
 
+    @property
+    def rule_id(self) -> str:
+        """The rule id of export spec §10.1 (`row.invalid`), without the check named after a colon."""
+        return self.rule.split(":", 1)[0]
+
+    @property
+    def expectation(self) -> str | None:
+        """The check that found the problem when the rule names one (`row.invalid:expect_column_values_to_be_in_set`
+        -> `expect_column_values_to_be_in_set`), else None."""
+        return self.rule.split(":", 1)[1] if ":" in self.rule else None
+
     def to_dict(self) -> dict:
-        """JSON-ready dict of the problem with its Chinese rule label (the quarantine report's entries)."""
-        return {**asdict(self), "rule_zh": self.rule_zh}
+        """JSON-ready dict of the problem as a report entry (export spec §10.1): `rule` exactly a rule id of
+        §10.1, `rule_zh` its Chinese label, and the check that found it in its own field `expectation` (or None)."""
+        return {**asdict(self), "rule": self.rule_id, "expectation": self.expectation, "rule_zh": self.rule_zh}

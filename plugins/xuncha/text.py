@@ -8,6 +8,8 @@ never inside it: Unicode White_Space plus the invisible characters copy-paste br
 
 from __future__ import annotations
 
+import re
+
 TRIM_CHARS = (
     "\u0009\u000a\u000b\u000c\u000d\u0020\u0085\u00a0\u1680"
     + "".join(chr(c) for c in range(0x2000, 0x200B))
@@ -25,6 +27,25 @@ PLACEHOLDERS = ("None", "none", "NONE", "nan", "NaN", "NAN", "NULL", "null", "Nu
 FULL_WIDTH_RE = "[\uff01-\uff5e]"
 
 EXCERPT_CHARS = 200
+
+
+ID_SCIENTIFIC_RE = "^-?[0-9]+([.][0-9]+)?[Ee][+-][0-9]{1,3}$"
+"""A spreadsheet's scientific form of a long number (4.10302E+17, LibreOffice's 4.10304E+017): never an id (§8.4)."""
+
+
+def id_as_issued(value: str) -> bool:
+    """True when an id (trimmed) may be the one the county issued (export spec §8.4, issue 27): ASCII only (no
+    full-width, look-alike, zero-width or direction character) and not a spreadsheet's scientific form. The Python
+    twin of validate.suites.as_issued_expectation."""
+    return value.isascii() and re.search(ID_SCIENTIFIC_RE, value) is None
+
+
+def lost_to_question_marks(value: str) -> bool:
+    """True when `value` is text whose characters were lost in a conversion (export spec §8.4, 字符丢失): at least
+    two `?` (U+003F) making up half or more of its characters, spaces aside — a "save as CSV" in a locale without
+    Chinese writes `?` for each Chinese character. The Python twin of the suites' SQL check (validate.suites)."""
+    q = value.count("?")
+    return q >= 2 and 2 * q >= len(value.replace(" ", ""))
 
 
 def trimmed(value: str | None) -> str | None:

@@ -39,7 +39,10 @@ def ingest(
     confirm_withdraw: Annotated[bool, typer.Option("--confirm-withdraw", help="Let full snapshots withdraw more than "
                                                    "XUNCHA_WITHDRAW_HOLD_SHARE of a county's rows (held otherwise).")] = False,
 ):
-    """Run the nightly pipeline outside Airflow on one export or a tree of exports, oldest night first."""
+    """Run the nightly pipeline outside Airflow on one export or a tree of exports, oldest night first.
+
+    Exit 0 when everything loaded (or was a duplicate), 2 when something was quarantined (the county's fault),
+    3 when the platform failed on an export (`export.failed`, retried on the next run; issue 27)."""
     from rich.progress import Progress
 
     from xuncha import registry
@@ -70,7 +73,11 @@ def ingest(
                     counts[r.status] = counts.get(r.status, 0) + 1
                     if r.status == "quarantined":
                         err.print(f"[yellow]{code} {r.export_id} quarantined:[/] {r.problems[0]}")
+                    elif r.status == "failed":
+                        err.print(f"[red]{code} {r.export_id} failed:[/] {r.problems[0] if r.problems else ''}")
                 bar.advance(task, len(arrivals[i:i + 50]))
     console.print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    if counts.get("failed"):
+        raise typer.Exit(3)
     if counts.get("quarantined"):
         raise typer.Exit(2)

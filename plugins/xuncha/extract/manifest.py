@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +52,29 @@ class Manifest:
         return sum(f.rows for f in self.files)
 
 
+@functools.cache
+def _ecma_regex(pattern: str) -> re.Pattern:
+    """`pattern` with ECMA-262 semantics (JSON Schema's regex dialect): `$` at its end matches only at the end
+    of the string, never before a final line break as Python's `$` does (so `"410303-20210411-01\\n"` does not
+    match `^[A-Za-z0-9._-]+$`)."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+@functools.cache
+def _validator_class():
+    """Draft 2020-12 with `pattern` checked as JSON Schema means it (_ecma_regex): jsonschema's own check uses
+    Python's re.search, whose `$` accepts an `export_id` ending in a line break (issue 27)."""
+    import jsonschema
+
+    def pattern(validator, patrn, instance, schema):
+        if validator.is_type(instance, "string") and not _ecma_regex(patrn).search(instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
+
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": pattern})
+
+
 def read(export_dir: Path) -> tuple[Manifest | None, list[Problem]]:
     """Parse and schema-check manifest.json; (None, problems) when it cannot be used."""
     path = export_dir / "manifest.json"
@@ -63,9 +88,11 @@ def read(export_dir: Path) -> tuple[Manifest | None, list[Problem]]:
                               file="manifest.json")]
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, [Problem("manifest.json", f"manifest.json is not valid UTF-8 JSON: {exc}", file="manifest.json")]
+    except RecursionError:
+        return None, [Problem("manifest.json", "manifest.json nests a value too deep to read (§3)", file="manifest.json")]
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(manifest_schema(), format_checker=jsonschema.FormatChecker())
+    validator = _validator_class()(manifest_schema(), format_checker=jsonschema.FormatChecker())
     problems = [
         Problem("manifest.schema", f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {excerpt(e.message)}",
                 file="manifest.json", column="/".join(map(str, e.absolute_path)) or None)

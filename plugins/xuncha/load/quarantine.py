@@ -169,7 +169,7 @@ def render_report(county_code: str, county_name: str, export_id: str, batch_id: 
     ]
     for i, p in enumerate(problems, 1):
         lines.append(
-            f"| {i} | {p.rule_zh} `{_md(p.rule)}` | {_cell(p.file)} | {p.row if p.row is not None else ''} | "
+            f"| {i} | {p.rule_zh} `{_md(p.rule_id)}`{f' ({_md(p.expectation)})' if p.expectation else ''} | {_cell(p.file)} | {p.row if p.row is not None else ''} | "
             f"{_cell(p.column)} | {_cell(p.value)} | {_cell(p.message)} |"
         )
     if warnings:

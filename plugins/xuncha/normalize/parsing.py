@@ -25,32 +25,24 @@ import codecs
 import csv
 import datetime as dt
 import io
-import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from psycopg2 import sql
 
-from xuncha.extract import limits
-from xuncha.normalize import xlsx
 from xuncha.errors import Problem
+from xuncha.normalize import csvtext, jsonl, xlsx
+from xuncha.normalize.columns import MAX_PROBLEMS, StagingFailed, check_columns
 from xuncha.normalize.privacy import PersonHasher
 from xuncha.spec import Entity
-from xuncha.text import excerpt, trimmed
+from xuncha.text import trimmed
+
+__all__ = ["StagingFailed", "MAX_PROBLEMS", "create_staging", "stage_file", "staging_table", "validated_relation"]
 
 PG_ENCODING = {"utf-8": "UTF8", "utf-8-sig": "UTF8", "gb18030": "GB18030"}
 _COPY_CONTEXT = re.compile(r"line (\d+)(?:, column (\w+))?")
 _CHUNK_ROWS = 5000
-MAX_PROBLEMS = 50
-_TEXT_TYPES = ("string", "code", "date", "timestamp", "person")
-
-
-class StagingFailed(Exception):
-    """A file could not be staged; `problems` say where and why (file.format, file.encoding, file.columns, person.clear)."""
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("; ".join(map(str, problems)))
 
 
 def staging_table(batch_id: int, entity: str) -> sql.Composed:
@@ -85,10 +77,12 @@ def stage_file(conn, batch_id: int, entity: Entity, path: Path, fmt: str, encodi
     with conn.cursor() as cur:
         table = create_staging(cur, batch_id, entity)
         if fmt == "csv":
-            header = _csv_header(path, encoding or "utf-8", name)
-            _check_columns(entity, header, name)
+            header = csvtext.header(path, encoding or "utf-8", name)
+            check_columns(entity, header, name)
             if encoding == "gb18030":
-                _not_utf8_in_disguise(path, name)
+                found = csvtext.gb18030_problems(path, name)
+                if found:
+                    raise StagingFailed(found)
             if not person_cols:
                 copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, HEADER true, ENCODING {})").format(
                     table, sql.SQL(", ").join(map(sql.Identifier, header)), sql.Literal(PG_ENCODING[encoding or "utf-8"])
@@ -96,15 +90,15 @@ def stage_file(conn, batch_id: int, entity: Entity, path: Path, fmt: str, encodi
                 with path.open("rb") as fh:
                     _copy(cur, copy, fh, name, encoding, path)
                 return cur.rowcount
-            rows = _csv_rows(path, encoding or "utf-8", name)
+            rows = csvtext.rows(path, encoding or "utf-8", name)
         elif fmt == "jsonl":
-            header, rows = _jsonl_rows(path, entity, name, problems)
+            header, rows = jsonl.rows(path, entity, name, problems)
         elif fmt == "xlsx":
             try:
                 header, rows = xlsx.read(path, entity, name)
             except xlsx.XlsxProblems as exc:
                 raise StagingFailed(exc.problems) from None
-            _check_columns(entity, header, name)
+            check_columns(entity, header, name)
         else:  # the manifest schema admits no other format
             raise StagingFailed([Problem("file.format", f"unsupported format {fmt!r}", file=name)])
 
@@ -130,8 +124,14 @@ def _copy(cur, statement, stream, name: str, encoding: str | None, path: Path | 
         cur.copy_expert(statement.as_string(cur), stream, size=1 << 18)
     except psycopg2.errors.QueryCanceled:
         # A problem found while streaming rows (e.g. a person's name) aborts the COPY; report it, not the abort.
-        if isinstance(getattr(stream, "error", None), StagingFailed):
-            raise stream.error from None
+        error = getattr(stream, "error", None)
+        if isinstance(error, StagingFailed):
+            raise error from None
+        if isinstance(error, (UnicodeError, RecursionError)):
+            # Text no encoder writes (half a surrogate pair from a reader not yet checking for it): the county's
+            # file, never the platform's export.failed (issue 27). The readers name the row where they can.
+            raise StagingFailed([Problem("file.encoding", f"the file holds text that is not Unicode: {error}",
+                                         file=name)]) from None
         raise
     except psycopg2.DataError as exc:
         ctx = (exc.diag.context or "") if exc.diag else ""
@@ -141,7 +141,7 @@ def _copy(cur, statement, stream, name: str, encoding: str | None, path: Path | 
         rule = "file.encoding" if exc.pgcode in ("22021", "22P05") else "file.format"
         if rule == "file.encoding" and path is not None:
             # COPY sees bytes, not records: say what the record holds (a NUL, or where the encoding breaks).
-            found = _scan_csv(path, encoding or "utf-8", name)
+            found = csvtext.encoding_problems(path, encoding or "utf-8", name, _nul_problem)
             if found:
                 raise StagingFailed(found) from None
         detail = (exc.diag.message_primary if exc.diag else None) or str(exc).splitlines()[0]
@@ -149,27 +149,6 @@ def _copy(cur, statement, stream, name: str, encoding: str | None, path: Path | 
             detail = f"{detail} — the manifest declares {encoding}"
         # COPY counts the header as line 1, so data row = line - 1.
         raise StagingFailed([Problem(rule, detail, file=name, row=(line - 1) if line else None, column=column)]) from None
-
-
-def _scan_csv(path: Path, encoding: str, name: str) -> list[Problem]:
-    """Read a CSV record by record as declared: the first NUL characters (row, column) or the first record that does
-    not decode. Only run on the rare file COPY refused, to name the row and column it could not."""
-    enc = "utf-8-sig" if encoding.startswith("utf-8") else encoding
-    problems: list[Problem] = []
-    with path.open("r", encoding=enc, newline="") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = [trimmed(h) or "" for h in next(reader, [])]
-            for n, row in enumerate(reader, start=1):
-                for i, v in enumerate(row):
-                    if "\x00" in v:
-                        problems.append(_nul_problem(name, n, header[i] if i < len(header) else None, v))
-                if len(problems) >= MAX_PROBLEMS:
-                    break
-        except UnicodeDecodeError as exc:
-            problems.append(Problem("file.encoding", f"not valid {encoding} (the manifest's encoding): {exc.reason}",
-                                    file=name, row=(n + 1) if "n" in locals() else 1))
-    return problems
 
 
 def _nul_problem(name: str, row: int, column: str | None, value: str) -> Problem:
@@ -185,162 +164,6 @@ def _no_nul(rows: Iterable[list], header: list[str], name: str, problems: list[P
                 problems.append(_nul_problem(name, n, header[i] if i < len(header) else None, v))
                 row[i] = None
         yield row
-
-
-def _not_utf8_in_disguise(path: Path, name: str) -> None:
-    """A file declared GB18030 whose bytes are valid UTF-8 with multi-byte characters is UTF-8 (real GB18030
-    Chinese text is practically never valid UTF-8): decoding it as GB18030 would store mojibake (§8.1)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    non_ascii = False
-    with path.open("rb") as fh:
-        try:
-            while chunk := fh.read(1 << 20):
-                decoder.decode(chunk)
-                non_ascii = non_ascii or any(b > 0x7F for b in chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return   # not UTF-8: COPY decodes it as GB18030 and refuses what is not
-    if not non_ascii:
-        return       # plain ASCII is the same in both
-    row = None
-    with path.open("r", encoding="utf-8-sig", newline="") as fh:
-        for n, rec in enumerate(csv.reader(fh)):
-            if any(ord(ch) > 0x7F for v in rec for ch in v):
-                row = n
-                break
-    raise StagingFailed([Problem("file.encoding", "the bytes are UTF-8 text, but the manifest declares gb18030: read "
-                                 "as GB18030 they would be mojibake; declare utf-8 or write GB18030", file=name, row=row)])
-
-
-def _csv_header(path: Path, encoding: str, name: str) -> list[str]:
-    with path.open("rb") as fh:
-        first = fh.readline(1 << 16)
-    try:
-        line = first.decode("utf-8-sig" if encoding.startswith("utf-8") else encoding)
-    except UnicodeDecodeError as exc:
-        raise StagingFailed([Problem("file.encoding", f"header is not valid {encoding}: {exc.reason}", file=name, row=0)]) from None
-    header = next(csv.reader([line]), None)
-    if not header:
-        raise StagingFailed([Problem("file.format", "empty file: a header row is required", file=name)])
-    return [trimmed(h) or "" for h in header]
-
-
-def _csv_rows(path: Path, encoding: str, name: str) -> Iterator[list[str | None]]:
-    enc = "utf-8-sig" if encoding.startswith("utf-8") else encoding
-    with path.open("r", encoding=enc, newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader)
-        try:
-            for row in reader:
-                yield [v if v != "" else None for v in row]
-        except UnicodeDecodeError as exc:
-            raise StagingFailed([Problem("file.encoding", f"not valid {encoding}: {exc.reason}", file=name,
-                                         row=reader.line_num)]) from None
-
-
-class _Number(str):
-    """A JSON number as its literal text (never a float: 12345678901234567890.5 stays exactly that)."""
-
-
-def _reject_constant(word: str):
-    raise ValueError(f"{word} is not JSON (§8.3)")
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _unique_pairs(pairs: list[tuple[str, object]]) -> dict:
-    obj: dict = {}
-    for k, v in pairs:
-        if k in obj:
-            raise _DuplicateKey(k)
-        obj[k] = v
-    return obj
-
-
-def _jsonl_rows(path: Path, entity: Entity, name: str,
-                problems: list[Problem]) -> tuple[list[str], Iterator[list[str | None]]]:
-    """JSON Lines (§8.3). Structural faults (not JSON, not an object, a duplicate key, an unknown key, a line over
-    the size limit, not UTF-8) stop the file; a value of the wrong JSON kind is a row problem, collected."""
-    header = entity.column_names
-    types = {c.name: c.type for c in entity.columns}
-    allowed = set(header)
-
-    def value(v, col: str, n: int) -> str | None:
-        kind = types[col]
-        if v is None:
-            return None
-        if isinstance(v, _Number):
-            if kind in ("integer", "decimal"):
-                return str(v)
-            why = f"a JSON number where the spec wants a JSON string ({kind})"
-        elif isinstance(v, str):
-            return v
-        elif isinstance(v, bool):
-            why = "JSON true/false is no value of the spec"
-        elif isinstance(v, dict):
-            why = "a nested JSON object: values are strings or numbers"
-        else:
-            why = "a JSON array: values are strings or numbers"
-        if len(problems) < MAX_PROBLEMS:
-            problems.append(Problem("row.invalid", why + " (§8.3)", file=name, row=n, column=col,
-                                    value=excerpt(json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v)))
-        return None
-
-    def fail(rule: str, message: str, n: int | None, column: str | None = None, v: str | None = None):
-        raise StagingFailed([Problem(rule, message, file=name, row=n, column=column, value=v)])
-
-    def rows() -> Iterator[list[str | None]]:
-        with path.open("r", encoding="utf-8", newline="") as fh:
-            n = 0
-            try:
-                while line := fh.readline(limits.MAX_JSONL_LINE + 1):
-                    if not line.strip():
-                        continue
-                    n += 1
-                    if len(line) > limits.MAX_JSONL_LINE:
-                        fail("file.format", f"line longer than {limits.MAX_JSONL_LINE:,} characters (§10.2)", n)
-                    try:
-                        obj = json.loads(line, object_pairs_hook=_unique_pairs, parse_float=_Number,
-                                         parse_int=_Number, parse_constant=_reject_constant)
-                    except _DuplicateKey as exc:
-                        fail("file.format", f"key {excerpt(str(exc), 64)!r} appears twice in one object (§8.3)", n,
-                             str(exc) if str(exc) in allowed else None)
-                    except ValueError as exc:   # json.JSONDecodeError and NaN/Infinity
-                        fail("file.format", f"not valid JSON: {excerpt(getattr(exc, 'msg', None) or str(exc), 120)}", n,
-                             v=excerpt(line.strip(), 120))
-                    if not isinstance(obj, dict):
-                        fail("file.format", "each line must be a JSON object (§8.3)", n)
-                    extra = set(obj) - allowed
-                    if extra:
-                        first = sorted(extra)[0]
-                        fail("file.columns", f"unknown field(s) {excerpt(sorted(extra), 200)} for {entity.name}", n,
-                             excerpt(first, 64))
-                    yield [value(obj.get(c), c, n) for c in header]
-            except UnicodeDecodeError as exc:
-                fail("file.encoding", f"not valid UTF-8 (§8.3): {exc.reason}", n + 1)
-
-    # JSON Lines may omit keys: a missing required value is caught by the validator (not null) with its row.
-    return header, rows()
-
-
-def _check_columns(entity: Entity, header: list[str], name: str) -> None:
-    problems = []
-    seen = set()
-    for h in header:
-        if h in seen:
-            problems.append(Problem("file.columns", f"column {h!r} appears twice", file=name, row=0, column=h))
-        seen.add(h)
-    unknown = [h for h in header if h not in entity.column_names]
-    for h in unknown:
-        problems.append(Problem("file.columns", f"unknown column {h!r} for {entity.name} (spec columns: "
-                                f"{', '.join(entity.column_names)})", file=name, row=0, column=h))
-    for c in entity.columns:
-        if c.required and c.name not in header:
-            problems.append(Problem("file.columns", f"required column {c.name!r} ({c.zh}) is missing", file=name, row=0, column=c.name))
-    if problems:
-        raise StagingFailed(problems)
 
 
 def _hash_persons(rows: Iterable[list], idx: list[int], header: list[str], hasher: PersonHasher, name: str) -> Iterator[list]:

@@ -3,9 +3,10 @@
 Why python-calamine: it is in the lock already, reads every cell the sheet holds whatever the sheet's stored
 `<dimension>` says (openpyxl's read-only mode trusts it and silently drops columns unless reset), knows the
 1900 and 1904 date systems and Excel's built-in date formats (the Chinese ones, 27–36 and 50–58, included),
-reports merged ranges, and is a compiled reader several times faster than openpyxl. It does not expose
-formulas, so a formula is found by a byte search of the worksheet parts for `<f` and then located by openpyxl
-(formula mode, dimension reset): a well-kept library either way, no XML parsing of our own.
+reports merged ranges, and is a compiled reader several times faster than openpyxl. It exposes neither formulas
+nor error cells (it reads `#N/A` as ""), so both are found by a byte search of the worksheet parts and then placed
+by streaming the first sheet's XML (xuncha.normalize.sheetxml), which reads transitional and Strict Open XML alike
+(openpyxl sees no worksheet in a Strict workbook).
 
 Rules (each a problem naming the cell, e.g. `B3`, as row and column of the file):
 - the zip's uncompressed size and compression ratio are bounded before anything is opened (limits.py);
@@ -17,22 +18,22 @@ Rules (each a problem naming the cell, e.g. `B3`, as row and column of the file)
   (leading zeros, digits past the 15th) and a date cell has no offset (`row.invalid`);
 - dates: ISO text or a date cell without a time part (any date number format, 1900 or 1904 system);
 - integers and decimals: number cells (written in their shortest exact form) or §8.4 text;
-- booleans, times, durations and error cells are no value of the spec (`row.invalid`).
+- booleans, times, durations and error cells (`#N/A`, `#DIV/0!`, `#REF!` …) are no value of the spec
+  (`row.invalid` naming the cell, its column and the error value; never taken for an empty cell).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import zipfile
 from pathlib import Path
 
-from xuncha.extract import limits
 from xuncha.errors import Problem
+from xuncha.extract import limits
+from xuncha.normalize import sheetxml
 from xuncha.spec import Entity
 from xuncha.text import excerpt, trimmed
 
-_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 MAX_PROBLEMS = 50
 
 
@@ -60,23 +61,38 @@ def read(path: Path, entity: Entity, name: str) -> tuple[list[str], list[list[st
     bad = limits.check_xlsx_archive(path, name)
     if bad:
         raise XlsxProblems(bad)
-    formulas = _formula_cells(path, name)
+    marks = _marked_cells(path, name)
     try:
         with CalamineWorkbook.from_path(str(path)) as wb:
             sheet = wb.get_sheet_by_index(0)
             merged = sheet.merged_cell_ranges or []
             grid = sheet.to_python(skip_empty_area=False)
     except (CalamineError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise XlsxProblems([Problem("file.format", f"not a readable XLSX workbook: {excerpt(exc)}", file=name)]) from None
-    problems = [Problem("file.format", f"merged cells {cell(*a)}:{cell(*b)}: every value in its own cell (§8.2)",
-                        file=name, row=a[0], column=None, value=f"{cell(*a)}:{cell(*b)}") for a, b in merged]
+        # An error value the reader does not know (`#GETTING_DATA`, `#SPILL!` in older readers) stops it: the
+        # cell is what the county must fix, named by its address (the header is unread, so the column is its letter).
+        errors = [Problem("row.invalid" if r else "file.columns", f"cell {cell(r, c)} holds the error value {text}, "
+                          "which is no value of the spec (§8.2): type the value, or leave the cell empty for null",
+                          file=name, row=r, column=cell(r, c)[:-len(str(r + 1))], value=text)
+                  for r, c, kind, text in marks if kind == sheetxml.ERROR]
+        raise XlsxProblems(errors or [Problem("file.format", f"not a readable XLSX workbook: {excerpt(exc)}",
+                                              file=name)]) from None
     if not grid or not any(v != "" for v in grid[0]):
-        raise XlsxProblems(problems + [Problem("file.format", "empty sheet: row 1 must be the header", file=name)])
+        raise XlsxProblems([Problem("file.format", "empty sheet: row 1 must be the header", file=name)])
+    problems: list[Problem] = []
     header = _header(grid, name, problems)
-    for r, c, formula in formulas:
-        problems.append(Problem("row.invalid" if r else "file.columns",
-                                f"cell {cell(r, c)} holds a formula ({formula}): values only, no formulas (§8.2)",
-                                file=name, row=r, column=header[c] if c < len(header) else cell(r, c), value=formula))
+
+    def column(c: int, r: int) -> str:
+        return header[c] if c < len(header) else cell(r, c)[:-len(str(r + 1))]
+
+    problems[:0] = [Problem("file.format", f"merged cells {cell(*a)}:{cell(*b)}: every value in its own cell (§8.2)",
+                            file=name, row=a[0], column=column(a[1], a[0]), value=f"{cell(*a)}:{cell(*b)}")
+                    for a, b in merged]
+    for r, c, kind, text in marks:
+        what = ("a formula: values only, no formulas (§8.2)" if kind == sheetxml.FORMULA else
+                "an error value, which is no value of the spec (§8.2; python-calamine would read it as an empty "
+                "cell): type the value, or leave the cell empty for null")
+        problems.append(Problem("row.invalid" if r else "file.columns", f"cell {cell(r, c)} holds {what}",
+                                file=name, row=r, column=column(c, r), value=text))
     types = {c.name: c for c in entity.columns}
     rows: list[list[str | None]] = []
     blank_since = None
@@ -159,39 +175,16 @@ def _value(v, column) -> tuple[str | None, str | None]:
     return None, f"a {type(v).__name__} cell is no value of the spec"
 
 
-def _formula_cells(path: Path, name: str) -> list[tuple[int, int, str]]:
-    """Cells of the first sheet holding a formula (§8.2: values only), cached result or not."""
+def _marked_cells(path: Path, name: str) -> list[tuple[int, int, str, str]]:
+    """Cells of the first sheet holding a formula (§8.2: values only, cached result or not) or an error value
+    (§8.2: no value of the spec), found in the sheet's XML (xuncha.normalize.sheetxml); raises XlsxProblems when a
+    mark is there but the sheet cannot be read to place it."""
     try:
         with zipfile.ZipFile(path) as z:
-            parts = [i.filename for i in z.infolist() if i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml")]
-            if not any(_has_formula(z, p) for p in parts):
+            if not sheetxml.has_marks(z):
                 return []
+        return sheetxml.marked_cells(path, MAX_PROBLEMS)
     except (zipfile.BadZipFile, OSError):
         return []   # calamine reports the unreadable file
-    from openpyxl import load_workbook
-
-    wb = load_workbook(path, read_only=True, data_only=False)
-    try:
-        ws = wb.worksheets[0]
-        ws.reset_dimensions()   # read every cell, whatever <dimension> says
-        found = []
-        for r, values in enumerate(ws.iter_rows(), start=0):
-            for c in values:
-                if getattr(c, "data_type", None) == "f":
-                    found.append((r, c.column - 1, excerpt(c.value, 60)))
-                    if len(found) >= MAX_PROBLEMS:
-                        return found
-        return found
-    finally:
-        wb.close()
-
-
-def _has_formula(z: zipfile.ZipFile, part: str) -> bool:
-    tail = b""
-    with z.open(part) as fh:
-        while chunk := fh.read(1 << 20):
-            if _FORMULA.search(tail + chunk):
-                return True
-            tail = chunk[-16:]
-    return False
-
+    except (sheetxml.SheetXmlError, KeyError, ValueError) as exc:
+        raise XlsxProblems([Problem("file.format", f"not a readable XLSX workbook: {excerpt(exc)}", file=name)]) from None

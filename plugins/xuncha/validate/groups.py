@@ -118,7 +118,8 @@ def attribute_warnings(conn, works: list[InFlight], outcomes: list[Outcome], tab
 def problems_of(o: Outcome, file: str | None) -> list[Problem]:
     """A failed expectation as problems: one per sample row, or one for the file when GX gave no rows."""
     message = f"{o.description} ({o.unexpected_count} row(s) fail)"
-    found = [Problem(o.rule, message, file=file, row=s["row"], column=o.column, value=s["value"], severity=o.severity)
+    found = [Problem(o.rule, s.get("why") or message, file=file, row=s["row"], column=s.get("column") or o.column,
+                     value=s["value"], severity=o.severity)
              for s in o.sample] or [Problem(o.rule, message, file=file, column=o.column, severity=o.severity)]
     if o.description.endswith(PERSON_DATA_RULE):   # values arrive masked (migration 0041)
         found = [Problem("person.clear", f"{o.column} holds a national ID number, mobile or bank card number "

@@ -22,18 +22,24 @@ import json
 from functools import cache
 from pathlib import Path
 
-import re
 
 from xuncha.settings import EXPECTATIONS_DIR
 from xuncha.spec import SPEC_VERSION, Entity, load_spec
-from xuncha.text import FULL_WIDTH_RE, PLACEHOLDERS
+from xuncha.text import ID_SCIENTIFIC_RE, PLACEHOLDERS
 
 RULE_KINDS = ("invalid", "reference")
 """meta.kind of an expectation: `reference` = a row refers to a row that does not exist (row.reference);
 `invalid` (the default) = any other failing row (row.invalid)."""
 
-# An id (key or reference) that is a placeholder word or holds full-width characters (export spec §8.4).
-ID_REFUSED_RE = "^(" + "|".join(re.escape(w) for w in PLACEHOLDERS) + ")$|" + FULL_WIDTH_RE
+# An id (key or reference) that is a placeholder word (export spec §8.4): a value set, so GX checks it in the same
+# scan as the column's other checks, as `NOT IN` (a regex of the words cost PostgreSQL ~1.2 s per million values and
+# column; the set a fifth of that). Non-ASCII ids (full-width, look-alike, zero-width, direction characters) and ids
+# in a spreadsheet's scientific form are `as_issued_expectation`'s (issue 27, measured: docs/performance.md).
+
+# The form each strict type wants, named in the rule a failing row is reported under (§8.4).
+FORMS = {"date": "YYYY-MM-DD", "timestamp": "YYYY-MM-DDTHH:MM:SS with offset, e.g. 2019-03-15T21:04:11+08:00",
+         "integer": "digits with an optional -, e.g. 42", "decimal": "digits with an optional . and 1–2 decimals, "
+         "no exponent and no separators, e.g. 18000000.00"}
 
 PERSON_DATA_RULE = "has no person data"
 """meta.rule suffix of the per-column person-data expectation; its failures are reported as rule `person.clear`."""
@@ -74,7 +80,7 @@ def spec_expectations(entity: Entity) -> list[dict]:
         fmt = c.type_info.strict_format
         if fmt:
             out.append(_e("expect_column_values_to_match_regex", {"column": col, "regex": fmt},
-                          rule=f"{col} is a {c.type}"))
+                          rule=f"{col} is a {c.type}" + (f": {FORMS[c.type]}" if c.type in FORMS else "")))
             # The regex admits 2019-02-30; PostgreSQL's own parser decides (staging.is_valid, migration 0004).
             # updated_at, once valid, is not later than its export allows (export spec §4.3): updated_at_bound is a
             # column of the validated view (parsing.validated_relation, manifest.updated_at_bound). One scan for both.
@@ -104,9 +110,8 @@ def spec_expectations(entity: Entity) -> list[dict]:
                           rule=f"{col} at most {c.max_length} characters"))
         if c.name == entity.key or c.ref:
             # One regex, so GX checks it in the same scan as the column's other checks.
-            out.append(_e("expect_column_values_to_not_match_regex", {"column": col, "regex": ID_REFUSED_RE},
-                          rule=f"{col} is an id: not a placeholder word (None, nan, NULL, N/A, -, …), no full-width "
-                               "(全角) characters"))
+            out.append(_e("expect_column_values_to_not_be_in_set", {"column": col, "value_set": list(PLACEHOLDERS)},
+                          rule=f"{col} is an id: not a placeholder word (None, nan, NULL, N/A, -, …)"))
         if c.ref:
             out += _reference(entity, c)
         if c.min is not None or c.max is not None:
@@ -117,7 +122,47 @@ def spec_expectations(entity: Entity) -> list[dict]:
                 "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM {{batch}} "
                                          f"WHERE staging.is_valid({col}, 'numeric') AND ({bounds})",
                 "description": f"{col} within [{c.min}, {c.max}]"}, rule=f"{col} within range"))
-    return out
+    as_issued = as_issued_expectation(entity)
+    return out + ([as_issued] if as_issued else [])
+
+
+def as_issued_expectation(entity: Entity) -> dict | None:
+    """One query, one scan of the staged file, for the rules of issue 27 (export spec §8.4) over all its columns
+    it applies to: an id (key or reference) is ASCII as issued (全角, look-alike, zero-width and direction characters
+    are not) and not a spreadsheet's scientific form; free text (a string column that is neither id nor patterned)
+    is not made of `?` for characters lost in a conversion (字符丢失; xuncha.text.lost_to_question_marks). Each
+    failing row is reported once, under its first failing column, with that column and why (columns `column_name`
+    and `why`, read by xuncha.validate.validation). Cheap predicates first (octet_length, strpos); the regex only
+    for values holding an E. None when the entity has no such column."""
+    checks = []
+    for c in entity.columns:
+        col = c.name
+        if c.name == entity.key or c.ref:
+            checks.append((col, f"octet_length({col}) <> length({col})",
+                           f"{col} is an id: ASCII as issued; it holds a full-width (全角), look-alike, zero-width or "
+                           "direction character (§8.4)"))
+            checks.append((col, f"(strpos({col}, 'E') > 0 OR strpos({col}, 'e') > 0) AND {col} ~ "
+                                f"'{ID_SCIENTIFIC_RE.replace('{', '{{').replace('}', '}}')}'",
+                           f"{col} is in a spreadsheet's scientific form (科学计数法): the spreadsheet rounded the id; "
+                           "keep ids as text cells (§8.4)"))
+        elif c.type == "string" and not c.pattern:
+            q = f"(length({col}) - length(replace({col}, '?', '')))"
+            checks.append((col, f"strpos({col}, '?') > 0 AND {q} >= 2 AND 2 * {q} >= length(replace({col}, ' ', ''))",
+                           f"{col} is made mostly of '?' (字符丢失): characters were lost when the text was saved in an "
+                           "encoding without Chinese; export it again as UTF-8 or GB18030 (§8.4)"))
+    if not checks:
+        return None
+    which = " ".join(f"WHEN {pred} THEN {i}" for i, (_, pred, _) in enumerate(checks))
+    column = " ".join(f"WHEN {i} THEN '{col}'" for i, (col, _, _) in enumerate(checks))
+    value = " ".join(f"WHEN {i} THEN {col}" for i, (col, _, _) in enumerate(checks))
+    why = " ".join(f"WHEN {i} THEN '{w.replace(chr(39), chr(39) * 2)}'" for i, (_, _, w) in enumerate(checks))
+    query = (f"SELECT row_no, value, column_name, why FROM (SELECT row_no, CASE k {value} END AS value, "
+             f"CASE k {column} END AS column_name, CASE k {why} END AS why FROM (SELECT row_no, {', '.join(sorted({c for c, _, _ in checks}))}, "
+             f"CASE {which} END AS k FROM {{batch}}) s WHERE k IS NOT NULL) as_issued")
+    return _e("unexpected_rows_expectation", {
+        "unexpected_rows_query": query,
+        "description": "ids ASCII as issued and not in scientific form; text not lost to '?' (§8.4)"},
+        rule="ids are ASCII as issued and not a spreadsheet's scientific form; text is not lost to '?' (§8.4)")
 
 
 def _reference(entity: Entity, c) -> list[dict]:

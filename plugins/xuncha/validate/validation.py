@@ -38,7 +38,7 @@ class Outcome:
     description: str
     element_count: int | None = None
     unexpected_count: int | None = None
-    sample: list[dict] = field(default_factory=list)  # [{"row": n, "value": v}, ...]
+    sample: list[dict] = field(default_factory=list)  # [{"row": n, "value": v[, "column": c, "why": w]}, ...]
     kind: str = "invalid"
     """The rule kind from the suite's meta.kind (xuncha.validate.suites.RULE_KINDS)."""
     index: int | None = None
@@ -274,7 +274,10 @@ class Validator:
             raise RuntimeError(f"expectation {conf.type} ({description}) on {entity} failed to run: {error}")
         if conf.type == "unexpected_rows_expectation":
             rows = (result.get("details") or {}).get("unexpected_rows") or []
-            sample = [{"row": _int(x.get("row_no")), "value": _str(x.get("value"))} for x in rows[:SAMPLE_ROWS]]
+            # A query over several columns names each row's own (column_name) and why (suites.as_issued_expectation).
+            sample = [{"row": _int(x.get("row_no")), "value": _str(x.get("value")),
+                       **({"column": x["column_name"], "why": _str(x.get("why"))} if x.get("column_name") else {})}
+                      for x in rows[:SAMPLE_ROWS]]
             return Outcome(entity, conf.type, _column_of(kwargs["unexpected_rows_query"]), str(conf.severity.value),
                            bool(r.success), description, None, int(result.get("observed_value") or 0), sample,
                            rule_kind(meta), meta.get("index"))
@@ -327,7 +330,7 @@ def _exception(info) -> str | None:
 
 def _column_of(query: str) -> str | None:
     m = re.match(r"\s*SELECT\s+row_no,\s*(\w+)", query, re.IGNORECASE)
-    return m.group(1) if m else None
+    return m.group(1) if m and m.group(1) != "value" else None   # `row_no, value, column_name`: per row
 
 
 def _int(v) -> int | None:
