@@ -9,6 +9,7 @@ Routes (all HTML, every one for signed-in Airflow users only — the api-server'
   quarantine report (county text escaped), linking to its Data Docs.
 - `GET /xuncha/data-docs/{path}` — the Data Docs site (made offline at build time, xuncha.reports.datadocs).
 - `GET /xuncha/icon.svg` — the navigation icon.
+- `GET /xuncha/incidents` and its acknowledge/resolve forms — xuncha.orchestration.incidents_page.
 
 Every page is self-contained and forbids any fetch (Content-Security-Policy), inside the UI's iframe or alone.
 """
@@ -38,6 +39,15 @@ def _auth():
 
 
 app = FastAPI(title="Xuncha reports 巡察报告", dependencies=_auth(), docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def _include_incidents() -> None:
+    from xuncha.orchestration.incidents_page import router
+
+    app.include_router(router)
+
+
+_include_incidents()
 
 
 def _url() -> str:
