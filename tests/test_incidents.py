@@ -181,3 +181,34 @@ def test_a_person_acknowledges_and_resolves_once_and_the_states_are_enforced(emp
     with db.connect(empty) as conn, conn.cursor() as cur, pytest.raises(Exception, match="incidents_one_open"):
         cur.execute("""INSERT INTO audit.incidents (county_code, kind, severity, summary, first_seen, last_seen)
                        VALUES ('410326', 'stale', 'critical', 'dup', now(), now())""")
+
+
+def test_contacts_and_volume_thresholds_are_schema_checked_naming_the_county_and_field():
+    from xuncha.registry import RegistryError
+
+    with pytest.raises(RegistryError, match=r"county #1 \(410325 嵩县\): contacts.email: 'xcb-at-songxian' is not an e-mail"):
+        small_registry(county("410325", "嵩县", contacts={"email": ["xcb-at-songxian"]}))
+    with pytest.raises(RegistryError, match=r"contacts: unknown field\(s\) \['phone'\]"):
+        small_registry(county("410325", "嵩县", contacts={"phone": "123"}))
+    with pytest.raises(RegistryError, match="volume.drop_ratio must be a share"):
+        small_registry(county("410325", "嵩县", volume={"drop_ratio": 2}))
+    reg = small_registry(county("410325", "嵩县", contacts={"chat_conn_id": "xuncha_chat_410325"}, volume={"empty_nights": 3}))
+    assert reg.get("410325").contacts == {"chat_conn_id": "xuncha_chat_410325"}
+    from xuncha.monitor import volume
+
+    assert volume.thresholds(reg.get("410325")) == volume.DEFAULTS | {"empty_nights": 3}
+
+
+def test_the_volume_rules_fire_only_for_a_county_whose_history_says_it_sends_rows():
+    from xuncha.monitor import volume
+
+    day = dt.date(2024, 6, 1)
+    nights = lambda *rows: [(day - dt.timedelta(days=i), n) for i, n in enumerate(rows)]  # noqa: E731  newest first
+    limits = volume.DEFAULTS
+    assert volume.judge(nights(*[0] * 7, *[50] * 28), limits)["rule"] == "heartbeats_only"
+    assert volume.judge(nights(*[0] * 6, *[50] * 28), limits) is None, "fewer than empty_nights"
+    assert volume.judge(nights(*[0] * 30, *[2] * 28), limits) is None, "a county that seldom sends rows"
+    dropped = volume.judge(nights(3, *[80] * 28), limits)
+    assert (dropped["rule"], dropped["rows"], dropped["median"]) == ("below_median", 3, 80)
+    assert volume.judge(nights(9, *[80] * 28), limits) is None, "above drop_ratio × median"
+    assert volume.judge(nights(0, *[80] * 28), limits) is None, "one heartbeat night is normal"

@@ -111,7 +111,9 @@ def _schema() -> dict:
 def _message(error) -> str:
     """One line for a schema error: the schema's own `x-message` (xuncha's wording), else jsonschema's."""
     if error.validator == "additionalProperties":
-        return f"unknown field(s) {sorted(set(error.instance) - set(error.schema.get('properties', {})))}"
+        inside = ".".join(map(str, error.path))   # e.g. `contacts` for a field unknown inside it
+        return (f"{inside + ': ' if inside else ''}unknown field(s) "
+                f"{sorted(set(error.instance) - set(error.schema.get('properties', {})))}")
     if error.validator == "required" and error.absolute_path == error.relative_path and not error.path:
         missing = [f for f in error.validator_value if f not in error.instance]
         return f"`{missing[0]}` is required"
