@@ -212,3 +212,30 @@ def test_the_volume_rules_fire_only_for_a_county_whose_history_says_it_sends_row
     assert (dropped["rule"], dropped["rows"], dropped["median"]) == ("below_median", 3, 80)
     assert volume.judge(nights(9, *[80] * 28), limits) is None, "above drop_ratio × median"
     assert volume.judge(nights(0, *[80] * 28), limits) is None, "one heartbeat night is normal"
+
+
+def test_a_failed_pull_opens_a_pull_failure_incident_until_a_later_pull_moves_the_watermark(empty, monkeypatch, settings):
+    from notify_kit import free_port
+
+    from xuncha.extract import connectors
+    from xuncha.load import county_night
+    from xuncha.orchestration.env import county_connection_env
+
+    reg = small_registry(county("410325", "嵩县", delivery={"http": {"conn_id": "xuncha_county_410325"}}))
+    for k, v in county_connection_env("xuncha_county_410325", f"http://127.0.0.1:{free_port()}", "t0k3n").items():
+        monkeypatch.setenv(k, v)   # nothing listens there
+    with pytest.raises(connectors.PullError, match="cannot be reached"):
+        county_night.fetch(reg.get("410325"), settings, empty)
+    now = dt.datetime.now(dt.timezone.utc)
+    load_nights(empty, "410325", findings.expected_night(now) - dt.timedelta(days=9), findings.expected_night(now))
+    with db.connect(empty) as conn, conn.cursor() as cur:   # the loads above finished before the failure
+        cur.execute("UPDATE audit.batches SET finished_at = now() - interval '1 hour'")
+    sent = []
+    first = health.check(empty, reg, lambda *a: sent.append(a) or [], now=now)
+    assert [(e.event, e.incident["kind"]) for e in first.events] == [("opened", "pull_failure")]
+    assert "the county system cannot be reached" in first.events[0].incident["summary"]
+    with db.connect(empty) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO audit.watermarks (county_code, watermark, export_id, updated_at) "
+                    "VALUES ('410325', now(), '410325-x', now() + interval '1 minute')")
+    later = health.check(empty, reg, lambda *a: [], now=now + dt.timedelta(minutes=5))
+    assert [(e.event, e.incident["kind"]) for e in later.events] == [("resolved", "pull_failure")]

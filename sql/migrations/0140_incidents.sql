@@ -44,3 +44,10 @@ CREATE TABLE audit.notifications (
     sent_at          timestamptz NOT NULL
 );
 CREATE INDEX notifications_by_incident ON audit.notifications (incident_id);
+
+-- A failed pull of a county's HTTP system is recorded as an alert (xuncha.load.county_night.fetch); the health run
+-- opens a pull_failure incident from it until a later pull moves the county's watermark or an export of it loads.
+ALTER TABLE audit.alerts DROP CONSTRAINT IF EXISTS alerts_kind_check;
+ALTER TABLE audit.alerts ADD CONSTRAINT alerts_kind_check CHECK (kind IN (
+    'deadline_missed', 'quarantined', 'stale', 'clues_overdue', 'rectification_overdue', 'quarantine_rising',
+    'push_rejected', 'pull_failed'));

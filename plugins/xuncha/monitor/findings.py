@@ -13,10 +13,9 @@ only while it is active on the expected night.
 | quarantine | 隔离 | a night of the last 30 whose newest export was quarantined and no export of it loaded | critical |
 | platform_failure | 平台故障 | the same with status `failed` (an error of ours) | critical |
 | volume | 数据量异常 | xuncha.monitor.volume | critical |
+| pull_failure | 拉取失败 | a pull of the county's HTTP system failed (audit.alerts `pull_failed`, last 7 days) and no pull since moved its watermark nor did an export of it load | critical |
 | rectification_overdue | 整改逾期 | mart.rectification.tasks_overdue on its newest day | warning |
 | clues_overdue | 线索超期 | mart.clue_disposal.open_beyond_rule on its newest day | warning |
-
-`pull_failure` (拉取失败) is a kind of the table for incidents opened by callers that saw a pull fail.
 """
 
 from __future__ import annotations
@@ -80,6 +79,7 @@ def current(url: str | None, registry, now: dt.datetime, max_age_nights: int = 1
             out += _stale(cur, c, lineage, night, max_age_nights)
             out += _deadlines(cur, c, lineage, now)
             out += _rejected(cur, c, lineage, night)
+            out += _pull(cur, c, lineage, now)
         out += _overdue(cur, {c.code: c for c in counties})
     out += volume.findings(url, registry, night)
     return sorted(out, key=lambda f: (f.county_code, f.kind))
@@ -141,6 +141,21 @@ def _rejected(cur, county, lineage: list[str], night: dt.date) -> list[Finding]:
                            {"nights": [str(r[1]) for r in rows], "batch_id": newest[2], "export_id": newest[3],
                             "business_date": str(newest[1]), "problems": problems, "error": newest[6]}))
     return out
+
+
+def _pull(cur, county, lineage: list[str], now: dt.datetime) -> list[Finding]:
+    """The newest failed pull of the last 7 days, unless a pull or a load succeeded after it."""
+    cur.execute("""SELECT a.raised_at, a.message FROM audit.alerts a
+                    WHERE a.kind = 'pull_failed' AND a.county_code = ANY(%s) AND a.raised_at > %s AND a.raised_at <= %s
+                      AND NOT EXISTS (SELECT FROM audit.watermarks w WHERE w.county_code = ANY(%s) AND w.updated_at > a.raised_at)
+                      AND NOT EXISTS (SELECT FROM audit.batches b WHERE b.county_code = ANY(%s) AND b.status = 'loaded'
+                                         AND b.finished_at > a.raised_at)
+                    ORDER BY a.raised_at DESC LIMIT 1""", (lineage, now - dt.timedelta(days=7), now, lineage, lineage))
+    row = cur.fetchone()
+    if row is None:
+        return []
+    return [Finding("pull_failure", county.code, county.name, f"pull failed at {row[0]:%Y-%m-%d %H:%M %Z}: {row[1]} (拉取失败)",
+                    {"failed_at": row[0].isoformat(), "error": row[1]})]
 
 
 def _problems(report_path: str | None, limit: int = 5) -> list[dict]:

@@ -47,9 +47,9 @@ def _rows(cur) -> list[dict]:
 def sync(url: str | None, found: list, now: dt.datetime, escalate_after: dt.timedelta,
          checked_kinds: set[str] | None = None) -> list[Event]:
     """Open, update, auto-resolve and escalate incidents for the findings `found` (xuncha.monitor.findings.Finding) at
-    `now`, in one transaction; returns the events in that order. `checked_kinds` (default: every kind the health run
-    finds, i.e. all but pull_failure) limits auto-resolution to what was actually checked."""
-    checked = checked_kinds if checked_kinds is not None else set(KINDS) - {"pull_failure"}
+    `now`, in one transaction; returns the events in that order. `checked_kinds` (default: every kind) limits
+    auto-resolution to what was actually checked."""
+    checked = checked_kinds if checked_kinds is not None else set(KINDS)
     events: list[Event] = []
     seen: set[tuple[str, str]] = set()
     with db.connect(url) as conn, conn.cursor() as cur:
