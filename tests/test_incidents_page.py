@@ -102,6 +102,9 @@ def test_a_viewer_reads_the_board_and_an_operator_acknowledges_and_resolves_offl
     refused = httpx.post(f"{base}/xuncha/incidents/{ids['410326']}/ack", data={"note": "x"},
                          cookies={"_token": tokens["viewer"]}, timeout=60)
     assert refused.status_code == 403
+    foreign = httpx.post(f"{base}/xuncha/incidents/{ids['410326']}/ack", data={"note": "x"}, timeout=60,
+                         cookies={"_token": tokens["operator"]}, headers={"Origin": "http://evil.example"})
+    assert foreign.status_code == 403, "a form from another site is refused even with an operator's cookie"
     assert page.outside == [] and page.errors == [], (page.outside, page.errors)
     page.close()
     # An operator: acknowledges one with a note, resolves the other with a reason

@@ -5,13 +5,14 @@
 - `POST /xuncha/incidents/{id}/ack` (form field `note`) and `POST /xuncha/incidents/{id}/resolve` (form field
   `reason`) — operators only: users Airflow's auth manager lets edit DAGs (`is_authorized_dag(method="PUT")`: the
   simple auth manager's user, op and admin roles; a viewer gets 403). The actor's name is the signed-in user's.
-  A resolve notifies like the health run does. Both answer with a redirect back to the page (303).
+  A resolve notifies like the health run does. Both answer with a redirect back to the page (303); a form posted
+  from another origin is refused (403).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -28,6 +29,11 @@ def _can_act(request: Request, user) -> bool:
 
 
 def _require_operator(request: Request, user) -> None:
+    """403 unless `user` is an operator and the form came from this site (the JWT cookie is SameSite=Lax already; a
+    foreign Origin is refused as well)."""
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        raise HTTPException(403, "a form from another site")
     if not _can_act(request, user):
         raise HTTPException(403, "acknowledging and resolving incidents needs a user who can edit DAGs (operator)")
 
