@@ -72,3 +72,16 @@ def test_notify_test_and_up_say_when_no_channel_is_configured(airflow_ready, rob
     configured = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                                 env=os.environ | robots.conn_env("xuncha_notify_chat", "ops"))
     assert "EXEC" in configured.stdout and "notifications are OFF" not in configured.stderr
+
+
+def test_a_channel_kept_in_airflows_metadata_database_is_found_outside_a_task(airflow_ready, robots):
+    url = f"http://127.0.0.1:{robots.server.server_port}/ops"
+    added = xuncha("airflow", "connections", "add", "xuncha_notify_chat", "--conn-type", "http", "--conn-host", url)
+    assert added.returncode == 0, added.stdout + added.stderr
+    try:
+        r = xuncha("notify", "test")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "ok operators chat xuncha_notify_chat" in " ".join(r.stdout.split())
+        assert len(robots.got["ops"]) == 1
+    finally:
+        xuncha("airflow", "connections", "delete", "xuncha_notify_chat")
