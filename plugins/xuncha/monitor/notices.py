@@ -15,7 +15,7 @@ audit.notifications.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from xuncha.monitor.findings import KINDS
