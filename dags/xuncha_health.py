@@ -1,11 +1,15 @@
 """
-### 巡察数据健康检查 — hourly health checks with notifications
+### 巡察数据健康检查 — hourly health checks, incidents and notifications
 
 Every hour: `freshness` recomputes mart.freshness (per county: newest loaded night and its age, exports and
-quarantines of the last 30 nights, open missed deadlines); `check` reads it and the marts for stale counties, late or
-missing exports (迟报/漏报), clues past the three-month feedback rule, overdue rectification tasks and a rising
-quarantine rate, records each new finding once a day in audit.alerts, and sends the new ones through Airflow's
-notifiers (SMTP connection `xuncha_notify_smtp`, chat robot connection `xuncha_notify_chat`: DingTalk / WeCom).
+quarantines of the last 30 nights, open missed deadlines); `check` finds what is wrong now — stale counties (judged
+with their predecessors' nights), missing and late exports (漏报/迟报), quarantined or failed nights, silent producers
+(heartbeat-only or far-below-median nights, 数据量异常), overdue rectification tasks and clues — and keeps one incident
+per county and kind in audit.incidents: opened once, updated while it persists, resolved when it clears, escalated
+after `escalate_after_hours` unacknowledged. Each event goes to operators (SMTP connection `xuncha_notify_smtp`, chat
+robot `xuncha_notify_chat`) and, in Chinese, to the county's own contacts (config/counties.yml). The run **fails**
+while a critical incident is open and unacknowledged; its log leads with the list. Acknowledge on the 事件 page or
+with `xuncha incidents ack ID`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ DEFAULT_ARGS = {"owner": "xuncha-data", "retries": 1, "on_failure_callback": not
 @dag(schedule="@hourly", start_date=nightly.start_date(), catchup=False, max_active_runs=1, tags=["xuncha", "health"],
      default_args=DEFAULT_ARGS, doc_md=__doc__,
      params={"max_age_nights": Param(1, type="integer", minimum=0, description="a county more nights behind is stale"),
-             "rising_floor": Param(0.05, type="number", description="quarantine rates below this never alert")})
+             "escalate_after_hours": Param(None, type=["null", "number"], minimum=0,
+                                           description="escalate an unacknowledged incident after this many hours "
+                                                       "(empty: XUNCHA_ESCALATE_AFTER_HOURS, default 4)")})
 def xuncha_health():
     @task
     def freshness() -> int:
@@ -35,16 +41,9 @@ def xuncha_health():
 
     @task
     def check(_rows: int) -> list[str]:
-        from xuncha.monitor import health
-        from xuncha.orchestration.env import warehouse_url_from_airflow
+        from xuncha.orchestration.health import run_check
 
-        ctx = get_current_context()
-        url = warehouse_url_from_airflow()
-        found = health.findings(url, ctx["params"]["max_age_nights"], ctx["params"]["rising_floor"])
-        new = health.record(url, found)
-        if new:
-            notify.send(f"[Xuncha] health: {len(new)} new finding(s) 巡察数据健康检查", health.summary(new), ctx)
-        return [f.line() for f in found]
+        return run_check(get_current_context()["params"])
 
     check(freshness())
 

@@ -18,4 +18,6 @@ class XunchaReportsPlugin(AirflowPlugin):
          "icon": f"{PREFIX}/icon.svg", "nav_top_level": True},
         {"name": "隔离报告 Quarantine", "href": f"{PREFIX}/quarantine", "url_route": "xuncha-quarantine",
          "destination": "nav", "category": "browse"},
+        {"name": "事件与县区状态 Incidents", "href": f"{PREFIX}/incidents", "url_route": "xuncha-incidents",
+         "destination": "nav", "category": "browse"},
     ]

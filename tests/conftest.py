@@ -79,7 +79,7 @@ def warehouse(settings) -> str:
 
 
 TABLES_TO_RESET = ("audit.batches, audit.batch_files, audit.validation_results, audit.watermarks, audit.deadline_misses, "
-                   "audit.alerts")
+                   "audit.alerts, audit.notifications, audit.incidents")
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from exports import slice_rows, write_export
 
 XUNCHA = str(Path(sys.executable).with_name("xuncha"))
 COMMANDS = [[], ["db"], ["db", "start"], ["db", "stop"], ["db", "status"], ["db", "url"], ["db", "migrate"], ["setup"],
-            ["up"], ["demo"], ["generate"], ["ingest"], ["metrics"], ["dictionary"], ["report"], ["report", "publish"], ["report", "editions"], ["counties"], ["spec"], ["spec", "suites"]]
+            ["up"], ["demo"], ["generate"], ["ingest"], ["metrics"], ["dictionary"], ["report"], ["report", "publish"], ["report", "editions"], ["counties"], ["spec"], ["spec", "suites"],
+            ["incidents"], ["incidents", "list"], ["incidents", "ack"], ["incidents", "resolve"], ["notify"], ["notify", "test"]]
 
 
 def run(*args, check=False):

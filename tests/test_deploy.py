@@ -16,7 +16,7 @@ from xuncha import registry, settings as settings_mod
 from xuncha.orchestration import env as airflow_env
 from xuncha.extract import deadlines
 from xuncha.orchestration import deployment
-from xuncha.monitor import health
+from xuncha.monitor import findings, health
 
 XUNCHA = str(Path(sys.executable).with_name("xuncha"))
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -131,8 +131,8 @@ def test_freshness_mart_says_per_county_how_old_its_newest_night_is(clean):
     assert float(f["410326"]["quarantine_rate_30"]) == pytest.approx(0.6667, abs=1e-4)
     assert f["410327"]["age_nights"] is None and f["410327"]["open_misses"] == 1
     assert not f["410381"]["active"], "偃师市 stopped exporting in 2021"
-    found = {(x.kind, x.county_code) for x in health.findings(clean)}
-    assert ("stale", "410326") in found and ("quarantine_rising", "410326") in found
-    assert ("deadline_missed", "410327") in found and ("stale", "410327") in found
+    found = {(x.kind, x.county_code) for x in findings.current(clean, registry.default(), dt.datetime.now(dt.timezone.utc))}
+    assert ("stale", "410326") in found and ("quarantine", "410326") in found
+    assert ("missing", "410327") in found and ("stale", "410327") in found
     assert not any(code == "410329" for _, code in found), "an up-to-date county raises nothing"
     assert not any(code == "410381" for _, code in found), "a code no longer in use is not stale"

@@ -35,6 +35,8 @@ class County:
     predecessors: tuple[str, ...] = ()
     schedule: str = "@daily"
     poll_seconds: int = 300
+    contacts: dict = field(default_factory=dict, hash=False)   # {email: [...], chat_conn_id: ...}; {} = none
+    volume: dict = field(default_factory=dict, hash=False)     # volume monitor thresholds (xuncha.monitor.volume)
 
     def exports_on(self, day: dt.date) -> bool:
         """Does this county export for business night `day` (its `schedule`, a cron expression over nights)?"""
@@ -98,7 +100,7 @@ class Registry:
 SCHEMA = Path(__file__).parent / "schemas" / "counties.schema.json"
 """JSON Schema of counties.yml: each entry's fields, types and formats. Rules across entries stay in `parse`."""
 _FIELD_ORDER = ("code", "name", "level", "timezone", "deadline", "delivery", "schedule", "poll_seconds", "active_from",
-                "active_to", "successor")
+                "active_to", "successor", "contacts", "volume")
 
 
 @cache
@@ -109,7 +111,9 @@ def _schema() -> dict:
 def _message(error) -> str:
     """One line for a schema error: the schema's own `x-message` (xuncha's wording), else jsonschema's."""
     if error.validator == "additionalProperties":
-        return f"unknown field(s) {sorted(set(error.instance) - set(error.schema.get('properties', {})))}"
+        inside = ".".join(map(str, error.path))   # e.g. `contacts` for a field unknown inside it
+        return (f"{inside + ': ' if inside else ''}unknown field(s) "
+                f"{sorted(set(error.instance) - set(error.schema.get('properties', {})))}")
     if error.validator == "required" and error.absolute_path == error.relative_path and not error.path:
         missing = [f for f in error.validator_value if f not in error.instance]
         return f"`{missing[0]}` is required"
@@ -196,7 +200,7 @@ def parse(raw: dict, source: str = "counties.yml") -> Registry:
             deadline=dt.time.fromisoformat(str(e["deadline"])), delivery=e["delivery"],
             active_from=e["active_from"], active_to=e["active_to"], successor=e.get("successor"),
             predecessors=tuple(preds[e["code"]]), schedule=e["schedule"],
-            poll_seconds=e["poll_seconds"],
+            poll_seconds=e["poll_seconds"], contacts=dict(e.get("contacts") or {}), volume=dict(e.get("volume") or {}),
         )
         for e in entries
     )

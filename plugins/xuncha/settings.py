@@ -63,6 +63,12 @@ class Settings:
     """XUNCHA_NOTIFY_SMTP_CONN_ID: Airflow connection of the e-mail notifier (unset = xuncha.orchestration.notifications's default)."""
     notify_chat_conn_id: str | None = None
     """XUNCHA_NOTIFY_CHAT_CONN_ID: Airflow connection of the chat-webhook notifier (unset = xuncha.orchestration.notifications's default)."""
+    ui_url: str = "http://localhost:8080"
+    """XUNCHA_UI_URL: the Airflow UI's address as people reach it; notifications link its pages (quarantine reports,
+    incidents) under it."""
+    escalate_after_hours: str = "4"
+    """XUNCHA_ESCALATE_AFTER_HOURS: hours an incident may stay open unacknowledged before it is escalated (text;
+    the health DAG's param `escalate_after_hours` overrides it)."""
     county_endpoints: dict[str, tuple[str | None, str | None]] = field(default_factory=dict, repr=False)
     """XUNCHA_COUNTY_<CODE>_URL / XUNCHA_COUNTY_<CODE>_TOKEN: a pulled county system's URL and token, by code
     (`xuncha setup` turns them into the county's Airflow connection)."""
@@ -116,6 +122,8 @@ def get_settings() -> Settings:
         go_live_date=os.environ.get("XUNCHA_GO_LIVE") or None,
         notify_smtp_conn_id=os.environ.get("XUNCHA_NOTIFY_SMTP_CONN_ID") or None,
         notify_chat_conn_id=os.environ.get("XUNCHA_NOTIFY_CHAT_CONN_ID") or None,
+        ui_url=(os.environ.get("XUNCHA_UI_URL") or "http://localhost:8080").rstrip("/"),
+        escalate_after_hours=os.environ.get("XUNCHA_ESCALATE_AFTER_HOURS") or "4",
         county_endpoints=_county_endpoints(),
         airflow_conn_env=frozenset(k[len("AIRFLOW_CONN_"):].lower() for k in os.environ if k.startswith("AIRFLOW_CONN_")),
         withdraw_hold_share=os.environ.get("XUNCHA_WITHDRAW_HOLD_SHARE", "0.5"),

@@ -27,8 +27,21 @@ def up(port: Annotated[int, typer.Option(help="Port of the Airflow UI and API (e
                   f"(kept in {env['AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE']})")
     console.print(f"AIRFLOW_HOME={get_settings().airflow_home}; the nightly DAG runs from go-live {go_live()} "
                   "(unpause it in the UI; earlier nights: xuncha backfill). Stop with Ctrl-C.", soft_wrap=True)
+    _notification_line(env)
     # Not exec: standalone ignores Ctrl-C (its components die, it sleeps on with zombies); the supervisor stops all.
     raise typer.Exit(stack.supervise([str(airflow_env.airflow_bin()), "standalone"], env))
+
+
+def _notification_line(env: dict[str, str]) -> None:
+    """Print a line when no notification channel is configured (connections looked up with Airflow's environment)."""
+    import os
+
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("AIRFLOW", "XUNCHA"))})
+    from xuncha.orchestration import notifications
+
+    line = notifications.off_line()
+    if line:
+        err.print(f"[bold yellow]{line}[/]", soft_wrap=True)
 
 
 @app.command()

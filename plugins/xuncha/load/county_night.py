@@ -89,10 +89,18 @@ class CountyNight:
 def fetch(county: County, settings: Settings, url: str) -> None:
     """Bring what the county has for us into its inbox (remote landing, HTTP pull; a local landing needs nothing).
 
-    The only place exports are fetched; the arrival check (xuncha.extract.deadlines.arrived) only asks."""
+    The only place exports are fetched; the arrival check (xuncha.extract.deadlines.arrived) only asks. A failed pull
+    (PullError, or the county refused our token) is alerted as `pull_failed` (the health run's pull_failure incident)
+    and raised."""
     from xuncha.extract import connectors
+    from xuncha.monitor import alerts
 
-    connectors.fetch(county, county.landing_dir(settings.landing), url)
+    try:
+        connectors.fetch(county, county.landing_dir(settings.landing), url)
+    except (connectors.PullError, PermissionError) as exc:   # the county system failed us: alert it, then fail the task
+        alerts.raise_alert(url, "pull_failed", county.code, f"pull failed: {exc}",
+                           detail={"error": str(exc)})
+        raise
 
 
 def members(registry: Registry, code: str, day: dt.date | None) -> list[County]:

@@ -1,6 +1,8 @@
 """Monitor: what an operator must hear about, found without Airflow.
 
-Owns the health checks of the hourly xuncha_health DAG (`health`: freshness, overdue tasks and clues, quarantines)
-and alerts recorded in audit.alerts (`alerts`). May import the root definitions, `warehouse/` and `metrics/`;
-sending goes through `orchestration.notifications`.
+Owns the health run of the hourly xuncha_health DAG (`health`), what is wrong now (`findings`, `volume`: the volume
+monitor), incidents in audit.incidents (`incidents`: open → acknowledged → resolved), who is told what (`notices`:
+operators, and a county's own contacts in Chinese), the status board page (`board`), and the pipeline's alerts in
+audit.alerts (`alerts`). May import the root definitions, `warehouse/` and `metrics/`; sending goes through a
+function the caller passes (`orchestration.notifications.deliver`).
 """

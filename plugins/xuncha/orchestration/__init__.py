@@ -7,7 +7,8 @@
 - `nightly`, `run_notes`: the nightly DAG's planning, naming and run notes.
 - `env`, `preload`, `cluster`, `deployment`, `dag_test_logs`: how Airflow is configured, preloaded, run as
   processes, deployed and demoed.
-- `ui`: the Airflow UI plugin's app (report, quarantine pages).
+- `ui`, `incidents_page`: the Airflow UI plugin's app (report, quarantine pages, incidents page).
+- `health`: the health DAG's check task (incidents notified through `notifications`).
 DAG files (dags/) and Airflow plugin files (plugins/*.py) import from here and from the stages; the stages never
 import Airflow themselves.
 """

@@ -8,13 +8,26 @@ from __future__ import annotations
 
 
 def connection(conn_id: str):
-    """The Airflow connection `conn_id` (airflow.sdk.Connection), or None when it is not defined or when called
-    outside Airflow."""
+    """The Airflow connection `conn_id` (airflow.sdk.Connection), or None when it is not defined or Airflow is absent.
+
+    Inside a task the Task SDK finds it wherever it is defined. Outside one (the CLI, the api-server's plugin pages)
+    the SDK sees only AIRFLOW_CONN_* variables, so a connection kept in Airflow's metadata database is read through
+    the core model and exported into this process's environment, where the providers' hooks (notifiers) find it too."""
     try:
         from airflow.sdk import Connection
 
         return Connection.get(conn_id)
-    except Exception:  # not defined, or not inside Airflow
+    except Exception:  # not defined, not inside Airflow, or outside a task
+        pass
+    try:
+        import os
+
+        from airflow.models.connection import Connection as Stored
+        from airflow.sdk import Connection
+
+        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = Stored.get_connection_from_secrets(conn_id).as_json()
+        return Connection.get(conn_id)
+    except Exception:  # not defined anywhere, or no metadata database
         return None
 
 

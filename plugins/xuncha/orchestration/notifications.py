@@ -9,6 +9,12 @@
 
 A connection that is not defined is skipped; a notifier that fails is logged, never fatal. `task_failed` is the
 `on_failure_callback` of every DAG: it names DAG, task, county, night and reason.
+
+Incidents (xuncha.monitor.notices) go through `deliver(audience, subject, text)`: operators through the two
+connections above; a county's contacts by e-mail through the same SMTP connection (their addresses as `to`) and
+through their own chat robot connection (`contacts.chat_conn_id`). `operator_channels` says what is configured
+(nothing: notifications are off, and `xuncha up`, the health run and the incidents page say so); `test_all` sends a
+test message through every channel and returns each one's outcome (`xuncha notify test`).
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ log = logging.getLogger("xuncha.orchestration.notifications")
 
 SMTP_CONN_ID = "xuncha_notify_smtp"
 CHAT_CONN_ID = "xuncha_notify_chat"
-
-
+OFF_HINT = ("define the Airflow connection xuncha_notify_smtp (with `to` in its extra) and/or xuncha_notify_chat "
+            "(a DingTalk/WeCom robot webhook), then run `xuncha notify test` (docs/operations.md, Incidents and "
+            "notifications)")
 
 
 def notifiers(subject: str, text: str) -> list:
@@ -93,6 +100,10 @@ def _county_of(context) -> str | None:
 
 def task_failed(context) -> None:
     """`on_failure_callback` of every Xuncha task: log and notify who failed, for which county and night, and why."""
+    from xuncha.orchestration.health import IncidentsOpen
+
+    if isinstance(context.get("exception"), IncidentsOpen):   # each incident was notified when it opened
+        return
     subject, text = failure_text(context)
     log.error("%s\n%s", subject, text)
     send(subject, text, context)
@@ -102,3 +113,92 @@ def _escape(text: str) -> str:
     import html
 
     return html.escape(text)
+
+
+def _smtp_id() -> str:
+    return get_settings().notify_smtp_conn_id or SMTP_CONN_ID
+
+
+def _chat_id() -> str:
+    return get_settings().notify_chat_conn_id or CHAT_CONN_ID
+
+
+def _smtp_to(smtp) -> list[str]:
+    to = (smtp.extra_dejson or {}).get("to") or []
+    return [a.strip() for a in to.split(",") if a.strip()] if isinstance(to, str) else list(to)
+
+
+def operator_channels() -> list[tuple[str, str]]:
+    """[(channel, target)] configured for operators: ('email', the SMTP connection's `to`) when that connection exists
+    with recipients, ('chat', the chat connection id) when it exists. Empty: notifications are off."""
+    out = []
+    smtp = connection(_smtp_id())
+    if smtp is not None and _smtp_to(smtp):
+        out.append(("email", ", ".join(_smtp_to(smtp))))
+    if connection(_chat_id()) is not None:
+        out.append(("chat", _chat_id()))
+    return out
+
+
+def deliver(audience, subject: str, text: str) -> list[tuple[str, str, str | None]]:
+    """Send one message to `audience` (xuncha.monitor.notices.Audience) through each of its channels with Airflow's
+    notifiers; [(channel, target, error or None)], one per channel tried. Never raises: a failure is its error text.
+    A county contact whose chat connection is not defined is an error; operators' missing connections are skipped."""
+    from airflow.providers.http.notifications.http import HttpNotifier
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    out: list[tuple[str, str, str | None]] = []
+    smtp = connection(_smtp_id())
+    to = _smtp_to(smtp) if smtp is not None and audience.email is None else list(audience.email or ())
+    if to:
+        target = ", ".join(to)
+        if smtp is None:
+            out.append(("email", target, f"no SMTP connection {_smtp_id()} to send through"))
+        else:
+            body = f"<pre style='font-family:sans-serif;white-space:pre-wrap'>{_escape(text)}</pre>"
+            out.append(("email", target, _attempt(SmtpNotifier(to=to, subject=subject, html_content=body,
+                                                                smtp_conn_id=_smtp_id(), from_email=smtp.login or None))))
+    chat_id = audience.chat_conn_id or (_chat_id() if audience.key == "operators" else None)
+    if chat_id:
+        if connection(chat_id) is None:
+            if audience.key != "operators":
+                out.append(("chat", chat_id, f"connection {chat_id} is not defined"))
+        else:
+            out.append(("chat", chat_id, _attempt(HttpNotifier(
+                http_conn_id=chat_id, endpoint=None, method="POST", headers={"Content-Type": "application/json"},
+                json={"msgtype": "text", "text": {"content": text if audience.zh else f"{subject}\n{text}"}}))))
+    return out
+
+
+def _attempt(notifier) -> str | None:
+    try:
+        notifier.notify({})
+        return None
+    except Exception as exc:  # a channel down is reported by name, never fatal
+        log.error("notification through %s failed: %s", type(notifier).__name__, exc)
+        return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def test_all(registry) -> list[dict]:
+    """Send a test message through every configured channel: the operators' and each county contact's. Returns
+    [{audience, channel, target, ok, error}], one per channel tried (empty when nothing is configured)."""
+    from xuncha.monitor import notices
+
+    out = []
+    for aud in [notices.OPERATORS] + [notices.Audience(c.code, c.label, tuple(c.contacts.get("email") or ()),
+                                                        c.contacts.get("chat_conn_id"), zh=True)
+                                       for c in registry.counties if c.contacts]:
+        subject = ("【巡察数据平台】测试消息" if aud.zh else "[Xuncha] test message 测试消息") + f" — {aud.name}"
+        text = ("这是一条测试消息：本渠道可以收到巡察数据平台关于本县的通知。" if aud.zh
+                else "This is a test message: this channel receives Xuncha's incident notifications.")
+        for channel, target, error in deliver(aud, subject, text):
+            out.append({"audience": aud.key, "channel": channel, "target": target, "ok": error is None, "error": error})
+    return out
+
+
+def off_line() -> str | None:
+    """One line saying notifications are off when no operator channel is configured (None when one is): what
+    `xuncha up`, the health run and the incidents page show."""
+    if operator_channels():
+        return None
+    return f"notifications are OFF (通知未配置): no channel is configured — {OFF_HINT}"

@@ -12,6 +12,7 @@ Routes (all HTML, every one for signed-in Airflow users only — the api-server'
 - `GET /xuncha/editions` — the published editions (发布版本), newest first, each checksum verified.
 - `GET /xuncha/data-docs/{path}` — the Data Docs site (made offline at build time, xuncha.reports.datadocs).
 - `GET /xuncha/icon.svg` — the navigation icon.
+- `GET /xuncha/incidents` and its acknowledge/resolve forms — xuncha.orchestration.incidents_page.
 
 Every page is self-contained and forbids any fetch (Content-Security-Policy), inside the UI's iframe or alone.
 """
@@ -41,6 +42,15 @@ def _auth():
 
 
 app = FastAPI(title="Xuncha reports 巡察报告", dependencies=_auth(), docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def _include_incidents() -> None:
+    from xuncha.orchestration.incidents_page import router
+
+    app.include_router(router)
+
+
+_include_incidents()
 
 
 def _url() -> str:

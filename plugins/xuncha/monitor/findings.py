@@ -1,0 +1,192 @@
+"""What is wrong right now, per county system and kind: the conditions behind incidents (xuncha.monitor.incidents).
+
+`current(url, registry, now)` returns one `Finding` per county and kind, judged at `now` (a test passes simulated
+times; the health run passes the clock). The expected night is the day before `now` in Asia/Shanghai. A county is
+judged with the rows of its whole lineage (registry.lineage: 偃师区 410307 with 偃师市 410381's loaded nights), and
+only while it is active on the expected night.
+
+| kind | 中文 | found when | severity |
+|---|---|---|---|
+| stale | 数据不新鲜 | the newest loaded night of the lineage is more than `max_age_nights` behind the expected night | critical |
+| missing | 漏报 | a night past its deadline with no export yet (audit.deadline_misses without arrived_at) | critical |
+| late | 迟报 | an export arrived after its deadline within the last 24 hours | warning |
+| quarantine | 隔离 | a night of the last 30 whose newest export was quarantined and no export of it loaded | critical |
+| platform_failure | 平台故障 | the same with status `failed` (an error of ours) | critical |
+| volume | 数据量异常 | xuncha.monitor.volume | critical |
+| pull_failure | 拉取失败 | a pull of the county's HTTP system failed (audit.alerts `pull_failed`, last 7 days) and no pull since moved its watermark nor did an export of it load | critical |
+| rectification_overdue | 整改逾期 | mart.rectification.tasks_overdue on its newest day | warning |
+| clues_overdue | 线索超期 | mart.clue_disposal.open_beyond_rule on its newest day | warning |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from xuncha.warehouse import db
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+QUARANTINE_WINDOW_NIGHTS = 30
+KINDS = {   # kind: (severity, 中文)
+    "quarantine": ("critical", "隔离"), "missing": ("critical", "漏报"), "late": ("warning", "迟报"),
+    "stale": ("critical", "数据不新鲜"), "volume": ("critical", "数据量异常"), "pull_failure": ("critical", "拉取失败"),
+    "platform_failure": ("critical", "平台故障"), "rectification_overdue": ("warning", "整改逾期"),
+    "clues_overdue": ("warning", "线索超期未反馈"),
+}
+"""Every incident kind with its severity (critical incidents fail the health run while unacknowledged) and its
+Chinese name; the same list as the CHECK of audit.incidents.kind (sql/migrations/0140_incidents.sql)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem of one county system found now; becomes (or updates) the open incident of (county_code, kind).
+    `message`: one line, English with the Chinese term; `detail`: JSON-ready facts (nights, batch ids, problems)."""
+    kind: str
+    county_code: str
+    county_name: str
+    message: str
+    detail: dict = field(default_factory=dict, hash=False)
+
+    @property
+    def severity(self) -> str:
+        """`critical` or `warning` (KINDS)."""
+        return KINDS[self.kind][0]
+
+    def line(self) -> str:
+        """`<county name> <code>: <message>`."""
+        return f"{self.county_name} {self.county_code}: {self.message}"
+
+
+def expected_night(now: dt.datetime) -> dt.date:
+    """The newest finished business night at `now` (aware): yesterday in Asia/Shanghai."""
+    return now.astimezone(LOCAL).date() - dt.timedelta(days=1)
+
+
+def current(url: str | None, registry, now: dt.datetime, max_age_nights: int = 1) -> list[Finding]:
+    """Every finding at `now` (module doc), sorted by county and kind. Reads audit.batches, audit.deadline_misses and
+    the marts; writes nothing."""
+    from xuncha.monitor import volume
+
+    night = expected_night(now)
+    counties = [c for c in registry.counties if c.active_on(night)]
+    with db.connect(url) as conn, conn.cursor() as cur:
+        out = []
+        for c in counties:
+            lineage = list(registry.lineage(c.code))
+            out += _stale(cur, c, lineage, night, max_age_nights)
+            out += _deadlines(cur, c, lineage, now)
+            out += _rejected(cur, c, lineage, night)
+            out += _pull(cur, c, lineage, now)
+        out += _overdue(cur, {c.code: c for c in counties})
+    out += volume.findings(url, registry, night)
+    return sorted(out, key=lambda f: (f.county_code, f.kind))
+
+
+def _stale(cur, county, lineage: list[str], night: dt.date, max_age: int) -> list[Finding]:
+    cur.execute("""SELECT max(business_date) FROM audit.batches
+                    WHERE county_code = ANY(%s) AND status = 'loaded' AND business_date <= %s""", (lineage, night))
+    last = cur.fetchone()[0]
+    if last is not None and (night - last).days <= max_age:
+        return []
+    age = None if last is None else (night - last).days
+    said = f"{age} night(s) behind {night}" if last is not None else f"nothing loaded up to {night}"
+    return [Finding("stale", county.code, county.name, f"newest loaded night {last or 'never'}, {said} (数据不新鲜)",
+                    {"last_loaded_night": str(last) if last else None, "age_nights": age, "expected_night": str(night)})]
+
+
+def _deadlines(cur, county, lineage: list[str], now: dt.datetime) -> list[Finding]:
+    out = []
+    cur.execute("""SELECT business_date FROM audit.deadline_misses
+                    WHERE county_code = ANY(%s) AND arrived_at IS NULL AND deadline_at <= %s ORDER BY 1""", (lineage, now))
+    open_ = [r[0] for r in cur.fetchall()]
+    if open_:
+        out.append(Finding("missing", county.code, county.name,
+                           f"{len(open_)} night(s) past the deadline with no export, oldest {open_[0]} (漏报)",
+                           {"nights": [str(d) for d in open_]}))
+    cur.execute("""SELECT business_date, arrived_at FROM audit.deadline_misses
+                    WHERE county_code = ANY(%s) AND arrived_at > %s AND arrived_at <= %s ORDER BY 1""",
+                (lineage, now - dt.timedelta(hours=24), now))
+    late = cur.fetchall()
+    if late:
+        out.append(Finding("late", county.code, county.name,
+                           f"{len(late)} night(s) arrived after the deadline in the last 24 hours, newest {late[-1][0]} (迟报)",
+                           {"nights": [str(d) for d, _ in late]}))
+    return out
+
+
+def _rejected(cur, county, lineage: list[str], night: dt.date) -> list[Finding]:
+    """Nights of the last 30 whose newest export was quarantined (or failed) and none of whose exports loaded."""
+    cur.execute("""SELECT DISTINCT ON (b.business_date) b.status, b.business_date, b.batch_id, b.export_id, b.county_code,
+                          b.report_path, b.error
+                     FROM audit.batches b
+                    WHERE b.county_code = ANY(%s) AND b.business_date > %s AND b.business_date <= %s
+                      AND b.status IN ('loaded', 'quarantined', 'failed')
+                      AND NOT EXISTS (SELECT FROM audit.batches l WHERE l.county_code = ANY(%s) AND l.status = 'loaded'
+                                         AND l.business_date = b.business_date)
+                    ORDER BY b.business_date, b.batch_id DESC""",
+                (lineage, night - dt.timedelta(days=QUARANTINE_WINDOW_NIGHTS), night, lineage))
+    out, found = [], cur.fetchall()
+    for status, kind, zh in (("quarantined", "quarantine", "隔离"), ("failed", "platform_failure", "平台处理失败")):
+        rows = [r for r in found if r[0] == status]
+        if not rows:
+            continue
+        newest = rows[-1]
+        problems = _problems(newest[5])
+        first = f": {problems[0]['rule']} {problems[0].get('message', '')}" if problems else ""
+        out.append(Finding(kind, county.code, county.name,
+                           f"{len(rows)} night(s) {status}, newest {newest[1]} export {newest[3]} (batch {newest[2]}){first} ({zh})",
+                           {"nights": [str(r[1]) for r in rows], "batch_id": newest[2], "export_id": newest[3],
+                            "business_date": str(newest[1]), "problems": problems, "error": newest[6]}))
+    return out
+
+
+def _pull(cur, county, lineage: list[str], now: dt.datetime) -> list[Finding]:
+    """The newest failed pull of the last 7 days, unless a pull or a load succeeded after it."""
+    cur.execute("""SELECT a.raised_at, a.message FROM audit.alerts a
+                    WHERE a.kind = 'pull_failed' AND a.county_code = ANY(%s) AND a.raised_at > %s AND a.raised_at <= %s
+                      AND NOT EXISTS (SELECT FROM audit.watermarks w WHERE w.county_code = ANY(%s) AND w.updated_at > a.raised_at)
+                      AND NOT EXISTS (SELECT FROM audit.batches b WHERE b.county_code = ANY(%s) AND b.status = 'loaded'
+                                         AND b.finished_at > a.raised_at)
+                    ORDER BY a.raised_at DESC LIMIT 1""", (lineage, now - dt.timedelta(days=7), now, lineage, lineage))
+    row = cur.fetchone()
+    if row is None:
+        return []
+    return [Finding("pull_failure", county.code, county.name, f"pull failed at {row[0]:%Y-%m-%d %H:%M %Z}: {row[1]} (拉取失败)",
+                    {"failed_at": row[0].isoformat(), "error": row[1]})]
+
+
+def _problems(report_path: str | None, limit: int = 5) -> list[dict]:
+    """The first `limit` problems of a quarantine report (`_report.json` beside `report_path`): rule, rule_zh, message,
+    file, row, column, value. [] when the report is gone."""
+    if not report_path:
+        return []
+    try:
+        data = json.loads(Path(report_path).with_name("_report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    keep = ("rule", "rule_zh", "message", "file", "row", "column", "value")
+    return [{k: p.get(k) for k in keep} for p in data.get("problems", [])[:limit]]
+
+
+def _overdue(cur, active: dict) -> list[Finding]:
+    """Overdue rectification tasks and clues past the feedback rule, from the newest day of each mart."""
+    out = []
+    cur.execute("""SELECT DISTINCT ON (county_code) county_code, open_beyond_rule, feedback_months, as_of
+                     FROM mart.clue_disposal ORDER BY county_code, as_of DESC""")
+    for code, beyond, months, as_of in cur.fetchall():
+        if beyond and code in active:
+            out.append(Finding("clues_overdue", code, active[code].name,
+                               f"{beyond} open clue(s) past the {months}-month feedback rule as of {as_of} (线索超期未反馈)",
+                               {"count": int(beyond), "as_of": str(as_of)}))
+    cur.execute("""SELECT DISTINCT ON (county_code) county_code, overdue, as_of
+                     FROM (SELECT as_of, county_code, sum(tasks_overdue) AS overdue FROM mart.rectification GROUP BY 1, 2) r
+                    ORDER BY county_code, as_of DESC""")
+    for code, overdue, as_of in cur.fetchall():
+        if overdue and code in active:
+            out.append(Finding("rectification_overdue", code, active[code].name,
+                               f"{overdue} rectification task(s) overdue as of {as_of} (整改逾期)",
+                               {"count": int(overdue), "as_of": str(as_of)}))
+    return out

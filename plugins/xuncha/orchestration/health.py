@@ -1,0 +1,40 @@
+"""The health DAG's `check` task (dags/xuncha_health.py): the library's health run with Airflow's notifiers.
+
+Logs the run's report first (the blocking incidents lead it), then fails the task with AirflowFailException (no
+retry: retrying changes nothing until someone acknowledges) while a critical incident is open and unacknowledged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from airflow.exceptions import AirflowFailException
+
+log = logging.getLogger("xuncha.orchestration.health")
+
+
+class IncidentsOpen(AirflowFailException):
+    """The health run failed because critical incidents are open and unacknowledged (already notified one by one:
+    the failure callback does not notify it again)."""
+
+
+def run_check(params: dict) -> list[str]:
+    """One health run (xuncha.monitor.health.check) with `params` max_age_nights and escalate_after_hours (None: the
+    setting); returns the findings' lines (the task's XCom). Raises IncidentsOpen while the run is failed."""
+    from xuncha import registry
+    from xuncha.monitor import health
+    from xuncha.orchestration import notifications
+    from xuncha.orchestration.env import warehouse_url_from_airflow
+
+    hours = params.get("escalate_after_hours")
+    run = health.check(warehouse_url_from_airflow(), registry.default(), notifications.deliver,
+                       max_age_nights=params.get("max_age_nights", 1),
+                       escalate_after=None if hours is None else dt.timedelta(hours=float(hours)),
+                       channels=len(notifications.operator_channels()))
+    report = run.report()
+    (log.error if run.failed else log.info)("%s", report)
+    if run.failed:
+        raise IncidentsOpen(report.splitlines()[0] + " " + "; ".join(
+            f"#{i['incident_id']} {i['kind']} {i['county_code']}" for i in run.blocking))
+    return [f.line() for f in run.found]

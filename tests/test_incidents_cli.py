@@ -1,0 +1,87 @@
+"""`xuncha incidents list|ack|resolve`, `xuncha notify test` and the line `xuncha up` prints when notifications are off —
+real commands in subprocesses, against the suite's warehouse and real loopback receivers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from notify_kit import OPS_MAIL, SONGXIAN_MAIL, channels, robots, small_registry, smtp_server, RUYANG  # noqa: F401
+
+from xuncha.monitor import health
+
+XUNCHA = str(Path(sys.executable).with_name("xuncha"))
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def xuncha(*args, env=None):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_XUNCHA_NOTIFY")}
+    return subprocess.run([XUNCHA, *args], capture_output=True, text=True, env=base | (env or {}), timeout=300)
+
+
+def test_incidents_can_be_listed_acknowledged_and_resolved_from_the_cli(clean):
+    now = dt.datetime(2024, 5, 10, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
+    [ev] = health.check(clean, small_registry(RUYANG), lambda *a: [], now=now).events
+    iid = str(ev.incident["incident_id"])
+    listed = xuncha("incidents", "list")
+    assert listed.returncode == 0 and "410326" in listed.stdout and "stale" in listed.stdout and "open" in listed.stdout
+    acked = xuncha("incidents", "ack", iid, "--by", "王运维", "--note", "在查")
+    assert acked.returncode == 0 and f"incident #{iid} acknowledged by 王运维" in acked.stdout
+    again = xuncha("incidents", "ack", iid)
+    assert again.returncode == 1 and "is not open" in again.stderr
+    done = xuncha("incidents", "resolve", iid, "--by", "王运维", "--reason", "县里已补发")
+    assert done.returncode == 0 and f"incident #{iid} resolved" in done.stdout, done.stderr
+    assert "no incidents open" in xuncha("incidents", "list").stdout
+    assert "resolved by 王运维" in xuncha("incidents", "list", "--all").stdout
+
+
+def test_notify_test_sends_through_every_channel_and_says_which_failed(airflow_ready, channels, tmp_path):
+    box, robots, env = channels
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    yml = (config / "counties.yml").read_text(encoding="utf-8")
+    yml = yml.replace('name: 嵩县, level: county,', 'name: 嵩县, level: county, contacts: {email: ["%s"], '
+                      'chat_conn_id: xuncha_chat_410325},' % SONGXIAN_MAIL)
+    yml = yml.replace('name: 栾川县, level: county}', 'name: 栾川县, level: county, contacts: {chat_conn_id: xuncha_chat_nowhere}}')
+    (config / "counties.yml").write_text(yml, encoding="utf-8")
+    r = xuncha("notify", "test", env=env | {"XUNCHA_CONFIG": str(config)})
+    assert r.returncode == 1, r.stdout + r.stderr
+    lines = [" ".join(line.split()) for line in r.stdout.splitlines()]
+    assert f"ok operators email {OPS_MAIL}" in lines and "ok operators chat xuncha_notify_chat" in lines
+    assert f"ok 410325 email {SONGXIAN_MAIL}" in lines and "ok 410325 chat xuncha_chat_410325" in lines
+    assert "FAILED 410324 chat xuncha_chat_nowhere: connection xuncha_chat_nowhere is not defined" in lines
+    assert len(box.to(OPS_MAIL)) == 1 and "测试消息" in box.to(SONGXIAN_MAIL)[0][0]
+    assert len(robots.got["ops"]) == 1 and "测试消息" in robots.got["songxian"][0]
+
+
+def test_notify_test_and_up_say_when_no_channel_is_configured(airflow_ready, robots):
+    r = xuncha("notify", "test")
+    assert r.returncode == 1 and "no notification channel is configured" in r.stderr
+    # `xuncha up` without starting Airflow: set-up and the supervised stack replaced, the rest of the command as it runs
+    code = ("import xuncha.cli as c, xuncha.orchestration.stack as st; c.setup = lambda **k: None; "
+            "st.supervise = lambda argv, env: print('EXEC', argv[1:]) or 0; c.app(['up', '--port', '8391'])")
+    up = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                        env={k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_XUNCHA_NOTIFY")})
+    assert "EXEC ['standalone']" in up.stdout, up.stdout + up.stderr
+    assert "notifications are OFF (通知未配置)" in " ".join(up.stderr.split()), up.stderr
+    configured = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                                env=os.environ | robots.conn_env("xuncha_notify_chat", "ops"))
+    assert "EXEC" in configured.stdout and "notifications are OFF" not in configured.stderr
+
+
+def test_a_channel_kept_in_airflows_metadata_database_is_found_outside_a_task(airflow_ready, robots):
+    url = f"http://127.0.0.1:{robots.server.server_port}/ops"
+    added = xuncha("airflow", "connections", "add", "xuncha_notify_chat", "--conn-type", "http", "--conn-host", url)
+    assert added.returncode == 0, added.stdout + added.stderr
+    try:
+        r = xuncha("notify", "test")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "ok operators chat xuncha_notify_chat" in " ".join(r.stdout.split())
+        assert len(robots.got["ops"]) == 1
+    finally:
+        xuncha("airflow", "connections", "delete", "xuncha_notify_chat")
