@@ -11,6 +11,9 @@ A refresh replaces the rows of the given days for the given reporting units, and
   city inspection of a county's organisation (its coverage and satisfaction rows read both sides).
 - the days are `dates`/`as_of` when given; otherwise the business dates of the batches loaded since the
   marts last took those counties in (`mart.refresh_watermark`), or the latest loaded night if none is new.
+  Those batches may also change days already computed (a late or corrected night, a withdrawal: issue 28): every
+  day mart.refresh_log holds from the first day their rows take effect is recomputed too, for the units reading
+  the codes they wrote, in the same run (xuncha.metrics.reach; one extra pass per set of days).
 - `full=True` recomputes every unit for every day the series holds.
 
 Parameters come from config/metrics.yml (xuncha.metrics.config). Readers see the old or the new figures,
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from xuncha.warehouse import db
+from xuncha.metrics import reach as changes
 from xuncha.metrics.dictionary import Column, Mart
 from xuncha.settings import SQL_DIR
 
@@ -70,30 +74,32 @@ def refresh_on(cur, codes: list[str] | None = None, dates: Iterable[dt.date] | N
     # take ~5 s this way and many minutes otherwise.
     cur.execute("SET LOCAL enable_nestloop = off")
     sync_crosswalk(cur, registry.default())
-    units = _units(cur, codes)
-    days, marks = _days(cur, codes, dates, as_of, full)
-    params = cfg.params() | {"counties": codes, "units": units, "sources": _sources(cur, units)}
-    done = []
-    for path in mart_files():
-        sql = path.read_text(encoding="utf-8")
-        if "%(dates)s" in sql:
-            for i in range(0, len(days), DAYS_PER_STATEMENT):
-                cur.execute(sql, params | {"dates": days[i:i + DAYS_PER_STATEMENT]})
-        else:                               # not a dated series (findings_by_category): once
-            cur.execute(sql, params)
-        done.append(path.stem)
-    cur.execute("""INSERT INTO mart.refresh_log (as_of, county_code)
-                   SELECT d, u FROM unnest(%(dates)s::date[]) d,
-                          unnest(coalesce(%(units)s::text[], ARRAY(SELECT DISTINCT report_code FROM mart.county_crosswalk))) u
-                   ON CONFLICT (as_of, county_code) DO UPDATE SET refreshed_at = now()""",
-                {"dates": days, "units": units})
+    days, marks, pending = _days(cur, codes, dates, as_of, full)
+    passes = [(codes, _units(cur, codes), days)]
+    if pending and not full:                # late, corrected, withdrawing nights: the computed days they reach
+        reach = changes.changed_from(cur, pending, cfg.params()["term_nos"])
+        passes += [(c, _units(cur, c), d) for c, d in changes.late_passes(cur, reach, days)]
+    files = [(path.stem, path.read_text(encoding="utf-8")) for path in mart_files()]
+    for n, (p_codes, units, p_days) in enumerate(passes):
+        params = cfg.params() | {"counties": p_codes, "units": units, "sources": _sources(cur, units)}
+        for _, sql in files:
+            if "%(dates)s" in sql:
+                for i in range(0, len(p_days), DAYS_PER_STATEMENT):
+                    cur.execute(sql, params | {"dates": p_days[i:i + DAYS_PER_STATEMENT]})
+            elif n == 0:                    # not a dated series (findings_by_category, freshness): once
+                cur.execute(sql, params)
+        cur.execute("""INSERT INTO mart.refresh_log (as_of, county_code)
+                       SELECT d, u FROM unnest(%(dates)s::date[]) d,
+                              unnest(coalesce(%(units)s::text[], ARRAY(SELECT DISTINCT report_code FROM mart.county_crosswalk))) u
+                       ON CONFLICT (as_of, county_code) DO UPDATE SET refreshed_at = now()""",
+                    {"dates": p_days, "units": units})
     if marks:
         cur.execute("""INSERT INTO mart.refresh_watermark (county_code, last_batch_id)
                        SELECT * FROM unnest(%s::text[], %s::bigint[])
                        ON CONFLICT (county_code) DO UPDATE
                           SET last_batch_id = greatest(mart.refresh_watermark.last_batch_id, EXCLUDED.last_batch_id),
                               updated_at = now()""", (list(marks), list(marks.values())))
-    return done
+    return [stem for stem, _ in files]
 
 
 def pending_counties(url: str | None = None) -> list[str]:
@@ -109,17 +115,22 @@ def pending_counties(url: str | None = None) -> list[str]:
         return [r[0] for r in cur.fetchall()]
 
 
-def ensure(url: str | None = None, as_of: dt.date | None = None) -> list[str]:
-    """Compute the day `as_of` for every reporting unit the series does not hold yet for it (a no-op if none)."""
+def ensure(url: str | None = None, as_of: dt.date | None = None, config=None) -> list[str]:
+    """Compute the day `as_of` for every reporting unit the series does not hold yet for it, and again for the
+    units whose logged rows of that day a load after them changes that the marts have not taken in yet (a late or
+    corrected night: reach.stale_codes); a no-op if none. Returns the marts computed (as refresh)."""
     from xuncha import registry
+    from xuncha.metrics import config as metrics_config
 
+    cfg = config or metrics_config.load()
     with db.connect(url) as conn, conn.cursor() as cur:
         sync_crosswalk(cur, registry.default())
         cur.execute("""SELECT DISTINCT report_code FROM mart.county_crosswalk
                         WHERE report_code NOT IN (SELECT county_code FROM mart.refresh_log WHERE as_of = %s)
                         ORDER BY 1""", (as_of,))
-        missing = [r[0] for r in cur.fetchall()]
-    return refresh(url, counties=missing, dates=[as_of]) if missing else []
+        todo = {r[0] for r in cur.fetchall()}
+        todo |= set(changes.stale_codes(cur, as_of, cfg.params()["term_nos"], lambda c: _units(cur, c)))
+    return refresh(url, counties=sorted(todo), dates=[as_of], config=cfg) if todo else []
 
 
 def sync_crosswalk(cur, reg) -> None:
@@ -180,10 +191,12 @@ def _sources(cur, units: list[str] | None) -> list[str] | None:
     return sorted(set(cur.fetchone()[0]))
 
 
-def _days(cur, codes, dates, as_of, full) -> tuple[list[dt.date], dict[str, int]]:
-    """The days to compute and, when they come from the loaded batches, the watermarks to advance."""
+def _days(cur, codes, dates, as_of, full) -> tuple[list[dt.date], dict[str, int], list[int]]:
+    """The days to compute and, when they come from the loaded batches, the watermarks to advance and the pending
+    batch ids (loaded above the watermark, at least one row changed: reach.pending_batches)."""
     days = set(dates or ()) | ({as_of} if as_of else set())
     marks: dict[str, int] = {}
+    pending: list[int] = []
     if not days:
         cur.execute("""
             SELECT b.county_code, max(b.batch_id),
@@ -196,15 +209,16 @@ def _days(cur, codes, dates, as_of, full) -> tuple[list[dt.date], dict[str, int]
               LEFT JOIN mart.refresh_watermark w ON w.county_code = b.county_code
              WHERE b.status = 'loaded' AND (%(codes)s::text[] IS NULL OR b.county_code = ANY(%(codes)s::text[]))
              GROUP BY b.county_code""", {"codes": codes})
-        for code, last, pending in cur.fetchall():
+        for code, last, nights in cur.fetchall():
             marks[code] = last
-            days.update(pending or ())
+            days.update(nights or ())
+        pending = changes.pending_batches(cur, codes)
         if not days:
             days.add(latest_business_date(cur=cur, codes=codes) or today())
     if full:
         cur.execute("SELECT DISTINCT as_of FROM mart.refresh_log")
         days.update(r[0] for r in cur.fetchall())
-    return sorted(days), marks
+    return sorted(days), marks, pending
 
 
 def today() -> dt.date:
