@@ -23,17 +23,19 @@ from collections import defaultdict
 from collections.abc import Callable
 
 
-def pending_batches(cur, codes: list[str] | None = None) -> list[int]:
+def pending_batches(cur, codes: list[str] | None = None, loaded_since: dt.datetime | None = None) -> list[int]:
     """Batch ids loaded for county systems `codes` (None = all) above their mart.refresh_watermark, that changed
-    at least one row (a re-sent export, a no-op, changes nothing); sorted."""
+    at least one row (a re-sent export, a no-op, changes nothing), and loaded at or after `loaded_since` if given
+    (audit.batches.finished_at); sorted."""
     cur.execute("""
         SELECT b.batch_id FROM audit.batches b
           LEFT JOIN mart.refresh_watermark w ON w.county_code = b.county_code
          WHERE b.status = 'loaded' AND b.batch_id > coalesce(w.last_batch_id, 0)
            AND (%(codes)s::text[] IS NULL OR b.county_code = ANY(%(codes)s::text[]))
+           AND (%(since)s::timestamptz IS NULL OR b.finished_at >= %(since)s::timestamptz)
            AND EXISTS (SELECT 1 FROM audit.batch_files f WHERE f.batch_id = b.batch_id
                           AND coalesce(f.inserted_rows, 0) + coalesce(f.updated_rows, 0) + coalesce(f.withdrawn_rows, 0) > 0)
-         ORDER BY 1""", {"codes": codes})
+         ORDER BY 1""", {"codes": codes, "since": loaded_since})
     return [r[0] for r in cur.fetchall()]
 
 
@@ -71,7 +73,10 @@ def stale_codes(cur, as_of: dt.date, term_nos: list[int], units_of: Callable[[li
     code (`units_of`, marts._units). Sorted. A pair computed after the load saw it: not stale. (finished_at is
     taken in the load's transaction just before its commit, so a refresh starting in that instant may be judged
     fresh without having seen the load; the refresh that takes the batch in recomputes the day all the same.)"""
-    batches = pending_batches(cur)
+    cur.execute("SELECT min(refreshed_at) FROM mart.refresh_log WHERE as_of = %s", (as_of,))
+    oldest = cur.fetchone()[0]
+    # a batch loaded before every logged pair of the day was computed is in all of them: only later ones can matter
+    batches = pending_batches(cur, loaded_since=oldest) if oldest else []
     if not batches:
         return []
     cur.execute("""SELECT c.county_code, max(b.finished_at)
