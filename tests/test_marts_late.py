@@ -21,22 +21,24 @@ from metrics_fixtures import finding, insp, org, round_, world  # noqa: F401
 
 from xuncha import registry
 from xuncha.load import pipeline
+from xuncha.metrics import dictionary as metric_dictionary
 from xuncha.metrics import marts as metrics
 from xuncha.spec import ENTITY_ORDER
 
-DATED = ("coverage", "rounds_per_year", "rectification", "rectification_overdue", "satisfaction_by_org",
-         "satisfaction", "clue_disposal", "clue_ageing", "outcomes", "term_headline")
-OTHER = ("findings_by_category", "freshness")
+MARTS = metric_dictionary.marts()
+DATED = tuple(name for name, m in MARTS.items() if m.dated)
+OTHER = tuple(name for name, m in MARTS.items() if not m.dated)
 
 
 def snapshot(url) -> dict[str, list[tuple]]:
-    """Every mart table's rows (all columns but refreshed_at), sorted; `refresh_log` its (as_of, unit) pairs."""
+    """Every mart table's rows (the columns of its description, as_of and county_code first), sorted;
+    `refresh_log` its (as_of, unit) pairs."""
     out = {}
-    for table in DATED + OTHER:
-        cols = [r[0] for r in query(url, """SELECT column_name FROM information_schema.columns
-                                             WHERE table_schema = 'mart' AND table_name = %s
-                                               AND column_name <> 'refreshed_at' ORDER BY ordinal_position""", (table,))]
-        out[table] = sorted(query(url, f"SELECT {', '.join(cols)} FROM mart.{table}"), key=repr)
+    for name, m in MARTS.items():
+        cols = [c.name for c in m.columns]
+        if m.dated:
+            cols = ["as_of", "county_code"] + [c for c in cols if c not in ("as_of", "county_code")]
+        out[name] = sorted(query(url, f"SELECT {', '.join(cols)} FROM {m.table}"), key=repr)
     out["refresh_log"] = sorted(query(url, "SELECT as_of, county_code FROM mart.refresh_log"))
     return out
 
@@ -44,8 +46,9 @@ def snapshot(url) -> dict[str, list[tuple]]:
 def logged_part(table: str, rows: list[tuple], logged: set) -> list[tuple]:
     """The rows of a dated mart on the (as_of, unit) pairs of `logged`, and the whole city on every logged day."""
     days = {d for d, _ in logged}
-    return [r for r in rows if (r[0], r[2]) in logged or (table == "term_headline" and r[1] == "city_total" and r[0] in days)
-            ] if table == "term_headline" else [r for r in rows if (r[0], r[1]) in logged]
+    scope = ["as_of", "county_code"] + [c.name for c in MARTS[table].columns if c.name not in ("as_of", "county_code")]
+    city = scope.index("scope") if "scope" in scope else None
+    return [r for r in rows if (r[0], r[1]) in logged or (city is not None and r[city] == "city_total" and r[0] in days)]
 
 
 def assert_equals_full_recompute(url) -> None:
