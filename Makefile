@@ -13,7 +13,7 @@ DLT_STAMP := $(DLT_VENV)/.installed-$(shell cat bench/requirements-dlt.txt | cks
 # subprocess recompiles Airflow and Great Expectations, seconds each time.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install sysdeps setup demo test test-e2e test-up test-seed test-scaleout test-inputs soak up down status bench bench-quick bench-dlt lock lock-bench-dlt clean help
+.PHONY: install sysdeps setup demo test test-e2e test-up test-seed test-scaleout test-inputs test-hardening soak up down status bench bench-quick bench-dlt lock lock-bench-dlt clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ test-e2e: install sysdeps  ## the end-to-end runs: real DAG runs, the browser, t
 
 test-inputs: install sysdeps  ## every real-fault input of ../shared/inputs and ../shared/inputs-new, the input-truth properties (hypothesis) and the report fields, a few min
 	$(BIN)/pytest -m inputs
+
+test-hardening: install sysdeps  ## faults and attacks against real servers and processes: lineage lock, intake bounds, pull deadline (~8 min)
+	$(BIN)/pytest -m hardening
 
 test-scaleout: install sysdeps  ## two real Celery workers under the real scheduler, one killed mid-task (4-16 min)
 	$(BIN)/pytest -m scaleout

@@ -27,7 +27,7 @@ from exports import slice_rows, write_export
 
 from xuncha.intake import server as intake
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.hardening, pytest.mark.timeout(240)]
 
 MiB = 1024 * 1024
 LIMITS = {"XUNCHA_PUSH_MAX_BYTES": str(8 * MiB), "XUNCHA_PUSH_MAX_UNPACKED_BYTES": str(16 * MiB),

@@ -28,6 +28,8 @@ from xuncha.orchestration import env as airflow_env
 from xuncha.warehouse import db
 from xuncha_sim.countyserver import CountyServer
 
+pytestmark = pytest.mark.hardening
+
 RUN = """
 import datetime as dt, json, sys, time
 from pathlib import Path

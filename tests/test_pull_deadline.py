@@ -23,7 +23,7 @@ from xuncha.load import county_night
 from xuncha.orchestration import env as airflow_env
 from xuncha_sim.countyserver import CountyServer
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.hardening, pytest.mark.timeout(120)]
 
 EID = "410325-20190315-01"
 LIST = "/api/v1/410325/exports"

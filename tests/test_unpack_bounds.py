@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 from xuncha.intake.unpack import IntakeLimits, Refused, unpack_tar, unpack_zip
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.hardening, pytest.mark.timeout(300)]
 
 names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,12}\.csv", fullmatch=True)
 files = st.dictionaries(names, st.binary(max_size=3000) | st.just(bytes(20000)), max_size=8)
