@@ -40,6 +40,17 @@ HEADLINE_COLUMNS = ("scope", "county_code", "county_name", "source_codes", "term
                     "amount_recovered")
 
 
+_DELETE_LIST = ("DELETE FROM mart.{} WHERE as_of = ANY(%(dates)s::date[])"
+                " AND (%(units)s::text[] IS NULL OR county_code = ANY(%(units)s::text[]))")
+
+
+def ledger_names() -> set[str]:
+    """The marts that are lists (台账, descriptions with `explains`): kept for the days named in `refresh_on`."""
+    from xuncha.metrics import dictionary as metric_dictionary
+
+    return {name for name, m in metric_dictionary.marts(MARTS_DIR).items() if m.is_ledger}
+
+
 def mart_files() -> list:
     """The mart files in refresh order: a mart after the marts its description depends_on (sql/marts/*.yml)."""
     from xuncha.metrics import dictionary as metric_dictionary
@@ -80,12 +91,24 @@ def refresh_on(cur, codes: list[str] | None = None, dates: Iterable[dt.date] | N
         reach = changes.changed_from(cur, pending, cfg.params()["term_nos"])
         passes += [(c, _units(cur, c), d) for c, d in changes.late_passes(cur, reach, days)]
     files = [(path.stem, path.read_text(encoding="utf-8")) for path in mart_files()]
+    lists = ledger_names()
+    explicit = not full and (dates is not None or as_of is not None)
     for n, (p_codes, units, p_days) in enumerate(passes):
         params = cfg.params() | {"counties": p_codes, "units": units, "sources": _sources(cur, units)}
-        for _, sql in files:
+        # The lists (台账) are kept for the newest day of a pass and for days asked for by name (a report, an
+        # edition): a list per unit for every day of the series would cost more than every other mart together
+        # (measured on the demo: 22 s full refresh without the lists, over 10 min with them). Lists of the pass's
+        # other days are deleted, never left stale; `ensure` makes a day's lists when a report asks for it.
+        list_days = list(p_days) if explicit else sorted(p_days)[-1:]
+        for stem, sql in files:
             if "%(dates)s" in sql:
-                for i in range(0, len(p_days), DAYS_PER_STATEMENT):
-                    cur.execute(sql, params | {"dates": p_days[i:i + DAYS_PER_STATEMENT]})
+                run_days = p_days
+                if stem in lists:
+                    run_days = list_days
+                    if dropped := sorted(set(p_days) - set(list_days)):
+                        cur.execute(_DELETE_LIST.format(stem), {"dates": dropped, "units": units})
+                for i in range(0, len(run_days), DAYS_PER_STATEMENT):
+                    cur.execute(sql, params | {"dates": run_days[i:i + DAYS_PER_STATEMENT]})
             elif n == 0:                    # not a dated series (findings_by_category, freshness): once
                 cur.execute(sql, params)
         cur.execute("""INSERT INTO mart.refresh_log (as_of, county_code)
@@ -118,7 +141,8 @@ def pending_counties(url: str | None = None) -> list[str]:
 def ensure(url: str | None = None, as_of: dt.date | None = None, config=None) -> list[str]:
     """Compute the day `as_of` for every reporting unit the series does not hold yet for it, and again for the
     units whose logged rows of that day a load after them changes that the marts have not taken in yet (a late or
-    corrected night: reach.stale_codes); a no-op if none. Returns the marts computed (as refresh)."""
+    corrected night: reach.stale_codes); then the day's lists (台账) for every unit (`_lists_of`). Returns the
+    marts computed (as refresh), or the lists alone when the day's figures were all there."""
     from xuncha import registry
     from xuncha.metrics import config as metrics_config
 
@@ -130,7 +154,27 @@ def ensure(url: str | None = None, as_of: dt.date | None = None, config=None) ->
                         ORDER BY 1""", (as_of,))
         todo = {r[0] for r in cur.fetchall()}
         todo |= set(changes.stale_codes(cur, as_of, cfg.params()["term_nos"], lambda c: _units(cur, c)))
-    return refresh(url, counties=sorted(todo), dates=[as_of], config=cfg) if todo else []
+    done = refresh(url, counties=sorted(todo), dates=[as_of], config=cfg) if todo else []
+    lists = _lists_of(url, as_of, cfg)
+    return done or lists
+
+
+def _lists_of(url: str | None, day: dt.date, cfg) -> list[str]:
+    """The lists (台账) of `day` for every unit, made again: `refresh_on` keeps them only for the newest day of a
+    pass and for days asked for by name, and a late night's pass deletes those of its other days. Cost: one day of
+    the list files (a few seconds on the demo)."""
+    from xuncha import registry
+
+    lists = ledger_names()
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('xuncha:marts'))")
+        cur.execute("SET LOCAL enable_nestloop = off")
+        sync_crosswalk(cur, registry.default())
+        params = cfg.params() | {"counties": None, "units": None, "sources": _sources(cur, None), "dates": [day]}
+        for path in mart_files():
+            if path.stem in lists:
+                cur.execute(path.read_text(encoding="utf-8"), params)
+    return sorted(lists)
 
 
 def sync_crosswalk(cur, reg) -> None:
