@@ -74,7 +74,8 @@ def test_a_push_with_the_right_token_lands_is_receipted_triggers_its_county_and_
     assert {f["path"]: f["sha256"] for f in receipt["files"]} == {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in export.iterdir() if p.name != "manifest.json"}
     assert dt.datetime.fromisoformat(receipt["received_at"]).tzinfo is not None
-    assert (settings.landing / "410327" / export_id / "manifest.json").is_file()
+    assert (settings.landing / "410327" / "410327-20190316-01" / "manifest.json").is_file()
+    assert receipt["run_id"] == "run-1" and "note" not in receipt, "a started run needs no note"
     assert triggered == [("410327", dt.date(2019, 3, 16), "410327-20190316-01")], "that county's run is triggered"
 
     county_night.run(registry.load(), "410327", dt.date(2019, 3, 16), url=clean)   # what the triggered run's ingest does

@@ -206,7 +206,8 @@ def _schema_problem(e) -> Problem:
         return Problem("manifest.schema", f"{field} {en}", file="manifest.json", column=where, value=excerpt(e.instance),
                        message_zh=f"清单字段 {field} {zh}")
     zh = {"required": "缺少必填字段", "enum": "取值不在规范允许的范围内", "type": "类型不对",
-          "additionalProperties": "含有规范未定义的字段", "minItems": "不能为空"}.get(e.validator, "不符合规范")
+          "additionalProperties": "含有规范未定义的字段", "minItems": "不能为空",
+          "maximum": "超过规范允许的上限（第 10.2 节）：请拆分为多个批次", "maxItems": "条目过多（第 10.2 节）"}.get(e.validator, "不符合规范")
     return Problem("manifest.schema", f"{field}: {excerpt(e.message)}", file="manifest.json", column=where,
                    message_zh=f"清单字段 {field}：{zh}（见规范第 3 节）")
 
