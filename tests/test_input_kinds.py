@@ -86,6 +86,11 @@ def test_ids_that_only_look_right_and_text_lost_to_question_marks_are_refused_na
     assert scientific["expectation"] == "unexpected_rows_expectation" and "scientific" in scientific["message"]
     [rlo] = [p for p in data["problems"] if p["row"] == 1 and p["file"] == "findings.csv"]
     assert "direction" in rlo["message"] and rlo["column"] == "finding_id"
+    [cyrillic] = [p for p in r.problems if p.file == "inspections.csv" and p.row == 2 and p.rule_id == "row.invalid"]
+    assert "U+0430 CYRILLIC SMALL LETTER A at position 9" in cyrillic.message, "the look-alike is named"
+    assert str(cyrillic).startswith("[row.invalid, row check 行校验]"), "no GX expectation name for the county"
+    assert all(p["message_zh"] for p in data["problems"]), [p for p in data["problems"] if not p["message_zh"]]
+    assert "科学计数法" in scientific["message_zh"] and "文本" in scientific["message_zh"]
     assert query(settings_url(), "SELECT count(*) FROM core.org_units") == [(0,)]
 
 
@@ -148,6 +153,8 @@ def test_every_hostile_file_of_an_export_is_the_countys_problem_never_export_fai
     [ref] = _problems_of(r, "rectifications.xlsx")
     assert ref.value == "#REF!" and "error value" in ref.message and "required" not in ref.message
     assert not any(p.rule.startswith("export.failed") for p in r.problems)
+    assert all(p.message_zh for p in r.problems), [str(p) for p in r.problems if not p.message_zh]
+    assert "回车" in by_file["rounds.csv"].message_zh and "GB18030" in by_file["org_units.csv"].message_zh
     text = (r.moved_to / "_report.json").read_text(encoding="utf-8")
     assert "\\\\ud83d" in text, "half a surrogate is quoted as its escape in the report"
 
@@ -182,6 +189,50 @@ def test_a_manifest_export_id_ending_in_a_line_break_fails_the_schema(settings, 
     (d / "manifest.json").write_text(json.dumps(m), encoding="utf-8")
     [r] = ingest(d)
     assert r.status == "quarantined" and has_problem(r, "manifest.schema", "manifest.json", "export_id"), r.problems
+
+
+def test_a_manifest_field_that_fails_its_pattern_is_told_in_plain_words_not_a_regex(tmp_path):
+    """County trial: `export_id: '…\\n' does not match '^[A-Za-z0-9]…$'`. The schema problem says what is wrong
+    and what to do, in English and Chinese, and names the characters that are not allowed."""
+    from xuncha.extract import manifest
+
+    d = night(tmp_path, C, "e1", "2021-04-11", base_rows(C))
+    m = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    for value, words, zh in [("e1\n", "ends in a line break", "末尾带有换行符"),
+                             ("e1 2021/04", "holds characters other than A-Z a-z 0-9 . _ - (U+0020 /)", "U+0020 /"),
+                             ("", "is empty", "为空")]:
+        (d / "manifest.json").write_text(json.dumps(m | {"export_id": value}), encoding="utf-8")
+        got, [p] = manifest.read(d)
+        assert got is None and (p.rule, p.column, p.value) == ("manifest.schema", "export_id", value)
+        assert words in p.message and "[A-Za-z" not in p.message and "^" not in p.message, p.message
+        assert zh in p.message_zh and "export_id" in p.message_zh
+    (d / "manifest.json").write_text(json.dumps(m | {"county_code": "41030"}), encoding="utf-8")
+    _, [p] = manifest.read(d)
+    assert "six digits" in p.message and "6 位数字" in p.message_zh and "[0-9]" not in p.message
+
+
+def test_utf16_files_and_gb18030_declared_utf8_say_what_the_file_is(settings, ingest):
+    """County trial: Excel's "Unicode text" (UTF-16, with a BOM or without) was called "CR-only line ends", and
+    GB18030 bytes in a file declared utf-8 "invalid start byte (byte 0xb3)". Both are file.encoding saying which
+    encoding the file is and what to do (§8.1), naming the row."""
+    org = base_rows(C)["org_units"][0]
+    cols = load_spec().entity("org_units").column_names
+    text = "\r\n".join([",".join(cols), ",".join(org[c] or "" for c in cols)]) + "\r\n"
+    second = ",".join({**org, "org_id": f"{C}-O2", "org_name": "城关镇南街社区"}[c] or "" for c in cols) + "\r\n"
+    variants = {"u16le": b"\xff\xfe" + text.encode("utf-16-le"), "u16be": b"\xfe\xff" + text.encode("utf-16-be"),
+                "u16nobom": text.encode("utf-16-le"), "u32": text.encode("utf-32"),
+                "gb": text.encode("utf-8") + second.encode("gb18030")}
+    dirs = [night(settings.landing, C, name, "2021-04-11", {}, raw={"org_units": (
+        "csv", "utf-8", data, 2 if name == "gb" else 1)}) for name, data in variants.items()]
+    results = {r.export_id: r for r in ingest(*dirs)}
+    for name in ("u16le", "u16be", "u16nobom", "u32"):
+        [p] = results[name].problems
+        assert (p.rule, p.file) == ("file.encoding", "org_units.csv") and "CR" not in p.message, p
+        assert ("UTF-32" if name == "u32" else "UTF-16") in p.message and "CSV UTF-8" in p.message
+        assert "另存为" in p.message_zh
+    [p] = results["gb"].problems
+    assert (p.rule, p.row) == ("file.encoding", 2) and "looks like GB18030" in p.message, p
+    assert "declare `gb18030`" in p.message and p.value.startswith(f"{C}-O2,城关镇南街社区") and "gb18030" in p.message_zh
 
 
 def test_ingest_exits_non_zero_when_the_platform_failed_on_an_export(settings, clean, monkeypatch):

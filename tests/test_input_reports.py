@@ -53,3 +53,26 @@ def test_each_problem_names_county_file_row_column_rule_and_value(fmt, settings,
     for rule, row, column, value in want:
         assert any(f"`{esc(rule)}" in line and f"| {row} |" in line and f"| {esc(column)} |" in line
                    and f"| {esc(value)} |" in line for line in lines), (rule, lines)
+
+
+def test_a_report_says_where_the_files_are_and_what_to_do_in_chinese(settings, clean, ingestor):
+    """County trial: `xuncha ingest` without --move wrote "all its files were moved to quarantine" while the files
+    stayed in landing; and the fix sentence was English only. Moved or not, the report now says where the files
+    are, and each problem carries its Chinese fix (message_zh) in _report.json and _report.md."""
+    reg = registry.default()
+    rows = base_rows(C) | {"findings": [finding(C, 1, category="XX9"), finding(C, 2, inspection_id=f"{C}-I404")]}
+    kept = night(settings.landing, C, "kept", "2021-04-11", rows)
+    [r] = pipeline.Ingestor(reg, url=ingestor.url, move=False).ingest_many([kept], reg.get(C))
+    assert r.status == "quarantined" and (kept / "manifest.json").is_file(), "without --move the files stay"
+    md = (r.moved_to / "_report.md").read_text(encoding="utf-8")
+    assert "were not moved" in md and "文件未移动" in md and "were moved to quarantine" not in md, md
+    report = json.loads((r.moved_to / "_report.json").read_text(encoding="utf-8"))
+    assert report["files_moved"] is False
+    zh = {(p["rule"], p["column"]): p["message_zh"] for p in report["problems"]}
+    assert "代码表" in zh[("row.invalid", "category")] and "找不到" in zh[("row.reference", "inspection_id")], zh
+    assert "请使用规范代码表中的代码" in md
+
+    moved = night(settings.landing, C, "moved", "2021-04-11", rows)
+    [m] = pipeline.Ingestor(reg, url=ingestor.url, move=True).ingest_many([moved], reg.get(C))
+    md = (m.moved_to / "_report.md").read_text(encoding="utf-8")
+    assert not moved.exists() and "all its files were moved to quarantine" in md and "were not moved" not in md

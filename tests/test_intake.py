@@ -75,6 +75,7 @@ def test_a_push_with_the_right_token_lands_is_receipted_triggers_its_county_and_
         p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in export.iterdir() if p.name != "manifest.json"}
     assert dt.datetime.fromisoformat(receipt["received_at"]).tzinfo is not None
     assert (settings.landing / "410327" / "410327-20190316-01" / "manifest.json").is_file()
+    assert receipt["run_id"] == "run-1" and "note" not in receipt, "a started run needs no note"
     assert triggered == [("410327", dt.date(2019, 3, 16), "410327-20190316-01")], "that county's run is triggered"
 
     county_night.run(registry.load(), "410327", dt.date(2019, 3, 16), url=clean)   # what the triggered run's ingest does
@@ -111,6 +112,7 @@ def test_wrong_token_other_county_traversal_and_oversize_are_refused_and_nothing
     monkeypatch.setenv("XUNCHA_PUSH_MAX_BYTES", "200")
     big = push(tokens["410327"], files=_files(export))
     assert big.status_code == 413
+    assert "0.0 MB" in big.json()["error"] and "超过" in big.json()["error"], "the limit in MB, not only a variable name"
     assert _landing(settings) == before and not triggered, "a refused push writes nothing and triggers nothing"
     assert not (tmp_path / "escape.csv").exists()
 
@@ -128,3 +130,43 @@ def test_a_pulled_countys_rejection_report_is_served_the_same_way(service, setti
     assert any(p["row"] == 2 and p["column"] == "category" for p in body["report"]["problems"]), body["report"]
     other = CLIENT.get(f"{base}/exports/410325-20190316-01", headers={"Authorization": f"Bearer {tokens['410326']}"})
     assert other.status_code == 404, "a county sees only its own exports"
+
+
+def _serve(app):
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", server, thread
+
+
+@pytest.mark.parametrize("how", ["standalone", "trigger fails"])
+def test_a_push_no_run_was_started_for_says_so_in_its_receipt_and_still_lands(how, clean, settings, tmp_path):
+    """`xuncha intake serve` without Airflow (county trial): the receipt said `"run_id": null` and nothing else, and
+    the log said relation "dag" does not exist. Standalone starts no run; either way the receipt's note says the
+    nightly run loads the export."""
+    def broken(code, night, export_id):
+        raise RuntimeError('relation "dag" does not exist')
+
+    app = intake.app(url=clean, triggers=False) if how == "standalone" else intake.app(url=clean, trigger=broken)
+    base, server, thread = _serve(app)
+    try:
+        token = intake.issue_token("410327", clean)
+        export_id = f"410327-20190316-{'s' if how == 'standalone' else 'f'}"   # audit.pushes outlives `clean`
+        export = write_export(tmp_path / "out", "410327", export_id, "2019-03-16", slice_rows("410327"))
+        r = CLIENT.post(f"{base}/exports", files=_files(export), headers={"Authorization": f"Bearer {token}"})
+    finally:
+        server.should_exit = True
+        thread.join(5)
+    assert r.status_code == 201, r.text
+    receipt = r.json()
+    assert receipt["run_id"] is None and "next nightly run" in receipt["note"], receipt
+    assert ("自动触发未启用" if how == "standalone" else "自动触发失败") in receipt["note"]
+    assert (settings.landing / "410327" / export_id / "manifest.json").is_file()

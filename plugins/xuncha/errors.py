@@ -47,13 +47,14 @@ class Problem:
     column: str | None = None
     value: str | None = None
     severity: str = "critical"
+    message_zh: str | None = None   # what to do, in Chinese, for county staff (the rules counties hit most)
 
     def __post_init__(self):
         # A report or alert quotes at most a bounded excerpt of any value (export spec §10.2): a county's value of
         # megabytes must not become a report, an alert or a webhook of megabytes. A column is a county's header
         # cell too (a 100 KB "column name"). Half a surrogate pair (JSON's "\ud83d") cannot be written as UTF-8:
         # it is quoted as its escape, so writing the report never fails on what the county sent.
-        for name, limit in (("value", None), ("column", None), ("message", MESSAGE_CHARS)):
+        for name, limit in (("value", None), ("column", None), ("message", MESSAGE_CHARS), ("message_zh", MESSAGE_CHARS)):
             text = getattr(self, name)
             if text is None:
                 continue
@@ -61,6 +62,10 @@ class Problem:
             if not text.isascii():
                 text = text.encode("utf-8", "backslashreplace").decode("utf-8")
             object.__setattr__(self, name, text)
+        if self.message_zh is None:   # what to do, in Chinese, for the messages counties hit most (xuncha.advice_zh)
+            from xuncha.advice_zh import advice
+
+            object.__setattr__(self, "message_zh", advice(self.rule, self.message, self.column))
 
     @property
     def rule_zh(self) -> str:
@@ -75,7 +80,17 @@ class Problem:
     def __str__(self) -> str:
         where = self.where()
         value = f" (value {self.value!r})" if self.value is not None else ""
-        return f"[{self.rule}] {where + ': ' if where else ''}{self.message}{value}"
+        return f"[{self.label}] {where + ': ' if where else ''}{self.message}{value}"
+
+    @property
+    def label(self) -> str:
+        """The rule as county reports show it: the rule id, and the check in plain words when one is named
+        (`row.invalid, row check 行校验`, never GX's `unexpected_rows_expectation`)."""
+        from xuncha.advice_zh import check_name
+
+        if not self.expectation:
+            return self.rule_id
+        return f"{self.rule_id}, {'reference 引用' if self.rule_id == 'row.reference' else check_name(self.expectation)}"
 
     @property
     def rule_id(self) -> str:

@@ -17,13 +17,25 @@ def check_export(
     references: Annotated[Optional[Path], typer.Option(help="The county's reference file from the platform "
                                                            "(`xuncha export-references CODE`): checks references to earlier nights.")] = None,
     county: Annotated[Optional[str], typer.Option(help="County code (default: the manifest's).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show the platform's own log lines (GX, pipeline) on stderr.")] = False,
 ):
     """Check one export with ingestion's own checks (manifest, checksums, parsing, expectations), no warehouse needed.
 
-    Exit 0: ok; 1: warnings or references not checked offline; 2: critical (the platform would quarantine it)."""
+    Exit 0: ok; 1: warnings, or a reference to an earlier night that could not be checked offline; 2: critical
+    (the platform would quarantine it). Only the report is printed: the platform's log lines (GX, pipeline,
+    embedded PostgreSQL) are silenced unless --verbose."""
+    import logging
+    import warnings
+
     from xuncha.intake import selfcheck
 
-    report = selfcheck.check_export(path, references=references, county_code=county)
+    if not verbose:
+        logging.disable(logging.CRITICAL)   # the county reads its report, not "GX context built …" (county trial)
+        warnings.simplefilter("ignore")
+    try:
+        report = selfcheck.check_export(path, references=references, county_code=county)
+    finally:
+        logging.disable(logging.NOTSET)
     for line in report.lines():
         console.print(line, markup=False, soft_wrap=True)
     raise typer.Exit(report.exit_code)

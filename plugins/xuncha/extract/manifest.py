@@ -70,9 +70,64 @@ def _validator_class():
 
     def pattern(validator, patrn, instance, schema):
         if validator.is_type(instance, "string") and not _ecma_regex(patrn).search(instance):
-            yield jsonschema.ValidationError(f"{instance!r} does not match {patrn!r}")
+            yield jsonschema.ValidationError(what_is_wrong(instance, patrn)[0])
 
     return jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": pattern})
+
+
+# What a manifest field's `pattern` asks, in plain words (English, Chinese), for the fields of manifest.schema.json:
+# a county reads "export_id holds a line break", never a regular expression (county trial, issue 27).
+_FORMS = {
+    r"^1\.[0-9]+$": ("a version 1.N, e.g. 1.0", "版本号形如 1.0"),
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$": ("1 to 128 characters A-Z a-z 0-9 . _ -, starting with a letter or digit",
+                                             "1 至 128 个字符，仅限 A-Z a-z 0-9 . _ -，以字母或数字开头"),
+    r"^[0-9]{6}$": ("six digits (GB/T 2260 county code), e.g. 410325", "6 位数字的区划代码（GB/T 2260），如 410325"),
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$": ("a date YYYY-MM-DD, e.g. 2026-12-05", "日期格式 YYYY-MM-DD，如 2026-12-05"),
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$":
+        ("a date-time with its offset, e.g. 2026-12-06T01:30:00+08:00", "带时区的日期时间，如 2026-12-06T01:30:00+08:00"),
+    r"^[A-Za-z0-9_][A-Za-z0-9._-]*$": ("a plain file name of A-Z a-z 0-9 . _ -", "仅含 A-Z a-z 0-9 . _ - 的文件名"),
+    r"^[0-9a-f]{64}$": ("64 lowercase hex digits (SHA-256)", "64 位小写十六进制数字（SHA-256）"),
+}
+_FREE = {r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$", r"^[A-Za-z0-9_][A-Za-z0-9._-]*$"}
+_CLASS = re.compile(r"\[([^\]]+)\][*{]")
+
+
+def what_is_wrong(value: str, pattern: str) -> tuple[str, str]:
+    """Plain words (English, Chinese) for a manifest string `value` that fails the schema's `pattern`: it ends in a
+    line break, holds spaces or characters outside the allowed set (named), or is not of the field's form.
+    Never quotes the regular expression (county trial: a raw regex told the clerk nothing)."""
+    form, form_zh = _FORMS.get(pattern, ("of the form the export spec gives (§3)", "规范第 3 节规定的格式"))
+    m = _CLASS.search(pattern) if pattern in _FREE else None   # ids and names: one allowed character set
+    allowed = re.compile(f"[{m.group(1)}]") if m else None
+    if value == "":
+        return f"is empty: write {form}", f"为空：应为{form_zh}"
+    if value.rstrip("\r\n") != value:
+        return (f"ends in a line break: remove it (must be {form})", f"末尾带有换行符：请删除（应为{form_zh}）")
+    if value.strip() != value:
+        return (f"starts or ends with spaces: remove them (must be {form})", f"首尾带有空格：请删除（应为{form_zh}）")
+    bad = sorted({c for c in value if not allowed.fullmatch(c)}) if allowed else []
+    if bad:
+        shown = " ".join(f"U+{ord(c):04X}" if not c.isprintable() or c.isspace() else c for c in bad)
+        return (f"holds characters other than {_chars(m.group(1))}"
+                f" ({shown}): remove them (must be {form})",
+                f"含有不允许的字符（{shown}）：请删除（应为{form_zh}）")
+    return f"is not {form}", f"格式不对：应为{form_zh}"
+
+
+def _chars(cls: str) -> str:
+    """`A-Za-z0-9._-` as `A-Z a-z 0-9 . _ -`: a character class in plain words."""
+    return " ".join(re.findall(r".-.|.", cls))
+
+
+def peek(export_dir: Path) -> dict:
+    """The manifest's JSON as sent, however it fares against the schema ({} when it cannot be read): the self-check
+    tells the county and export id of a manifest that fails the schema on another field."""
+    try:
+        with landing.open_regular(export_dir / "manifest.json") as fh:
+            raw = json.loads(fh.read().decode("utf-8-sig"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return raw if isinstance(raw, dict) else {}
 
 
 def read(export_dir: Path) -> tuple[Manifest | None, list[Problem]]:
@@ -93,11 +148,7 @@ def read(export_dir: Path) -> tuple[Manifest | None, list[Problem]]:
     import jsonschema
 
     validator = _validator_class()(manifest_schema(), format_checker=jsonschema.FormatChecker())
-    problems = [
-        Problem("manifest.schema", f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {excerpt(e.message)}",
-                file="manifest.json", column="/".join(map(str, e.absolute_path)) or None)
-        for e in sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))
-    ]
+    problems = [_schema_problem(e) for e in sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path)))]
     if problems:
         return None, problems
     # The schema's patterns admit month 13 or 25:61 (and `format` is only checked where the optional format
@@ -143,6 +194,22 @@ def read(export_dir: Path) -> tuple[Manifest | None, list[Problem]]:
         raw=raw,
     )
     return manifest, []
+
+
+def _schema_problem(e) -> Problem:
+    """A manifest.schema problem from a jsonschema error: field, what is wrong in plain words (English and
+    Chinese; `what_is_wrong` for patterns), the value sent."""
+    where = "/".join(map(str, e.absolute_path)) or None
+    field = where or "(root)"
+    if e.validator == "pattern" and isinstance(e.instance, str):
+        en, zh = what_is_wrong(e.instance, e.validator_value)
+        return Problem("manifest.schema", f"{field} {en}", file="manifest.json", column=where, value=excerpt(e.instance),
+                       message_zh=f"清单字段 {field} {zh}")
+    zh = {"required": "缺少必填字段", "enum": "取值不在规范允许的范围内", "type": "类型不对",
+          "additionalProperties": "含有规范未定义的字段", "minItems": "不能为空",
+          "maximum": "超过规范允许的上限（第 10.2 节）：请拆分为多个批次", "maxItems": "条目过多（第 10.2 节）"}.get(e.validator, "不符合规范")
+    return Problem("manifest.schema", f"{field}: {excerpt(e.message)}", file="manifest.json", column=where,
+                   message_zh=f"清单字段 {field}：{zh}（见规范第 3 节）")
 
 
 # A row's updated_at may be later than its export's night by at most this much (export spec §4.3): exporters stamp

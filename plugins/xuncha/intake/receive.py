@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from xuncha.intake.unpack import IntakeLimits, Refused, save_form_files, too_many, unpack_tar, unpack_zip
+from xuncha.intake.unpack import IntakeLimits, Refused, mb, save_form_files, too_many, unpack_tar, unpack_zip
 
 TAR_TYPES = ("application/x-tar", "application/tar", "application/gzip", "application/x-gzip",
              "application/x-bzip2", "application/x-xz")
@@ -27,7 +27,9 @@ ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
 
 def too_large(limits: IntakeLimits) -> Refused:
     """The refusal of a body longer than XUNCHA_PUSH_MAX_BYTES."""
-    return Refused(413, f"push larger than {limits.max_bytes} bytes (XUNCHA_PUSH_MAX_BYTES) (超过大小上限)")
+    return Refused(413, f"push larger than {mb(limits.max_bytes)} ({limits.max_bytes} bytes; the platform's "
+                        f"XUNCHA_PUSH_MAX_BYTES): compress it (tar.gz, zip) or send the nights as separate exports "
+                        f"(超过 {mb(limits.max_bytes)} 的大小上限：请压缩后发送或分批发送)")
 
 
 class BodyGuard:

@@ -80,6 +80,13 @@ def max_bytes() -> int:
     return intake_limits().max_bytes
 
 
+# The receipt's word when no run was started for the push (run_id null): said plainly, never a silent null.
+NOTE_NO_TRIGGER = ("received; the platform loads it at its next nightly run (自动触发未启用: this intake does not "
+                   "start runs)")
+NOTE_TRIGGER_FAILED = ("received; the run could not be started now, the platform loads it at its next nightly run "
+                       "(自动触发失败，已安全接收)")
+
+
 def accept(folder: Path, county_code: str, size: int, url: str | None = None, trigger=None) -> dict:
     """Check an unpacked export in a private `folder` for the token's county and move it into the landing area.
 
@@ -117,19 +124,22 @@ def accept(folder: Path, county_code: str, size: int, url: str | None = None, tr
     part.rename(dest)            # complete or absent: the DAG never sees half an export
     received = dt.datetime.now(dt.timezone.utc)
     files = [{"path": f.path, "sha256": actual.get(f.path), "bytes": (dest / f.path).stat().st_size} for f in manifest.files]
-    run_id = None
+    run_id, note = None, NOTE_NO_TRIGGER
     if trigger is not None:
         try:
             run_id = trigger(county_code, manifest.business_date, manifest.export_id)
+            note = None if run_id else NOTE_TRIGGER_FAILED
         except Exception as exc:  # the export is safely landed: the scheduled run takes it
             log.error("%s: could not trigger the run for %s: %s", county.label, manifest.export_id, exc)
+            note = NOTE_TRIGGER_FAILED
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute("""INSERT INTO audit.pushes (county_code, export_id, business_date, received_at, bytes, files, run_id)
                        VALUES (%s, %s, %s, %s, %s, %s, %s)""",
                     (county_code, manifest.export_id, manifest.business_date, received, size, json.dumps(files), run_id))
     return {"export_id": manifest.export_id, "county_code": county_code, "county": county.label,
             "business_date": manifest.business_date.isoformat(), "received_at": received.isoformat(), "bytes": size,
-            "files": files, "state": "received", "run_id": run_id, "status_url": f"exports/{manifest.export_id}"}
+            "files": files, "state": "received", "run_id": run_id, "status_url": f"exports/{manifest.export_id}",
+            **({"note": note} if note else {})}
 
 
 def state(county_code: str, export_id: str, url: str | None = None) -> dict | None:
@@ -159,11 +169,14 @@ def state(county_code: str, export_id: str, url: str | None = None) -> dict | No
 
 
 
-def app(url: str | None = None, trigger=None):
+def app(url: str | None = None, trigger=None, triggers: bool = True):
     """The FastAPI app (see the module doc). `url`: the warehouse (default: from the settings / Airflow connection);
     `trigger(county_code, night, export_id) -> run id`: starts the county's run (default: a run of xuncha_nightly,
-    xuncha.orchestration.nightly.trigger_push_run)."""
-    if trigger is None:
+    xuncha.orchestration.nightly.trigger_push_run). `triggers=False` (`xuncha intake serve` without Airflow):
+    no run is started; the receipt's `note` says the nightly run loads the export (NOTE_NO_TRIGGER)."""
+    if not triggers:
+        trigger = None
+    elif trigger is None:
         from xuncha.orchestration.nightly import trigger_push_run as trigger
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse

@@ -97,6 +97,12 @@ def plain(name: str) -> str:
     return name
 
 
+def mb(n: int) -> str:
+    """`n` bytes as a county reads a limit: "200 MB" (MiB, one decimal below 10)."""
+    v = n / (1 << 20)
+    return f"{v:.1f} MB" if v < 10 else f"{v:,.0f} MB"
+
+
 def too_many(limits: IntakeLimits) -> Refused:
     """The refusal of a push with more files than XUNCHA_PUSH_MAX_FILES."""
     return Refused(413, f"more than {limits.max_files} files in one push (XUNCHA_PUSH_MAX_FILES) (文件数超过上限)")
@@ -104,8 +110,9 @@ def too_many(limits: IntakeLimits) -> Refused:
 
 def too_big_unpacked(limits: IntakeLimits) -> Refused:
     """The refusal of a push whose files would unpack to more than XUNCHA_PUSH_MAX_UNPACKED_BYTES."""
-    return Refused(413, f"the export unpacks to more than {limits.max_unpacked_bytes} bytes "
-                        "(XUNCHA_PUSH_MAX_UNPACKED_BYTES) (解压后超过大小上限)")
+    return Refused(413, f"the export unpacks to more than {mb(limits.max_unpacked_bytes)} ({limits.max_unpacked_bytes} "
+                        f"bytes; the platform's XUNCHA_PUSH_MAX_UNPACKED_BYTES): send the nights as separate exports "
+                        f"(解压后超过 {mb(limits.max_unpacked_bytes)} 的大小上限：请分批发送)")
 
 
 class _Counted:

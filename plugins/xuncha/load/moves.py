@@ -56,4 +56,4 @@ def to_quarantine(export_dir: Path, result: BatchResult, county: County, setting
         return dest, dest / "_report.md"
     dest = settings.quarantine / county.code / export_dir.name
     dest.mkdir(parents=True, exist_ok=True)
-    return dest, quarantine.write_report(dest, *report)
+    return dest, quarantine.write_report(dest, *report, status="rejected_in_place")

@@ -119,7 +119,8 @@ def write_report(dest: Path, county_code: str, county_name: str, export_id: str,
                  problems: list[Problem], warnings: list[Problem] = (), data_docs: str | None = None,
                  status: str = "quarantined") -> Path:
     """Write `_report.json`, `_report.md` and `_report.html` into `dest`; returns the path of `_report.md`. `status` is
-    `quarantined` (the county's export was rejected) or `failed` (the platform could not handle it)."""
+    `quarantined` (the county's export was rejected and moved here), `rejected_in_place` (rejected, but left where
+    it was: `xuncha ingest` without --move; the report says so) or `failed` (the platform could not handle it)."""
     for fname, text in render_report(county_code, county_name, export_id, batch_id, problems, warnings, data_docs,
                                      status).items():
         (dest / fname).write_text(text, encoding="utf-8")
@@ -136,7 +137,8 @@ def render_report(county_code: str, county_name: str, export_id: str, batch_id: 
         "county_name": county_name,
         "export_id": export_id,
         "batch_id": batch_id,
-        "status": status,
+        "status": "quarantined" if status == "rejected_in_place" else status,
+        "files_moved": status == "quarantined",
         "quarantined_at": now,
         "problems": [p.to_dict() for p in problems],
         "warnings": [p.to_dict() for p in warnings],
@@ -150,6 +152,13 @@ def render_report(county_code: str, county_name: str, export_id: str, batch_id: 
              "This export was not loaded; all its files were moved to quarantine. Fix the problems and send the night "
              "again as a new export (new export_id)."]
             if status == "quarantined" else
+            [f"# 导出隔离报告 / Quarantine report — {_md(county_name)} {_md(county_code)}, {_md(export_id)}",
+             "",
+             "本批导出未入库；文件未移动，仍在原目录（运行时未加 --move），此处只有报告。请修正后以新的导出批次号重新导出该业务日期的数据。  ",
+             "This export was not loaded; its files were not moved (the run was without --move) and are still where "
+             "they were: only this report is here. Fix the problems and send the night again as a new export (new "
+             "export_id)."]
+            if status == "rejected_in_place" else
             [f"# 导出处理失败报告 / Failure report — {_md(county_name)} {_md(county_code)}, {_md(export_id)}",
              "",
              "平台处理本批导出时出错，非县区责任，运维人员已收到告警；导出保留在接收区，修复后自动重试。  ",
@@ -169,8 +178,8 @@ def render_report(county_code: str, county_name: str, export_id: str, batch_id: 
     ]
     for i, p in enumerate(problems, 1):
         lines.append(
-            f"| {i} | {p.rule_zh} `{_md(p.rule_id)}`{f' ({_md(p.expectation)})' if p.expectation else ''} | {_cell(p.file)} | {p.row if p.row is not None else ''} | "
-            f"{_cell(p.column)} | {_cell(p.value)} | {_cell(p.message)} |"
+            f"| {i} | {p.rule_zh} `{_md(p.rule_id)}`{f' ({_md(_check(p))})' if p.expectation else ''} | {_cell(p.file)} | {p.row if p.row is not None else ''} | "
+            f"{_cell(p.column)} | {_cell(p.value)} | {_cell(p.message)}{'<br>' + _cell(p.message_zh) if p.message_zh else ''} |"
         )
     if warnings:
         lines += ["", "## 警告（不影响入库）/ Warnings (would not block loading)", ""]
@@ -187,6 +196,11 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 def _md(v) -> str:
     """A value as inert Markdown text: HTML-escaped (no tag, entity or script survives), Markdown specials escaped."""
     return html.escape(_MD_SPECIAL.sub(r"\\\1", str(v)), quote=False)
+
+
+def _check(p: Problem) -> str:
+    """The check that found `p` in plain words (`code list 代码表`), as the county reads it: no GX type names."""
+    return p.label.split(", ", 1)[1]
 
 
 def _cell(v) -> str:

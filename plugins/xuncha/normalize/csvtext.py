@@ -35,9 +35,47 @@ def python_encoding(encoding: str) -> str:
     return "utf-8-sig" if encoding.startswith("utf-8") else encoding
 
 
+# Byte order marks of the encodings §8.1 does not accept, longest first (UTF-32 LE starts with UTF-16 LE's).
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
+              (b"\xfe\xff", "UTF-16"))
+
+
+def wide_encoding(start: bytes) -> str | None:
+    """"UTF-16" or "UTF-32" when a file's first bytes are such a text (a byte order mark, or ASCII interleaved
+    with NUL bytes as Excel's "Unicode text" writes), else None. `start`: the file's first bytes (a few hundred)."""
+    for bom, name in _WIDE_BOMS:
+        if start.startswith(bom):
+            return name
+    start = start[: len(start) // 4 * 4]
+    if len(start) < 8:
+        return None
+
+    def nul(*lanes: int, step: int) -> bool:   # these byte lanes are (almost) all NUL
+        return all(start[i::step].count(0) >= 0.8 * len(start[i::step]) for i in lanes)
+
+    if (nul(1, 2, 3, step=4) and not nul(0, step=4)) or (nul(0, 1, 2, step=4) and not nul(3, step=4)):
+        return "UTF-32"                  # ASCII text as UTF-32: three NULs to each byte
+    if (nul(1, step=2) and not nul(0, step=2)) or (nul(0, step=2) and not nul(1, step=2)):
+        return "UTF-16"                  # every other byte NUL: ASCII text as UTF-16 (LE or BE)
+    return None
+
+
+def wide_problem(name: str, found: str) -> Problem:
+    """`file.encoding` for a UTF-16/UTF-32 file (§8.1 accepts utf-8, utf-8-sig, gb18030)."""
+    return Problem("file.encoding", f"the file is {found} (Excel's \"Unicode text\"), which the export spec does not "
+                   "accept: save it as \"CSV UTF-8\" (or CSV in GB18030) and declare that encoding (§8.1)", file=name,
+                   row=0, message_zh=f"文件是 {found} 编码（Excel 的“Unicode 文本”），规范不接受：请另存为“CSV UTF-8”"
+                   "（或 GB18030 编码的 CSV），并在清单中声明相应编码")
+
+
 def header(path: Path, encoding: str, name: str) -> list[str]:
-    """The header's column names, trimmed; raises StagingFailed (file.encoding / file.format, row 0)."""
+    """The header's column names, trimmed; raises StagingFailed (file.encoding / file.format, row 0). A UTF-16 or
+    UTF-32 file is `file.encoding` before anything else (its NUL bytes would pass for CR-only line ends)."""
     with path.open("rb") as fh:
+        found = wide_encoding(fh.read(512))
+        if found:
+            raise StagingFailed([wide_problem(name, found)])
+        fh.seek(0)
         first = fh.readline(MAX_HEADER_BYTES + 1)
     if len(first) > MAX_HEADER_BYTES:
         raise StagingFailed([Problem("file.format", f"the header line is longer than {MAX_HEADER_BYTES:,} bytes: is "
@@ -45,12 +83,13 @@ def header(path: Path, encoding: str, name: str) -> list[str]:
     if b"\r" in first.rstrip(b"\r\n"):
         raise StagingFailed([Problem("file.format", "line ends are carriage returns (CR) alone, as Excel for Mac's "
                                      "\"CSV\" writes: save the file with CRLF or LF line ends, e.g. as \"CSV UTF-8\" "
-                                     "(§8.1: line ends CRLF, LF accepted)", file=name, row=0)])
+                                     "(§8.1: line ends CRLF, LF accepted)", file=name, row=0,
+                                     message_zh="行尾只有回车符（CR），是 Mac 版 Excel 的“CSV”格式：请另存为“CSV UTF-8”，"
+                                     "或使用 CRLF/LF 行尾")])
     try:
         line = first.decode(python_encoding(encoding))
     except UnicodeDecodeError as exc:
-        raise StagingFailed([Problem("file.encoding", f"header is not valid {encoding}: {exc.reason}", file=name,
-                                     row=0)]) from None
+        raise StagingFailed([undecodable(name, 0, encoding, exc, what="header")]) from None
     try:
         names = next(csv.reader([line]), None)
     except csv.Error as exc:
@@ -85,11 +124,31 @@ def encoding_problems(path: Path, encoding: str, name: str, nul_problem) -> list
             if len(problems) >= MAX_PROBLEMS:
                 break
     except UnicodeDecodeError as exc:
-        problems.append(Problem("file.encoding", f"not valid {encoding} (the manifest's encoding): {exc.reason} "
-                                f"(byte 0x{exc.object[exc.start]:02x})", file=name, row=records))
+        problems.append(undecodable(name, records, encoding, exc))
     except csv.Error as exc:
         problems.append(Problem("file.format", f"not CSV (§8.1): {exc}", file=name, row=records))
     return problems
+
+
+def undecodable(name: str, row: int, encoding: str, exc: UnicodeDecodeError, what: str = "row") -> Problem:
+    """`file.encoding` for a line (`exc.object`, decoded on its own) that is not valid `encoding`. A line declared
+    utf-8 that is valid GB18030 with Chinese in it says so (county trial: "invalid start byte" told the clerk
+    nothing); otherwise the reason and the byte."""
+    line = exc.object
+    if encoding.startswith("utf-8") and isinstance(line, bytes):
+        try:
+            text = line.decode("gb18030")
+        except UnicodeDecodeError:
+            text = None
+        if text is not None and re.search("[\u3000-\u9fff]", text):
+            return Problem("file.encoding", f"{what} {row} is not valid UTF-8 (the manifest's encoding), but this looks "
+                           f"like GB18030 (GBK) text: declare `gb18030` in the manifest or save the file as UTF-8 (§8.1)",
+                           file=name, row=row, value=text.strip("\r\n"),
+                           message_zh="文件声明为 UTF-8，但内容像是 GB18030（GBK）编码：请在清单中声明 gb18030，"
+                           "或把文件另存为 UTF-8")
+    return Problem("file.encoding", f"not valid {encoding} (the manifest's encoding): {exc.reason} "
+                   f"(byte 0x{exc.object[exc.start]:02x})", file=name, row=row,
+                   message_zh=f"该行不是清单声明的 {encoding} 编码：请按声明的编码保存整个文件，或改正清单中的编码")
 
 
 def record_of_line(path: Path, line: int) -> int:

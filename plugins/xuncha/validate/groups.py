@@ -115,11 +115,23 @@ def attribute_warnings(conn, works: list[InFlight], outcomes: list[Outcome], tab
     return per_export
 
 
+def _named(why: str | None, value: str | None) -> str | None:
+    """`why`, and for an id that is not ASCII as issued the characters that are not, by code point, Unicode name and
+    position from 1 ("U+0430 CYRILLIC SMALL LETTER A at position 11"): a look-alike cannot be seen (county trial)."""
+    if not why or not value or "ASCII as issued" not in why:
+        return why
+    import unicodedata
+
+    odd = [f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')} at position {i}"
+           for i, ch in enumerate(value, 1) if not ch.isascii()][:3]
+    return f"{why}: {', '.join(odd)}" if odd else why
+
+
 def problems_of(o: Outcome, file: str | None) -> list[Problem]:
     """A failed expectation as problems: one per sample row, or one for the file when GX gave no rows."""
     message = f"{o.description} ({o.unexpected_count} row(s) fail)"
-    found = [Problem(o.rule, s.get("why") or message, file=file, row=s["row"], column=s.get("column") or o.column,
-                     value=s["value"], severity=o.severity)
+    found = [Problem(o.rule, _named(s.get("why"), s["value"]) or message, file=file, row=s["row"],
+                     column=s.get("column") or o.column, value=s["value"], severity=o.severity)
              for s in o.sample] or [Problem(o.rule, message, file=file, column=o.column, severity=o.severity)]
     if o.description.endswith(PERSON_DATA_RULE):   # values arrive masked (migration 0041)
         found = [Problem("person.clear", f"{o.column} holds a national ID number, mobile or bank card number "
