@@ -1,6 +1,7 @@
 """Validate: the "audit" of write-audit-publish, Great Expectations on the staged tables.
 
-Owns the suites (`suites`, expectations/<entity>.json), running them (`validation`) and validating a county's
+Owns the suites (`suites`, expectations/<entity>.json), running them (`validation`; a file's row rules answered in
+one pass by `row_rules`, whose verdicts GX reads) and validating a county's
 staged exports in groups, bisecting a failing group (`groups`). May import the root definitions, `normalize/` and
 `load.batch_ledger` (results are recorded per batch); never Airflow.
 """

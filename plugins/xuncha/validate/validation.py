@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xuncha.spec import Entity, load_spec
+from xuncha.validate import row_rules
 from xuncha.validate.suites import load_suite, rule_kind
 
 SAMPLE_ROWS = 20
@@ -170,20 +171,53 @@ class Validator:
                 asset = self.datasource.add_table_asset(asset_name, table_name=name, schema_name=schema)
         batch = asset.add_batch_definition_whole_table(f"{asset_name}_all").get_batch()
 
+        suite = load_suite(entity)["expectations"]
+        rules = [(i, resolve(raw["kwargs"]["unexpected_rows_query"], staged, lineage)) for i, raw in enumerate(suite)
+                 if raw["type"] == "unexpected_rows_expectation"]
+        verdicts, rule_sql = f"{table}__rules", dict(rules)
         column_exps, query_exps = [], []
-        for i, raw in enumerate(load_suite(entity)["expectations"]):
-            kwargs = dict(raw["kwargs"])
+        for i, raw in enumerate(suite):
+            kwargs, meta = dict(raw["kwargs"]), raw.get("meta", {}) | {"index": i}
             if "unexpected_rows_query" in kwargs:
-                kwargs["unexpected_rows_query"] = resolve(kwargs["unexpected_rows_query"], staged, lineage)
+                # The rule's own SQL is answered in the file's one pass (row_rules.answer); GX reads its verdicts.
+                meta["rule_sql"] = rule_sql[i]
+                kwargs["unexpected_rows_query"] = row_rules.verdict_query(verdicts, i)
             # meta.index: the expectation's place in the suite file, which identifies it across the two passes.
-            conf = ExpectationConfiguration(type=raw["type"], kwargs=kwargs, meta=raw.get("meta", {}) | {"index": i},
+            conf = ExpectationConfiguration(type=raw["type"], kwargs=kwargs, meta=meta,
                                             severity=raw.get("severity", "critical"))
             (query_exps if raw["type"] == "unexpected_rows_expectation" else column_exps).append(conf.to_domain_obj())
 
         try:
+            if rules:
+                self._answer_rules(table, verdicts, rules)
             return self._run(entity, batch, name, column_exps, query_exps)
         finally:
             self.datasource.delete_asset(asset_name)
+            if rules:
+                self._sql(f"DROP TABLE IF EXISTS {verdicts}")
+
+    def _answer_rules(self, table: str, verdicts: str, rules: list[tuple[int, str]]) -> None:
+        """Every row rule of the suite over `table`, in one pass, into `verdicts` (xuncha.validate.row_rules).
+        Raises RuntimeError when a rule's SQL cannot run (a defect of the suite, as for any expectation)."""
+        raw = self.datasource.get_engine().raw_connection()
+        try:
+            with raw.cursor() as cur:
+                row_rules.answer(cur, table, verdicts, rules)
+            raw.commit()
+        except Exception as exc:
+            raise RuntimeError(f"a row rule on {table} failed to run: {str(exc).strip()}") from exc
+        finally:
+            raw.close()
+
+    def _sql(self, statement: str) -> None:
+        """Run one statement on GX's engine and commit (no parameters: `%` stays as written)."""
+        raw = self.datasource.get_engine().raw_connection()
+        try:
+            with raw.cursor() as cur:
+                cur.execute(statement)
+            raw.commit()
+        finally:
+            raw.close()
 
     def _run(self, entity, batch, name, column_exps, query_exps) -> Validation:
         """Two passes. The first asks only pass/fail of every expectation (BOOLEAN_ONLY): GX then bundles the
@@ -278,7 +312,8 @@ class Validator:
             sample = [{"row": _int(x.get("row_no")), "value": _str(x.get("value")),
                        **({"column": x["column_name"], "why": _str(x.get("why"))} if x.get("column_name") else {})}
                       for x in rows[:SAMPLE_ROWS]]
-            return Outcome(entity, conf.type, _column_of(kwargs["unexpected_rows_query"]), str(conf.severity.value),
+            return Outcome(entity, conf.type, _column_of(meta.get("rule_sql") or kwargs["unexpected_rows_query"]),
+                           str(conf.severity.value),
                            bool(r.success), description, None, int(result.get("observed_value") or 0), sample,
                            rule_kind(meta), meta.get("index"))
         sample = [{"row": _int(x.get("row_no")), "value": _str(x.get(column))}
@@ -329,7 +364,8 @@ def _exception(info) -> str | None:
 
 
 def _column_of(query: str) -> str | None:
-    m = re.match(r"\s*SELECT\s+row_no,\s*(\w+)", query, re.IGNORECASE)
+    # The person-data rule returns its column masked: SELECT row_no, staging.pii_masked(<column>) AS value ...
+    m = re.match(r"\s*SELECT\s+row_no,\s*(?:staging\.pii_masked\()?(\w+)", query, re.IGNORECASE)
     return m.group(1) if m and m.group(1) != "value" else None   # `row_no, value, column_name`: per row
 
 
