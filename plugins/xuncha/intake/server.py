@@ -12,7 +12,8 @@ files and unpacked bytes bounded before they are written; a body deadline; 413/4
 plain file names only (no folders, links or `..`: 400), the manifest against the spec and the token's county
 (another county's code: 403), every file's SHA-256 and row-count declaration (422, with the problems). Only then is
 the folder renamed into landing/<code>/<export id>/ (the nightly DAG ignores names starting with "."), the receipt
-recorded (audit.pushes) and that county's run of `xuncha_nightly` triggered for the export's night. A refused push
+recorded (audit.pushes) and a run of the county's DAG (xuncha_county_<code>)
+triggered for the export's night. A refused push
 leaves nothing behind. Unpacking, hashing and database work run in a worker thread, off the event loop.
 
 GET /exports/{id} answers for the token's county only, pushed or pulled: a pulled county's rejection report is
@@ -161,7 +162,7 @@ def state(county_code: str, export_id: str, url: str | None = None) -> dict | No
 
 def app(url: str | None = None, trigger=None):
     """The FastAPI app (see the module doc). `url`: the warehouse (default: from the settings / Airflow connection);
-    `trigger(county_code, night, export_id) -> run id`: starts the county's run (default: a run of xuncha_nightly,
+    `trigger(county_code, night, export_id) -> run id`: starts the county's run (default: a run of its DAG xuncha_county_<code>,
     xuncha.orchestration.nightly.trigger_push_run)."""
     if trigger is None:
         from xuncha.orchestration.nightly import trigger_push_run as trigger
