@@ -141,7 +141,7 @@ def pending_counties(url: str | None = None) -> list[str]:
 def ensure(url: str | None = None, as_of: dt.date | None = None, config=None) -> list[str]:
     """Compute the day `as_of` for every reporting unit the series does not hold yet for it, and again for the
     units whose logged rows of that day a load after them changes that the marts have not taken in yet (a late or
-    corrected night: reach.stale_codes); then the day's lists (台账) for every unit (`_lists_of`). Returns the
+    corrected night: reach.stale_codes); then the day's lists (台账) for every unit (`lists_of`). Returns the
     marts computed (as refresh), or the lists alone when the day's figures were all there."""
     from xuncha import registry
     from xuncha.metrics import config as metrics_config
@@ -155,11 +155,11 @@ def ensure(url: str | None = None, as_of: dt.date | None = None, config=None) ->
         todo = {r[0] for r in cur.fetchall()}
         todo |= set(changes.stale_codes(cur, as_of, cfg.params()["term_nos"], lambda c: _units(cur, c)))
     done = refresh(url, counties=sorted(todo), dates=[as_of], config=cfg) if todo else []
-    lists = _lists_of(url, as_of, cfg)
+    lists = lists_of(url, as_of, cfg)
     return done or lists
 
 
-def _lists_of(url: str | None, day: dt.date, cfg) -> list[str]:
+def lists_of(url: str | None, day: dt.date, cfg) -> list[str]:
     """The lists (台账) of `day` for every unit, made again: `refresh_on` keeps them only for the newest day of a
     pass and for days asked for by name, and a late night's pass deletes those of its other days. Cost: one day of
     the list files (a few seconds on the demo)."""
