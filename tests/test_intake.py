@@ -25,21 +25,11 @@ CLIENT = httpx.Client(timeout=120)
 @pytest.fixture
 def service(clean, settings, tmp_path):
     """The intake app on loopback (uvicorn), with a recorder for the runs it triggers."""
-    import uvicorn
-
     triggered = []
     app = intake.app(url=clean, trigger=lambda code, night, export_id: triggered.append((code, night, export_id)) or "run-1")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    base, server, thread = _serve(app)
     tokens = {code: intake.issue_token(code, clean) for code in ("410327", "410326", "410325")}
-    yield f"http://127.0.0.1:{port}", tokens, triggered
+    yield base, tokens, triggered
     server.should_exit = True
     thread.join(5)
 
