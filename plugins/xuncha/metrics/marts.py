@@ -111,11 +111,11 @@ def refresh_on(cur, codes: list[str] | None = None, dates: Iterable[dt.date] | N
                     cur.execute(sql, params | {"dates": run_days[i:i + DAYS_PER_STATEMENT]})
             elif n == 0:                    # not a dated series (findings_by_category, freshness): once
                 cur.execute(sql, params)
-        cur.execute("""INSERT INTO mart.refresh_log (as_of, county_code)
-                       SELECT d, u FROM unnest(%(dates)s::date[]) d,
+        cur.execute("""INSERT INTO mart.refresh_log (as_of, county_code, lists)
+                       SELECT d, u, d = ANY(%(list_days)s::date[]) FROM unnest(%(dates)s::date[]) d,
                               unnest(coalesce(%(units)s::text[], ARRAY(SELECT DISTINCT report_code FROM mart.county_crosswalk))) u
-                       ON CONFLICT (as_of, county_code) DO UPDATE SET refreshed_at = now()""",
-                    {"dates": p_days, "units": units})
+                       ON CONFLICT (as_of, county_code) DO UPDATE SET refreshed_at = now(), lists = EXCLUDED.lists""",
+                    {"dates": p_days, "units": units, "list_days": list_days})
     if marks:
         cur.execute("""INSERT INTO mart.refresh_watermark (county_code, last_batch_id)
                        SELECT * FROM unnest(%s::text[], %s::bigint[])
@@ -141,8 +141,9 @@ def pending_counties(url: str | None = None) -> list[str]:
 def ensure(url: str | None = None, as_of: dt.date | None = None, config=None) -> list[str]:
     """Compute the day `as_of` for every reporting unit the series does not hold yet for it, and again for the
     units whose logged rows of that day a load after them changes that the marts have not taken in yet (a late or
-    corrected night: reach.stale_codes); then the day's lists (台账) for every unit (`lists_of`). Returns the
-    marts computed (as refresh), or the lists alone when the day's figures were all there."""
+    corrected night: reach.stale_codes); then the day's lists (台账) where a refresh left them out
+    (mart.refresh_log.lists, `lists_of`). Returns the marts computed (as refresh), or the lists alone when only
+    they were made, or [] when the day was complete."""
     from xuncha import registry
     from xuncha.metrics import config as metrics_config
 
@@ -155,14 +156,16 @@ def ensure(url: str | None = None, as_of: dt.date | None = None, config=None) ->
         todo = {r[0] for r in cur.fetchall()}
         todo |= set(changes.stale_codes(cur, as_of, cfg.params()["term_nos"], lambda c: _units(cur, c)))
     done = refresh(url, counties=sorted(todo), dates=[as_of], config=cfg) if todo else []
-    lists = lists_of(url, as_of, cfg)
-    return done or lists
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM mart.refresh_log WHERE as_of = %s AND NOT lists LIMIT 1", (as_of,))
+        missing = cur.fetchone() is not None
+    return done or (lists_of(url, as_of, cfg) if missing else [])
 
 
 def lists_of(url: str | None, day: dt.date, cfg) -> list[str]:
     """The lists (台账) of `day` for every unit, made again: `refresh_on` keeps them only for the newest day of a
-    pass and for days asked for by name, and a late night's pass deletes those of its other days. Cost: one day of
-    the list files (a few seconds on the demo)."""
+    pass and for days asked for by name, and a late night's pass deletes those of its other days. Marks the day's
+    mart.refresh_log rows `lists`. Cost: one day of the list files (a few seconds on the demo)."""
     from xuncha import registry
 
     lists = ledger_names()
@@ -174,6 +177,7 @@ def lists_of(url: str | None, day: dt.date, cfg) -> list[str]:
         for path in mart_files():
             if path.stem in lists:
                 cur.execute(path.read_text(encoding="utf-8"), params)
+        cur.execute("UPDATE mart.refresh_log SET lists = true WHERE as_of = %s", (day,))
     return sorted(lists)
 
 
