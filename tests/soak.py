@@ -11,6 +11,12 @@ At the end the warehouse must equal the generator's ground truth (truth.json: li
 every quarantine fault quarantined, its correction loaded; each export id loaded at most once), and no text column
 of core or history may hold person data in clear (`person_data_in_clear`; `make soak` scans the seed window).
 
+The marts are refreshed as `xuncha_marts` does: for a county right after some of its loads (its core Asset event)
+and for every pending county after each night (the `night` event); at the end the incremental series must equal a
+full recompute (tests/marts_compare.py: `marts_differences`). Each morning the health run (xuncha.monitor.health,
+what `xuncha_health` runs) sees the night: every quarantined county must have had its quarantine incident opened,
+and at the end no incident may be open (`incidents`).
+
 `run(...)` returns the summary; `python tests/soak.py --nights 30 --profile seed` is `make soak`.
 """
 
@@ -29,7 +35,13 @@ import time
 from pathlib import Path
 
 _NIGHT = re.compile(r"-(\d{8})-")
-INGEST = ("import sys, datetime; from xuncha import county_night, registry; "
+REJECTED = """SELECT DISTINCT b.county_code FROM audit.batches b
+               WHERE b.status = 'quarantined' AND b.business_date <= %(night)s AND b.business_date > %(night)s - %(window)s
+                 AND NOT EXISTS (SELECT FROM audit.batches l WHERE l.county_code = b.county_code AND l.status = 'loaded'
+                                    AND l.business_date = b.business_date)"""
+"""The county systems with a night whose exports were quarantined and none loaded: each must have an open
+quarantine incident after the morning's health run."""
+INGEST = ("import sys, datetime; from xuncha import registry; from xuncha.load import county_night; "
           "county_night.run(registry.load(), sys.argv[1], datetime.date.fromisoformat(sys.argv[2]))")
 
 
@@ -50,6 +62,10 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
     from xuncha.warehouse import db
     from xuncha.warehouse import embedded
     from xuncha.warehouse import migrate
+    from xuncha.metrics import marts as metrics
+    from xuncha.monitor import health, incidents
+    from xuncha.monitor.findings import LOCAL, QUARANTINE_WINDOW_NIGHTS
+    from conftest import query
     from xuncha.orchestration import nightly
     from xuncha_sim.countyserver import CountyServer
     from xuncha_sim.generator import generate
@@ -59,6 +75,7 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
 
     t0 = time.monotonic()
     settings, reg, rng = get_settings(), registry.default(), random.Random(seed)
+    events_rng = random.Random(seed + 1)     # apart from `rng`, so the faults fall where they did before
     prof = get_profile(profile)
     start, end = prof.term_start, prof.term_start + dt.timedelta(days=nights - 1)
     systems = work / "county-systems"
@@ -75,6 +92,14 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
     counts = {"kills": 0, "restarts": 0, "retries": 0, "task_runs": 0}
     arrived: set[Path] = set()
     forced = [0.0, kill_rate + restart_rate / 2] if kill_rate > 0 and restart_rate > 0 else []
+    events: dict[tuple[str, str], int] = {}
+    unreported: set[str] = set()
+    sent: list[str] = []
+
+    def send(audience, subject: str, text: str) -> list:
+        """The notification edge (xuncha.monitor.notices.Sender): recorded, not sent."""
+        sent.append(subject)
+        return [("soak", audience.key, None)]
 
     def arrive(day: dt.date) -> None:
         for unit in sorted(p for p in systems.iterdir() if p.is_dir()):
@@ -93,8 +118,9 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
         if forced:
             fault = forced.pop(0)
         if fault < kill_rate + restart_rate:
+            log = work / f"ingest-{code}-{day}.log"
             proc = subprocess.Popen([sys.executable, "-c", INGEST, code, day.isoformat()],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    stdout=subprocess.DEVNULL, stderr=log.open("wb"))
             time.sleep(rng.uniform(0.3, 3.0))
             if proc.poll() is None:
                 if fault < kill_rate:
@@ -104,13 +130,18 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
                     embedded.stop(settings)
                     proc.kill()
                     embedded.start(settings)
+                    proc.wait()
                     counts["restarts"] += 1
             proc.wait()
+            if proc.returncode not in (0, -signal.SIGKILL):       # the fault injection must not hide a broken task
+                raise RuntimeError(f"the ingest process of {code} {day} failed by itself: {log.read_text()[-2000:]}")
             counts["task_runs"] += 1
         for attempt in range(3):
             try:
                 counts["task_runs"] += 1
                 county_night.run(registry.load(), code, day, url=url)
+                if events_rng.random() < 0.3:          # the county's core Asset event starts a marts run
+                    metrics.refresh(url, [code])
                 return
             except Exception:
                 counts["retries"] += 1
@@ -129,10 +160,15 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
             rng.shuffle(planned)
             for code in planned:
                 task(code, day)
+            metrics.refresh(url, metrics.pending_counties(url))        # the night's `night` event
+            morning = dt.datetime.combine(min(day, end) + dt.timedelta(days=1), dt.time(8), LOCAL)
+            waiting = {c for (c,) in query(url, REJECTED, {"night": min(day, end), "window": QUARANTINE_WINDOW_NIGHTS})}
+            for ev in health.check(url, reg, send, now=morning).events:
+                events[ev.event, ev.incident["kind"]] = events.get((ev.event, ev.incident["kind"]), 0) + 1
+            held = [i["county_code"] for i in incidents.listing(url) if i["kind"] == "quarantine"]
+            unreported.update(c for c in waiting if not any(c in reg.lineage(h) for h in held))
             progress(f"night {day}: {len(planned)} systems, {counts}")
             day += dt.timedelta(days=1)
-
-    from conftest import query
 
     live = {e: query(url, f"SELECT count(*) FROM core.{e} WHERE withdrawn_at IS NULL")[0][0] for e in ENTITY_ORDER}
     statuses = dict(query(url, "SELECT status, count(*) FROM audit.batches GROUP BY 1"))
@@ -150,6 +186,12 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
                                     AND table_name IN (SELECT relname FROM pg_class WHERE NOT relispartition)""")
     in_clear = {f"{s}.{t}.{c}": n for s, t, c in text_columns
                 if (n := query(url, f'SELECT count(*) FROM {s}.{t} WHERE staging.pii_kind("{c}") IS NOT NULL')[0][0])}
+    generated = {c for u in units for c in reg.lineage(u)}
+    open_at_end = [f"#{i['incident_id']} {i['kind']} {i['county_code']}: {i['summary']}" for i in incidents.listing(url)
+                   if i["county_code"] in generated]     # systems the profile does not generate are stale, rightly
+    from marts_compare import differences
+
+    marts_differences = differences(url)
     kinds: dict[str, int] = {}
     for f in truth["faults"]:
         kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
@@ -163,6 +205,10 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
         "equal_to_truth": live == truth["window"]["row_counts"] and not twice and not wrong,
         "loaded_twice": [e for (e,) in twice], "faults_mishandled": wrong,
         "text_columns_scanned": len(text_columns), "person_data_in_clear": in_clear,
+        "marts_equal_full_recompute": not marts_differences, "marts_differences": marts_differences,
+        "incidents": {"events": {f"{e} {k}": n for (e, k), n in sorted(events.items())}, "notifications": len(sent),
+                      "open_at_end": open_at_end, "quarantined_without_incident": sorted(unreported)},
+        "incidents_as_expected": not open_at_end and not unreported,
         "seconds": round(time.monotonic() - t0, 1),
     }
     return summary
@@ -195,4 +241,5 @@ if __name__ == "__main__":   # make soak: its own XUNCHA_HOME and embedded serve
     args.summary.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, ensure_ascii=False, indent=2))
     shutil.rmtree(home, ignore_errors=True)
-    sys.exit(0 if result["equal_to_truth"] and not result["person_data_in_clear"] else 1)
+    sys.exit(0 if result["equal_to_truth"] and not result["person_data_in_clear"] and result["marts_equal_full_recompute"]
+             and result["incidents_as_expected"] else 1)

@@ -17,64 +17,19 @@ import pytest
 from conftest import TABLES_TO_RESET, query
 from exports import write_export
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from marts_compare import differences
 from metrics_fixtures import finding, insp, org, round_, world  # noqa: F401
 
 from xuncha import registry
 from xuncha.load import pipeline
-from xuncha.metrics import dictionary as metric_dictionary
 from xuncha.metrics import marts as metrics
 from xuncha.spec import ENTITY_ORDER
 
-MARTS = metric_dictionary.marts()
-DATED = tuple(name for name, m in MARTS.items() if m.dated)
-OTHER = tuple(name for name, m in MARTS.items() if not m.dated)
-LISTS = metrics.ledger_names()   # kept for chosen days only (marts.refresh_on), checked against a fresh list
-
-
-def snapshot(url) -> dict[str, list[tuple]]:
-    """Every mart table's rows (the columns of its description, as_of and county_code first), sorted;
-    `refresh_log` its (as_of, unit) pairs."""
-    out = {}
-    for name, m in MARTS.items():
-        cols = [c.name for c in m.columns]
-        if m.dated:
-            cols = ["as_of", "county_code"] + [c for c in cols if c not in ("as_of", "county_code")]
-        out[name] = sorted(query(url, f"SELECT {', '.join(cols)} FROM {m.table}"), key=repr)
-    out["refresh_log"] = sorted(query(url, "SELECT as_of, county_code FROM mart.refresh_log"))
-    return out
-
-
-def logged_part(table: str, rows: list[tuple], logged: set) -> list[tuple]:
-    """The rows of a dated mart on the (as_of, unit) pairs of `logged`, and the whole city on every logged day."""
-    days = {d for d, _ in logged}
-    scope = ["as_of", "county_code"] + [c.name for c in MARTS[table].columns if c.name not in ("as_of", "county_code")]
-    city = scope.index("scope") if "scope" in scope else None
-    return [r for r in rows if (r[0], r[1]) in logged or (city is not None and r[city] == "city_total" and r[0] in days)]
-
 
 def assert_equals_full_recompute(url) -> None:
-    """Every (day, unit) the series holds, every whole-city row and the undated marts are what a full recompute of
-    the same days gives; the series holds no row outside its logged pairs."""
-    incremental = snapshot(url)
-    metrics.refresh(url, full=True)
-    full = snapshot(url)
-    logged = set(incremental["refresh_log"])
-    for table in DATED:
-        if table in LISTS:
-            continue
-        assert logged_part(table, incremental[table], logged) == incremental[table], table
-        assert incremental[table] == logged_part(table, full[table], logged), table
-    for table in OTHER:
-        assert incremental[table] == full[table], table
-    # a list (台账) the series kept for a (day, unit) is the list made afresh for that day: never stale
-    from xuncha.metrics import config as metrics_config
-
-    for day in sorted({r[0] for table in LISTS for r in incremental[table]}):
-        metrics.lists_of(url, day, metrics_config.load())
-    fresh = snapshot(url)
-    for table in LISTS:
-        pairs = {(r[0], r[1]) for r in incremental[table]}
-        assert incremental[table] == [r for r in fresh[table] if (r[0], r[1]) in pairs], table
+    """Every (day, unit) the series holds, every whole-city row, the undated marts and the kept lists are what a
+    full recompute gives (marts_compare.differences)."""
+    assert differences(url) == []
 
 
 # -- hand-made nights ------------------------------------------------------------------------------------------

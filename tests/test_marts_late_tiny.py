@@ -24,7 +24,7 @@ from xuncha.metrics import marts as metrics
 from xuncha.spec import ENTITY_ORDER
 from xuncha_sim.generator import generate
 
-from test_marts_late import DATED, snapshot
+from marts_compare import DATED, snapshot
 
 pytestmark = pytest.mark.slow   # the whole tiny world through the pipeline (make test-e2e, in CI)
 
