@@ -72,6 +72,9 @@ def test_notify_test_and_up_say_when_no_channel_is_configured(airflow_ready, rob
     configured = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                                 env=os.environ | robots.conn_env("xuncha_notify_chat", "ops"))
     assert "EXEC" in configured.stdout and "notifications are OFF" not in configured.stderr
+    said = " ".join(configured.stdout.split())
+    assert "notifications ON (通知已开启): operators by chat robot xuncha_notify_chat; county contacts: 0 of" in said, said
+    assert "incidents reach nobody but the incidents page" in " ".join(up.stderr.split())
 
 
 def test_a_channel_kept_in_airflows_metadata_database_is_found_outside_a_task(airflow_ready, robots):
