@@ -100,5 +100,5 @@ def db_migrate():
     """Apply pending warehouse migrations (sql/migrations); running it again is a no-op."""
     from xuncha.warehouse import migrate
 
-    done = migrate.migrate()
+    done = migrate.migrate(say=lambda line: err.print(f"[yellow]{line}[/]", soft_wrap=True))
     console.print("applied: " + ", ".join(m.path.name for m in done) if done else "warehouse schema is up to date")
