@@ -36,6 +36,8 @@ def test_db_status_and_url_describe_the_running_warehouse(warehouse):
     r = run("db", "status")
     assert r.returncode == 0, r.stderr
     assert "running" in r.stdout and "pending: none" in r.stdout
+    said = " ".join((r.stdout + r.stderr).split())
+    assert "notifications are OFF (通知未配置)" in said or "notifications ON (通知已开启)" in said, "make status says it"
     assert run("db", "url", "--owner").stdout.strip() == warehouse
     from xuncha.warehouse import db
 

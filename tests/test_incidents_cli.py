@@ -72,6 +72,9 @@ def test_notify_test_and_up_say_when_no_channel_is_configured(airflow_ready, rob
     configured = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                                 env=os.environ | robots.conn_env("xuncha_notify_chat", "ops"))
     assert "EXEC" in configured.stdout and "notifications are OFF" not in configured.stderr
+    said = " ".join(configured.stdout.split())
+    assert "notifications ON (通知已开启): operators by chat robot xuncha_notify_chat; county contacts: 0 of" in said, said
+    assert "incidents reach nobody but the incidents page" in " ".join(up.stderr.split())
 
 
 def test_a_channel_kept_in_airflows_metadata_database_is_found_outside_a_task(airflow_ready, robots):
@@ -85,3 +88,25 @@ def test_a_channel_kept_in_airflows_metadata_database_is_found_outside_a_task(ai
         assert len(robots.got["ops"]) == 1
     finally:
         xuncha("airflow", "connections", "delete", "xuncha_notify_chat")
+
+
+def test_counties_shows_each_countys_last_loaded_night_open_incidents_and_whether_quarantined_or_stale(clean):
+    from xuncha import registry
+    from xuncha.monitor import findings
+    from xuncha.warehouse import db
+
+    night = findings.expected_night(dt.datetime.now(dt.timezone.utc))
+    with db.connect(clean) as conn, conn.cursor() as cur:
+        for code, day, status in (("410326", night, "loaded"), ("410325", night - dt.timedelta(days=1), "loaded"),
+                                  ("410325", night, "quarantined")):
+            cur.execute("""INSERT INTO audit.batches (export_id, county_code, business_date, source, status, finished_at)
+                           VALUES (%s, %s, %s, 'test', %s, now())""", (f"{code}-{day}-{status}", code, day, status))
+    health.on_quarantine(clean, registry.default(), "410325", lambda *a: [])
+    r = xuncha("counties")
+    assert r.returncode == 0, r.stderr
+    assert "last loaded night" in r.stdout and "open incidents" in r.stdout and "state" in r.stdout
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[1:-1]]
+            for line in r.stdout.splitlines() if line.count("│") > 5 and line.split("│")[1].strip().isdigit()}
+    assert rows["410326"][6:9] == [str(night), "0", "ok"]
+    assert rows["410325"][6:9] == [str(night - dt.timedelta(days=1)), "1", "quarantined"]
+    assert rows["410327"][6:9] == ["never", "0", "stale"]

@@ -61,7 +61,7 @@ def setup(quiet_connections: Annotated[bool, typer.Option(hidden=True)] = False)
     from xuncha.warehouse import migrate
 
     db.warehouse_url()
-    migrate.migrate()
+    migrate.migrate(say=lambda line: err.print(f"[yellow]{line}[/]", soft_wrap=True))
     airflow_env.init_airflow()
     go_live = settings.record_go_live()
     console.print(f"set up: warehouse migrated, Airflow initialised; go-live {go_live} (earlier nights: xuncha backfill)")
@@ -114,14 +114,34 @@ def _print_headline(day: dt.date, rows: list[dict]) -> None:
 @app.command()
 @friendly
 def counties():
-    """List the county registry (config/counties.yml)."""
-    from xuncha import registry
+    """List the county registry (config/counties.yml) with each county's state now (xuncha.monitor.board): its newest
+    loaded night (of its lineage), open incidents and whether it is quarantined or stale. Counties no longer active
+    show no state; without a reachable warehouse only the registry is listed (said on stderr)."""
+    import datetime as dt
 
-    t = Table("code", "name", "level", "delivery", "active", "successor")
-    for c in registry.default().counties:
-        t.add_row(c.code, c.name, c.level, "http" if c.pulled else "landing",
-                  f"{c.active_from} … {c.active_to or ''}", c.successor or "")
-    console.print(t)
+    from xuncha import registry
+    from xuncha.monitor import board
+
+    reg, now = registry.default(), dt.datetime.now(dt.timezone.utc)
+    try:
+        from xuncha.warehouse import db
+
+        states = {s["code"]: s for s in board.county_states(db.warehouse_url(), reg, now)}
+    except Exception as exc:   # the registry is still worth listing without a warehouse
+        states = None
+        err.print(f"[yellow]no county state: the warehouse is not reachable ({type(exc).__name__}: {exc})[/]".strip())
+    t = Table("code", "name", "level", "delivery", "active", "successor",
+              *(("last loaded night", "open incidents", "state") if states is not None else ()))
+    for c in reg.counties:
+        row = [c.code, c.name, c.level, "http" if c.pulled else "landing", f"{c.active_from} … {c.active_to or ''}",
+               c.successor or ""]
+        if states is not None:
+            st = states.get(c.code)
+            word = board.condition(st, now) if st else "—"
+            row += [str(st["last_loaded_night"] or "never") if st else "—", str(len(st["open_incidents"])) if st else "—",
+                    f"[red]{word}[/]" if word not in ("ok", "—") else word]
+        t.add_row(*row)
+    (console if console.is_terminal else Console(width=160)).print(t)
 
 
 # -- demo ----------------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ def db_stop():
 @db_app.command("status")
 @friendly
 def db_status():
-    """Where the warehouse is, whether it runs, and which migrations are applied (exit 1 if it is down)."""
+    """Where the warehouse is, whether it runs, which migrations are applied (exit 1 if it is down), and which
+    notification channels are configured (the line `xuncha up` prints)."""
     from xuncha.warehouse import db
     from xuncha.warehouse import embedded
     from xuncha.warehouse import migrate
@@ -53,6 +54,20 @@ def db_status():
         done = migrate.applied(conn)
     pending = [m.path.name for m in migrate.discover() if m.version not in done]
     console.print(f"migrations applied: {len(done)}; pending: {', '.join(pending) or 'none'}")
+    _notifications(s)
+
+
+def _notifications(settings) -> None:
+    """The notification line of `xuncha up` (xuncha.orchestration.notifications.status_line), Airflow's
+    environment applied so its connections are found."""
+    from xuncha import registry
+    from xuncha.orchestration import env as airflow_env
+
+    airflow_env.apply(settings)
+    from xuncha.orchestration import notifications
+
+    on, line = notifications.status_line(registry.default())
+    (console if on else err).print(line if on else f"[bold yellow]{line}[/]", soft_wrap=True)
 
 
 @db_app.command("url")
@@ -85,5 +100,5 @@ def db_migrate():
     """Apply pending warehouse migrations (sql/migrations); running it again is a no-op."""
     from xuncha.warehouse import migrate
 
-    done = migrate.migrate()
+    done = migrate.migrate(say=lambda line: err.print(f"[yellow]{line}[/]", soft_wrap=True))
     console.print("applied: " + ", ".join(m.path.name for m in done) if done else "warehouse schema is up to date")

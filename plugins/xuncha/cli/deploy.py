@@ -33,14 +33,19 @@ def up(port: Annotated[int, typer.Option(help="Port of the Airflow UI and API (e
 
 
 def _notification_line(env: dict[str, str]) -> None:
-    """Print a line when no notification channel is configured (connections looked up with Airflow's environment)."""
+    """Print one line saying which notification channels are configured and to whom, or that none is (then on
+    stderr, in yellow); connections are looked up with Airflow's environment."""
     import os
+
+    from xuncha import registry
 
     os.environ.update({k: v for k, v in env.items() if k.startswith(("AIRFLOW", "XUNCHA"))})
     from xuncha.orchestration import notifications
 
-    line = notifications.off_line()
-    if line:
+    on, line = notifications.status_line(registry.default())
+    if on:
+        console.print(line, soft_wrap=True)
+    else:
         err.print(f"[bold yellow]{line}[/]", soft_wrap=True)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from xuncha.extract import inbox
@@ -103,6 +103,16 @@ def fetch(county: County, settings: Settings, url: str) -> None:
         raise
 
 
+def _quarantined(on_quarantine, code: str, handled) -> None:
+    """Call `on_quarantine(code)` when one of `handled` (BatchResult) was quarantined; log what it raises."""
+    if on_quarantine is None or not any(r.status == "quarantined" for r in handled or ()):
+        return
+    try:
+        on_quarantine(code)
+    except Exception:   # telling must not undo or fail a load that is done; the hourly health run tells instead
+        log.exception("%s: could not open the quarantine incident now; the next health run will", code)
+
+
 def members(registry: Registry, code: str, day: dt.date | None) -> list[County]:
     """Whose inboxes county `code`'s night `day` takes, in order: its predecessors no longer active that night
     (all when `day` is None), then itself (the registry's lineage, 2021 code changes)."""
@@ -118,7 +128,8 @@ def backlog(registry: Registry, code: str, day: dt.date | None, settings: Settin
 
 
 def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None = None, settings: Settings | None = None,
-        exports: Sequence[inbox.Arrival] | None = None, move: bool = True, ingestor=None) -> CountyNight:
+        exports: Sequence[inbox.Arrival] | None = None, move: bool = True, ingestor=None,
+        on_quarantine: Callable[[str], object] | None = None) -> CountyNight:
     """Take in county `code`'s exports for the nights up to `day`, oldest first; returns what happened.
 
     `exports` None (the nightly run): fetch, then take what waits in the inboxes of the county and of its
@@ -127,6 +138,10 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
     quarantine). `ingestor`: a xuncha.load.pipeline.Ingestor to reuse (it holds the GX context), else a new one.
     The whole night (fetch included) holds the lineage's lock (xuncha.load.lineage_lock): a second run of the
     same county or of one in its lineage waits for it (LineageBusy after lineage_lock.WAIT_SECONDS).
+    `on_quarantine(county code)` is called as soon as an export of a county (or of a predecessor it takes) has been
+    quarantined, once per county per run: the nightly DAG opens the county's quarantine incident and notifies then
+    (xuncha.monitor.health.on_quarantine), not at the next hourly health run; its errors are logged, never raised
+    (the health run catches up).
     Raises on infrastructure errors (database, network), after alerting the exports already quarantined or
     failed; bad input is quarantined and alerted, never raised.
     """
@@ -155,8 +170,10 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
                     alerts.for_exports(url, member.label, pipeline.handled_before(exc))
                 except Exception:
                     log.exception("%s: could not alert the exports handled before %s", member.code, type(exc).__name__)
+                _quarantined(on_quarantine, member.code, pipeline.handled_before(exc))
                 raise
             alerts.for_exports(url, member.label, handled)   # the pipeline returns what happened; here it is told
+            _quarantined(on_quarantine, member.code, handled)
             night.exports += handled
             stamped = [r for r in handled if r.generated_at is not None]
             if exports is None and member.pulled and stamped and not any(r.status == "failed" for r in handled):

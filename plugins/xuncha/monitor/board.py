@@ -57,6 +57,21 @@ def county_states(url: str | None, registry, now: dt.datetime) -> list[dict]:
     return out
 
 
+def condition(state: dict, now: dt.datetime, max_age_nights: int = 1) -> str:
+    """One word for a `county_states` row at `now`: `quarantined` (an open quarantine incident, or its newest quarantine
+    is of a night after its newest loaded night), `stale` (an open stale incident, never loaded, or the newest loaded
+    night more than `max_age_nights` behind the expected night: xuncha.monitor.findings' stale rule), both joined by
+    ', ', or `ok`. What `xuncha counties` shows."""
+    kinds = {i["kind"] for i in state["open_incidents"]}
+    last, q = state["last_loaded_night"], state["last_quarantine"]
+    out = []
+    if "quarantine" in kinds or (q and (last is None or q["business_date"] > last)):
+        out.append("quarantined")
+    if "stale" in kinds or last is None or (expected_night(now) - last).days > max_age_nights:
+        out.append("stale")
+    return ", ".join(out) or "ok"
+
+
 def _delivery(c) -> str:
     if c.pulled:
         return f"HTTP pull 拉取 ({c.delivery['http']['conn_id']})"

@@ -85,6 +85,28 @@ def current(url: str | None, registry, now: dt.datetime, max_age_nights: int = 1
     return sorted(out, key=lambda f: (f.county_code, f.kind))
 
 
+def judged_as(registry, code: str, night: dt.date):
+    """The county system whose findings cover county `code`'s exports on `night`: `code` itself while it is active,
+    else its successor (registry `successor`, followed to the one active on `night`); None when none is active (the
+    health run judges no county then either)."""
+    c, seen = registry.get(code), set()
+    while not c.active_on(night) and c.successor and c.code not in seen:
+        seen.add(c.code)
+        c = registry.get(c.successor)
+    return c if c.active_on(night) else None
+
+
+def rejected(url: str | None, registry, code: str, now: dt.datetime) -> list[Finding]:
+    """The `quarantine` and `platform_failure` findings at `now` of the county judged for county `code`
+    (`judged_as`), exactly as `current` finds them; [] when no county is judged. Writes nothing."""
+    night = expected_night(now)
+    county = judged_as(registry, code, night)
+    if county is None:
+        return []
+    with db.connect(url) as conn, conn.cursor() as cur:
+        return _rejected(cur, county, list(registry.lineage(county.code)), night)
+
+
 def _stale(cur, county, lineage: list[str], night: dt.date, max_age: int) -> list[Finding]:
     cur.execute("""SELECT max(business_date) FROM audit.batches
                     WHERE county_code = ANY(%s) AND status = 'loaded' AND business_date <= %s""", (lineage, night))

@@ -95,3 +95,23 @@ def check(url: str | None, registry, send, now: dt.datetime | None = None, max_a
     run.sent = notices.deliver(url, run.events, registry, send, ui_url or settings.ui_url, now)
     run.blocking = incidents.blocking(url)
     return run
+
+
+def on_quarantine(url: str | None, registry, code: str, send, now: dt.datetime | None = None,
+                  ui_url: str | None = None) -> list[dict]:
+    """The moment an export of county `code` is quarantined (xuncha.load.county_night.run's `on_quarantine`; the nightly
+    DAG passes Airflow's notifiers as `send`): the health run's quarantine step for that county alone, at `now`
+    (default the clock) — its `quarantine` finding (xuncha.monitor.findings.rejected) opens the incident or updates
+    the open one, and what opens is sent now through `send` exactly as the health run sends it. The next health run
+    finds the incident open and says nothing again (one open incident per county and kind). Nothing is escalated
+    here. Returns the notification attempts recorded (xuncha.monitor.notices.deliver); raises on database errors."""
+    from xuncha.monitor import findings, incidents, notices
+    from xuncha.settings import get_settings
+
+    now = now or dt.datetime.now(dt.timezone.utc)
+    county = findings.judged_as(registry, code, findings.expected_night(now))
+    if county is None:
+        return []
+    found = [f for f in findings.rejected(url, registry, county.code, now) if f.kind == "quarantine"]
+    events = incidents.sync(url, found, now, None, checked_kinds={"quarantine"}, county_codes={county.code})
+    return notices.deliver(url, events, registry, send, ui_url or get_settings().ui_url, now)

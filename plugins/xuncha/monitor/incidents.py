@@ -44,12 +44,14 @@ def _rows(cur) -> list[dict]:
     return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
 
 
-def sync(url: str | None, found: list, now: dt.datetime, escalate_after: dt.timedelta,
-         checked_kinds: set[str] | None = None) -> list[Event]:
+def sync(url: str | None, found: list, now: dt.datetime, escalate_after: dt.timedelta | None,
+         checked_kinds: set[str] | None = None, county_codes: set[str] | None = None) -> list[Event]:
     """Open, update, auto-resolve and escalate incidents for the findings `found` (xuncha.monitor.findings.Finding) at
-    `now`, in one transaction; returns the events in that order. `checked_kinds` (default: every kind) limits
-    auto-resolution to what was actually checked."""
+    `now`, in one transaction; returns the events in that order. `checked_kinds` (default: every kind) and
+    `county_codes` (default: every county) limit auto-resolution and escalation to what was actually checked;
+    `escalate_after` None escalates nothing (the load's own call, xuncha.monitor.health.on_quarantine)."""
     checked = checked_kinds if checked_kinds is not None else set(KINDS)
+    counties = sorted(county_codes) if county_codes is not None else None
     events: list[Event] = []
     seen: set[tuple[str, str]] = set()
     with db.connect(url) as conn, conn.cursor() as cur:
@@ -69,13 +71,17 @@ def sync(url: str | None, found: list, now: dt.datetime, escalate_after: dt.time
             *row, inserted = cur.fetchone()
             if inserted:
                 events.append(Event("opened", dict(zip(COLUMNS, row))))
-        cur.execute(_select("state <> 'resolved' AND kind = ANY(%s)"), (sorted(checked),))
+        scope = "(%(c)s::text[] IS NULL OR county_code = ANY(%(c)s::text[]))"
+        cur.execute(_select(f"state <> 'resolved' AND kind = ANY(%(k)s) AND {scope}"), {"k": sorted(checked), "c": counties})
         for inc in _rows(cur):
             if (inc["county_code"], inc["kind"]) not in seen:
                 events.append(Event("resolved", _resolve(cur, inc["incident_id"], "auto", now,
                                                          f"condition cleared: the health run at {now.isoformat(timespec='minutes')} "
                                                          f"no longer finds {inc['kind']} ({KINDS[inc['kind']][1]}已消除)")))
-        cur.execute(_select("state = 'open' AND escalated_at IS NULL AND first_seen <= %s"), (now - escalate_after,))
+        if escalate_after is None:
+            return events
+        cur.execute(_select(f"state = 'open' AND escalated_at IS NULL AND first_seen <= %(t)s AND kind = ANY(%(k)s) AND {scope}"),
+                    {"t": now - escalate_after, "k": sorted(checked), "c": counties})
         for inc in _rows(cur):
             cur.execute(f"UPDATE audit.incidents SET escalated_at = %s WHERE incident_id = %s RETURNING {', '.join(COLUMNS)}",
                         (now, inc["incident_id"]))

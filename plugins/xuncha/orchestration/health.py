@@ -38,3 +38,15 @@ def run_check(params: dict) -> list[str]:
         raise IncidentsOpen(report.splitlines()[0] + " " + "; ".join(
             f"#{i['incident_id']} {i['kind']} {i['county_code']}" for i in run.blocking))
     return [f.line() for f in run.found]
+
+
+def quarantined(url: str, registry, code: str) -> None:
+    """The nightly `ingest` task's `on_quarantine` (xuncha.load.county_night.run): county `code`'s quarantine incident
+    opened (or updated) and notified through Airflow's notifiers now (xuncha.monitor.health.on_quarantine)."""
+    from xuncha.monitor import health
+    from xuncha.orchestration import notifications
+
+    sent = health.on_quarantine(url, registry, code, notifications.deliver)
+    if sent:
+        log.warning("%s: quarantine incident opened; %d notification(s) sent, %d failed", code,
+                    sum(s["ok"] for s in sent), sum(not s["ok"] for s in sent))

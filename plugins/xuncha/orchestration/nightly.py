@@ -65,12 +65,17 @@ def county_context(county: dict):
 def ingest_county(county: dict, url: str, outlets: dict) -> dict:
     """The nightly `ingest` task: county `county`'s night through xuncha.load.county_night.run (which fetches first: remote
     landing, HTTP pull); an event on each changed core Asset (`outlets`: entity -> Asset) carries the night's extra.
+    A quarantined export opens (or updates) its county's quarantine incident and is notified at once
+    (xuncha.orchestration.health.quarantined), not at the next hourly health run.
     Returns `county` with its `summary` (XCom). Raises what county_night.run raises (infrastructure errors: retried)."""
     from xuncha import registry
     from xuncha.load import county_night
+    from xuncha.orchestration import health
 
     ctx, day = county_context(county)
-    night = county_night.run(registry.load(), county["code"], day, url=url)
+    reg = registry.load()
+    night = county_night.run(reg, county["code"], day, url=url,
+                             on_quarantine=lambda code: health.quarantined(url, reg, code))
     for entity in night.changed_entities:
         ctx["outlet_events"][outlets[entity]].extra = night.asset_extra()
     return county | {"summary": night.to_xcom()}

@@ -45,7 +45,7 @@ def notifiers(subject: str, text: str) -> list:
         to = [a.strip() for a in to.split(",")] if isinstance(to, str) else list(to)
         if to:
             out.append(SmtpNotifier(to=to, subject=subject, html_content=f"<pre>{_escape(text)}</pre>",
-                                    smtp_conn_id=smtp_id, from_email=smtp.login or None))
+                                    smtp_conn_id=smtp_id, from_email=_from_email(smtp)))
         else:
             log.warning("connection %s has no `to` in its extra: e-mail notifications are off", smtp_id)
     chat_id = get_settings().notify_chat_conn_id or CHAT_CONN_ID
@@ -156,8 +156,9 @@ def deliver(audience, subject: str, text: str) -> list[tuple[str, str, str | Non
             out.append(("email", target, f"no SMTP connection {_smtp_id()} to send through"))
         else:
             body = f"<pre style='font-family:sans-serif;white-space:pre-wrap'>{_escape(text)}</pre>"
-            out.append(("email", target, _attempt(SmtpNotifier(to=to, subject=subject, html_content=body,
-                                                                smtp_conn_id=_smtp_id(), from_email=smtp.login or None))))
+            error = _attempt(SmtpNotifier(to=to, subject=subject, html_content=body, smtp_conn_id=_smtp_id(),
+                                          from_email=_from_email(smtp)))
+            out.append(("email", target, error and error + smtp_hint(error, _smtp_id())))
     chat_id = audience.chat_conn_id or (_chat_id() if audience.key == "operators" else None)
     if chat_id:
         if connection(chat_id) is None:
@@ -168,6 +169,35 @@ def deliver(audience, subject: str, text: str) -> list[tuple[str, str, str | Non
                 http_conn_id=chat_id, endpoint=None, method="POST", headers={"Content-Type": "application/json"},
                 json={"msgtype": "text", "text": {"content": text if audience.zh else f"{subject}\n{text}"}}))))
     return out
+
+
+def _from_email(smtp) -> str | None:
+    """The sender address: the connection's extra `from_email` (the SMTP provider's own field), else its login when
+    that is an address; None lets the provider raise "provide `from_email`" (smtp_hint names the fix)."""
+    extra_from = (smtp.extra_dejson or {}).get("from_email")
+    return extra_from or (smtp.login if smtp.login and "@" in smtp.login else None)
+
+
+SMTP_HINTS = (   # (text of the provider's or smtplib's error, the setting that fixes it); Airflow SMTP provider 3.x
+    ("WRONG_VERSION_NUMBER", "the server does not speak SSL on this port: set `\"disable_ssl\": true` in the extra of "
+                             "connection {conn} (SSL is the provider's default; STARTTLS on port 587 or plain SMTP on 25 "
+                             "need it off)"),
+    ("STARTTLS extension not supported", "the server offers no STARTTLS: set `\"disable_tls\": true` in the extra of "
+                                         "connection {conn} (only on a trusted network: mail then travels unencrypted)"),
+    ("from_email", "set `\"from_email\": \"xuncha@<your domain>\"` in the extra of connection {conn} (or make its "
+                   "login an e-mail address)"),
+    ("SMTPAuthenticationError", "the server refused the login: check the login and password of connection {conn}"),
+    ("ConnectionRefusedError", "nothing listens on the host and port of connection {conn}"),
+)
+
+
+def smtp_hint(error: str, conn_id: str) -> str:
+    """' — fix: <the missing setting>' for an SMTP failure whose cause is a known setting of the connection (SMTP_HINTS),
+    else ''. What `xuncha notify test` prints after FAILED."""
+    for needle, hint in SMTP_HINTS:
+        if needle in error:
+            return " — fix: " + hint.format(conn=conn_id)
+    return ""
 
 
 def _attempt(notifier) -> str | None:
@@ -198,7 +228,27 @@ def test_all(registry) -> list[dict]:
 
 def off_line() -> str | None:
     """One line saying notifications are off when no operator channel is configured (None when one is): what
-    `xuncha up`, the health run and the incidents page show."""
+    the health run and the incidents page show."""
     if operator_channels():
         return None
-    return f"notifications are OFF (通知未配置): no channel is configured — {OFF_HINT}"
+    return (f"notifications are OFF (通知未配置): no channel is configured, incidents reach nobody but the incidents "
+            f"page /xuncha/incidents — {OFF_HINT}")
+
+
+def status_line(registry) -> tuple[bool, str]:
+    """(on, one line) for `xuncha up` and `xuncha db status`: which operator channels are configured and to whom
+    (e-mail: how many addresses; chat: the connection), and how many counties have contacts (e-mail addresses, chat
+    robots) of config/counties.yml; or, with no operator channel, `off_line()`. Counties' e-mail needs the operators'
+    SMTP connection (it is the one they go through)."""
+    with_contacts = [c for c in registry.counties if c.contacts]
+    mails = sum(len(c.contacts.get("email") or ()) for c in with_contacts)
+    chats = sum(bool(c.contacts.get("chat_conn_id")) for c in with_contacts)
+    counties = (f"county contacts: {len(with_contacts)} of {len(registry.counties)} counties ({mails} e-mail "
+                f"address(es), {chats} chat robot(s))")
+    ops = operator_channels()
+    if not ops:
+        return False, off_line() + (f"; {counties} configured, but their e-mail needs {_smtp_id()}" if with_contacts else "")
+    said = [f"e-mail to {len(target.split(', '))} operator address(es) via {_smtp_id()}" if channel == "email"
+            else f"chat robot {target}" for channel, target in ops]
+    return True, (f"notifications ON (通知已开启): operators by {' and '.join(said)}; {counties} — "
+                  "check them with `xuncha notify test`")

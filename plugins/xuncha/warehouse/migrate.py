@@ -15,12 +15,14 @@ a CLI and a test).
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from xuncha.settings import SQL_DIR
 
+log = logging.getLogger(__name__)
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 REPEATABLE_DIR = SQL_DIR / "repeatable"
 _LOCK_ID = 0x58554E43  # "XUNC"
@@ -150,18 +152,26 @@ def _run(cur, path: Path, sql: str, record: str, args: tuple) -> None:
 
 
 def migrate(url: str | None = None, directory: Path = MIGRATIONS_DIR,
-            repeatable_dir: Path | None = REPEATABLE_DIR) -> list[Migration]:
+            repeatable_dir: Path | None = REPEATABLE_DIR, say=None) -> list[Migration]:
     """Apply every pending versioned migration as the owner (`url`, default db.owner_url()), then every new or
     changed repeatable file of `repeatable_dir` (None = none); then make the registry's county reader roles and
     re-apply grants and row-level security (xuncha.warehouse.roles.sync). Returns the versioned migrations applied (empty
     when up to date); the repeatable files applied are in `audit.repeatable_migrations` (applied_at). Raises
-    MigrationError naming the file."""
-    from xuncha.warehouse import db
+    MigrationError naming the file. While another process holds the migration lock, or a table a statement must lock,
+    it says so through `say(line)` (default: a log warning) naming the holder, and Ctrl-C stops the wait
+    (KeyboardInterrupt; xuncha.warehouse.lock_wait)."""
+    import psycopg2
+
+    from xuncha.warehouse import db, lock_wait
     from xuncha.warehouse import roles
 
+    say = say or log.warning
+    url = url or db.owner_url()
     pending_done: list[Migration] = []
-    with db.connect(url or db.owner_url(), autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
+    with db.connect(url, autocommit=True) as conn, conn.cursor() as cur, \
+            lock_wait.watched(conn, url, "warehouse migration", say):
+        cur.execute("SET application_name = %s", (lock_wait.application_name("migrate"),))
+        lock_wait.advisory(cur, _LOCK_ID, "the warehouse migration lock", say)
         try:
             _ensure_table(cur)
             done = applied(conn)
@@ -189,5 +199,8 @@ def migrate(url: str | None = None, directory: Path = MIGRATIONS_DIR,
                              (rep.name, rep.checksum))
             roles.sync(conn)
         finally:
-            cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
+            try:   # after Ctrl-C the connection may be unusable: closing it releases the lock too
+                cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
+            except (psycopg2.Error, KeyboardInterrupt):
+                pass
     return pending_done

@@ -1,0 +1,92 @@
+"""A quarantine becomes an incident the moment the export is quarantined, not at the next hourly health run, and is
+told once: real PostgreSQL, the real pipeline, a real SMTP server and real webhook receivers on loopback
+(tests/notify_kit.py), Airflow's notifiers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import query
+from exports import slice_rows, write_export
+from notify_kit import (LUANCHUAN, LUANCHUAN_MAIL, OPS_MAIL, SONGXIAN, SONGXIAN_MAIL, channels, robots,  # noqa: F401
+                        small_registry, smtp_server)
+
+from xuncha.extract import inbox
+from xuncha.load import county_night, pipeline
+from xuncha.monitor import health
+from xuncha.orchestration import notifications
+from xuncha.warehouse import db
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+UI = "http://xuncha.test:8080"
+
+
+@pytest.fixture
+def empty(clean):
+    with db.connect(clean) as conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE mart.clue_disposal, mart.rectification")
+    return clean
+
+
+def at(day: dt.date, hour: int) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), LOCAL)
+
+
+def test_a_quarantine_opens_its_incident_and_notifies_at_once_and_the_health_run_does_not_notify_again(
+        empty, channels, settings):
+    box, robots, _ = channels
+    reg = small_registry(SONGXIAN, LUANCHUAN)
+    ingestor = pipeline.Ingestor(reg, url=empty)
+    rows = slice_rows()
+    rows["findings"][2]["category"] = "ZZ"
+    bad = write_export(settings.landing, "410325", "410325-20190316-01", "2019-03-16", rows)
+    load_time = at(dt.date(2019, 3, 17), 2)
+    called = []
+
+    def on_quarantine(code):
+        called.append(code)
+        return health.on_quarantine(empty, reg, code, notifications.deliver, now=load_time, ui_url=UI)
+
+    night = county_night.run(reg, "410325", None, url=empty, exports=[inbox.receive(bad)], ingestor=ingestor,
+                             on_quarantine=on_quarantine)
+    assert night.quarantined == ["410325-20190316-01"] and called == ["410325"]
+    [(iid, kind, state, first_seen)] = query(empty, "SELECT incident_id, kind, state, first_seen FROM audit.incidents")
+    assert (kind, state, first_seen) == ("quarantine", "open", load_time), "open from the moment of the quarantine"
+    [(subject, text)] = box.to(SONGXIAN_MAIL)
+    assert subject == f"【巡察数据平台】嵩县 410325：隔离（事件 #{iid}）"
+    assert "文件 findings.csv，第 3 行，列 category，值 “ZZ”" in text and "/xuncha/quarantine/" in text
+    assert len(box.to(OPS_MAIL)) == 1 and len(robots.got["ops"]) == 1 and len(robots.got["songxian"]) == 1
+    assert box.to(LUANCHUAN_MAIL) == [] and "luanchuan" not in robots.got
+    # the hourly health runs that follow see the same quarantine: updated, not told again
+    for hour in (3, 4):
+        r = health.check(empty, reg, notifications.deliver, now=at(dt.date(2019, 3, 17), hour),
+                         escalate_after=dt.timedelta(hours=1000), ui_url=UI)
+        assert [e.event for e in r.events if e.incident["kind"] == "quarantine"] == []
+        assert [i["incident_id"] for i in r.blocking if i["kind"] == "quarantine"] == [iid]
+    assert query(empty, "SELECT seen_count FROM audit.incidents WHERE incident_id = %s", (iid,)) == [(3,)]
+    assert [s for s, _ in box.to(SONGXIAN_MAIL) if "隔离" in s] == [subject], "told once (its stale incident is another)"
+    assert len([s for s, _ in box.to(OPS_MAIL) if "quarantine" in s]) == 1
+    assert query(empty, "SELECT count(*) FROM audit.notifications WHERE incident_id = %s AND event = 'opened'", (iid,)) \
+        == [(4,)], "operators (e-mail, chat) and 嵩县 (e-mail, chat), once each"
+
+
+def test_a_load_without_a_quarantine_tells_nobody_and_a_failing_notifier_never_fails_the_load(empty, settings):
+    reg = small_registry(SONGXIAN)
+    ingestor = pipeline.Ingestor(reg, url=empty)
+    ok = write_export(settings.landing, "410325", "410325-20190315-01", "2019-03-15", slice_rows())
+    calls = []
+    night = county_night.run(reg, "410325", None, url=empty, exports=[inbox.receive(ok)], ingestor=ingestor,
+                             on_quarantine=calls.append)
+    assert night.loaded == 1 and calls == []
+    rows = slice_rows()
+    rows["findings"][0]["category"] = "ZZ"
+    bad = write_export(settings.landing, "410325", "410325-20190316-01", "2019-03-16", rows)
+
+    def broken(code):
+        raise RuntimeError("SMTP relay on fire")
+
+    night = county_night.run(reg, "410325", None, url=empty, exports=[inbox.receive(bad)], ingestor=ingestor,
+                             on_quarantine=broken)
+    assert night.quarantined == ["410325-20190316-01"], "the quarantine stands; the health run tells it later"
