@@ -13,9 +13,11 @@ of core or history may hold person data in clear (`person_data_in_clear`; `make 
 
 The marts are refreshed as `xuncha_marts` does: for a county right after some of its loads (its core Asset event)
 and for every pending county after each night (the `night` event); at the end the incremental series must equal a
-full recompute (tests/marts_compare.py: `marts_differences`). Each morning the health run (xuncha.monitor.health,
-what `xuncha_health` runs) sees the night: every quarantined county must have had its quarantine incident opened,
-and at the end no incident may be open (`incidents`).
+full recompute (tests/marts_compare.py: `marts_differences`). A quarantine opens its incident at once, as the
+nightly `ingest` task does (xuncha.monitor.health.on_quarantine), and each morning the health run (what
+`xuncha_health` runs) sees the night: a county with a night still quarantined (none of its exports loaded) must
+have its quarantine incident open — one corrected in the same run needs none — and at the end no incident may be
+open (`incidents`).
 
 `run(...)` returns the summary; `python tests/soak.py --nights 30 --profile seed` is `make soak`.
 """
@@ -140,7 +142,9 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
         for attempt in range(3):
             try:
                 counts["task_runs"] += 1
-                county_night.run(registry.load(), code, day, url=url)
+                at = dt.datetime.combine(min(day, end) + dt.timedelta(days=1), dt.time(2), LOCAL)  # the task's hour
+                county_night.run(registry.load(), code, day, url=url,   # as the nightly `ingest` task: the incident now
+                                 on_quarantine=lambda c: health.on_quarantine(url, reg, c, send, now=at))
                 if events_rng.random() < 0.3:          # the county's core Asset event starts a marts run
                     metrics.refresh(url, [code])
                 return
@@ -187,6 +191,7 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
                                     AND table_name IN (SELECT relname FROM pg_class WHERE NOT relispartition)""")
     in_clear = {f"{s}.{t}.{c}": n for s, t, c in text_columns
                 if (n := query(url, f'SELECT count(*) FROM {s}.{t} WHERE staging.pii_kind("{c}") IS NOT NULL')[0][0])}
+    opened = dict(query(url, "SELECT kind, count(*) FROM audit.incidents GROUP BY 1 ORDER BY 1"))
     generated = {c for u in units for c in reg.lineage(u)}
     open_at_end = [f"#{i['incident_id']} {i['kind']} {i['county_code']}: {i['summary']}" for i in incidents.listing(url)
                    if i["county_code"] in generated]     # systems the profile does not generate are stale, rightly
@@ -207,7 +212,8 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
         "loaded_twice": [e for (e,) in twice], "faults_mishandled": wrong,
         "text_columns_scanned": len(text_columns), "person_data_in_clear": in_clear,
         "marts_equal_full_recompute": not marts_differences, "marts_differences": marts_differences,
-        "incidents": {"events": {f"{e} {k}": n for (e, k), n in sorted(events.items())}, "notifications": len(sent),
+        "incidents": {"opened": opened, "health_run_events": {f"{e} {k}": n for (e, k), n in sorted(events.items())},
+                      "notifications": len(sent),
                       "open_at_end": open_at_end, "quarantined_without_incident": sorted(unreported)},
         "incidents_as_expected": not open_at_end and not unreported,
         "seconds": round(time.monotonic() - t0, 1),
