@@ -218,6 +218,6 @@ def build(url: str | None = None, as_of: dt.date | None = None, out: Path | None
         raise ValueError(f"as-of {day} is later than the newest loaded night ({newest}): no figures for it")
     metrics.ensure(url, as_of=day)
     order = [HEADLINE] + [n for n in metric_dictionary.marts() if n != HEADLINE]
-    tables = [metrics.read_mart(url, n, day) for n in order]
+    tables = [metrics.read_freshness(url, day) if n == "freshness" else metrics.read_mart(url, n, day) for n in order]
     names = {c.code: c.name for c in registry.default().counties}
     return write_workbook((out or get_settings().home / "reports") / workbook_name(day), tables, names)
