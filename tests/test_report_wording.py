@@ -37,5 +37,5 @@ def test_the_rounds_heatmap_has_a_legend_of_its_colours_and_unit_and_each_unit_s
     assert legend == {"达标 met the target": charts.GOOD, "未达标 below the target": charts.BAD,
                       "超出上限 above the maximum": charts.WARN, "年度进行中或不完整 year running or partial": charts.NEUTRAL}
     assert fig.layout.showlegend and "（轮）" in fig.layout.legend.title.text          # the unit of the numbers
-    targets = {a.y: a.text for a in fig.layout.annotations if (a.name or "").startswith("target-")}
+    targets = {a.name.removeprefix("target-"): a.text for a in fig.layout.annotations if (a.name or "").startswith("target-")}
     assert targets == {"嵩县": "目标 4–5 轮/年", "洛阳市": "目标 ≥3 轮/年"}              # from the mart's target columns
