@@ -100,3 +100,51 @@ def test_the_warehouse_sets_the_time_and_checksum_of_an_edition_not_the_client(p
                            RETURNING published_at > now() - interval '1 hour', checksum <> 'forged',
                                      checksum = published.edition_checksum(as_of, published_at, known_batches, figures, lists)""")
     assert rows == [(True, True, True)]
+
+
+def test_publish_records_the_publisher_s_name_and_the_lists_show_it_not_the_database_role(published, monkeypatch):
+    from typer.testing import CliRunner
+
+    from xuncha.cli import app
+
+    edition, w = published
+    monkeypatch.setenv("WAREHOUSE_URL", w.url)
+    monkeypatch.delenv("XUNCHA_PUBLISHER", raising=False)
+    res = CliRunner().invoke(app, ["report", "publish", "--as-of", mart_world.AS_OF, "--by", "王主任"])
+    assert res.exit_code == 0, res.output
+    row = query(w.url, "SELECT publisher, published_by FROM published.editions ORDER BY edition_id DESC LIMIT 1")[0]
+    assert row[0] == "王主任" and row[1] != "王主任"          # the name as given; the role kept beside it
+    assert editions.latest(w.url, D).publisher == "王主任"
+    listing = CliRunner().invoke(app, ["report", "editions"], terminal_width=200)
+    assert listing.exit_code == 0 and "王主任" in listing.output, listing.output
+    assert [r[3] for r in editions.listing(w.url) if r[0] == edition.edition_id][0].startswith("未记录")  # before --by
+
+
+def test_the_publisher_defaults_to_xuncha_publisher_then_the_os_user_and_is_never_blank(published, monkeypatch):
+    import getpass
+
+    from xuncha.cli.report import publisher
+
+    monkeypatch.setenv("XUNCHA_PUBLISHER", "李科长")
+    assert publisher(None) == "李科长" and publisher("王主任") == "王主任"
+    monkeypatch.delenv("XUNCHA_PUBLISHER")
+    assert publisher(None) == getpass.getuser()
+    with pytest.raises(ValueError, match="blank"):
+        editions.publish(published[1].url, D, by="  ")
+    with pytest.raises(psycopg2.Error):                     # nor can a client store a blank name directly
+        query(published[1].url, """INSERT INTO published.editions (as_of, known_batches, figures, lists, checksum,
+                                   publisher) VALUES ('2018-01-01', '{}', '{}', '{}', '', ' ')""")
+
+
+def test_editions_with_none_published_says_so_and_how_to_publish_one(fresh_db, monkeypatch):
+    from typer.testing import CliRunner
+
+    from xuncha.cli import app
+    from xuncha.warehouse import migrate
+
+    migrate.migrate(fresh_db)
+    monkeypatch.setenv("WAREHOUSE_URL", fresh_db)
+    res = CliRunner().invoke(app, ["report", "editions"], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "no edition is published yet" in res.output and "xuncha report publish" in res.output
+    assert "截至日期" not in res.output and len(res.output.strip().splitlines()) == 1   # no empty table

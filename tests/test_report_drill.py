@@ -97,6 +97,24 @@ def test_a_cell_opens_its_list_which_filters_sorts_and_copies(report, loaded, br
     assert page.outside == [] and page.errors == [], (page.outside, page.errors)
 
 
+def test_the_view_the_list_link_under_a_chart_opens_that_chart_s_list_not_only_scrolls(report, loaded, browser):  # noqa: F811
+    page = OfflinePage(browser)
+    page.page.goto(report.as_uri())
+    charts_rendered(page.page)
+    assert _drill(page.page)["hidden"]
+    page.page.click("#summary-rectification a:has-text('点击查看台账')")   # the same list a click on the chart opens
+    drill = _drill(page.page)
+    assert not drill["hidden"] and drill["list"] == "ledger_rectification" and drill["filter"] == {"completed": False}
+    assert drill["rows"] == query(loaded.url, """SELECT count(*) FROM mart.ledger_rectification WHERE as_of = %s
+                                                 AND term_no = 11 AND NOT completed""", (D,))[0][0] > 0
+    page.page.click("#summary-coverage a:has-text('点击查看台账')")
+    drill = _drill(page.page)
+    assert drill["list"] == "ledger_uninspected" and drill["filter"] == {}
+    assert drill["rows"] == query(loaded.url, """SELECT sum(orgs_in_scope - orgs_covered) FROM mart.coverage
+                                                 WHERE as_of = %s AND org_type = 'all' AND term_no = 11""", (D,))[0][0]
+    assert page.outside == [] and page.errors == [], (page.outside, page.errors)
+
+
 def test_the_report_shows_the_published_value_today_s_value_and_the_export_that_moved_it(report, browser):  # noqa: F811
     page = OfflinePage(browser)
     page.page.goto(report.as_uri())

@@ -24,3 +24,18 @@ def test_the_year_the_term_started_in_mid_year_is_not_marked_below_target():
     fig, summary = charts.rounds(data)
     assert list(fig.data[0].z[0]) == [0.5, 0.0]         # partial year: blue, not judged; a full year below: red
     assert "complete years on target: 0 / 1" in summary and f"{first.year}年不完整" in summary
+
+
+def test_the_rounds_heatmap_has_a_legend_of_its_colours_and_unit_and_each_unit_s_target():
+    rows = [_year(2018, 4, True), _year(2019, 2, False),
+            {"county_code": "410300", "year": 2018, "rounds": 2, "target_min": 3, "target_max": None,
+             "meets_target": False, "year_complete": True}]
+    data = ReportData(as_of=dt.date(2019, 6, 30), term_no=None, latest=None, generated_at=dt.datetime.now(dt.timezone.utc),
+                      names={"410325": "嵩县", "410300": "洛阳市"}, marts={"rounds_per_year": rows})
+    fig, _ = charts.rounds(data)
+    legend = {t.name: t.marker.color for t in fig.data if t.showlegend}
+    assert legend == {"达标 met the target": charts.GOOD, "未达标 below the target": charts.BAD,
+                      "超出上限 above the maximum": charts.WARN, "年度进行中或不完整 year running or partial": charts.NEUTRAL}
+    assert fig.layout.showlegend and "（轮）" in fig.layout.legend.title.text          # the unit of the numbers
+    targets = {a.name.removeprefix("target-"): a.text for a in fig.layout.annotations if (a.name or "").startswith("target-")}
+    assert targets == {"嵩县": "目标 4–5 轮/年", "洛阳市": "目标 ≥3 轮/年"}              # from the mart's target columns

@@ -59,7 +59,8 @@ def test_the_workbook_has_the_headline_and_every_mart_with_title_header_and_froz
     for m in marts.values():
         ws = wb[m.title]
         assert ws["A1"].value.startswith(f"{m.title}（{m.title_en}）")
-        assert (f"截至 {mart_world.AS_OF}" if m.dated else "当前状态") in ws["A1"].value
+        as_of_day = m.dated or m.name == "freshness"          # freshness as of the day: mart.freshness_at(D)
+        assert (f"截至 {mart_world.AS_OF}" if as_of_day else "当前状态") in ws["A1"].value
         assert ws.freeze_panes == "A3"
         headers = [c.value for c in ws[2]]
         assert [h for h in headers if h not in NAME_HEADERS] == [c.header for c in m.columns if c.name != "as_of"]
@@ -74,17 +75,17 @@ def test_the_figures_equal_the_marts(book, world):
 
     wb = openpyxl.load_workbook(book)
     for name in metric_dictionary.marts():
-        table = metrics.read_mart(world.url, name, DAY)
+        table = metrics.read_freshness(world.url, DAY) if name == "freshness" else metrics.read_mart(world.url, name, DAY)
         ws = wb[table.mart.title]
         headers = [c.value for c in ws[2]]
         cols = [c for c in table.columns if c.name != "as_of"]
         picked = [j for j, h in enumerate(headers) if h not in NAME_HEADERS]
         got = [[row[j] for j in picked] for row in ws.iter_rows(min_row=3, max_row=2 + len(table.rows), values_only=True)]
-        labels = workbook._labels()
+        labels = workbook.labels()
         want = [[labels.get(c.name, {}).get(v, v) if isinstance(v, str) else v
                  for c in cols for v in [_plain(r[table.columns.index(c)])]] for r in table.rows]
         if name == "term_headline":
-            want.sort(key=lambda r: (r[2], r[0] == "city_total", r[1]))
+            want.sort(key=lambda r: (r[2], r[0] == "全市", r[1]))   # scope as its label (workbook.SCOPE_LABELS)
         assert got == want, name
         assert table.rows, name
 
@@ -128,6 +129,28 @@ def test_the_workbook_is_in_chinese_printable_and_carries_the_main_charts(book):
     with zipfile.ZipFile(book) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
     assert len(charts) >= 3
+
+
+def test_no_sheet_shows_a_raw_code_where_the_spec_or_registry_has_its_chinese_label(book):
+    import openpyxl
+
+    wb = openpyxl.load_workbook(book)
+    labels = workbook.labels()
+    seen: dict[str, set] = {}
+    for m in metric_dictionary.marts().values():
+        ws = wb[m.title]
+        headers = [c.value for c in ws[2]]
+        for col in m.columns:
+            if col.name not in labels:
+                continue
+            j = headers.index(col.header) + 1
+            values = {ws.cell(r, j).value for r in range(3, ws.max_row + 1)} - {None}
+            raw = {v for v in values if v in labels[col.name]}
+            assert not raw, f"{m.title}.{col.header} shows codes {raw}"
+            seen.setdefault(col.name, set()).update(values & set(labels[col.name].values()))
+    assert seen["scope"] == {"县区", "全市"}                       # the headline sheet
+    assert seen["level"] and seen["level"] <= {"市级（市委巡察）", "县级（县委巡察）"}
+    assert seen["status"] and seen["org_type"]                  # the lists (台账)
 
 
 @pytest.mark.slow   # LibreOffice (config/apt-packages.txt: libreoffice-calc-nogui), ~20 s

@@ -19,6 +19,10 @@ class RegistryError(ValueError):
     """counties.yml is missing, not YAML, or breaks a rule; the message names the entry and the field."""
 
 
+LEVEL_LABELS = {"city": "市级（市委巡察）", "county": "县级（县委巡察）"}
+"""counties.yml `level` → its Chinese label (the party committee that inspects: 市委 or 县委); the one place readers'
+pages and the workbook take it from. Its keys are the schema's enum (schemas/counties.schema.json)."""
+
 @dataclass(frozen=True)
 class County:
     """One county-level system that exports to Xuncha (one entry of counties.yml; fields as documented there)."""

@@ -44,7 +44,7 @@ COMMENT ON COLUMN mart.findings_by_category.findings IS '发现问题 [count]: l
 COMMENT ON COLUMN mart.findings_by_category.first_found IS '最早发现日期 [date]: earliest found_date';
 COMMENT ON COLUMN mart.findings_by_category.last_found IS '最近发现日期 [date]: latest found_date';
 
-COMMENT ON TABLE mart.freshness IS '数据新鲜度 — Freshness. One row = one county system of the registry (mart.county_crosswalk), as things stand at the refresh. expected_night = yesterday (Asia/Shanghai); age_nights = expected_night − last_loaded_night (0 = up to date, NULL = never loaded); quarantine_rate_30 = quarantined_30 / exports_30 (NULL when 0), likewise quarantine_rate_prev.';
+COMMENT ON TABLE mart.freshness IS '数据新鲜度 — Freshness. One row = one county system of the registry (mart.county_crosswalk), as things stand at the refresh. expected_night = yesterday (Asia/Shanghai; D in mart.freshness_at(D)); only nights <= expected_night count; age_nights = expected_night − last_loaded_night (0 = up to date, NULL = never loaded); quarantine_rate_30 = quarantined_30 / exports_30 (NULL when 0), likewise quarantine_rate_prev.';
 COMMENT ON COLUMN mart.freshness.county_code IS '县区代码: the county system (registry code)';
 COMMENT ON COLUMN mart.freshness.county_name IS '县区: its name in the registry';
 COMMENT ON COLUMN mart.freshness.active IS '在用 [boolean]: the code still exports (registry active_to not passed)';

@@ -40,6 +40,8 @@ class Edition:
     figures: dict
     lists: dict
     checksum: str
+    publisher: str | None = None
+    """发布人: the person's name given at publication (None for editions before migration 0160)."""
 
 
 @dataclass(frozen=True)
@@ -135,10 +137,13 @@ def known_at(url: str | None, at: dt.datetime) -> list[int]:
         return list(cur.fetchone()[0])
 
 
-def publish(url: str | None = None, as_of: dt.date | None = None) -> Edition:
+def publish(url: str | None = None, as_of: dt.date | None = None, by: str | None = None) -> Edition:
     """Record the edition of `as_of` (default: the newest night loaded): every dated mart and ledger of that day
-    computed now from every loaded batch. Returns it as stored (its id, time and checksum set by the warehouse).
-    ValueError when nothing is loaded."""
+    computed now from every loaded batch, published by the person `by` (发布人; stored as published.editions.publisher,
+    migration 0160; the database role goes to published_by). Returns it as stored (its id, time and checksum set by
+    the warehouse). ValueError when nothing is loaded or `by` is blank."""
+    if by is not None and not by.strip():
+        raise ValueError("the publisher's name (--by) is blank: give the name of the person publishing")
     from psycopg2.extras import Json
 
     from xuncha.metrics import marts
@@ -148,13 +153,14 @@ def publish(url: str | None = None, as_of: dt.date | None = None) -> Edition:
         raise ValueError("nothing is loaded: no figures to publish")
     known, figures, lists = _compute(url, day, None)
     with db.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("""INSERT INTO published.editions (as_of, known_batches, figures, lists, checksum)
-                       VALUES (%s, %s, %s, %s, '') RETURNING edition_id""", (day, known, Json(figures), Json(lists)))
+        cur.execute("""INSERT INTO published.editions (as_of, known_batches, figures, lists, checksum, publisher)
+                       VALUES (%s, %s, %s, %s, '', %s) RETURNING edition_id""",
+                    (day, known, Json(figures), Json(lists), by.strip() if by else None))
         edition_id = cur.fetchone()[0]
     return get(url, edition_id)
 
 
-_COLUMNS = "edition_id, as_of, published_at, published_by, known_batches, figures, lists, checksum"
+_COLUMNS = "edition_id, as_of, published_at, published_by, known_batches, figures, lists, checksum, publisher"
 
 
 def get(url: str | None, edition_id: int) -> Edition:
@@ -177,10 +183,13 @@ def latest(url: str | None, as_of: dt.date) -> Edition | None:
 
 
 def listing(url: str | None = None) -> list[tuple]:
-    """Every edition as (edition_id, as_of, published_at, published_by, batches, checksum, checksum_ok), newest
-    first; checksum_ok recomputes the checksum from the stored content."""
+    """Every edition as (edition_id, as_of, published_at, publisher, batches, checksum, checksum_ok), newest
+    first; publisher is the person's name (for editions before migration 0160, which have none, the words
+    未记录 not recorded and the database role); checksum_ok recomputes the checksum from the stored content."""
     with db.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("""SELECT edition_id, as_of, published_at, published_by, cardinality(known_batches), checksum,
+        cur.execute("""SELECT edition_id, as_of, published_at,
+                              coalesce(publisher, '未记录 not recorded (role ' || published_by || ')'),
+                              cardinality(known_batches), checksum,
                               checksum = published.edition_checksum(as_of, published_at, known_batches, figures, lists)
                          FROM published.editions ORDER BY published_at DESC, edition_id DESC""")
         return cur.fetchall()

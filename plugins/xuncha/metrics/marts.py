@@ -351,6 +351,22 @@ def read_mart(url: str | None = None, name: str = "term_headline", as_of: dt.dat
         return MartTable(mart, day, [tuple(r) for r in cur.fetchall()])
 
 
+def read_freshness(url: str | None = None, as_of: dt.date | None = None, cur=None) -> MartTable:
+    """数据新鲜度 as of night `as_of` (default: the newest loaded night), one row per county system, with mart.freshness's
+    columns (its dictionary entry), from mart.freshness_at(as_of) — the one definition the mart (as of yesterday),
+    the report's strip and the workbook's sheet all use, so they agree (age_nights = as_of - last loaded night)."""
+    from xuncha.metrics import dictionary as metric_dictionary
+
+    mart = metric_dictionary.get("freshness")
+    cols = ", ".join(c.name for c in mart.columns)
+    if cur is None:
+        with db.connect(url) as conn, conn.cursor() as c:
+            return read_freshness(url, as_of, c)
+    day = as_of or latest_business_date(cur=cur)
+    cur.execute(f"SELECT {cols} FROM mart.freshness_at(%s) ORDER BY county_code", (day,))
+    return MartTable(mart, day, [tuple(r) for r in cur.fetchall()])
+
+
 def newest_loaded_night(url: str | None = None) -> dt.date | None:
     """The newest business night loaded from any county system (None before the first load)."""
     return latest_business_date(url)

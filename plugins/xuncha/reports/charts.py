@@ -136,13 +136,49 @@ def rounds(data: ReportData):
                                texttemplate="%{text}", zmin=0, zmax=1, colorscale=scale, showscale=False,
                                hovertemplate="%{y} %{x}年<br>轮次 rounds %{customdata[0]}<br>目标 target "
                                              "%{customdata[1]}–%{customdata[2]} (0 = 不设上限 no maximum)<extra></extra>"))
-    _layout(fig, "巡察轮次（按年）Rounds per year vs target — 市委 ≥ 3, 县委 4–5", height=120 + 26 * len(units),
-            yaxis={"autorange": "reversed"}, xaxis={"type": "category"})
+    _layout(fig, "巡察轮次（按年）Rounds per year vs target — 市委 ≥ 3, 县委 4–5", height=190 + 26 * len(units),
+            yaxis={"autorange": "reversed", "type": "category"}, xaxis={"type": "category"})
+    _rounds_key(fig, [(data.name(u), next(r for r in rows if r["county_code"] == u)) for u in units])
     done = [r for r in rows if r["year_complete"] and r["meets_target"] is not None and r["year"] not in partial]
     met = sum(bool(r["meets_target"]) for r in done)
     part = "".join(f"、{y}年不完整（届期始于 {first}）partial year" for y in sorted(partial))
     return fig, (f"已结束年度达标 complete years on target: {met} / {len(done)}; 绿=达标 met, 红=未达标 below, "
                  f"橙=超出 above, 蓝=年度进行中或不完整年度 year in progress{part}")
+
+
+ROUNDS_KEY = (("达标 met the target", GOOD), ("未达标 below the target", BAD), ("超出上限 above the maximum", WARN),
+              ("年度进行中或不完整 year running or partial", NEUTRAL))
+"""The rounds heatmap's legend: what each colour of a cell means."""
+
+
+def _rounds_key(fig, units: list[tuple[str, dict]]) -> None:
+    """The rounds heatmap's legend (ROUNDS_KEY, the unit of the numbers) and, right of each unit's row, its target
+    as mart.rounds_per_year gives it (target_min/target_max, from config/metrics.yml `rounds.targets`)."""
+    import plotly.graph_objects as go
+
+    for name, colour in ROUNDS_KEY:    # legend entries only: a point outside a hidden axis pair's range (an empty
+        fig.add_trace(go.Scatter(x=[0], y=[0], xaxis="x2", yaxis="y2", mode="markers", name=name,  # trace or one
+                                 hoverinfo="skip", showlegend=True,                             # on the heatmap's
+                                 marker={"symbol": "square", "size": 13, "color": colour}))     # axes breaks them)
+    hidden = {"visible": False, "range": [1, 2], "fixedrange": True}
+    fig.update_layout(xaxis2={**hidden, "overlaying": "x"}, yaxis2={**hidden, "overlaying": "y"})
+    plot_px = max(fig.layout.height - 50 - 120, 40)           # the legend sits 30 px under the year labels
+    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -30 / plot_px, "yanchor": "top",
+                                               "title": {"text": "格内数字 = 当年启动的巡察轮次（轮）numbers: rounds "
+                                                                 "started in the year; 颜色 colour:", "side": "top"}},
+                      margin={"l": 60, "r": 120, "t": 50, "b": 120})
+    for i, (name, r) in enumerate(units):
+        lo, hi = r["target_min"], r["target_max"]
+        if lo is None and hi is None:
+            text = "目标 无 no target"
+        elif hi is None:
+            text = f"目标 ≥{lo} 轮/年"
+        elif lo is None:
+            text = f"目标 ≤{hi} 轮/年"
+        else:
+            text = f"目标 {lo}–{hi} 轮/年"
+        fig.add_annotation(x=1.005, xref="paper", xanchor="left", y=i, yref="y", text=text, showarrow=False,  # row i
+                           font={"size": 11, "color": "#424242"}, name=f"target-{name}")
 
 
 def rectification(data: ReportData):

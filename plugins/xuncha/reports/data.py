@@ -5,13 +5,11 @@ xuncha.metrics.marts.read_mart (the one reader of the marts: the described colum
 county names of `mart.county_crosswalk` and a freshness row per county system. Every figure keeps the
 numerator and denominator its mart stores (docs/metrics.md), so the page can show both beside each rate.
 
-Freshness (数据新鲜度): per county system of the registry active on the day, the newest business night loaded
-(`audit.batches.status = 'loaded'`, business_date <= as_of) and the state of its newest delivery: `current`
-(has the newest night any county loaded by then), `behind` (older), `quarantined` (its newest delivery was
-quarantined or failed) or `none` (nothing loaded yet). mart.freshness says how things stand *now* (it is not a
-dated series), so a past day's strip is computed from audit.batches as of that day; the report of the newest
-loaded night adds the mart's live columns (迟报漏报 open deadline misses, exports and quarantines of the last
-30 nights).
+Freshness (数据新鲜度): per county system of the registry active on the day, from mart.freshness_at(as_of) (the one
+definition, xuncha.metrics.marts.read_freshness; the workbook's sheet and mart.freshness use it too): the newest
+business night loaded up to the day, nights behind the day (age_nights), deadline misses, exports and quarantines
+of the 30 nights up to it; and the state of its newest delivery: `current` (it has the day's night), `behind`
+(older), `quarantined` (its newest delivery was quarantined or failed) or `none` (nothing loaded yet).
 """
 
 from __future__ import annotations
@@ -80,47 +78,42 @@ def load(url: str | None = None, as_of: dt.date | None = None, compute: bool = T
             for name, rows in data.lists.items():
                 if rows and "term_no" in rows[0]:
                     data.lists[name] = [r for r in rows if r["term_no"] == data.term_no]
-        data.freshness = freshness(cur, day, live=day == latest)
+        data.freshness = freshness(cur, day)
     from xuncha.metrics import editions
 
     data.edition, data.changes = editions.compare(url, day)
     return data
 
 
-def freshness(cur, day: dt.date, live: bool = False) -> list[dict]:
+def freshness(cur, day: dt.date) -> list[dict]:
     """One row per county system active on `day`: code, name, last_loaded (date|None), last_status, state,
-    days_behind (nights behind the newest loaded night; None without a load) and, with `live`, mart.freshness's
-    open_misses, exports_30 and quarantined_30 (None without). See the module doc."""
+    days_behind (mart.freshness_at(day).age_nights: `day` − its newest loaded night; None without a load),
+    open_misses, exports_30 and quarantined_30. Figures from xuncha.metrics.marts.read_freshness, the definition the
+    workbook's sheet and mart.freshness share; the state also reads the newest delivery (see the module doc)."""
     from xuncha import registry
+    from xuncha.metrics import marts as metrics
 
-    mart: dict[str, tuple] = {}
-    if live:
-        cur.execute("SELECT county_code, open_misses, exports_30, quarantined_30 FROM mart.freshness")
-        mart = {r[0]: r[1:] for r in cur.fetchall()}
-
+    fresh = {r["county_code"]: r for r in metrics.read_freshness(as_of=day, cur=cur).records()}
     cur.execute("""
-        WITH b AS (SELECT * FROM audit.batches WHERE business_date <= %(day)s AND status <> 'duplicate'),
-        loaded AS (SELECT county_code, max(business_date) AS last_loaded FROM b WHERE status = 'loaded' GROUP BY 1),
-        newest AS (SELECT DISTINCT ON (county_code) county_code, status, business_date, finished_at
-                     FROM b ORDER BY county_code, business_date DESC, batch_id DESC)
-        SELECT n.county_code, l.last_loaded, n.status, n.business_date, n.finished_at
-          FROM newest n LEFT JOIN loaded l USING (county_code)""", {"day": day})
-    seen = {r[0]: r[1:] for r in cur.fetchall()}
-    newest_night = max((v[0] for v in seen.values() if v[0]), default=None)
+        SELECT DISTINCT ON (county_code) county_code, status, business_date, finished_at
+          FROM audit.batches WHERE business_date <= %(day)s AND status <> 'duplicate'
+         ORDER BY county_code, business_date DESC, batch_id DESC""", {"day": day})
+    newest = {r[0]: r[1:] for r in cur.fetchall()}
     out = []
     for c in registry.default().active(day):
-        last_loaded, status, night, finished = seen.get(c.code, (None, None, None, None))
+        f = fresh.get(c.code, {})
+        status, night, finished = newest.get(c.code, (None, None, None))
+        last_loaded, age = f.get("last_loaded_night"), f.get("age_nights")
         if status in ("quarantined", "failed"):
             state = "quarantined"
         elif last_loaded is None:
             state = "none"
         else:
-            state = "current" if last_loaded == newest_night else "behind"
-        misses, exports_30, quarantined_30 = mart.get(c.code, (None, None, None))
+            state = "current" if age == 0 else "behind"
         out.append({"county_code": c.code, "county_name": c.name, "level": c.level, "last_loaded": last_loaded,
                     "last_status": status, "last_night": night, "finished_at": finished, "state": state,
-                    "days_behind": (newest_night - last_loaded).days if last_loaded and newest_night else None,
-                    "open_misses": misses, "exports_30": exports_30, "quarantined_30": quarantined_30})
+                    "days_behind": age, "open_misses": f.get("open_misses"), "exports_30": f.get("exports_30"),
+                    "quarantined_30": f.get("quarantined_30")})
     return out
 
 

@@ -23,7 +23,7 @@ from xuncha.reports.data import ReportData
 
 CODE_LISTS = {"status": "rectification_status", "org_type": "org_type", "outcome_type": "outcome_type",
               "person_rank": "person_rank", "recipient": "clue_recipient", "disposal_method": "disposal_method",
-              "round_type": "round_type"}
+              "round_type": "round_type", "category": "finding_category"}
 """Column → the spec's code list whose Chinese labels the page shows for it (the codes stay the values)."""
 
 

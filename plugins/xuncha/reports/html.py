@@ -79,8 +79,8 @@ def render(data: ReportData) -> str:
         sections=[("freshness", "新鲜度"), ("headline", "总表"), ("coverage", "覆盖率"), ("rounds", "轮次"),
                   ("rectification", "整改"), ("overdue", "超期预警"), ("satisfaction", "满意率"), ("clue_ageing", "线索"),
                   ("outcomes", "处置")],
-        freshness_summary=(f"{sum(f['state'] == 'current' for f in fresh)} / {len(fresh)} 个县区系统已入库最新夜 "
-                           f"county systems have the newest night; 滞后 behind {sum(f['state'] == 'behind' for f in fresh)}, "
+        freshness_summary=(f"{sum(f['state'] == 'current' for f in fresh)} / {len(fresh)} 个县区系统已入库截至日当夜 "
+                           f"county systems have the as-of night; 滞后 behind {sum(f['state'] == 'behind' for f in fresh)}, "
                            f"隔离 quarantined {sum(f['state'] == 'quarantined' for f in fresh)}, "
                            f"无 none {sum(f['state'] == 'none' for f in fresh)}"))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 
 from xuncha.metrics.dictionary import HEADLINE, Column
@@ -129,18 +130,29 @@ class _Sheet:
             ws.write_number(r, j, float(value), self.f[c.unit])
             return f"{float(value):,.2f}" if c.unit in ("share", "CNY") else f"{value:,}"
         text = _text(value)
-        if c.name in _labels():
-            text = _labels()[c.name].get(text, text)
+        shown = labels()
+        if c.name in shown:
+            text = shown[c.name].get(text, text)
         ws.write_string(r, j, text, self.f["quoted"] if text.startswith(RISKY_START) else None)
         return text
 
 
-def _labels() -> dict[str, dict[str, str]]:
-    """Coded column → {code: Chinese label} (the export spec's code lists; org_type 'all' = 全部)."""
+SCOPE_LABELS = {"unit": "县区", "city_total": "全市"}
+"""mart.term_headline `scope` → label: a reporting unit's row, or the whole city's (the report's 全市 row)."""
+
+
+@cache
+def labels() -> dict[str, dict[str, str]]:
+    """Coded column → {code: Chinese label}, from where each code is defined: the export spec's code lists
+    (xuncha.reports.drill.codes; coverage's org_type 'all' = 全部), the registry's levels (xuncha.registry.LEVEL_LABELS)
+    and the headline's scope (SCOPE_LABELS). A code without a label is shown as is."""
+    from xuncha.registry import LEVEL_LABELS
     from xuncha.reports.drill import codes
 
     out = codes()
     out["org_type"] = {**out["org_type"], "all": "全部"}
+    out["level"] = dict(LEVEL_LABELS)
+    out["scope"] = dict(SCOPE_LABELS)
     return out
 
 
@@ -206,6 +218,6 @@ def build(url: str | None = None, as_of: dt.date | None = None, out: Path | None
         raise ValueError(f"as-of {day} is later than the newest loaded night ({newest}): no figures for it")
     metrics.ensure(url, as_of=day)
     order = [HEADLINE] + [n for n in metric_dictionary.marts() if n != HEADLINE]
-    tables = [metrics.read_mart(url, n, day) for n in order]
+    tables = [metrics.read_freshness(url, day) if n == "freshness" else metrics.read_mart(url, n, day) for n in order]
     names = {c.code: c.name for c in registry.default().counties}
     return write_workbook((out or get_settings().home / "reports") / workbook_name(day), tables, names)

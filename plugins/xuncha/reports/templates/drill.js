@@ -102,7 +102,9 @@
   document.getElementById("drill-close").addEventListener("click", function () { panel.hidden = true; });
   document.addEventListener("click", function (e) {
     var t = e.target.closest("[data-list]");
-    if (t && !panel.contains(t)) open(t.dataset.list, JSON.parse(t.dataset.filter || "{}"), t.dataset.title);
+    if (!t || panel.contains(t)) return;
+    e.preventDefault();                      // a link (点击查看台账) opens its list, not only scrolls to the panel
+    open(t.dataset.list, JSON.parse(t.dataset.filter || "{}"), t.dataset.title);
   });
 
   function bind() {
