@@ -9,7 +9,13 @@ test asserts `page.outside == []`. Chromium is also started with its host resolv
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import shutil
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -69,3 +75,49 @@ def screenshot(page, out: Path, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000, f"{path}: screenshot is blank"
     return path
+
+
+@contextlib.contextmanager
+def airflow_api_server(home: Path, passwords: dict[str, str], env: dict[str, str] | None = None,
+                       base_env: dict[str, str] | None = None):
+    """`airflow api-server` on a free loopback port with Xuncha's Airflow environment (plugins/ included), the simple
+    auth manager's `passwords` ({user: password}; `env` may name the users' roles) and `env` on top of `base_env`
+    (default os.environ); yields (base URL, {user: JWT}) once /api/v2/monitor/health answers (240 s at most, else the
+    test fails with the server's log); terminated on exit. `home`: a folder for the passwords file and the log."""
+    import httpx
+
+    from xuncha.orchestration import env as airflow_env
+    from xuncha.settings import PROJECT_ROOT
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (home / "passwords.json").write_text(json.dumps(passwords), encoding="utf-8")
+    environ = airflow_env.airflow_environ(base=dict(os.environ if base_env is None else base_env) | (env or {}) | {
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://localhost:{port}"})
+    log_path = home / "api-server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([str(airflow_env.airflow_bin()), "api-server", "--port", str(port), "--host",
+                                 "127.0.0.1", "--workers", "1"], env=environ, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=PROJECT_ROOT)
+        base = f"http://localhost:{port}"
+        try:
+            deadline = time.monotonic() + 240
+            while True:
+                assert proc.poll() is None, log_path.read_text()[-3000:]
+                try:
+                    if httpx.get(f"{base}/api/v2/monitor/health", timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "api-server did not start: " + log_path.read_text()[-3000:]
+                time.sleep(1)
+            yield base, {u: httpx.post(f"{base}/auth/token", json={"username": u, "password": p},
+                                       timeout=30).json()["access_token"] for u, p in passwords.items()}
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()

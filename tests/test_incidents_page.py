@@ -4,20 +4,15 @@ headless Chromium with the network blocked — an operator acknowledges and reso
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import socket
-import subprocess
-import time
 
 import pytest
-from browser import OfflinePage, browser, screenshot  # noqa: F401  (fixture)
+from browser import OfflinePage, airflow_api_server, browser, screenshot  # noqa: F401  (fixture)
 from conftest import query
 from test_report_pages import OUTPUT
 
 from xuncha.monitor import incidents
 from xuncha.monitor.findings import Finding
-from xuncha.settings import PROJECT_ROOT
 from xuncha.warehouse import db
 
 HOSTILE = "<img src=x onerror=\"window.pwned=1\">"
@@ -27,45 +22,11 @@ HOSTILE = "<img src=x onerror=\"window.pwned=1\">"
 def server(warehouse, airflow_ready, tmp_path_factory):
     """`airflow api-server` on loopback with an operator (role user: may edit DAGs) and a viewer, no notification
     channel configured; yields (base URL, {user: JWT})."""
-    import httpx
-
-    from xuncha.orchestration import env as airflow_env
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    home = tmp_path_factory.mktemp("api-incidents")
-    (home / "passwords.json").write_text(json.dumps({"operator": "op-pw", "viewer": "view-pw"}), encoding="utf-8")
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_XUNCHA_NOTIFY")}
-    env = airflow_env.airflow_environ(base=base_env | {
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "operator:user,viewer:viewer",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://localhost:{port}"})
-    log = (home / "api-server.log").open("w")
-    proc = subprocess.Popen([str(airflow_env.airflow_bin()), "api-server", "--port", str(port), "--host", "127.0.0.1",
-                             "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
-    base = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert proc.poll() is None, (home / "api-server.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/api/v2/monitor/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, (home / "api-server.log").read_text()[-3000:]
-            time.sleep(1)
-        tokens = {u: httpx.post(f"{base}/auth/token", json={"username": u, "password": p}, timeout=30).json()["access_token"]
-                  for u, p in (("operator", "op-pw"), ("viewer", "view-pw"))}
+    with airflow_api_server(tmp_path_factory.mktemp("api-incidents"), {"operator": "op-pw", "viewer": "view-pw"},
+                            {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "operator:user,viewer:viewer"},
+                            base_env) as (base, tokens):
         yield base, tokens
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture

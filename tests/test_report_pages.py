@@ -143,47 +143,10 @@ def test_a_data_docs_page_renders_from_local_assets_with_county_values_as_text(w
 def api_server(window, airflow_ready, tmp_path_factory):
     """`airflow api-server` on a free loopback port with Xuncha's environment (plugins/ included) and a known
     admin password; yields its base URL and a signed-in JWT."""
-    import socket
-    import subprocess
-    import time
+    from browser import airflow_api_server
 
-    import httpx
-
-    from xuncha.orchestration import env as airflow_env
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    home = tmp_path_factory.mktemp("api")
-    (home / "passwords.json").write_text(json.dumps({"admin": "report-test-pw"}), encoding="utf-8")
-    env = airflow_env.airflow_environ(base=dict(os.environ) | {
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://localhost:{port}"})
-    log = (home / "api-server.log").open("w")
-    proc = subprocess.Popen([str(airflow_env.airflow_bin()), "api-server", "--port", str(port), "--host", "127.0.0.1",
-                             "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
-    base = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert proc.poll() is None, (home / "api-server.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/api/v2/monitor/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "api-server did not start: " + (home / "api-server.log").read_text()[-3000:]
-            time.sleep(1)
-        token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": "report-test-pw"},
-                           timeout=30).json()["access_token"]
-        yield base, token
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with airflow_api_server(tmp_path_factory.mktemp("api"), {"admin": "report-test-pw"}) as (base, tokens):
+        yield base, tokens["admin"]
 
 
 def test_the_airflow_ui_serves_the_report_and_quarantine_reports_offline(window, api_server, browser, warehouse):
