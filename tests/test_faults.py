@@ -9,6 +9,7 @@ afterwards.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -18,6 +19,8 @@ from xuncha import registry
 from xuncha.load import county_night
 from xuncha.extract import inbox
 from xuncha.load import pipeline
+from xuncha.monitor import health, incidents
+from xuncha.monitor.findings import LOCAL
 from xuncha_sim.generator import generate
 from xuncha.spec import ENTITY_ORDER
 
@@ -34,15 +37,24 @@ def faulty_run(warehouse, settings, tmp_path_factory):
     tables += [r[0] for r in query(warehouse, "SELECT format('mart.%I', tablename) FROM pg_tables WHERE schemaname = 'mart'")]
     with db.connect(warehouse) as conn, conn.cursor() as cur:
         cur.execute(f"TRUNCATE {', '.join(tables)}, audit.batches, audit.batch_files, audit.validation_results, audit.alerts")
+        cur.execute("TRUNCATE audit.incidents, audit.notifications")
     reg = registry.load()
     ingestor = pipeline.Ingestor(reg, url=warehouse, move=False)
     results = {}
-    # Predecessors first, as the successor's nightly task does (2021 code changes).
+    at = dt.datetime.combine(TERM_END + dt.timedelta(days=1), dt.time(2), LOCAL)
+    # Predecessors first, as the successor's county task does (2021 code changes); a quarantine opens its incident
+    # as that task does (xuncha.monitor.health.on_quarantine), its notices recorded at the edge.
     for unit in sorted((p for p in out.iterdir() if p.is_dir()), key=lambda p: (len(reg.lineage(p.name)), p.name)):
-        night = county_night.run(reg, unit.name, None, url=warehouse, exports=inbox.find(unit), ingestor=ingestor)
+        night = county_night.run(reg, unit.name, None, url=warehouse, exports=inbox.find(unit), ingestor=ingestor,
+                                 on_quarantine=lambda c: QUARANTINE_CALLS.append(c) or health.on_quarantine(
+                                     warehouse, reg, c, lambda aud, subject, text: [("test", aud.key, None)], now=at))
         for r in night.exports:
             results.setdefault(r.export_id, []).append(r)
     return truth, results
+
+
+QUARANTINE_CALLS: list[str] = []
+TERM_END = dt.date(2021, 4, 10)   # the tiny profile's last night
 
 
 def _faults(kind: str | None = None):
@@ -145,3 +157,19 @@ def test_no_person_data_in_any_text_column_of_core_or_history(faulty_run, wareho
     for schema, table, column in cols:
         assert query(warehouse, f'SELECT count(*) FROM {schema}.{table} WHERE staging.pii_kind("{column}") IS NOT NULL') \
             == [(0,)], f"{schema}.{table}.{column}"
+
+
+def test_the_fault_world_ends_with_no_incident_of_its_counties_open(faulty_run, warehouse):
+    """Incidents (issue 24) over the fault world: every county system with a quarantine fault had its quarantine
+    reported to the incidents at the load (the county task's hook); each correction loaded in the same run, so no
+    night stays quarantined, and the health run the morning after the window leaves no incident of a county system
+    the world generates open (the registry's others, which send nothing here, are rightly stale)."""
+    truth, _ = faulty_run
+    assert {f["county"] for f in QUARANTINE_FAULTS} <= set(QUARANTINE_CALLS)
+    reg = registry.load()
+    run = health.check(warehouse, reg, lambda aud, subject, text: [("test", aud.key, None)],
+                       now=dt.datetime.combine(TERM_END + dt.timedelta(days=1), dt.time(8), LOCAL))
+    generated = {c for u in truth["units"] for c in reg.lineage(u["code"])}
+    assert [f"{i['kind']} {i['county_code']}: {i['summary']}" for i in incidents.listing(warehouse)
+            if i["county_code"] in generated] == []
+    assert run.found, "the registry's silent county systems are stale: the health run did look"
