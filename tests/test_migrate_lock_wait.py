@@ -21,8 +21,11 @@ XUNCHA = str(Path(sys.executable).with_name("xuncha"))
 
 
 def _start_migrate() -> tuple[subprocess.Popen, queue.Queue]:
+    # As from a terminal: Ctrl-C's default disposition. A suite started in the background (`cmd &`, nohup, some CI
+    # runners) has SIGINT ignored, which a child inherits, and Python then installs no KeyboardInterrupt for it.
     proc = subprocess.Popen([XUNCHA, "db", "migrate"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, env=os.environ | {"COLUMNS": "400"})
+                            start_new_session=True, env=os.environ | {"COLUMNS": "400"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     return proc, lines
