@@ -163,3 +163,4 @@ def test_the_local_clusters_policy_stops_time_based_runs_and_leaves_asset_trigge
             assert (dag.start_date, dag.catchup) == (start, catchup)
         else:
             assert dag.catchup is False and dag.start_date.year == 2099, dag_id
+            assert {t.start_date.year for t in dag.tasks} == {2099}, f"{dag_id}: a task's own start date would schedule"

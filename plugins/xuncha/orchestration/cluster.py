@@ -43,6 +43,8 @@ def hold_schedule(dag) -> None:
     if dag.timetable.asset_condition is None and getattr(dag.timetable, "can_be_scheduled", True):
         dag.catchup = False
         dag.start_date = dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc)
+        for t in dag.tasks:   # the scheduler starts from the tasks' dates too (set from the DAG's when built)
+            t.start_date = dag.start_date
 
 
 def free_port() -> int:
