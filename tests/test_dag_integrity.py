@@ -139,8 +139,9 @@ def test_every_dag_notifies_failures(dags):
 
 def test_the_local_clusters_policy_stops_time_based_runs_and_leaves_asset_triggered_dags_alone(dags):
     """xuncha.orchestration.cluster.hold_schedule (tests and benchmarks), installed by plugins/airflow_local_settings.py when
-    LocalCluster sets XUNCHA_CLUSTER_HOLD_SCHEDULE=1: the county, night and health DAGs get catchup off and an end
-    date in 2000, so the scheduler makes no run by itself (not even after a backfill); the marts DAG keeps its own."""
+    LocalCluster sets XUNCHA_CLUSTER_HOLD_SCHEDULE=1: the county, night and health DAGs (and their tasks) get catchup
+    off and a start date in 2099, so the scheduler makes no run by itself (not even after a backfill); the marts DAG
+    keeps its own."""
     import os
 
     from airflow.sdk import DAG
@@ -160,7 +161,7 @@ def test_the_local_clusters_policy_stops_time_based_runs_and_leaves_asset_trigge
         start, catchup = dag.start_date, dag.catchup
         hold_schedule(dag)
         if dag_id == "xuncha_marts":
-            assert (dag.start_date, dag.catchup, dag.end_date) == (start, catchup, None)
+            assert (dag.start_date, dag.catchup) == (start, catchup)
         else:
-            assert dag.catchup is False and dag.end_date.year == 2000, dag_id
-            assert all(t.end_date is None for t in dag.tasks), f"{dag_id}: a manual run would skip a task ending before it"
+            assert dag.catchup is False and dag.start_date.year == 2099, dag_id
+            assert {t.start_date.year for t in dag.tasks} == {2099}, f"{dag_id}: a task's own start date would schedule"

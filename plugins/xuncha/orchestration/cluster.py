@@ -36,13 +36,15 @@ hold_schedule as Airflow's dag_policy."""
 
 def hold_schedule(dag) -> None:
     """Cluster policy of LocalCluster: the scheduler starts no run by itself. Time-based DAGs (neither scheduled on
-    assets nor unschedulable; the Task SDK's timetables have no `periodic`) get catchup off and an end date of
-    2000-01-01 (the DAG's only, not its tasks': the scheduler then has no interval left to schedule, while a manual
-    run or a backfill of any night still runs every task, whose own dates are the DAG's start and no end). DAGs
-    scheduled on assets still run when their assets change."""
+    assets nor unschedulable; the Task SDK's timetables have no `periodic`) get catchup off and a start date in 2099,
+    their tasks too (the scheduler starts from the earliest of them), so no past or current night is scheduled.
+    Backfills still run every task (their runs ignore start dates), as do manual runs without a logical date; a
+    manual run with a logical date before 2099 would skip every task. Asset-scheduled DAGs run as their assets change."""
     if dag.timetable.asset_condition is None and getattr(dag.timetable, "can_be_scheduled", True):
         dag.catchup = False
-        dag.end_date = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+        dag.start_date = dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc)
+        for t in dag.tasks:
+            t.start_date = dag.start_date
 
 
 def free_port() -> int:
