@@ -40,7 +40,7 @@ def county_dag(county) -> DAG:
         def verdict(result: dict) -> dict:
             return county_dags.judge(county.label, result)
 
-        verdict(ingest.output)
+        verdict(ingest.output).operator.county = ingest.county   # names the county in failure notifications
     return dag
 
 

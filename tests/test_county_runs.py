@@ -84,6 +84,15 @@ def ended(cluster: LocalCluster, dag_id: str, run_id: str) -> dict | None:
     return run if run["state"] in ("success", "failed") else None
 
 
+def first_words(cluster: LocalCluster, dag_id: str, run_id: str, task_id: str) -> str:
+    """The first line the task itself logged (after Airflow's own "Pre Execute" group) in its first try's log file."""
+    import json
+
+    log = cluster.home / "airflow" / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}" / "attempt=1.log"
+    events = [json.loads(line).get("event", "") for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return events[events.index("::endgroup::") + 1]
+
+
 def marts_runs(cluster: LocalCluster) -> list[dict]:
     return cluster.dag_runs("xuncha_marts")
 
@@ -110,6 +119,8 @@ def test_each_county_is_red_paused_and_re_run_on_its_own_and_the_night_names_eve
         assert stats["failed_dag_count"] == 2, stats
         states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances(DAG["410327"], runs["410327"])}
         assert states == {"ingest": "success", "verdict": "failed"}, "loaded what it could, then judged red"
+        assert first_words(cluster, DAG["410327"], runs["410327"], "verdict").startswith(
+            "宜阳县 410327: export 410327-20190316-01 (night 2019-03-16) quarantined: "), "the reason first in the log"
         note = done["410327"]["note"]
         assert note.startswith("night 2019-03-16: took in 2 night(s) 2019-03-15 … 2019-03-16, 1 export(s) loaded, "
                                "1 quarantined 隔离 — RED: 宜阳县 410327: export 410327-20190316-01"), note
