@@ -15,10 +15,10 @@ synthetic county's earlier rows in SQL from its source unit (core and history, i
 part is one delta night on top of a loaded warehouse.
 
 Timed (issue 23: one DAG per county): `airflow dags test` of every county DAG (`xuncha_county_<code>`, Param
-`night` = NIGHT, three processes at a time), then `airflow dags test xuncha_marts`. Before it, untimed for the
+`night` = NIGHT, one after another in one process: xuncha.orchestration.dag_test_runs), then `airflow dags test xuncha_marts`. Before it, untimed for the
 figure but measured: `airflow dags test xuncha_night` for the night before (the fixed cost of one `airflow dags
-test`: process start, imports, DAG parsing, judging the night). Each county's `dags test` pays its own process
-start and GX import, so this row measures the CLI, not the scheduler (P3s does). Afterwards every export of the
+test`: process start, imports, DAG parsing, judging the night). Each county's `DAG.test` re-syncs the DAG bundle,
+so this row measures `dags test`, not the scheduler (P3s does). Afterwards every export of the
 night must be `loaded` in audit.batches; per-task durations come from Airflow's task_instance table.
 """
 
@@ -321,7 +321,7 @@ class Case:
             t_empty = time.perf_counter() - t
             empty = _task_times(airflow_url, "xuncha_night")
             print(f"  [{name}] fixed cost: xuncha_night {t_empty:.1f} s", flush=True)
-            # The night: one `airflow dags test` per county DAG (issue 23), three at a time, logical date now.
+            # The night: `airflow dags test` of each county DAG (issue 23), in one process, logical date now.
             t = time.perf_counter()
             codes = airflow_env.dags_test_many([f"xuncha_county_{c}" for c in self.reg_codes()], logs / "counties",
                                                {"night": night.isoformat()}, settings=self.settings, env=overrides)
