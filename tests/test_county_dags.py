@@ -50,6 +50,7 @@ def test_a_missed_night_is_red_and_its_earlier_waiting_night_still_loads(clean, 
     write_export(settings.landing, "410329", "410329-20190315-01", "2019-03-15", slice_rows("410329"))
     v = nightly.county_verdict("伊川县 410329", result("410329", NIGHT, clean, status="missed"))
     assert v.red and v.reason == "伊川县 410329: no export for the night of 2019-03-16 by the deadline (迟报/漏报)"
+    assert v.link is None, "nothing quarantined: no quarantine page to link"
     assert v.loaded == 1 and v.nights == ("2019-03-15",)
 
 

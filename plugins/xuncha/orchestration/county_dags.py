@@ -88,7 +88,8 @@ def judge(label: str, result: dict) -> dict:
 
     v = nightly.county_verdict(label, result)
     if v.red:
-        log.error("%s — %s", v.reason, v.link)
-        raise AirflowFailException(f"{v.reason} — {v.link}")
+        text = f"{v.reason} — {v.link}" if v.link else v.reason
+        log.error("%s", text)
+        raise AirflowFailException(text)
     log.info("%s: night %s green; took in %d night(s), %d export(s) loaded", label, v.night, len(v.nights), v.loaded)
     return dataclasses.asdict(v)

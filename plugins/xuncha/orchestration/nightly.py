@@ -112,7 +112,8 @@ def verdict(county: dict, summary: dict) -> str | None:
 @dataclass(frozen=True)
 class CountyVerdict:
     """A county's night judged: `red` (the verdict task fails), `reason` (first line of its log and of the run note;
-    None when green), `link` (the quarantine page: one report when one export was quarantined), `nights` (the
+    None when green), `link` (the quarantine page, one report when one export was quarantined; None when none
+    was), `nights` (the
     business dates the run took in, sorted), `loaded`/`quarantined` (export counts)."""
 
     county: str
@@ -133,7 +134,7 @@ def county_verdict(label: str, result: dict) -> CountyVerdict:
     exports = summary.get("exports", [])
     reason = verdict({"label": label, "status": result.get("status")}, summary)
     bad = [e for e in exports if e["status"] == "quarantined" and e.get("batch_id")]
-    link = (f"{QUARANTINE_PAGE}/{bad[0]['batch_id']}" if len(bad) == 1 else QUARANTINE_PAGE) if reason else None
+    link = (f"{QUARANTINE_PAGE}/{bad[0]['batch_id']}" if len(bad) == 1 else QUARANTINE_PAGE) if bad else None
     nights = tuple(sorted({e["business_date"] for e in exports if e.get("business_date")}))
     return CountyVerdict(label, summary["business_date"], reason is not None, reason, link, nights,
                          sum(e["status"] == "loaded" for e in exports), sum(e["status"] == "quarantined" for e in exports))

@@ -36,7 +36,7 @@ def county_note(verdict, reason: str = "") -> str:
     else:
         text = f"night {verdict.night}: nothing waiting, nothing loaded"
     if verdict.red:
-        text += f" — RED: {verdict.reason} ({verdict.link})"
+        text += f" — RED: {verdict.reason}" + (f" ({verdict.link})" if verdict.link else "")
     if reason:
         text = f"{reason} — {text}"
     return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
