@@ -25,8 +25,8 @@ def up(port: Annotated[int, typer.Option(help="Port of the Airflow UI and API (e
     user, password = deployment.admin_login(env)
     console.print(f"Airflow UI: [bold]http://localhost:{port}[/]  login: [bold]{user}[/] / [bold]{password}[/]  "
                   f"(kept in {env['AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE']})")
-    console.print(f"AIRFLOW_HOME={get_settings().airflow_home}; the nightly DAG runs from go-live {go_live()} "
-                  "(unpause it in the UI; earlier nights: xuncha backfill). Stop with Ctrl-C.", soft_wrap=True)
+    console.print(f"AIRFLOW_HOME={get_settings().airflow_home}; each county's DAG runs from go-live {go_live()} "
+                  "(unpause the county DAGs, xuncha_night and xuncha_marts in the UI; earlier nights: xuncha backfill). Stop with Ctrl-C.", soft_wrap=True)
     _notification_line(env)
     # Not exec: standalone ignores Ctrl-C (its components die, it sleeps on with zombies); the supervisor stops all.
     raise typer.Exit(stack.supervise([str(airflow_env.airflow_bin()), "standalone"], env))
