@@ -163,4 +163,4 @@ def main(counties: list[int], timeout: float = 900) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [17, 197])
+    main([int(a) for a in sys.argv[1:]] or [17, 197], float(os.environ.get("SPIKE_CASE_TIMEOUT", "900")))

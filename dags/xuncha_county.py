@@ -23,7 +23,7 @@ from airflow.sdk import DAG, get_parsing_context, task
 from xuncha import registry
 from xuncha.orchestration import county_dags
 from xuncha.orchestration import notifications as notify
-from xuncha.orchestration.assets import CORE, CORE_CHANGES
+from xuncha.orchestration.assets import CORE, core_changes
 from xuncha.orchestration.sensors import CountyNightOperator
 
 # The retry delay is the deployment's: [core] default_task_retry_delay (300 s unless set; docs/operations.md).
@@ -34,7 +34,7 @@ def county_dag(county) -> DAG:
     """The DAG of one county system (registry entry `county`)."""
     with DAG(**county_dags.dag_kwargs(county, DEFAULT_ARGS)) as dag:
         ingest = CountyNightOperator(task_id="ingest", county={"code": county.code, "label": county.label},
-                                     changes=CORE_CHANGES, core=CORE, pool="xuncha_ingest")
+                                     changes=core_changes(county.code), core=CORE, pool="xuncha_ingest")
 
         @task(task_id="verdict", retries=1)
         def verdict(result: dict) -> dict:

@@ -89,7 +89,7 @@ def test_each_county_system_is_its_own_dag_named_tagged_owned_and_scheduled_from
 
 
 def test_a_county_dag_is_two_tasks_the_deferrable_load_then_the_verdict(dags):
-    from xuncha.orchestration.assets import CORE_CHANGES
+    from xuncha.orchestration.assets import core_changes
     from xuncha.orchestration.sensors import CountyNightOperator
 
     _, dag = dags["xuncha_county_410326"]
@@ -98,7 +98,7 @@ def test_a_county_dag_is_two_tasks_the_deferrable_load_then_the_verdict(dags):
     assert isinstance(ingest, CountyNightOperator) and ingest.county == {"code": "410326", "label": "汝阳县 410326"}
     assert verdict.upstream_task_ids == {"ingest"}
     # Events only for what changed: an AssetAlias outlet emits nothing unless the task adds an event through it.
-    assert ingest.outlets == [CORE_CHANGES] and verdict.outlets == []
+    assert ingest.outlets == [core_changes("410326")] and verdict.outlets == []
     assert ingest.execution_timeout.total_seconds() == 4 * 3600, "the load itself has a time limit"
     assert ingest.pool == "xuncha_ingest" and ingest.retries >= 1
 
