@@ -30,9 +30,9 @@ from xuncha.orchestration.sensors import CountyNightOperator
 DEFAULT_ARGS = {"retries": 2, "on_failure_callback": notify.task_failed, "execution_timeout": county_dags.LOAD_LIMIT}
 
 
-def county_dag(county) -> DAG:
-    """The DAG of one county system (registry entry `county`)."""
-    with DAG(**county_dags.dag_kwargs(county, DEFAULT_ARGS)) as dag:
+def county_dag(county, starts: dict) -> DAG:
+    """The DAG of one county system (registry entry `county`; `starts`: county_dags.start_dates)."""
+    with DAG(**county_dags.dag_kwargs(county, DEFAULT_ARGS, starts)) as dag:
         ingest = CountyNightOperator(task_id="ingest", county={"code": county.code, "label": county.label},
                                      changes=core_changes(county.code), core=CORE, pool="xuncha_ingest")
 
@@ -44,5 +44,7 @@ def county_dag(county) -> DAG:
     return dag
 
 
-for _county in county_dags.wanted(registry.load(), get_parsing_context().dag_id):
-    globals()[f"county_{_county.code}"] = county_dag(_county)
+_counties = county_dags.wanted(registry.load(), get_parsing_context().dag_id)
+_starts = county_dags.start_dates(_counties)
+for _county in _counties:
+    globals()[f"county_{_county.code}"] = county_dag(_county, _starts)
