@@ -1,9 +1,9 @@
-"""Soak: N generated nights of every county system through the nightly DAG's own task code, with faults injected.
+"""Soak: N generated nights of every county system through the county DAGs' own task code, with faults injected.
 
-Per night, as `xuncha_nightly` does: the night's exports arrive (landing folders are copied in; the two pulled
-counties are served by a real county HTTP system on loopback; late deliveries arrive two nights late), `plan`
-lists the systems, and each system's `ingest` task (xuncha.load.county_night.run, what the DAG's mapped task runs)
-takes everything waiting. Faults on top of the generator's own (checksum, encoding, schema drift, duplicates, late
+Per night, as the county DAGs (xuncha_county_<code>) do: the night's exports arrive (landing folders are copied in;
+the two pulled counties are served by a real county HTTP system on loopback; late deliveries arrive two nights
+late), `nightly.plan` lists the systems due, and each system's ingest (xuncha.load.county_night.run, what its DAG's
+`ingest` task runs) takes everything waiting. Faults on top of the generator's own (checksum, encoding, schema drift, duplicates, late
 and wrong-county deliveries, ...):
 - kill: the county's ingest runs in its own process and gets SIGKILL at a random moment, then the task is retried;
 - restart: PostgreSQL is stopped (fast shutdown) while a county's ingest runs, started again, and the task retried.

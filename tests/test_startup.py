@@ -1,5 +1,5 @@
 """`make up` from a fresh shell (no .venv/bin on PATH) serves the UI on the chosen port, prints address and login, and a
-task runs through it; unpausing the nightly DAG schedules only nights from go-live on; a push to the intake plugin
+task runs through it; unpausing a county's DAG (xuncha_county_<code>) schedules only nights from go-live on; a push to the intake plugin
 on the same api-server triggers the county's run, which loads it."""
 
 from __future__ import annotations

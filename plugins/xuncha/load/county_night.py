@@ -1,6 +1,6 @@
 """A county's night: the one entry point for taking in what a county system sent, used by every caller.
 
-The nightly DAG's `ingest` task, `xuncha ingest`, the fault tests and the benchmarks all call `run`. For a night
+Each county DAG's `ingest` task, `xuncha ingest`, the fault tests and the benchmarks all call `run`. For a night
 it fetches (the one place that does: `fetch`), then takes every export waiting up to that night, oldest first, through
 the pipeline (xuncha.load.pipeline, which returns what happened), alerts each quarantined or failed export once
 (xuncha.monitor.alerts.for_exports: the one place exports are alerted), moves pulled counties' watermarks and closes
