@@ -132,7 +132,7 @@ def _case_env(home: Path, config: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("WAREHOUSE_URL", "AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW_CONN_XUNCHA_WAREHOUSE",
                         "XUNCHA_PGDATA", "XUNCHA_LANDING", "XUNCHA_ARCHIVE", "XUNCHA_QUARANTINE")}
-    # Go-live at the term's start: the nightly DAG's start_date follows it, and `dags test` of a night before the
+    # Go-live at the term's start: the county DAGs' start_date follows it, and `dags test` of a night before the
     # start_date runs no task at all (the night "succeeds" with nothing loaded).
     env |= {"XUNCHA_HOME": str(home), "XUNCHA_CONFIG": str(config), "GX_ANALYTICS_ENABLED": "False",
             "XUNCHA_GO_LIVE": TERM_START.isoformat(),

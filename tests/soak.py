@@ -14,7 +14,7 @@ of core or history may hold person data in clear (`person_data_in_clear`; `make 
 The marts are refreshed as `xuncha_marts` does: for a county right after some of its loads (its core Asset event)
 and for every pending county after each night (the `night` event); at the end the incremental series must equal a
 full recompute (tests/marts_compare.py: `marts_differences`). A quarantine opens its incident at once, as the
-nightly `ingest` task does (xuncha.monitor.health.on_quarantine), and each morning the health run (what
+county DAG's `ingest` task does (xuncha.monitor.health.on_quarantine), and each morning the health run (what
 `xuncha_health` runs) sees the night: a county with a night still quarantined (none of its exports loaded) must
 have its quarantine incident open — one corrected in the same run needs none — and at the end no incident may be
 open (`incidents`).
@@ -143,7 +143,7 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
             try:
                 counts["task_runs"] += 1
                 at = dt.datetime.combine(min(day, end) + dt.timedelta(days=1), dt.time(2), LOCAL)  # the task's hour
-                county_night.run(registry.load(), code, day, url=url,   # as the nightly `ingest` task: the incident now
+                county_night.run(registry.load(), code, day, url=url,   # as a county DAG's `ingest`: the incident now
                                  on_quarantine=lambda c: health.on_quarantine(url, reg, c, send, now=at))
                 if events_rng.random() < 0.3:          # the county's core Asset event starts a marts run
                     metrics.refresh(url, [code])

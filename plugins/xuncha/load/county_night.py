@@ -139,7 +139,7 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
     The whole night (fetch included) holds the lineage's lock (xuncha.load.lineage_lock): a second run of the
     same county or of one in its lineage waits for it (LineageBusy after lineage_lock.WAIT_SECONDS).
     `on_quarantine(county code)` is called as soon as an export of a county (or of a predecessor it takes) has been
-    quarantined, once per county per run: the nightly DAG opens the county's quarantine incident and notifies then
+    quarantined, once per county per run: the county's DAG opens the county's quarantine incident and notifies then
     (xuncha.monitor.health.on_quarantine), not at the next hourly health run; its errors are logged, never raised
     (the health run catches up).
     Raises on infrastructure errors (database, network), after alerting the exports already quarantined or
