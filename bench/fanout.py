@@ -14,9 +14,11 @@ earlier nights), a mart refresh. The synth case starts from a copy of that data 
 synthetic county's earlier rows in SQL from its source unit (core and history, ids re-prefixed). So the timed
 part is one delta night on top of a loaded warehouse.
 
-Timed: `airflow dags test xuncha_nightly NIGHT+1T03:00+08:00`, then `airflow dags test xuncha_marts`. Before it,
-untimed for the figure but measured: the same nightly DAG with a plan of zero counties (the fixed cost of
-one `airflow dags test`: process start, imports, DAG parsing, plan, report). Afterwards every export of the
+Timed (issue 23: one DAG per county): `airflow dags test` of every county DAG (`xuncha_county_<code>`, Param
+`night` = NIGHT, one after another in one process: xuncha.orchestration.dag_test_runs), then `airflow dags test xuncha_marts`. Before it, untimed for the
+figure but measured: `airflow dags test xuncha_night` for the night before (the fixed cost of one `airflow dags
+test`: process start, imports, DAG parsing, judging the night). Each county's `DAG.test` re-syncs the DAG bundle,
+so this row measures `dags test`, not the scheduler (P3s does). Afterwards every export of the
 night must be `loaded` in audit.batches; per-task durations come from Airflow's task_instance table.
 """
 
@@ -36,7 +38,6 @@ ROOT = BENCH.parent
 NIGHT = dt.date(2016, 11, 15)          # an ordinary Tuesday of the demo window; preloaded from the term's start
 TERM_START = dt.date(2016, 10, 1)
 SYNTH_BASE = 419000                    # synthetic codes 419001 …: no Luoyang (4103xx) code collides
-NO_COUNTY = "000000"                   # a plan of zero counties (the fixed-cost run)
 
 P3_DETAIL: dict = {}
 
@@ -131,7 +132,7 @@ def _case_env(home: Path, config: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("WAREHOUSE_URL", "AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW_CONN_XUNCHA_WAREHOUSE",
                         "XUNCHA_PGDATA", "XUNCHA_LANDING", "XUNCHA_ARCHIVE", "XUNCHA_QUARANTINE")}
-    # Go-live at the term's start: the nightly DAG's start_date follows it, and `dags test` of a night before the
+    # Go-live at the term's start: the county DAGs' start_date follows it, and `dags test` of a night before the
     # start_date runs no task at all (the night "succeeds" with nothing loaded).
     env |= {"XUNCHA_HOME": str(home), "XUNCHA_CONFIG": str(config), "GX_ANALYTICS_ENABLED": "False",
             "XUNCHA_GO_LIVE": TERM_START.isoformat(),
@@ -220,21 +221,22 @@ def clone_pairs(codes: list[str], units: list[str]) -> list[tuple[str, str]]:
 
 
 def _task_times(airflow_url: str, dag_id: str) -> dict:
-    """The last run of `dag_id` from Airflow's metadata: task durations summed per task, the span of the tasks."""
+    """The last run of `dag_id` (a LIKE pattern: the last run of each matching DAG) from Airflow's metadata: task
+    durations summed per task, the span of the tasks, the runs' state (failed if any failed)."""
     from xuncha.warehouse import db
 
-    last = "(SELECT run_id FROM dag_run WHERE dag_id = %(d)s ORDER BY id DESC LIMIT 1)"
+    last = """(SELECT DISTINCT ON (dag_id) dag_id, run_id FROM dag_run WHERE dag_id LIKE %(d)s ORDER BY dag_id, id DESC)"""
     with db.connect(airflow_url) as conn, conn.cursor() as cur:
         cur.execute(f"""SELECT task_id, count(*), sum(extract(epoch FROM end_date - start_date)),
                                max(extract(epoch FROM end_date - start_date)), array_agg(DISTINCT state::text)
-                          FROM task_instance WHERE dag_id = %(d)s AND run_id = {last} GROUP BY 1""", {"d": dag_id})
+                          FROM task_instance WHERE (dag_id, run_id) IN {last} GROUP BY 1""", {"d": dag_id})
         tasks = {t: {"n": n, "sum_s": float(s or 0), "max_s": float(m or 0), "states": st} for t, n, s, m, st in cur.fetchall()}
         cur.execute(f"""SELECT extract(epoch FROM max(end_date) - min(start_date)) FROM task_instance
-                         WHERE dag_id = %(d)s AND run_id = {last}""", {"d": dag_id})
+                         WHERE (dag_id, run_id) IN {last}""", {"d": dag_id})
         span = cur.fetchone()[0]
-        cur.execute(f"SELECT state::text FROM dag_run WHERE dag_id = %(d)s AND run_id = {last}", {"d": dag_id})
-        state = cur.fetchone()[0]
-    return {"tasks": tasks, "tasks_span_s": float(span or 0), "state": state}
+        cur.execute(f"SELECT state::text FROM dag_run WHERE (dag_id, run_id) IN {last}", {"d": dag_id})
+        states = {r[0] for r in cur.fetchall()}
+    return {"tasks": tasks, "tasks_span_s": float(span or 0), "state": "success" if states == {"success"} else "failed"}
 
 
 def _night_batches(url: str, night: dt.date) -> dict:
@@ -289,6 +291,10 @@ class Case:
         for code, source in self.pairs:
             _clone_export(self.exports[source], self.settings.landing, code, source)
 
+    def reg_codes(self) -> list[str]:
+        """The codes of the case's registry (its XUNCHA_CONFIG) that export on its night."""
+        return [c.code for c in self.reg.active(self.night) if c.exports_on(self.night)]
+
     def stop(self) -> None:
         if (self.settings.pgdata / "PG_VERSION").exists():
             subprocess.run([sys.executable, str(Path(__file__)), "_stop"], env=self.env, cwd=ROOT, check=False)
@@ -300,7 +306,6 @@ class Case:
 
         night, name = self.night, self.name
         tokens = {code: f"bench-token-{code}" for code in self.pulled}
-        run_at = f"{night + dt.timedelta(days=1)}T03:00:00+08:00"
         logs = self.home / "logs"
         logs.mkdir(exist_ok=True)
         overrides = {k: self.env[k] for k in ("XUNCHA_HOME", "XUNCHA_CONFIG", "XUNCHA_GO_LIVE")}
@@ -309,20 +314,22 @@ class Case:
         with CountyServer(self.home / "county-systems", tokens) as server:
             for code, token in tokens.items():
                 overrides |= airflow_env.county_connection_env(self.reg.get(code).delivery["http"]["conn_id"], server.url, token)
-            # The fixed cost of one `airflow dags test` of the nightly DAG: the same DAG, a plan of zero counties
-            # (for the night before, which is already loaded).
+            # The fixed cost of a night's `airflow dags test` runs: xuncha_night for the night before (already loaded).
             t = time.perf_counter()
-            airflow_env.dags_test("xuncha_nightly", f"{night}T03:00:00+08:00", conf={"counties": [NO_COUNTY]},
-                                  settings=self.settings, env=overrides, log=logs / "nightly-empty.log")
+            airflow_env.dags_test("xuncha_night", conf={"night": (night - dt.timedelta(days=1)).isoformat()},
+                                  settings=self.settings, env=overrides, log=logs / "night-empty.log", check=False)
             t_empty = time.perf_counter() - t
-            empty = _task_times(airflow_url, "xuncha_nightly")
-            print(f"  [{name}] fixed cost: nightly DAG with zero counties {t_empty:.1f} s", flush=True)
+            empty = _task_times(airflow_url, "xuncha_night")
+            print(f"  [{name}] fixed cost: xuncha_night {t_empty:.1f} s", flush=True)
+            # The night: `airflow dags test` of each county DAG (issue 23), in one process, logical date now.
             t = time.perf_counter()
-            airflow_env.dags_test("xuncha_nightly", run_at, settings=self.settings, env=overrides, log=logs / "nightly.log")
+            codes = airflow_env.dags_test_many([f"xuncha_county_{c}" for c in self.reg_codes()], logs / "counties",
+                                               {"night": night.isoformat()}, settings=self.settings, env=overrides)
             t_nightly = time.perf_counter() - t
-            nightly = _task_times(airflow_url, "xuncha_nightly")
+            nightly = _task_times(airflow_url, "xuncha_county_%")
+            nightly["exit_codes"] = {d: rc for d, rc in codes.items() if rc}
             t = time.perf_counter()
-            airflow_env.dags_test("xuncha_marts", run_at, settings=self.settings, env=overrides, log=logs / "marts.log")
+            airflow_env.dags_test("xuncha_marts", settings=self.settings, env=overrides, log=logs / "marts.log")
             t_marts = time.perf_counter() - t
             marts = _task_times(airflow_url, "xuncha_marts")
         batches = _night_batches(url, night)

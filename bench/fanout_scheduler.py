@@ -4,13 +4,13 @@ For each case of fanout.py (units: the 17 seed systems; synth: + 180 synthetic c
 (a) the LocalExecutor with parallelism 4 and (b) the CeleryExecutor with two workers of concurrency 2 (Redis
 broker), the case's preloaded warehouse is restored from a snapshot taken after its set-up, the night's exports are
 landed again, and xuncha.orchestration.cluster.LocalCluster starts the scheduler, dag-processor, triggerer, API server (and the
-workers). Then, through the REST API:
+workers). Then, through the REST API (issue 23: one DAG per county system, two tasks each):
 
-1. a backfill of the night before with a plan of zero counties: the fixed cost of one nightly run under the
-   scheduler (plan, report, scheduling latency), untimed for the figure but reported;
-2. timed: a backfill of NIGHT for every county, from the POST to the end of the `xuncha_marts` run that the
-   nightly run's `night` Asset triggers once every county has loaded (server timestamps: the backfill's
-   created_at, that marts run's end_date).
+1. untimed for the figure but reported: a run of `xuncha_night` for the night before (already loaded) and the marts
+   run its `night` Asset triggers: the fixed cost of a night under the scheduler (judge, refresh, report);
+2. timed: a backfill of NIGHT for every county DAG (`xuncha_county_<code>`, created in plan order), then, once every
+   backfill has completed, a run of `xuncha_night` for NIGHT; from the first backfill's POST to the end of the
+   `xuncha_marts` run its `night` Asset triggers (server timestamps).
 
 Every export of the night must be `loaded`. Cost per county = (wall − fixed) / counties; its growth from 17 to 197
 is the ratio of the two. Targets (issue 15): 17 units ≤ 60 s, 197 counties ≤ 300 s, growth ≤ 1.2×.
@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from fanout import NIGHT, NO_COUNTY, SYNTH_BASE, TERM_START, Case, _clone_export, _night_batches
+from fanout import NIGHT, SYNTH_BASE, TERM_START, Case, _clone_export, _night_batches
 
 EXECUTORS = {"local": {"workers": [], "parallelism": 4}, "celery": {"workers": ["w1", "w2"], "parallelism": 8}}
 P3S_DETAIL: dict = {}
@@ -36,8 +36,13 @@ def _ts(s: str) -> dt.datetime:
 
 
 def _tick(night: dt.date) -> str:
-    """Logical date of the nightly run covering `night` (03:00 the next morning, Asia/Shanghai)."""
-    return f"{night + dt.timedelta(days=1)}T03:00:00+08:00"
+    """Logical date of a county DAG's run covering `night` (00:00 the next morning, Asia/Shanghai)."""
+    return f"{night + dt.timedelta(days=1)}T00:00:00+08:00"
+
+
+def _night_tick(night: dt.date) -> str:
+    """Logical date of xuncha_night's run covering `night` (06:30 the next morning, Asia/Shanghai)."""
+    return f"{night + dt.timedelta(days=1)}T06:30:00+08:00"
 
 
 def _snapshot(case: Case) -> Path:
@@ -74,6 +79,7 @@ def _wait(cluster, fn, timeout: float, what: str):
 def run_case(case: Case, executor: str, snap: Path) -> dict:
     """One timed night of `case` under `executor`; the figures."""
     from xuncha.orchestration import env as airflow_env
+    from xuncha.orchestration import nightly
     from xuncha.warehouse import db
     from xuncha.orchestration.cluster import LocalCluster
     from xuncha_sim.countyserver import CountyServer
@@ -89,24 +95,29 @@ def run_case(case: Case, executor: str, snap: Path) -> dict:
         for code, token in tokens.items():
             env |= airflow_env.county_connection_env(case.reg.get(code).delivery["http"]["conn_id"], server.url, token)
         t = time.perf_counter()
+        codes = [c["code"] for c in nightly.plan(case.reg, case.night)]
+        dags = [nightly.county_dag_id(c) for c in codes]
         with LocalCluster(home, workers=spec["workers"], parallelism=spec["parallelism"], worker_concurrency=2,
-                          settings=case.settings, extra_env=env) as cluster:
+                          settings=case.settings, extra_env=env, dag_ids=("xuncha_night", "xuncha_marts", dags[0])) as cluster:
             t_start = time.perf_counter() - t
-            cluster.unpause("xuncha_nightly", "xuncha_marts")
-            # 1. fixed cost: the night before (already loaded), a plan of zero counties
-            b0 = cluster.backfill("xuncha_nightly", _tick(case.night - dt.timedelta(days=1)),
-                                  _tick(case.night - dt.timedelta(days=1)), conf={"counties": [NO_COUNTY]})
-            done0 = cluster.wait_backfill(b0, timeout=600)
-            fixed = (_ts(done0["completed_at"]) - _ts(done0["created_at"])).total_seconds()
-            # 2. timed: the night for every county, until the marts run its loads trigger has ended
+            cluster.api("PATCH", "/api/v2/dags", params={"dag_id_pattern": "xuncha_%"}, json={"is_paused": False})
+            # 1. fixed cost: the night before (already loaded) judged, and the marts run it triggers
             marts_before = {r["dag_run_id"] for r in cluster.dag_runs("xuncha_marts")}
-            b1 = cluster.backfill("xuncha_nightly", _tick(case.night), _tick(case.night))
-            done1 = cluster.wait_backfill(b1, timeout=1800)
+            # (backfills, not manual runs: with go-live in 2099 a manual run of an earlier night would skip its tasks)
+            before = _night_tick(case.night - dt.timedelta(days=1))
+            n0 = cluster.api("GET", f"/api/v2/backfills/{cluster.backfill('xuncha_night', before, before)}")
+            m0 = _wait(cluster, lambda: cluster.night_refresh(marts_before), 600, "the fixed cost's marts run")
+            fixed = (_ts(m0["end_date"]) - _ts(n0["created_at"])).total_seconds()
+            # 2. timed: the night for every county, until the marts run xuncha_night's event triggers has ended
+            marts_before = {r["dag_run_id"] for r in cluster.dag_runs("xuncha_marts")}
+            backfills = [cluster.backfill(d, _tick(case.night), _tick(case.night)) for d in dags]
+            done = [cluster.wait_backfill(b, timeout=1800) for b in backfills]
+            cluster.backfill("xuncha_night", _night_tick(case.night), _night_tick(case.night))
             marts = _wait(cluster, lambda: cluster.night_refresh(marts_before), 900, "the night's last marts run")
-            runs = [r for r in cluster.dag_runs("xuncha_nightly") if r["logical_date"] and
-                    _ts(r["logical_date"]) == _ts(_tick(case.night))]
-            nightly_run = runs[-1]
-            tis = cluster.task_instances("xuncha_nightly", nightly_run["dag_run_id"])
+            runs = [next(r for r in cluster.dag_runs(d) if r["run_type"] == "backfill") for d in dags]
+            tis = [ti for d, r in zip(dags, runs) for ti in cluster.task_instances(d, r["dag_run_id"])]
+    done1 = {"created_at": min(d["created_at"] for d in done), "completed_at": max(d["completed_at"] for d in done)}
+    nightly_run = {"state": "success" if all(r["state"] == "success" for r in runs) else "failed"}
     created = _ts(done1["created_at"])
     wall = (_ts(marts["end_date"]) - created).total_seconds()
     nightly_wall = (_ts(done1["completed_at"]) - created).total_seconds()

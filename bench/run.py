@@ -73,7 +73,7 @@ def timed_phases():
 
 
 def ingest(url: str, export_dir: Path, code: str, ingestor=None):
-    """One export through the county-night entry point (xuncha.load.county_night.run), as the nightly DAG takes it."""
+    """One export through the county-night entry point (xuncha.load.county_night.run), as a county DAG's ingest takes it."""
     from xuncha import registry
     from xuncha.load import county_night
     from xuncha.extract import inbox

@@ -1,9 +1,10 @@
 """
 ### 巡察指标刷新 — refresh the marts after loads, then the report
 
-Scheduled on the core Assets the nightly loads emit and on the `night` Asset each nightly run emits when every
-county's chain has ended: refreshes the marts for the counties those loads changed, and at the night's end (`night`)
-any loaded county the marts have not taken in yet (all counties when triggered by hand), in one transaction, and
+Scheduled on the core Assets the county DAGs' loads emit (only for tables a load changed) and on the `night` Asset
+`xuncha_night` emits after the latest deadline: refreshes the marts for the counties those loads changed, and at the
+night's end (`night`) any loaded county the marts have not taken in yet (all counties when triggered by hand), in one
+transaction, and
 emits the `mart` Asset; then writes the report 巡察工作数据报告 of the newest loaded night (one offline HTML file, also in
 the UI: 巡察报告). One run at a time: refreshes take one lock in turn, so concurrent runs would only wait, holding task
 slots the loads need; events that arrive meanwhile make one run after it (Airflow defers asset-triggered runs at

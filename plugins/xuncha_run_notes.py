@@ -1,5 +1,5 @@
-"""Airflow plugin: a note on each finished xuncha_nightly run saying, per county, what the night loaded,
-quarantined or missed (xuncha.orchestration.run_notes)."""
+"""Airflow plugin: a note on each finished county DAG run (the nights it took in, loaded, quarantined, missed) and
+xuncha_night run (each county's state) (xuncha.orchestration.run_notes)."""
 
 from __future__ import annotations
 

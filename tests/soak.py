@@ -1,9 +1,9 @@
-"""Soak: N generated nights of every county system through the nightly DAG's own task code, with faults injected.
+"""Soak: N generated nights of every county system through the county DAGs' own task code, with faults injected.
 
-Per night, as `xuncha_nightly` does: the night's exports arrive (landing folders are copied in; the two pulled
-counties are served by a real county HTTP system on loopback; late deliveries arrive two nights late), `plan`
-lists the systems, and each system's `ingest` task (xuncha.load.county_night.run, what the DAG's mapped task runs)
-takes everything waiting. Faults on top of the generator's own (checksum, encoding, schema drift, duplicates, late
+Per night, as the county DAGs (xuncha_county_<code>) do: the night's exports arrive (landing folders are copied in;
+the two pulled counties are served by a real county HTTP system on loopback; late deliveries arrive two nights
+late), `nightly.plan` lists the systems due, and each system's ingest (xuncha.load.county_night.run, what its DAG's
+`ingest` task runs) takes everything waiting. Faults on top of the generator's own (checksum, encoding, schema drift, duplicates, late
 and wrong-county deliveries, ...):
 - kill: the county's ingest runs in its own process and gets SIGKILL at a random moment, then the task is retried;
 - restart: PostgreSQL is stopped (fast shutdown) while a county's ingest runs, started again, and the task retried.
@@ -14,7 +14,7 @@ of core or history may hold person data in clear (`person_data_in_clear`; `make 
 The marts are refreshed as `xuncha_marts` does: for a county right after some of its loads (its core Asset event)
 and for every pending county after each night (the `night` event); at the end the incremental series must equal a
 full recompute (tests/marts_compare.py: `marts_differences`). A quarantine opens its incident at once, as the
-nightly `ingest` task does (xuncha.monitor.health.on_quarantine), and each morning the health run (what
+county DAG's `ingest` task does (xuncha.monitor.health.on_quarantine), and each morning the health run (what
 `xuncha_health` runs) sees the night: a county with a night still quarantined (none of its exports loaded) must
 have its quarantine incident open — one corrected in the same run needs none — and at the end no incident may be
 open (`incidents`).
@@ -143,7 +143,7 @@ def run(work: Path, profile: str = "tiny", nights: int = 10, seed: int = 12, kil
             try:
                 counts["task_runs"] += 1
                 at = dt.datetime.combine(min(day, end) + dt.timedelta(days=1), dt.time(2), LOCAL)  # the task's hour
-                county_night.run(registry.load(), code, day, url=url,   # as the nightly `ingest` task: the incident now
+                county_night.run(registry.load(), code, day, url=url,   # as a county DAG's `ingest`: the incident now
                                  on_quarantine=lambda c: health.on_quarantine(url, reg, c, send, now=at))
                 if events_rng.random() < 0.3:          # the county's core Asset event starts a marts run
                     metrics.refresh(url, [code])

@@ -17,7 +17,7 @@ TOKEN = "songxian-secret-token"
 
 
 def take_night(url, day):
-    """嵩县's night through the one entry point, as the nightly DAG's ingest task runs it; its XCom."""
+    """嵩县's night through the one entry point, as its DAG's ingest task runs it; its XCom."""
     return county_night.run(registry.default(), "410325", day, url=url).to_xcom()
 
 

@@ -1,7 +1,8 @@
-"""The nightly and marts DAGs through real Airflow runs (`airflow dags test`) on the suite's embedded server,
-with the two pulled counties (嵩县 410325, 洛宁县 410328) served by a real county HTTP system on loopback.
+"""The county DAGs and the marts DAG through real Airflow runs (`airflow dags test`, as the demo runs them) on the
+suite's embedded server, with the two pulled counties (嵩县 410325, 洛宁县 410328) served by a real county HTTP system
+on loopback. (The same DAGs under the real scheduler, paused and re-run: test_county_runs.py.)
 
-The registry is config/counties.yml cut to the city and five counties (UNITS): each county's chain is the same
+The registry is config/counties.yml cut to the city and five counties (UNITS): each county's DAG is the same two
 tasks, so more of them only make the run longer."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from xuncha.orchestration import dag_test_logs
 from xuncha.warehouse import db
 from xuncha_sim.countyserver import CountyServer
 
-RUN_AT = "2019-03-17T03:00:00+08:00"  # covers the night of 2019-03-16
+NIGHT = {"night": "2019-03-16"}      # the runs' `night` Param; their logical dates are now
 PULLED = {"410325": "token-songxian-0001", "410328": "token-luoning-0002"}
 UNITS = ("410300", "410325", "410326", "410327", "410328", "410329")
 
@@ -48,14 +49,16 @@ def county_systems(tmp_path):
         yield root, env
 
 
-def county_states(settings, run_at: str) -> dict[tuple[str, str], str]:
-    """(task, county label) -> state of the nightly run at `run_at`, from Airflow's metadata database."""
-    from xuncha.warehouse import db
+def county_states(settings) -> dict[tuple[str, str], str]:
+    """(task, county label) -> state in each county DAG's newest run, from Airflow's metadata database."""
+    from xuncha import registry
 
     rows = query(db.airflow_db_url(settings), """
-        SELECT ti.task_id, ti.rendered_map_index, ti.state FROM task_instance ti JOIN dag_run r USING (dag_id, run_id)
-         WHERE ti.dag_id = 'xuncha_nightly' AND r.logical_date = %s::timestamptz AND ti.task_id LIKE 'county.%%'""", (run_at,))
-    return {(t.removeprefix("county."), label): state for t, label, state in rows}
+        SELECT DISTINCT ON (ti.dag_id, ti.task_id) ti.dag_id, ti.task_id, ti.state FROM task_instance ti
+          JOIN dag_run r USING (dag_id, run_id) WHERE ti.dag_id LIKE 'xuncha_county_%%' ORDER BY ti.dag_id, ti.task_id, r.id DESC""")
+    reg = registry.load()
+    return {(t, reg.get(d.removeprefix("xuncha_county_")).label): state for d, t, state in rows
+            if d.removeprefix("xuncha_county_") in UNITS}
 
 
 def land_night(settings, systems_root):
@@ -74,40 +77,46 @@ def land_night(settings, systems_root):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # 6 units x 3 tasks, twice, through `airflow dags test` (minutes on a loaded machine)
-def test_nightly_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(clean, airflow_ready, settings, county_systems,
-                                                                              chat_robot, six_units, tmp_path):
+@pytest.mark.timeout(2400)  # 6 county DAGs x 2 tasks, twice, through `airflow dags test` (minutes on a loaded machine)
+def test_county_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(clean, airflow_ready, settings, county_systems,
+                                                                             chat_robot, six_units, tmp_path, monkeypatch):
     systems_root, conn_env = county_systems
     conn_env = conn_env | six_units
     robot_env, robot = chat_robot
+    monkeypatch.setenv("XUNCHA_CONFIG", six_units["XUNCHA_CONFIG"])
     land_night(settings, systems_root)
-    out = tmp_path / "nightly.log"
-    airflow_env.dags_test("xuncha_nightly", RUN_AT, env=conn_env | robot_env, log=out)
-    airflow_env.dags_test("xuncha_marts", RUN_AT, env=conn_env)
+    logs = tmp_path / "runs"
+    dag_ids = [f"xuncha_county_{c}" for c in UNITS]
+    codes = airflow_env.dags_test_many(dag_ids, logs, NIGHT, env=conn_env | robot_env)
+    airflow_env.dags_test("xuncha_marts", env=conn_env)
 
-    # One county, one chain: the quarantine and the misses are red on their own county; the counties that delivered are green.
-    states = county_states(settings, RUN_AT)
-    assert states[("outcome", "宜阳县 410327")] == "failed" and states[("ingest", "宜阳县 410327")] == "success"
-    assert states[("outcome", "伊川县 410329")] == "failed", "a missed night is red"
-    assert states[("outcome", "汝阳县 410326")] == "success" and states[("outcome", "嵩县 410325")] == "success"
-    assert all(states[(t, "汝阳县 410326")] == "success" for t in ("wait_for_export", "ingest"))
-    assert len({label for _, label in states}) == len(UNITS), "every task keeps its county's label"
+    # One county, one DAG: the quarantine and the misses are red on their own county; the counties that delivered are green.
+    assert {d: rc == 0 for d, rc in codes.items()} == {"xuncha_county_410300": False, "xuncha_county_410325": True,
+                                                       "xuncha_county_410326": True, "xuncha_county_410327": False,
+                                                       "xuncha_county_410328": False, "xuncha_county_410329": False}
+    states = county_states(settings)
+    assert states[("verdict", "宜阳县 410327")] == "failed" and states[("ingest", "宜阳县 410327")] == "success"
+    assert states[("verdict", "伊川县 410329")] == "failed", "a missed night is red"
+    assert states[("verdict", "汝阳县 410326")] == "success" and states[("verdict", "嵩县 410325")] == "success"
+    assert len({label for _, label in states}) == len(UNITS)
     # The failure callback named county, night and reason through the chat robot notifier.
     texts = [m["body"]["text"]["content"] for m in robot]
     yiyang = [t for t in texts if "宜阳县 410327" in t]
     assert yiyang and "2019-03-16" in yiyang[0] and "quarantined" in yiyang[0] and "findings.csv" in yiyang[0], texts[:3]
     assert all(m["path"] == "/robot/send?access_token=t0" and m["body"]["msgtype"] == "text" for m in robot)
-    # Each task's log is where the UI reads it (the demo's runs are `dags test` runs too).
-    logs = {p.relative_to(dag_test_logs.base_log_folder(settings)).parts[2:]: p.read_text(encoding="utf-8")
-            for p in dag_test_logs.write_task_logs(out, "xuncha_nightly", RUN_AT, settings)}
-    assert len(logs) == 2 + 3 * len(UNITS), sorted(logs)
-    ingests = [text for parts, text in logs.items() if parts[0] == "task_id=county.ingest"]
-    assert sum("410327-20190316-01" in t and "quarantined" in t for t in ingests) == 1
-    # The run's note (grid, run details) says the night per county.
-    [(note,)] = query(db.airflow_db_url(settings), """SELECT n.content FROM dag_run_note n JOIN dag_run r ON r.id = n.dag_run_id
-                                                      WHERE r.dag_id = 'xuncha_nightly' AND r.logical_date = %s::timestamptz""", (RUN_AT,))
-    assert note.startswith("night 2019-03-16: 2 export(s) loaded"), note
-    assert "quarantined 隔离: 宜阳县 410327 (410327-20190316-01)" in note and "伊川县 410329" in note and "洛宁县 410328" in note, note
+    # Each task's log is where the UI reads it (the demo's runs are `dags test` runs too); the reason comes first.
+    written = dag_test_logs.write_task_logs(logs / "xuncha_county_410327.log", "xuncha_county_410327", settings=settings)
+    task_logs = {p.relative_to(dag_test_logs.base_log_folder(settings)).parts[2]: p.read_text(encoding="utf-8") for p in written}
+    assert sorted(task_logs) == ["task_id=ingest", "task_id=verdict"], sorted(task_logs)
+    assert "410327-20190316-01" in task_logs["task_id=ingest"] and "quarantined" in task_logs["task_id=ingest"]
+    # Each run's note (grid, run details) says what it took in, and why it is red.
+    notes = dict(query(db.airflow_db_url(settings), """SELECT r.dag_id, n.content FROM dag_run_note n
+                                                        JOIN dag_run r ON r.id = n.dag_run_id WHERE r.dag_id LIKE 'xuncha_county_%%'"""))
+    assert notes["xuncha_county_410326"] == "night 2019-03-16: took in 1 night(s) 2019-03-16, 1 export(s) loaded"
+    assert "RED: 宜阳县 410327: export 410327-20190316-01 (night 2019-03-16) quarantined" in notes["xuncha_county_410327"]
+    assert notes["xuncha_county_410329"].startswith("night 2019-03-16: took in 1 night(s) 2019-03-15, 1 export(s) loaded — RED")
+    runs = query(db.airflow_db_url(settings), "SELECT start_date FROM dag_run WHERE dag_id LIKE 'xuncha_county_%%'")
+    assert all(s.year >= 2026 for (s,) in runs), "a run's dates are when it ran, not the night's"
 
     assert query(clean, "SELECT county_code, count(*) FROM core.findings GROUP BY 1 ORDER BY 1") == [
         ("410325", 4), ("410326", 9), ("410329", 6)]
@@ -131,8 +140,8 @@ def test_nightly_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(
     before = row_counts(clean)
     shutil.rmtree(systems_root / "410325")
     land_night(settings, systems_root)  # every county sends the same night again
-    airflow_env.dags_test("xuncha_nightly", RUN_AT, env=conn_env)
-    airflow_env.dags_test("xuncha_marts", RUN_AT, env=conn_env)
+    airflow_env.dags_test_many(dag_ids, tmp_path / "again", NIGHT, env=conn_env)
+    airflow_env.dags_test("xuncha_marts", env=conn_env)
     assert row_counts(clean) == before
     statuses = query(clean, "SELECT status, count(*) FROM audit.batches GROUP BY 1 ORDER BY 1")
     assert statuses == [("duplicate", 2), ("loaded", 3), ("quarantined", 2)], "the pulled export is not pulled again"

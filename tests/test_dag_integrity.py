@@ -47,8 +47,12 @@ def monkeypatch_module():
 
 
 def test_dags_folder_has_the_pipelines(dags):
+    from xuncha import registry
+
     assert DAG_FILES, "no DAG files"
-    assert {"xuncha_nightly", "xuncha_marts", "xuncha_health"} <= set(dags)
+    counties = {f"xuncha_county_{c.code}" for c in registry.load().counties}
+    assert {"xuncha_night", "xuncha_marts", "xuncha_health"} | counties <= set(dags)
+    assert {name for dag_id, (name, _) in dags.items() if dag_id in counties} == {"xuncha_county.py"}
 
 
 def test_every_dag_file_defines_a_dag(dags):
@@ -66,34 +70,64 @@ def test_every_dag_has_owner_tags_retries_and_docs(dags):
             assert t.execution_timeout is not None, f"{dag_id}.{t.task_id}: no execution_timeout"
 
 
-def test_marts_dag_is_scheduled_on_the_core_assets_and_the_end_of_each_nightly_run(dags):
+def test_each_county_system_is_its_own_dag_named_tagged_owned_and_scheduled_from_the_registry(dags):
+    from xuncha import registry
+
+    for county in registry.load().counties:
+        _, dag = dags[f"xuncha_county_{county.code}"]
+        assert dag.dag_display_name == f"{county.name} {county.code}"
+        assert set(dag.tags) == {"xuncha", county.region, county.channel}
+        assert {t.owner for t in dag.tasks} == {county.owner}
+        assert dag.timetable.expression == "0 0 * * *" and str(dag.timetable.timezone) == county.timezone
+        assert dag.max_active_runs == 1 and dag.catchup, "a county's nights one at a time, none skipped"
+        assert set(dag.params) >= {"night", "reason"}, "the trigger form: the night and why it is re-run"
+        assert all(e in dag.doc_md for e in county.contacts.get("email", []))
+        emails = county.contacts.get("email") or []
+        assert dag.owner_links == ({county.owner: f"mailto:{emails[0]}"} if emails else {})
+    _, songxian = dags["xuncha_county_410325"]
+    assert set(songxian.tags) == {"xuncha", "洛阳市", "http"}
+
+
+def test_a_county_dag_is_two_tasks_the_deferrable_load_then_the_verdict(dags):
+    from xuncha.orchestration.assets import core_changes
+    from xuncha.orchestration.sensors import CountyNightOperator
+
+    _, dag = dags["xuncha_county_410326"]
+    assert sorted(t.task_id for t in dag.tasks) == ["ingest", "verdict"]
+    ingest, verdict = dag.get_task("ingest"), dag.get_task("verdict")
+    assert isinstance(ingest, CountyNightOperator) and ingest.county == {"code": "410326", "label": "汝阳县 410326"}
+    assert verdict.upstream_task_ids == {"ingest"}
+    # Events only for what changed: an AssetAlias outlet emits nothing unless the task adds an event through it.
+    assert ingest.outlets == [core_changes("410326")] and verdict.outlets == []
+    assert ingest.execution_timeout.total_seconds() == 4 * 3600, "the load itself has a time limit"
+    assert ingest.pool == "xuncha_ingest" and ingest.retries >= 1
+
+
+def test_marts_dag_is_scheduled_on_the_core_assets_and_the_nights_end(dags):
     from xuncha.orchestration.assets import CORE, NIGHT
 
     _, marts = dags["xuncha_marts"]
-    _, nightly = dags["xuncha_nightly"]
-    produced = {o.uri for t in nightly.tasks for o in t.outlets}
-    assert produced == {a.uri for a in CORE.values()} | {NIGHT.uri}
-    summary = nightly.get_task("summary")
-    assert [o.uri for o in summary.outlets] == [NIGHT.uri] and summary.trigger_rule == "all_done"
+    _, night = dags["xuncha_night"]
+    assert [o.uri for o in night.get_task("states").outlets] == [NIGHT.uri]
     condition = marts.timetable.asset_condition
     assert type(condition).__name__ == "AssetAny", "any one changed core table should trigger a refresh"
-    assert {a.uri for a in condition.objects} == produced
+    assert {a.uri for a in condition.objects} == {a.uri for a in CORE.values()} | {NIGHT.uri}
     assert marts.max_active_runs == 1, "refreshes serialise on one lock: a second run would only hold a task slot"
 
 
-def test_each_county_is_one_mapped_chain_with_readable_labels(dags):
-    _, nightly = dags["xuncha_nightly"]
-    group = nightly.task_group_dict["county"]
-    assert type(group).__name__ == "MappedTaskGroup", "wait → ingest → outcome is mapped per county as one group"
-    # Three task instances per county, no more: the scheduler's loop grows with the run's task instances (P3s).
-    chain = ["county.wait_for_export", "county.ingest", "county.outcome"]
-    assert sorted(group.children) == sorted(chain)
-    for up, down in zip(chain, chain[1:]):
-        assert nightly.get_task(down).upstream_task_ids == {up}
-    assert nightly.get_task("county.wait_for_export").map_index_template == "{{ task.county['label'] }}"
-    for t in chain[1:]:
-        assert nightly.get_task(t).map_index_template == "{{ county_label }}"
-    assert nightly.get_task("summary").trigger_rule == "all_done", "the night summary lists failed counties too"
+def test_the_night_dag_runs_after_the_latest_deadline(dags):
+    _, night = dags["xuncha_night"]
+    assert night.timetable.expression == "30 6 * * *", "06:00 is the registry's latest deadline (Asia/Shanghai)"
+    assert night.get_task("judge").upstream_task_ids == {"states"}
+
+
+def test_a_task_starting_builds_only_its_own_county_dag(monkeypatch):
+    """Airflow sets the parsing context when a task starts: the DAG file then builds one DAG, not every county's."""
+    from airflow.sdk import DAG
+
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "xuncha_county_410327")
+    built = [o.dag_id for o in vars(_load(DAGS_DIR / "xuncha_county.py")).values() if isinstance(o, DAG)]
+    assert built == ["xuncha_county_410327"]
 
 
 def test_every_dag_notifies_failures(dags):
@@ -107,8 +141,9 @@ def test_every_dag_notifies_failures(dags):
 
 def test_the_local_clusters_policy_stops_time_based_runs_and_leaves_asset_triggered_dags_alone(dags):
     """xuncha.orchestration.cluster.hold_schedule (tests and benchmarks), installed by plugins/airflow_local_settings.py when
-    LocalCluster sets XUNCHA_CLUSTER_HOLD_SCHEDULE=1: the nightly and health DAGs get catchup off and a start date
-    in 2099, so the scheduler makes no run by itself (not even after a backfill); the marts DAG keeps its own."""
+    LocalCluster sets XUNCHA_CLUSTER_HOLD_SCHEDULE=1: the county, night and health DAGs (and their tasks) get catchup
+    off and a start date in 2099, so the scheduler makes no run by itself (not even after a backfill); the marts DAG
+    keeps its own."""
     import os
 
     from airflow.sdk import DAG
@@ -131,3 +166,4 @@ def test_the_local_clusters_policy_stops_time_based_runs_and_leaves_asset_trigge
             assert (dag.start_date, dag.catchup) == (start, catchup)
         else:
             assert dag.catchup is False and dag.start_date.year == 2099, dag_id
+            assert {t.start_date.year for t in dag.tasks} == {2099}, f"{dag_id}: a task's own start date would schedule"

@@ -42,7 +42,7 @@ def test_a_late_export_is_waited_for_deferred_and_loaded_when_it_arrives(clean, 
         pytest.skip("too close to midnight in Shanghai for a same-day deadline")
     night = now.date() - dt.timedelta(days=1)
     env = airflow_env.airflow_environ() | {"XUNCHA_CONFIG": str(one_county_config(tmp_path, due.strftime("%H:%M")))}
-    run = subprocess.Popen([str(airflow_env.airflow_bin()), "dags", "test", "xuncha_nightly", now.isoformat()],
+    run = subprocess.Popen([str(airflow_env.airflow_bin()), "dags", "test", "xuncha_county_410325", now.isoformat()],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     try:

@@ -53,12 +53,12 @@ def test_go_live_is_recorded_once_by_setup_and_defaults_to_today(monkeypatch, tm
         settings_mod.go_live(s)
 
 
-def test_the_nightly_dag_starts_at_go_live_and_deadlines_apply_from_it(monkeypatch):
+def test_the_county_dags_start_at_go_live_and_deadlines_apply_from_it(monkeypatch):
     from xuncha.orchestration import nightly
 
     monkeypatch.setenv("XUNCHA_GO_LIVE", "2026-11-20")
     start = nightly.start_date()
-    assert start.isoformat() == "2026-11-21T00:00:00+08:00", "the first run (03:00 on the 21st) covers the go-live night"
+    assert start.isoformat() == "2026-11-21T00:00:00+08:00", "the first run (00:00 on the 21st) covers the go-live night"
     assert deadlines.applies(dt.date(2026, 11, 20)) and not deadlines.applies(dt.date(2026, 11, 19))
 
 
@@ -81,21 +81,41 @@ def test_backfill_window_is_bounded_and_maps_nights_to_runs():
         deployment.backfill_window(dt.date(2000, 1, 1), dt.date(2019, 3, 16))
 
 
-def test_xuncha_backfill_creates_airflows_backfill_of_exactly_those_nights(airflow_ready):
-    r = subprocess.run([XUNCHA, "backfill", "--from", "2018-05-01", "--to", "2018-05-03"], capture_output=True, text=True)
+def test_xuncha_backfill_creates_airflows_backfill_of_exactly_those_nights_per_county(airflow_ready):
+    r = subprocess.run([XUNCHA, "backfill", "--from", "2018-05-01", "--to", "2018-05-03", "--county", "410329",
+                        "--county", "410326"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "3 night(s) 2018-05-01 … 2018-05-03" in r.stdout
+    assert "backfill of 2 county DAG(s) for 3 night(s) 2018-05-01 … 2018-05-03" in r.stdout, r.stdout
     env = airflow_env.airflow_environ()
-    out = subprocess.run([str(airflow_env.airflow_bin()), "dags", "list-runs", "xuncha_nightly", "-o", "json"], env=env,
-                         capture_output=True, text=True)
-    listed = _json_lines(out.stdout)
-    backfilled = sorted(dt.datetime.fromisoformat(r["logical_date"]).astimezone(SHANGHAI).isoformat()
-                        for r in listed if r["run_id"].startswith("backfill"))
-    assert backfilled == [f"2018-05-0{d}T03:00:00+08:00" for d in (2, 3, 4)], "night D runs at D+1 03:00"
+    for dag_id in ("xuncha_county_410329", "xuncha_county_410326"):
+        out = subprocess.run([str(airflow_env.airflow_bin()), "dags", "list-runs", dag_id, "-o", "json"], env=env,
+                             capture_output=True, text=True)
+        backfilled = sorted(dt.datetime.fromisoformat(r["logical_date"]).astimezone(SHANGHAI).isoformat()
+                            for r in _json_lines(out.stdout) if r["run_id"].startswith("backfill"))
+        assert backfilled == [f"2018-05-0{d}T00:00:00+08:00" for d in (2, 3, 4)], "night D runs at D+1 00:00"
+    out = subprocess.run([str(airflow_env.airflow_bin()), "dags", "list-runs", "xuncha_county_410327", "-o", "json"],
+                         env=env, capture_output=True, text=True)
+    assert not [r for r in _json_lines(out.stdout) if r["run_id"].startswith("backfill")], "only the counties named"
     again = subprocess.run([XUNCHA, "backfill", "--from", "2018-05-03", "--to", "2018-05-01"], capture_output=True, text=True)
     assert again.returncode == 1 and "before --from" in again.stderr
-    # Leave no queued backfill for a later test's scheduler (the DAG is parsed again on next use).
-    subprocess.run([str(airflow_env.airflow_bin()), "dags", "delete", "xuncha_nightly", "-y"], env=env, capture_output=True)
+    # Leave no queued backfill for a later test's scheduler (the DAGs are parsed again on next use).
+    for dag_id in ("xuncha_county_410329", "xuncha_county_410326"):
+        subprocess.run([str(airflow_env.airflow_bin()), "dags", "delete", dag_id, "-y"], env=env, capture_output=True)
+
+
+def test_a_backfill_of_all_counties_starts_the_longest_backlog_first(settings, tmp_path):
+    from exports import slice_rows, write_export
+
+    from xuncha.orchestration import backfills
+
+    for night in ("2018-05-01", "2018-05-02", "2018-05-03"):
+        write_export(settings.landing, "410327", f"410327-{night.replace('-', '')}-01", night, slice_rows("410327"))
+    write_export(settings.landing, "410305", "410305-20180501-01", "2018-05-01", slice_rows("410305"))
+    codes = backfills.order(registry.default(), dt.date(2018, 5, 1), dt.date(2018, 5, 3))
+    assert codes[:2] == ["410327", "410305"], codes
+    assert "410307" not in codes, "偃师区 exports from 2021 only: not in a 2018 backfill"
+    with pytest.raises(KeyError, match="999999"):
+        backfills.order(registry.default(), dt.date(2018, 5, 1), dt.date(2018, 5, 3), ["999999"])
 
 
 def test_setup_writes_pulled_counties_connections_from_settings(airflow_ready, monkeypatch):

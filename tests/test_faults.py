@@ -1,7 +1,7 @@
 """Every fault the synthetic county systems can inject, through the ingestion pipeline.
 
 The tiny profile with all faults is generated once; each county's nights are ingested oldest first, in groups,
-through the same entry point as the nightly DAG's ingest task (xuncha.load.county_night.run). Then, per injected
+through the same entry point as a county DAG's ingest task (xuncha.load.county_night.run). Then, per injected
 fault (listed in truth.json): the faulty export is quarantined with a report naming the rule (and the row and
 column where there is one), the other counties' exports of that night load, and the corrected re-export loads
 afterwards.

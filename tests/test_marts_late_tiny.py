@@ -1,6 +1,6 @@
 """Issue 28 on the generator's tiny world: a county's night that arrives after a later day was computed.
 
-Every export of the `tiny` profile is loaded (each county's nights oldest first, as the nightly ingest task takes
+Every export of the `tiny` profile is loaded (each county's nights oldest first, as a county DAG's ingest task takes
 them) except 西工区 410303's night of 2021-04-09; the marts are refreshed, so 2021-04-10 (the term's last night) is
 computed; then the late night loads. The issue saw, on its tiny world, the incremental refresh compute only
 2021-04-09 while 2021-04-10 kept its old rows (rounds_per_year 4 against a full recompute's 5, coverage 10 of 10

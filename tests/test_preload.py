@@ -22,7 +22,7 @@ PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
     (["airflow", "dag-processor"], "LocalExecutor", False),
     (["airflow", "api-server"], "LocalExecutor", False),
     (["airflow", "triggerer"], "LocalExecutor", False),
-    (["airflow", "dags", "test", "xuncha_nightly"], "LocalExecutor", False),
+    (["airflow", "dags", "test", "xuncha_county_410325"], "LocalExecutor", False),
 ])
 def test_only_processes_that_fork_tasks_preload(argv, executor, forks):
     assert forks_tasks(argv, executor) is forks

@@ -41,6 +41,16 @@ class County:
     poll_seconds: int = 300
     contacts: dict = field(default_factory=dict, hash=False)   # {email: [...], chat_conn_id: ...}; {} = none
     volume: dict = field(default_factory=dict, hash=False)     # volume monitor thresholds (xuncha.monitor.volume)
+    region: str = ""
+    owner: str = "xuncha-data"
+
+    @property
+    def channel(self) -> str:
+        """How the county's exports reach us: `http` (pulled from its system), `remote` (a landing URL: s3://,
+        sftp://, file://) or `landing` (a local folder). A tag of the county's DAG."""
+        if self.pulled:
+            return "http"
+        return "remote" if "://" in str(self.delivery.get("landing", "")) else "landing"
 
     def exports_on(self, day: dt.date) -> bool:
         """Does this county export for business night `day` (its `schedule`, a cron expression over nights)?"""
@@ -104,7 +114,7 @@ class Registry:
 SCHEMA = Path(__file__).parent / "schemas" / "counties.schema.json"
 """JSON Schema of counties.yml: each entry's fields, types and formats. Rules across entries stay in `parse`."""
 _FIELD_ORDER = ("code", "name", "level", "timezone", "deadline", "delivery", "schedule", "poll_seconds", "active_from",
-                "active_to", "successor", "contacts", "volume")
+                "active_to", "successor", "contacts", "volume", "region", "owner")
 
 
 @cache
@@ -205,6 +215,7 @@ def parse(raw: dict, source: str = "counties.yml") -> Registry:
             active_from=e["active_from"], active_to=e["active_to"], successor=e.get("successor"),
             predecessors=tuple(preds[e["code"]]), schedule=e["schedule"],
             poll_seconds=e["poll_seconds"], contacts=dict(e.get("contacts") or {}), volume=dict(e.get("volume") or {}),
+            region=str(e.get("region") or ""), owner=e.get("owner") or "xuncha-data",
         )
         for e in entries
     )

@@ -147,7 +147,7 @@ GO_LIVE_FILE = "go-live"
 
 
 def go_live(settings: Settings | None = None) -> dt.date:
-    """The deployment's go-live date: the first business night the nightly DAG schedules, and the first night
+    """The deployment's go-live date: the first business night the county DAGs schedule, and the first night
     deadlines and missed-export alerts apply to. Nights before it are history, loaded with `xuncha backfill`.
 
     XUNCHA_GO_LIVE (YYYY-MM-DD) if set, else the date `xuncha setup` recorded in $XUNCHA_HOME/go-live on its first

@@ -25,8 +25,8 @@ def up(port: Annotated[int, typer.Option(help="Port of the Airflow UI and API (e
     user, password = deployment.admin_login(env)
     console.print(f"Airflow UI: [bold]http://localhost:{port}[/]  login: [bold]{user}[/] / [bold]{password}[/]  "
                   f"(kept in {env['AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE']})")
-    console.print(f"AIRFLOW_HOME={get_settings().airflow_home}; the nightly DAG runs from go-live {go_live()} "
-                  "(unpause it in the UI; earlier nights: xuncha backfill). Stop with Ctrl-C.", soft_wrap=True)
+    console.print(f"AIRFLOW_HOME={get_settings().airflow_home}; each county's DAG runs from go-live {go_live()} "
+                  "(unpause the county DAGs, xuncha_night and xuncha_marts in the UI; earlier nights: xuncha backfill). Stop with Ctrl-C.", soft_wrap=True)
     _notification_line(env)
     # Not exec: standalone ignores Ctrl-C (its components die, it sleeps on with zombies); the supervisor stops all.
     raise typer.Exit(stack.supervise([str(airflow_env.airflow_bin()), "standalone"], env))
@@ -54,23 +54,28 @@ def _notification_line(env: dict[str, str]) -> None:
 def backfill(
     from_: Annotated[str, typer.Option("--from", help="First business night (YYYY-MM-DD).")],
     to: Annotated[str, typer.Option(help="Last business night (YYYY-MM-DD), inclusive.")],
-    dry_run: Annotated[bool, typer.Option(help="Only list the runs it would create.")] = False,
-    max_active_runs: Annotated[int, typer.Option(help="Nights run at once (1 = strictly oldest first).")] = 1,
+    county: Annotated[list[str] | None, typer.Option("--county", help="County code (repeatable); default: every county active in the window.")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only count the runs it would create.")] = False,
+    max_active_runs: Annotated[int, typer.Option(help="Nights of one county run at once (1 = strictly oldest first).")] = 1,
 ):
-    """Load history (nights before go-live, or failed nights again) through Airflow's backfill of xuncha_nightly.
+    """Load history (nights before go-live, or failed nights again) through Airflow's backfill of each county's DAG.
 
-    The runs are created now and executed by the scheduler (`make up`), oldest night first; nights before
-    go-live raise no missed-deadline alerts."""
+    One backfill per county DAG (xuncha_county_<code>), the longest backlog first; the scheduler runs them
+    (`make up`), each county's nights oldest first; nights before go-live raise no missed-deadline alerts."""
+    import json
+
     from xuncha.orchestration import deployment
 
     first, last = _date(from_), _date(to)
-    proc = deployment.backfill(first, last, dry_run=dry_run, max_active_runs=max_active_runs)
-    out = (proc.stdout + proc.stderr).strip()
+    proc = deployment.backfill(first, last, dry_run=dry_run, max_active_runs=max_active_runs, counties=county or None)
     if proc.returncode != 0:
-        err.print(out[-2000:])
+        err.print((proc.stdout + proc.stderr).strip()[-2000:])
         raise typer.Exit(1)
-    if dry_run:
-        console.print(out, soft_wrap=True)
+    made = json.loads(proc.stdout.strip().splitlines()[-1])
     nights = (last - first).days + 1
-    console.print(f"backfill of xuncha_nightly {'(dry run) ' if dry_run else ''}for {nights} night(s) {first} … {last}"
-                  + ("" if dry_run else ": created; the scheduler runs it (make up), oldest night first"))
+    for m in made:
+        what = m.get("error") or (f"{m['runs']} run(s)" if dry_run else f"backfill {m['backfill_id']}")
+        console.print(f"  {m['dag_id']}: {what}")
+    console.print(f"backfill of {len(made)} county DAG(s) {'(dry run) ' if dry_run else ''}for {nights} night(s) "
+                  f"{first} … {last}, longest backlog first"
+                  + ("" if dry_run else ": created; the scheduler runs them (make up), each county's nights oldest first"))

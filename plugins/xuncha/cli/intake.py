@@ -28,9 +28,10 @@ def push_token(code: Annotated[str, typer.Argument(help="County code.")]):
 @friendly
 def serve(port: Annotated[int, typer.Option(help="Port (loopback).")] = 8095,
           host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-          trigger: Annotated[bool, typer.Option(help="Start the county's xuncha_nightly run for each push (needs "
-                                                     "Airflow's metadata database on this machine). Off: pushes "
-                                                     "land and the nightly run loads them; the receipt says so.")] = False):
+          trigger: Annotated[bool, typer.Option(help="Start a run of the county's DAG xuncha_county_<code> for "
+                                                     "each push (needs Airflow's metadata database on this "
+                                                     "machine). Off: pushes land and the county's scheduled run "
+                                                     "loads them; the receipt says so.")] = False):
     """Serve the push intake on its own (the Airflow API server also serves it, at /xuncha-intake), with a deadline
     on request heads (XUNCHA_PUSH_HEADER_SECONDS), the keep-alive timeout and h11's head size limit
     (xuncha.intake.serve); the body's bounds are the handler's (docs/security.md). Its base URL is
@@ -43,5 +44,5 @@ def serve(port: Annotated[int, typer.Option(help="Port (loopback).")] = 8095,
     airflow_env.apply()
     migrate.migrate()
     console.print(f"push intake on http://{host}:{port}/exports ({'starts' if trigger else 'does not start'} "
-                  "xuncha_nightly runs; without them the nightly run loads pushes)", markup=False, soft_wrap=True)
+                  "county DAG runs; without them each county's scheduled run loads its pushes)", markup=False, soft_wrap=True)
     intake_serve.run(intake.app(url=db.warehouse_url(), triggers=trigger), host=host, port=port)

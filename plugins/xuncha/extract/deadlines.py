@@ -1,7 +1,7 @@
 """Delivery deadlines: has a county's export for a night arrived, and what happens when it has not.
 
 A county's export for business night D is due by its registry `deadline` (local time, default 06:00) on
-D+1. The nightly DAG waits for it (deferred, costing no worker slot) until then; a miss is recorded in
+D+1. The county's DAG (xuncha_county_<code>) waits for it (deferred, costing no worker slot) until then; a miss is recorded in
 audit.deadline_misses and alerted, and the county's earlier waiting nights are still loaded. When the
 late export finally loads, the miss is marked `arrived_at`.
 """

@@ -11,8 +11,9 @@ within bounds (xuncha.intake.receive, xuncha.intake.unpack: body bytes counted w
 files and unpacked bytes bounded before they are written; a body deadline; 413/408 naming the limit), then checked:
 plain file names only (no folders, links or `..`: 400), the manifest against the spec and the token's county
 (another county's code: 403), every file's SHA-256 and row-count declaration (422, with the problems). Only then is
-the folder renamed into landing/<code>/<export id>/ (the nightly DAG ignores names starting with "."), the receipt
-recorded (audit.pushes) and that county's run of `xuncha_nightly` triggered for the export's night. A refused push
+the folder renamed into landing/<code>/<export id>/ (the county DAGs ignore names starting with "."), the receipt
+recorded (audit.pushes) and a run of the county's DAG (xuncha_county_<code>)
+triggered for the export's night. A refused push
 leaves nothing behind. Unpacking, hashing and database work run in a worker thread, off the event loop.
 
 GET /exports/{id} answers for the token's county only, pushed or pulled: a pulled county's rejection report is
@@ -171,9 +172,10 @@ def state(county_code: str, export_id: str, url: str | None = None) -> dict | No
 
 def app(url: str | None = None, trigger=None, triggers: bool = True):
     """The FastAPI app (see the module doc). `url`: the warehouse (default: from the settings / Airflow connection);
-    `trigger(county_code, night, export_id) -> run id`: starts the county's run (default: a run of xuncha_nightly,
-    xuncha.orchestration.nightly.trigger_push_run). `triggers=False` (`xuncha intake serve` without Airflow):
-    no run is started; the receipt's `note` says the nightly run loads the export (NOTE_NO_TRIGGER)."""
+    `trigger(county_code, night, export_id) -> run id`: starts the county's run (default: a run of its DAG
+    xuncha_county_<code>, xuncha.orchestration.nightly.trigger_push_run). `triggers=False` (`xuncha intake serve`
+    without Airflow): no run is started; the receipt's `note` says the county's scheduled run loads the export
+    (NOTE_NO_TRIGGER)."""
     if not triggers:
         trigger = None
     elif trigger is None:

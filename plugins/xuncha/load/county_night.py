@@ -1,6 +1,6 @@
 """A county's night: the one entry point for taking in what a county system sent, used by every caller.
 
-The nightly DAG's `ingest` task, `xuncha ingest`, the fault tests and the benchmarks all call `run`. For a night
+Each county DAG's `ingest` task, `xuncha ingest`, the fault tests and the benchmarks all call `run`. For a night
 it fetches (the one place that does: `fetch`), then takes every export waiting up to that night, oldest first, through
 the pipeline (xuncha.load.pipeline, which returns what happened), alerts each quarantined or failed export once
 (xuncha.monitor.alerts.for_exports: the one place exports are alerted), moves pulled counties' watermarks and closes
@@ -139,7 +139,7 @@ def run(registry: Registry, code: str, day: dt.date | None, *, url: str | None =
     The whole night (fetch included) holds the lineage's lock (xuncha.load.lineage_lock): a second run of the
     same county or of one in its lineage waits for it (LineageBusy after lineage_lock.WAIT_SECONDS).
     `on_quarantine(county code)` is called as soon as an export of a county (or of a predecessor it takes) has been
-    quarantined, once per county per run: the nightly DAG opens the county's quarantine incident and notifies then
+    quarantined, once per county per run: the county's DAG opens the county's quarantine incident and notifies then
     (xuncha.monitor.health.on_quarantine), not at the next hourly health run; its errors are logged, never raised
     (the health run catches up).
     Raises on infrastructure errors (database, network), after alerting the exports already quarantined or

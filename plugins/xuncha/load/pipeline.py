@@ -64,7 +64,7 @@ class Ingestor:
     """Takes in exports of one county at a time; what is costly to build (the GX context) is built once per process.
 
     `registry`: the county registry (lineages); `url`: the warehouse (default: settings); `move`: take exports
-    out of their folder once handled (to the archive or quarantine area), as the nightly DAG does with the
+    out of their folder once handled (to the archive or quarantine area), as the county DAGs do with the
     landing area; False leaves the source folders as they are (backfills, `xuncha ingest` without --move).
     `confirm_withdraw`: an operator confirmed that these full snapshots may withdraw more than the share
     xuncha.load.guards holds back (`xuncha ingest --confirm-withdraw`).

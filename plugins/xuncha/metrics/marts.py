@@ -127,7 +127,7 @@ def refresh_on(cur, codes: list[str] | None = None, dates: Iterable[dt.date] | N
 
 def pending_counties(url: str | None = None) -> list[str]:
     """County systems (codes, sorted) with a loaded batch the marts have not taken in: batch_id above the county's
-    mart.refresh_watermark, or no watermark yet. The refresh the nightly run's `night` event triggers covers them
+    mart.refresh_watermark, or no watermark yet. The refresh `xuncha_night`'s `night` event triggers covers them
     (one triggered mid-night does not: a county still loading is loaded in part), so a load whose own event reached
     no marts run (an Airflow race, apache/airflow#54659) is in the marts by the night's last refresh."""
     with db.connect(url) as conn, conn.cursor() as cur:

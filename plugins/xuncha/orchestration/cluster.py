@@ -24,7 +24,7 @@ from pathlib import Path
 from xuncha.orchestration import env as airflow_env
 from xuncha.settings import Settings, get_settings
 
-DAG_IDS = ("xuncha_nightly", "xuncha_marts")
+DAG_IDS = ("xuncha_night", "xuncha_marts")
 ADMIN_PASSWORD = "xuncha-local-admin"
 """Password of the local cluster's `admin` (loopback only, its own AIRFLOW_HOME): written to the passwords file."""
 
@@ -36,13 +36,15 @@ hold_schedule as Airflow's dag_policy."""
 
 def hold_schedule(dag) -> None:
     """Cluster policy of LocalCluster: the scheduler starts no run by itself. Time-based DAGs (neither scheduled on
-    assets nor unschedulable; the Task SDK's timetables have no `periodic`) get catchup off and a start date in
-    2099, so no past or current night is scheduled, whatever the DAG files or a backfill of earlier nights say
-    (with catchup on, Airflow schedules every night after the latest backfilled one). Backfills still run every
-    task (their runs ignore the start date), and DAGs scheduled on assets still run when their assets change."""
+    assets nor unschedulable; the Task SDK's timetables have no `periodic`) get catchup off and a start date in 2099,
+    their tasks too (the scheduler starts from the earliest of them), so no past or current night is scheduled.
+    Backfills still run every task (their runs ignore start dates), as do manual runs without a logical date; a
+    manual run with a logical date before 2099 would skip every task. Asset-scheduled DAGs run as their assets change."""
     if dag.timetable.asset_condition is None and getattr(dag.timetable, "can_be_scheduled", True):
         dag.catchup = False
         dag.start_date = dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc)
+        for t in dag.tasks:
+            t.start_date = dag.start_date
 
 
 def free_port() -> int:
@@ -96,6 +98,8 @@ class LocalCluster:
     scheduled: bool = False
     """False: a cluster policy (hold_schedule) keeps the scheduler from starting periodic runs by itself; what runs is
     what is asked through the API (backfills) and what assets trigger. True: the DAGs' own schedules."""
+    dag_ids: tuple[str, ...] = DAG_IDS
+    """DAGs `start` waits for this cluster's dag-processor to have parsed (add a county's: xuncha_county_<code>)."""
     services: dict[str, Service] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -190,7 +194,7 @@ class LocalCluster:
         self._wait(lambda: self._get("/api/v2/monitor/health", auth=False) is not None, deadline, "the API server")
         # Parsed by this cluster's dag-processor (a copied metadata database has older rows: their next run dates
         # were computed with another configuration, and unpausing on them would schedule from there).
-        self._wait(lambda: all(self._parsed_since(dag_id, started) for dag_id in DAG_IDS), deadline, "the DAGs to be parsed")
+        self._wait(lambda: all(self._parsed_since(dag_id, started) for dag_id in self.dag_ids), deadline, "the DAGs to be parsed")
         for name in self.workers:
             log = self.services[f"worker-{name}"].log
             self._wait(lambda log=log: b" ready." in log.read_bytes(), deadline, f"Celery worker {name}")
@@ -366,8 +370,8 @@ class LocalCluster:
         return self.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", params={"limit": 100, "order_by": "id"})["dag_runs"]
 
     def night_refresh(self, before: set[str] = frozenset()) -> dict | None:
-        """The ended `xuncha_marts` run (REST representation; not one of the run ids in `before`) that a nightly
-        run's `night` Asset triggered: the refresh after every county's chain (xuncha.orchestration.assets.NIGHT); None yet."""
+        """The ended `xuncha_marts` run (REST representation; not one of the run ids in `before`) that xuncha_night's
+        `night` Asset triggered: the night's last refresh (xuncha.orchestration.assets.NIGHT); None yet."""
         from xuncha.orchestration.assets import NIGHT
 
         for r in self.dag_runs("xuncha_marts"):

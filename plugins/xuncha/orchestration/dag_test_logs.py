@@ -39,15 +39,16 @@ def split(output: str) -> dict[tuple[str, int], list[str]]:
     return parts
 
 
-def write_task_logs(output: Path, dag_id: str, logical_date: str, settings: Settings | None = None) -> list[Path]:
-    """Write each task's log of the newest run of `dag_id` at `logical_date` (ISO 8601) from `output` (what
-    `airflow dags test` printed); returns the files written. Tasks without a part in `output` get none."""
+def write_task_logs(output: Path, dag_id: str, logical_date: str | None = None, settings: Settings | None = None) -> list[Path]:
+    """Write each task's log of the newest run of `dag_id` at `logical_date` (ISO 8601; None: its newest run) from
+    `output` (what `airflow dags test` printed); returns the files written. Tasks without a part in `output` get none."""
     from xuncha.warehouse import db
 
     settings = settings or get_settings()
     with db.connect(db.airflow_db_url(settings)) as conn, conn.cursor() as cur:
-        cur.execute("""SELECT r.run_id FROM dag_run r WHERE r.dag_id = %s AND r.logical_date = %s::timestamptz
-                        ORDER BY r.id DESC LIMIT 1""", (dag_id, logical_date))
+        cur.execute("""SELECT r.run_id FROM dag_run r WHERE r.dag_id = %s
+                          AND (%s::timestamptz IS NULL OR r.logical_date = %s::timestamptz)
+                        ORDER BY r.id DESC LIMIT 1""", (dag_id, logical_date, logical_date))
         row = cur.fetchone()
         if row is None:
             return []

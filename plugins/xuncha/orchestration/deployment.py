@@ -8,7 +8,8 @@
 - `configure_county_connections()`: the Airflow connection of every pulled county (registry `delivery.http`) from
   XUNCHA_COUNTY_<CODE>_URL / XUNCHA_COUNTY_<CODE>_TOKEN, written into Airflow's metadata database by `xuncha setup`
   (an AIRFLOW_CONN_<CONN_ID> in the environment wins, as Airflow's own lookup order says).
-- `backfill(first, last)`: history before go-live through Airflow's backfill (`airflow backfill create`), bounded.
+- `backfill(first, last, counties)`: history before go-live through Airflow's backfill of each county DAG, bounded,
+  longest backlog first (xuncha.orchestration.backfills).
 """
 
 from __future__ import annotations
@@ -124,16 +125,20 @@ def backfill_window(first: dt.date, last: dt.date, timezone: str = "Asia/Shangha
 
 
 def backfill(first: dt.date, last: dt.date, dry_run: bool = False, max_active_runs: int = 1,
-             settings: Settings | None = None):
-    """Create an Airflow backfill of `xuncha_nightly` for business nights `first` … `last` (the scheduler runs it,
-    oldest night first). Returns the CompletedProcess of `airflow backfill create` (output captured)."""
+             settings: Settings | None = None, counties: list[str] | None = None):
+    """Create Airflow backfills of the county DAGs (`counties`: codes; None: every county active in the window) for
+    business nights `first` … `last`, longest backlog first (xuncha.orchestration.backfills); the scheduler runs
+    them, each county's nights oldest first. Returns the CompletedProcess (stdout: JSON, one entry per county DAG).
+    Raises ValueError for a bad window, KeyError for an unknown county."""
     import subprocess
 
+    from xuncha import registry
+    from xuncha.orchestration import backfills
+
     start, end = backfill_window(first, last)
-    args = ["backfill", "create", "--dag-id", "xuncha_nightly", "--from-date", start, "--to-date", end,
-            "--max-active-runs", str(max_active_runs), "--reprocess-behavior", "failed"]
-    if dry_run:
-        args.append("--dry-run")
+    codes = backfills.order(registry.load(), first, last, counties)
     env = airflow_env.airflow_environ(settings)
-    airflow_env.run_airflow(["dags", "reserialize"], settings, quiet=True)  # the backfill reads the stored DAG
-    return subprocess.run([str(airflow_env.airflow_bin()), *args], env=env, capture_output=True, text=True)
+    airflow_env.run_airflow(["dags", "reserialize"], settings, quiet=True)  # the backfill reads the stored DAGs
+    args = [sys.executable, "-m", "xuncha.orchestration.backfills", start, end, *codes,
+            "--max-active-runs", str(max_active_runs)] + (["--dry-run"] if dry_run else [])
+    return subprocess.run(args, env=env, capture_output=True, text=True)

@@ -56,6 +56,7 @@ def airflow_environ(settings: Settings | None = None, base: dict[str, str] | Non
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__API__PORT": "8080",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.airflow_db_url(settings),
+        "AIRFLOW__TRIGGERER__CAPACITY": str(triggerer_capacity(settings)),
         "XUNCHA_HOME": str(settings.home),
     }
     for key, value in defaults.items():
@@ -66,6 +67,19 @@ def airflow_environ(settings: Settings | None = None, base: dict[str, str] | Non
     # The package lives in plugins/; make it importable for every Airflow process (as the plugins folder is in a deployment).
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT / "plugins"), env.get("PYTHONPATH")) if p)
     return env
+
+
+def triggerer_capacity(settings: Settings | None = None) -> int:
+    """[triggerer] capacity for the registry: two triggers per county system (its night waiting, and the next
+    night's in a catch-up), at least Airflow's default 1000. One trigger per waiting county (its export or its
+    deadline); a triggerer over capacity leaves counties waiting past their deadline (docs/operations.md)."""
+    from xuncha import registry
+
+    try:
+        n = len(registry.load((settings or get_settings()).config_dir / "counties.yml").counties)
+    except Exception:  # a broken registry is reported by the DAGs and `xuncha counties`, not here
+        n = 0
+    return max(1000, 2 * n)
 
 
 def apply(settings: Settings | None = None) -> dict[str, str]:
@@ -140,13 +154,33 @@ def init_airflow(settings: Settings | None = None) -> None:
     run_airflow(["pools", "set", "xuncha_ingest", "4", "Concurrent county loads"], settings, quiet=True)
 
 
-def dags_test(dag_id: str, logical_date: str, conf: dict | None = None, settings: Settings | None = None,
-              env: dict[str, str] | None = None, log: Path | None = None) -> None:
-    """One real DAG run (`airflow dags test`): parses dags/, runs every task; raises if the run fails."""
-    args = ["dags", "test", dag_id, logical_date]
+def dags_test(dag_id: str, logical_date: str | None = None, conf: dict | None = None, settings: Settings | None = None,
+              env: dict[str, str] | None = None, log: Path | None = None, check: bool = True) -> int:
+    """One real DAG run (`airflow dags test`): parses dags/, runs every task; raises if the run fails (`check`),
+    else returns the exit code. `logical_date` None: now (the run's dates are the real ones)."""
+    args = ["dags", "test", dag_id, *([logical_date] if logical_date else [])]
     if conf:
         args += ["--conf", json.dumps(conf)]
-    run_airflow(args, settings, env=env, log=log)
+    return run_airflow(args, settings, env=env, log=log, check=check).returncode
+
+
+def dags_test_many(dag_ids: list[str], logs: Path, conf: dict | None = None, settings: Settings | None = None,
+                   env: dict[str, str] | None = None) -> dict[str, int]:
+    """`airflow dags test` of each DAG of `dag_ids`, in that order, in one process (xuncha.orchestration.dag_test_runs:
+    Airflow and GX imported once; logical date now), each DAG's output in `logs`/<dag_id>.log (all of it in
+    `logs`/dags-test.log); dag_id -> 0 when its run succeeded, else 1. Raises nothing for a failed run."""
+    import subprocess
+    import sys
+
+    from xuncha.orchestration import dag_test_runs
+
+    logs.mkdir(parents=True, exist_ok=True)
+    out = logs / "dags-test.log"
+    with out.open("w", encoding="utf-8") as sink:
+        subprocess.run([sys.executable, "-m", "xuncha.orchestration.dag_test_runs", json.dumps(conf or {}), *dag_ids],
+                       env=airflow_environ(settings) | (env or {}), stdout=sink, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+    states = dag_test_runs.split(out, logs)
+    return {d: 0 if states.get(d) == "success" else 1 for d in dag_ids}
 
 
 def county_connection_env(conn_id: str, url: str, token: str) -> dict[str, str]:

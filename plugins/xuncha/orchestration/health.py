@@ -41,7 +41,7 @@ def run_check(params: dict) -> list[str]:
 
 
 def quarantined(url: str, registry, code: str) -> None:
-    """The nightly `ingest` task's `on_quarantine` (xuncha.load.county_night.run): county `code`'s quarantine incident
+    """A county DAG's `ingest` task's `on_quarantine` (xuncha.load.county_night.run): county `code`'s quarantine incident
     opened (or updated) and notified through Airflow's notifiers now (xuncha.monitor.health.on_quarantine)."""
     from xuncha.monitor import health
     from xuncha.orchestration import notifications

@@ -1,10 +1,13 @@
-"""The note on each finished run of xuncha_nightly: the night per county in one line (Airflow's run note, shown in
-the grid and the run's details), so a data engineer sees loaded / quarantined / missing without opening a task.
+"""The note on each finished run of a county DAG and of xuncha_night (Airflow's run note, shown in the grid and the
+run's details), so a data engineer sees what the run did without opening a task.
+
+A county run's note counts every night the run took in (a catch-up takes years of nights in one run), its exports
+loaded and quarantined, and the verdict's reason and link when red (xuncha.orchestration.nightly.county_verdict,
+from the `ingest` task's XCom). xuncha_night's note names each county's state (nightly.night_states).
 
 An Airflow listener (plugins/xuncha_run_notes.py) calls `on_dag_run_success` / `on_dag_run_failed` in the process
 that decides the run's state (the scheduler, or `airflow dags test`), inside its database session: the note is
-written with the state. The figures come from the warehouse (xuncha.orchestration.nightly.night_summary), so a county whose chain
-failed is in them too. Any error is logged and swallowed: a note never stops the scheduler.
+written with the state. Any error is logged and swallowed: a note never stops the scheduler.
 """
 
 from __future__ import annotations
@@ -15,41 +18,77 @@ from airflow.listeners import hookimpl
 
 log = logging.getLogger(__name__)
 
-DAG_ID = "xuncha_nightly"
+COUNTY_PREFIX = "xuncha_county_"
+NIGHT_DAG = "xuncha_night"
 MAX_NOTE = 1000
 """Airflow's limit on a run note (DAGRunPatchBody.note maxLength)."""
 
 
-def note_text(summary: dict) -> str:
-    """The note for nightly.night_summary's dict: 'night D: N loaded; quarantined: …; missing (迟报/漏报): …',
-    cut to MAX_NOTE characters."""
-    counties = summary["counties"]
-    parts = [f"night {summary['business_date']}: {summary['loaded']} export(s) loaded"]
-    red = [f"{s['county']} ({', '.join(s['quarantined'])})" for s in counties.values() if s["quarantined"]]
-    if red:
-        parts.append("quarantined 隔离: " + "; ".join(red))
-    missing = [counties[c]["county"] for c in summary["missing"]]
-    if missing:
-        parts.append("missing 迟报/漏报: " + ", ".join(missing))
-    if not red and not missing:
-        parts.append(f"every county of the night delivered ({len(counties)})")
-    text = "; ".join(parts)
+def county_note(verdict, reason: str = "") -> str:
+    """The note of a county run from its CountyVerdict: 'night D: took in N night(s) A … B, L export(s) loaded[, Q
+    quarantined]' (or 'nothing waiting'), then the red reason and link; `reason`: the run's `reason` Param."""
+    nights = verdict.nights
+    if nights:
+        span = nights[0] if len(nights) == 1 else f"{nights[0]} … {nights[-1]}"
+        text = f"night {verdict.night}: took in {len(nights)} night(s) {span}, {verdict.loaded} export(s) loaded"
+        if verdict.quarantined:
+            text += f", {verdict.quarantined} quarantined 隔离"
+    else:
+        text = f"night {verdict.night}: nothing waiting, nothing loaded"
+    if verdict.red:
+        text += f" — RED: {verdict.reason}" + (f" ({verdict.link})" if verdict.link else "")
+    if reason:
+        text = f"{reason} — {text}"
     return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
 
 
+def _ingest_result(dag_run, session):
+    from sqlalchemy import select
+
+    from airflow.models.xcom import XComModel
+
+    row = session.execute(select(XComModel.value).where(
+        XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id, XComModel.task_id == "ingest",
+        XComModel.key == "return_value")).first()
+    return XComModel.deserialize_value(row) if row else None
+
+
+def note_for(dag_run, session) -> str | None:
+    """The note of a finished run of a county DAG or of xuncha_night (None for other DAGs, or when the county run's
+    `ingest` left no result: it failed, and its log says why)."""
+    from xuncha import registry
+    from xuncha.orchestration import nightly
+    from xuncha.orchestration.env import warehouse_url_from_airflow
+
+    conf = dag_run.conf or {}
+    if dag_run.dag_id == NIGHT_DAG:
+        day = nightly.run_night({"dag_run": dag_run, "params": conf, "logical_date": dag_run.logical_date})
+        return nightly.night_text(day, nightly.night_states(day, warehouse_url_from_airflow()))
+    if not dag_run.dag_id.startswith(COUNTY_PREFIX):
+        return None
+    result = _ingest_result(dag_run, session)
+    if not result:
+        return None
+    county = registry.load().get(dag_run.dag_id.removeprefix(COUNTY_PREFIX))
+    return county_note(nightly.county_verdict(county.label, result), str(conf.get("reason") or ""))
+
+
 def _note(dag_run) -> None:
-    if dag_run.dag_id != DAG_ID:
+    if dag_run.dag_id != NIGHT_DAG and not dag_run.dag_id.startswith(COUNTY_PREFIX):
         return
     try:
-        from xuncha import registry
-        from xuncha.orchestration import nightly
-        from xuncha.orchestration.env import warehouse_url_from_airflow
+        from sqlalchemy.orm import object_session
 
-        conf = dag_run.conf or {}
-        day = nightly.run_night({"dag_run": dag_run, "params": conf, "logical_date": dag_run.logical_date})
-        codes = [c["code"] for c in nightly.plan(registry.load(), day, conf.get("counties"))]
-        text = note_text(nightly.night_summary(day, codes, warehouse_url_from_airflow()))
-        _write(dag_run, text)
+        from airflow.utils.session import create_session
+
+        session = object_session(dag_run)
+        if session is not None:
+            text = note_for(dag_run, session)
+        else:
+            with create_session() as own:
+                text = note_for(dag_run, own)
+        if text:
+            _write(dag_run, text)
     except Exception:
         log.exception("%s %s: could not write the run note", dag_run.dag_id, dag_run.run_id)
 
@@ -62,7 +101,8 @@ def _write(dag_run, text: str) -> None:
 
     def put(run) -> None:
         own = (run.note or "").split(" — night ")[0]
-        run.note = f"{own} — {text}"[:MAX_NOTE] if own and not own.startswith("night ") else text
+        keep = own and not own.startswith("night ") and own not in text
+        run.note = f"{own} — {text}"[:MAX_NOTE] if keep else text
 
     if object_session(dag_run) is not None:
         put(dag_run)
@@ -76,11 +116,11 @@ def _write(dag_run, text: str) -> None:
 
 @hookimpl
 def on_dag_run_success(dag_run, msg: str):
-    """Airflow listener hook: note the night on a successful nightly run."""
+    """Airflow listener hook: note the night on a successful county or night run."""
     _note(dag_run)
 
 
 @hookimpl
 def on_dag_run_failed(dag_run, msg: str):
-    """Airflow listener hook: note the night on a failed nightly run (a county red)."""
+    """Airflow listener hook: note the night on a failed county or night run (red)."""
     _note(dag_run)

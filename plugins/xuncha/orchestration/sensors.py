@@ -1,7 +1,11 @@
-"""Xuncha's own Airflow operator and trigger: wait for a county's export, deferred, until its deadline.
+"""Xuncha's own Airflow operator and trigger: a county's night, waiting (deferred) for its export until its deadline,
+then taking it in.
 
-Imported by DAG files and by the triggerer (which finds it on the plugins path); the work it does is
-in xuncha.extract.deadlines, which knows nothing of Airflow.
+`CountyNightOperator` is the `ingest` task of each county's DAG (dags/xuncha_county.py): it asks whether the night's
+export is there, defers to `ExportArrivalTrigger` (no worker slot) until it is or the deadline passes, then runs the
+county's night (xuncha.load.county_night.run, the one entry point) under its own `execution_timeout`, and emits
+Asset events only for the core tables the night changed. Imported by DAG files and by the triggerer (which finds it
+on the plugins path); the work is in xuncha.extract.deadlines and xuncha.load, which know nothing of Airflow.
 """
 
 from __future__ import annotations
@@ -15,19 +19,22 @@ from airflow.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 
-def _check(code: str, day: dt.date) -> bool:
-    """Has county `code`'s export for night `day` arrived? Reads the registry now (an edited counties.yml counts);
-    a question only (xuncha.extract.deadlines.arrived): nothing is fetched."""
+def _check(code: str, day: dt.date, reg=None, url: str | None = None) -> bool:
+    """Has county `code`'s export for night `day` arrived? A question only (xuncha.extract.deadlines.arrived): nothing
+    is fetched. `reg`/`url`: the registry and warehouse URL to use (the trigger's, loaded once), else read now."""
     from xuncha import registry
     from xuncha.extract import deadlines
     from xuncha.orchestration.env import warehouse_url_from_airflow
 
-    reg = registry.load()
-    return deadlines.arrived(reg.get(code), day, warehouse_url_from_airflow(), reg)
+    reg = reg or registry.load()
+    return deadlines.arrived(reg.get(code), day, url or warehouse_url_from_airflow(), reg)
 
 
 class ExportArrivalTrigger(BaseTrigger):
-    """Fires `arrived` as soon as the night's export is there, or `missed` at the deadline."""
+    """Fires `arrived` as soon as the night's export is there, or `missed` at the deadline.
+
+    The registry and the warehouse connection are read once when the trigger starts, not on every poll: a triggerer
+    holds one trigger per waiting county (≈200 a province), each polling every `poll_seconds`."""
 
     def __init__(self, county_code: str, business_date: str, deadline: str, poll_seconds: float = 60.0):
         super().__init__()
@@ -46,10 +53,15 @@ class ExportArrivalTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll every `poll_seconds` until the export has arrived (event `arrived`) or the deadline passes (`missed`)."""
+        from xuncha import registry
+        from xuncha.orchestration.env import warehouse_url_from_airflow
+
         day = dt.date.fromisoformat(self.business_date)
         due = dt.datetime.fromisoformat(self.deadline)
+        reg = await asyncio.to_thread(registry.load)
+        url = await asyncio.to_thread(warehouse_url_from_airflow)
         while True:
-            if await asyncio.to_thread(_check, self.county_code, day):
+            if await asyncio.to_thread(_check, self.county_code, day, reg, url):
                 yield TriggerEvent({"status": "arrived"})
                 return
             left = (due - dt.datetime.now(dt.timezone.utc)).total_seconds()
@@ -59,60 +71,66 @@ class ExportArrivalTrigger(BaseTrigger):
             await asyncio.sleep(min(self.poll_seconds, left))
 
 
-class ExportArrivalSensor(BaseOperator):
-    """Waits (deferred: no worker slot) for `county`'s export of the run's night; returns `county` plus `status`.
+class CountyNightOperator(BaseOperator):
+    """A county's night in one task: wait (deferred) for the export or the deadline, then fetch and ingest.
 
-    status `arrived`: the export is there (or was handled). `missed`: the deadline passed with nothing there; the miss
-    is recorded and alerted, and the county's chain goes on so that its earlier waiting nights are still loaded (its
-    last task then fails, naming the miss). `history`: a night before go-live with nothing there (no deadline).
-    `county` is a template field, so it can be the argument of a mapped task group.
+    `county`: {"code", "label"} (a template field; notifications read its label). `changes`: the AssetAlias through
+    which the night's core Asset events go (`core`: entity -> Asset): one event per core table the night changed,
+    none when nothing changed. Returns the night for XCom: `status` (`arrived`, `missed`: the deadline passed and the
+    miss is recorded and alerted, `history`: a night before go-live, `not_due`: the county exports no night then,
+    `inactive`: outside its active_from … active_to, nothing done: a successor takes what it left)
+    and `summary` (xuncha.load.county_night.CountyNight.to_xcom). A missed night still takes in what waits from
+    earlier nights. `execution_timeout` bounds the load; the wait is bounded by the deadline (defer timeout).
     """
 
     template_fields = ("county",)
 
-    def __init__(self, *, county: dict, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, *, county: dict, changes, core: dict, **kwargs):
+        super().__init__(outlets=[changes], **kwargs)
         self.county = county
-
-    def _night(self, context) -> dt.date:
-        from xuncha.orchestration import nightly
-
-        return nightly.run_night(context)
+        self.changes = changes
+        self.core = core
 
     def execute(self, context) -> dict:
-        """Return at once if the export is there, record the miss if the deadline has passed, else defer."""
+        """Take the night in at once if the export is there, the night is history or its deadline has passed; else defer."""
         from xuncha import registry
         from xuncha.extract import deadlines
+        from xuncha.orchestration import nightly
 
-        day = self._night(context)
         county = registry.load().get(self.county["code"])
+        day = nightly.run_night(context, county.timezone)
+        if not county.active_on(day):
+            self.log.info("%s exports under its code only %s … %s: night %s is not its own", county.label,
+                          county.active_from, county.active_to or "", day)
+            return {"status": "inactive", "summary": {"business_date": day.isoformat(), "exports": []}}
+        if not county.exports_on(day):
+            self.log.info("%s exports no night on %s (schedule %s): nothing to wait for", county.label, day, county.schedule)
+            return self._ingest(context, "not_due")
         if _check(county.code, day):
-            return self.county | {"status": "arrived"}
+            return self._ingest(context, "arrived")
         if not deadlines.applies(day):
             self.log.info("%s: night %s is before go-live: history, no deadline to wait for", county.label, day)
-            return self.county | {"status": "history"}
+            return self._ingest(context, "history")
         due = deadlines.deadline_at(county, day)
         if dt.datetime.now(dt.timezone.utc) >= due:
-            return self._missed(day)
+            return self._ingest(context, "missed")
         self.log.info("%s: waiting for the export of %s until %s", county.label, day, due.isoformat())
-        self.defer(
-            trigger=ExportArrivalTrigger(county.code, day.isoformat(), due.isoformat(), county.poll_seconds),
-            method_name="execute_complete",
-        )
+        self.defer(trigger=ExportArrivalTrigger(county.code, day.isoformat(), due.isoformat(), county.poll_seconds),
+                   method_name="execute_complete", timeout=due - dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1))
 
     def execute_complete(self, context, event: dict[str, Any] | None = None) -> dict:
-        """Resume after the trigger: record a miss if it fired `missed`; return the county either way."""
-        if (event or {}).get("status") == "missed":
-            return self._missed(self._night(context))
-        return self.county | {"status": "arrived"}
+        """Resume after the trigger: take the night in, `missed` when the trigger fired at the deadline."""
+        return self._ingest(context, (event or {}).get("status") or "arrived")
 
-    def _missed(self, day: dt.date) -> dict:
-        from xuncha import registry
-        from xuncha.extract import deadlines
+    def _ingest(self, context, status: str) -> dict:
+        from xuncha.orchestration import nightly
         from xuncha.orchestration.env import warehouse_url_from_airflow
 
-        county = registry.load().get(self.county["code"])
-        deadlines.record_miss(warehouse_url_from_airflow(), county, day)
-        self.log.error("%s: no export for the night of %s by its deadline %s (迟报/漏报)", county.label, day,
-                       deadlines.deadline_at(county, day).isoformat())
-        return self.county | {"status": "missed"}
+        url = warehouse_url_from_airflow()
+        if status == "missed":
+            from xuncha import registry
+
+            tz = registry.load().get(self.county["code"]).timezone
+            nightly.record_miss(self.county["code"], nightly.run_night(context, tz), url, self.log)
+        summary = nightly.ingest_county(self.county, url, context, self.changes, self.core)
+        return {"status": status, "summary": summary}

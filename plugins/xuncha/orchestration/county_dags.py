@@ -1,0 +1,103 @@
+"""What one county system's DAG is made of, from its registry entry (dags/xuncha_county.py loops over these).
+
+Counties are known from configuration, each with its own schedule, deadline, time zone, channel and people, so each
+is a DAG of its own (Airflow's "dynamic DAG generation" from configuration): the scheduler, the DAG list, pausing,
+re-running and failures are per county. The DAG file builds only the DAG a task runs in (`wanted`, from Airflow's
+parsing context), and the registry is read once per parse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+
+from xuncha.orchestration import nightly
+from xuncha.registry import County, Registry
+
+log = logging.getLogger(__name__)
+
+LOAD_LIMIT = dt.timedelta(hours=4)
+"""execution_timeout of a county's `ingest` task: the load itself (after the wait). A catch-up of years of one
+county's nights took 16 min in P3t (docs/performance.md); four hours is a stuck load, not a slow one."""
+RUN_AT = "0 0 * * *"
+"""Each county's run: midnight local time (its registry time zone) after its business night; it then waits, deferred,
+until the export is there or its deadline (registry `deadline`, 06:00 by default)."""
+
+
+def wanted(reg: Registry, dag_id: str | None) -> list[County]:
+    """The counties whose DAGs to build: the one `dag_id` names (a task starting: Airflow's parsing context), else
+    every county in the registry (the dag-processor). An unknown id builds every county's (Airflow then finds none)."""
+    if dag_id and dag_id.startswith("xuncha_county_"):
+        hit = [c for c in reg.counties if nightly.county_dag_id(c.code) == dag_id]
+        return hit or list(reg.counties)
+    return list(reg.counties)
+
+
+def start_dates(counties: list[County]) -> dict:
+    """Time zone -> the county DAGs' start date there (nightly.start_date: the midnight after go-live), once per zone:
+    reading go-live for each of 1,000 counties was a sixth of the DAG file's import (docs/performance.md)."""
+    return {tz: nightly.start_date(tz) for tz in {c.timezone for c in counties}}
+
+
+def doc(county: County) -> str:
+    """The DAG's documentation (Markdown): what it does, the county's delivery, deadline, owner and contacts."""
+    people = [*county.contacts.get("email", []), *([f"chat robot `{county.contacts['chat_conn_id']}`"]
+                                                     if county.contacts.get("chat_conn_id") else [])]
+    contacts = "; ".join(people) or "— (registry `contacts`)"
+    until = f", last night {county.active_to} (successor {county.successor})" if county.active_to else ""
+    return (f"### {county.label} — 巡察数据夜间采集\n\n"
+            f"One run per night at {RUN_AT} ({county.timezone}) for the night before: `ingest` waits, deferred, for the "
+            f"export until the deadline {county.deadline:%H:%M} (next morning, {county.timezone}), then fetches and "
+            f"loads every night waiting, oldest first, emitting core Asset events only for the tables it changed; "
+            f"`verdict` fails when an export was quarantined or the night was missed (迟报/漏报), the reason first.\n\n"
+            f"- channel: {county.channel}; nights: {county.schedule}; active from {county.active_from}{until}\n"
+            f"- owner: {county.owner}; contacts 联系人: {contacts}\n"
+            f"- re-run a night: Trigger → night 业务日期 (and why, for the run note); pause: this DAG only.\n"
+            f"- registry: config/counties.yml (one entry per county; adding one adds its DAG).")
+
+
+def params() -> dict:
+    """The trigger form: the night to take in (empty: the night before the run's date) and why it is (re-)run."""
+    from airflow.sdk import Param
+
+    return {
+        "night": Param(None, type=["null", "string"], format="date", title="Night 业务日期",
+                       description="The business night to take in (every export waiting up to it is loaded, oldest "
+                                   "first). Empty: the night before the run's date."),
+        "reason": Param("", type="string", title="Why 原因", maxLength=200,
+                        description="Why this night is (re-)run: shown in the run note, e.g. 'export re-sent after quarantine'."),
+    }
+
+
+def dag_kwargs(county: County, default_args: dict, starts: dict | None = None) -> dict:
+    """Keyword arguments of the county's DAG: id, display name, schedule in its time zone, tags, owner, Params, docs.
+    `starts`: time zone -> start date (`start_dates`, computed once per parse; else computed here)."""
+    from airflow.sdk import CronTriggerTimetable
+
+    start = (starts or {}).get(county.timezone) or nightly.start_date(county.timezone)
+    return dict(dag_id=nightly.county_dag_id(county.code), dag_display_name=county.label,
+                schedule=CronTriggerTimetable(RUN_AT, timezone=county.timezone),
+                start_date=start, catchup=True, max_active_runs=1,
+                tags=[t for t in ("xuncha", county.region, county.channel) if t], params=params(), doc_md=doc(county),
+                default_args=default_args | {"owner": county.owner}, owner_links=_owner_links(county))
+
+
+def _owner_links(county: County) -> dict:
+    """The DAG list's link on the owner: a mail to the county's first contact address (registry `contacts.email`)."""
+    emails = county.contacts.get("email") or []
+    return {county.owner: f"mailto:{emails[0]}"} if emails else {}
+
+
+def judge(label: str, result: dict) -> dict:
+    """The `verdict` task: state the county's night (nightly.county_verdict); on red, log the reason first and fail
+    without retrying (AirflowFailException), naming the quarantine page. Returns the verdict as a dict when green."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    v = nightly.county_verdict(label, result)
+    if v.red:
+        text = f"{v.reason} — {v.link}" if v.link else v.reason
+        log.error("%s", text)
+        raise AirflowFailException(text)
+    log.info("%s: night %s green; took in %d night(s), %d export(s) loaded", label, v.night, len(v.nights), v.loaded)
+    return dataclasses.asdict(v)
