@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -161,3 +162,17 @@ def chat_robot():
     url = f"http://127.0.0.1:{server.server_port}/robot/send?access_token=t0"
     yield {"AIRFLOW_CONN_XUNCHA_NOTIFY_CHAT": json.dumps({"conn_type": "http", "host": url})}, got
     server.shutdown()
+
+
+def config_with_units(tmp_path: Path, units) -> str:
+    """A copy of config/ under `tmp_path` whose counties.yml lists only the county systems `units` (codes); its path,
+    for XUNCHA_CONFIG (the real-scheduler tests run a few counties, not the registry's 17)."""
+    from xuncha.settings import PROJECT_ROOT
+
+    d = tmp_path / "config"
+    shutil.copytree(PROJECT_ROOT / "config", d)
+    entry = re.compile(r'\s+- \{code: "(\d+)"')
+    lines = (d / "counties.yml").read_text(encoding="utf-8").splitlines(keepends=True)
+    (d / "counties.yml").write_text("".join(l for l in lines if not entry.match(l) or entry.match(l)[1] in units),
+                                    encoding="utf-8")
+    return str(d)

@@ -14,12 +14,11 @@ LocalExecutor), driven only through the REST API as an operator would: a night o
 from __future__ import annotations
 
 import re
-import shutil
 import time
 
 import psycopg2  # noqa: F401  (the suite's PostgreSQL driver; metadata_db needs it)
 import pytest
-from conftest import query
+from conftest import config_with_units, query
 from exports import slice_rows, write_export
 from test_scaleout import metadata_db
 
@@ -34,17 +33,6 @@ DAG = {code: f"xuncha_county_{code}" for code in UNITS}
 TIMINGS = {"AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "2", "XUNCHA_GO_LIVE": "2019-03-01"}
 
 
-def four_units(tmp_path) -> str:
-    """A copy of config/ whose counties.yml lists only UNITS; its path (XUNCHA_CONFIG)."""
-    from xuncha.settings import PROJECT_ROOT
-
-    d = tmp_path / "config"
-    shutil.copytree(PROJECT_ROOT / "config", d)
-    entry = re.compile(r'\s+- \{code: "(\d+)"')
-    lines = (d / "counties.yml").read_text(encoding="utf-8").splitlines(keepends=True)
-    (d / "counties.yml").write_text("".join(l for l in lines if not entry.match(l) or entry.match(l)[1] in UNITS),
-                                    encoding="utf-8")
-    return str(d)
 
 
 def land(settings) -> None:
@@ -102,7 +90,7 @@ def test_each_county_is_red_paused_and_re_run_on_its_own_and_the_night_names_eve
     from xuncha.metrics import marts
 
     land(settings)
-    env = TIMINGS | {"XUNCHA_CONFIG": four_units(tmp_path)}
+    env = TIMINGS | {"XUNCHA_CONFIG": config_with_units(tmp_path, UNITS)}
     cluster = LocalCluster(tmp_path / "cluster", parallelism=4, settings=settings, extra_env=env, init=False,
                            metadata_url=metadata_db(settings, "airflow_county_runs"),
                            dag_ids=("xuncha_night", "xuncha_marts", *DAG.values()))

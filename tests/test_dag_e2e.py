@@ -7,11 +7,10 @@ tasks, so more of them only make the run longer."""
 
 from __future__ import annotations
 
-import re
 import shutil
 
 import pytest
-from conftest import query, row_counts
+from conftest import config_with_units, query, row_counts
 from exports import slice_rows, write_export
 
 from xuncha.orchestration import env as airflow_env
@@ -27,15 +26,7 @@ UNITS = ("410300", "410325", "410326", "410327", "410328", "410329")
 @pytest.fixture
 def six_units(tmp_path) -> dict[str, str]:
     """XUNCHA_CONFIG for a copy of config/ whose counties.yml lists only UNITS."""
-    from xuncha.settings import PROJECT_ROOT
-
-    d = tmp_path / "config"
-    shutil.copytree(PROJECT_ROOT / "config", d)
-    entry = re.compile(r'\s+- \{code: "(\d+)"')
-    lines = (d / "counties.yml").read_text(encoding="utf-8").splitlines(keepends=True)
-    (d / "counties.yml").write_text("".join(l for l in lines if not entry.match(l) or entry.match(l)[1] in UNITS),
-                                    encoding="utf-8")
-    return {"XUNCHA_CONFIG": str(d)}
+    return {"XUNCHA_CONFIG": config_with_units(tmp_path, UNITS)}
 
 
 @pytest.fixture
