@@ -106,6 +106,11 @@ def test_ensure_computes_only_the_units_a_day_lacks_and_a_full_refresh_redoes_th
     stamp(world)
     assert metrics.ensure(world.url, dt.date(2018, 1, 10)) == []
     assert redone(world) == []
+    # a late night's pass took 410323's lists of the day, and 410325 is to be computed again: both get them back
+    query(world.url, "UPDATE mart.refresh_log SET lists = false WHERE as_of = '2018-01-10' AND county_code = '410323'")
+    query(world.url, "DELETE FROM mart.refresh_log WHERE as_of = '2018-01-10' AND county_code = '410325'")
+    assert metrics.ensure(world.url, dt.date(2018, 1, 10))
+    assert query(world.url, "SELECT county_code FROM mart.refresh_log WHERE as_of = '2018-01-10' AND NOT lists") == []
     world.refresh("2018-01-31", counties=["410323"])
     query(world.url, "UPDATE mart.term_headline SET findings = 99")
     metrics.refresh(world.url, full=True)

@@ -142,8 +142,8 @@ def ensure(url: str | None = None, as_of: dt.date | None = None, config=None) ->
     """Compute the day `as_of` for every reporting unit the series does not hold yet for it, and again for the
     units whose logged rows of that day a load after them changes that the marts have not taken in yet (a late or
     corrected night: reach.stale_codes); then the day's lists (台账) where a refresh left them out
-    (mart.refresh_log.lists, `lists_of`). Returns the marts computed (as refresh), or the lists alone when only
-    they were made, or [] when the day was complete."""
+    (mart.refresh_log.lists, `lists_of`), whether or not a unit was computed. Returns the marts computed (as
+    refresh), or the lists alone when only they were made, or [] when the day was complete."""
     from xuncha import registry
     from xuncha.metrics import config as metrics_config
 
@@ -156,21 +156,25 @@ def ensure(url: str | None = None, as_of: dt.date | None = None, config=None) ->
         todo = {r[0] for r in cur.fetchall()}
         todo |= set(changes.stale_codes(cur, as_of, cfg.params()["term_nos"], lambda c: _units(cur, c)))
     done = refresh(url, counties=sorted(todo), dates=[as_of], config=cfg) if todo else []
-    with db.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM mart.refresh_log WHERE as_of = %s AND NOT lists LIMIT 1", (as_of,))
-        missing = cur.fetchone() is not None
-    return done or (lists_of(url, as_of, cfg) if missing else [])
+    # after the refresh: a unit it did not compute may have lost the day's lists to a late night's pass
+    lists = lists_of(url, as_of, cfg, if_missing=True)
+    return done or lists
 
 
-def lists_of(url: str | None, day: dt.date, cfg) -> list[str]:
+def lists_of(url: str | None, day: dt.date, cfg, if_missing: bool = False) -> list[str]:
     """The lists (台账) of `day` for every unit, made again: `refresh_on` keeps them only for the newest day of a
     pass and for days asked for by name, and a late night's pass deletes those of its other days. Marks the day's
-    mart.refresh_log rows `lists`. Cost: one day of the list files (a few seconds on the demo)."""
+    mart.refresh_log rows `lists`. `if_missing`: only when a computed unit of the day lacks them (the flag, read
+    under the marts lock); else returns []. Cost: one day of the list files (a few seconds on the demo)."""
     from xuncha import registry
 
     lists = ledger_names()
     with db.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('xuncha:marts'))")
+        if if_missing:
+            cur.execute("SELECT 1 FROM mart.refresh_log WHERE as_of = %s AND NOT lists LIMIT 1", (day,))
+            if cur.fetchone() is None:
+                return []
         cur.execute("SET LOCAL enable_nestloop = off")
         sync_crosswalk(cur, registry.default())
         params = cfg.params() | {"counties": None, "units": None, "sources": _sources(cur, None), "dates": [day]}
