@@ -79,3 +79,76 @@ def test_every_stage_package_says_what_it_owns_and_may_import():
               if p.parent.name not in ("cli", "spec")
               and "import" not in (ast.get_docstring(ast.parse(p.read_text(encoding="utf-8"))) or "")]
     assert not silent, silent
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module → the xuncha modules it imports when it is imported (module-level statements only: imports inside
+    functions and under `if TYPE_CHECKING:` run later or never, so they make no circle at import time)."""
+    import ast
+
+    modules = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+               for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps: set[str] = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = name.split(".")[: len(name.split(".")) - node.level + (path.name == "__init__.py")]
+                    base = ".".join([*parts, *([node.module] if node.module else [])])
+                deps |= {base, *(f"{base}.{a.name}" for a in node.names)}
+        graph[name] = {d for d in deps if d in modules and d != name}
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one node (Tarjan), i.e. the import circles."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while (w := stack.pop()) != v:
+                component.append(w)
+            if component:
+                found.append(sorted([v, *component]))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_circle_between_modules_or_between_stage_packages():
+    """Issue 22: the stages import one way (extract → normalize → validate → load; warehouse and the root
+    definitions under all of them). A circle between two modules, or between two stage packages through any of
+    their modules, fails here with the modules that make it."""
+    graph = _import_graph()
+    assert not _circles(graph), _circles(graph)
+
+    def package(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    packages: dict[str, set[str]] = {}
+    via: dict[tuple[str, str], str] = {}
+    for module, deps in graph.items():
+        for dep in deps:
+            if package(module) != package(dep):
+                packages.setdefault(package(module), set()).add(package(dep))
+                via.setdefault((package(module), package(dep)), f"{module} → {dep}")
+    circles = _circles(packages)
+    assert not circles, [(c, [via[(a, b)] for a in c for b in c if (a, b) in via]) for c in circles]

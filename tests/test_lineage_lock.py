@@ -22,7 +22,7 @@ from conftest import query
 from exports import slice_rows, write_export
 
 from xuncha import registry
-from xuncha.load import batch_ledger as ledger
+from xuncha.warehouse import batch_ledger as ledger
 from xuncha.load import county_night, lineage_lock
 from xuncha.orchestration import env as airflow_env
 from xuncha.warehouse import db

@@ -1,6 +1,6 @@
 """What happens to one export: `BatchResult` (returned to callers) and `InFlight` (the pipeline's working state).
 
-A batch is one attempt at taking in one export (one row of audit.batches, xuncha.load.batch_ledger). Its status ends as
+A batch is one attempt at taking in one export (one row of audit.batches, xuncha.warehouse.batch_ledger). Its status ends as
 `loaded` (published into core), `duplicate` (the export id was already loaded: a re-delivery), or `quarantined`
 (nothing of it reached core; `problems` say why); `received` while it is in flight.
 """

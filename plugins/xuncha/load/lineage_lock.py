@@ -12,7 +12,7 @@ xuncha.load.county_night.run takes it before fetching (so two runs of a pulled c
 exports, so a caller that bypasses county_night is serialised the same way. The lock is re-entrant within a thread
 (the Ingestor inside county_night takes nothing more). A second run of the same lineage waits for the first (at most
 `WAIT_SECONDS`, then `LineageBusy`), then finds nothing left to fetch or load. While a process holds the lock, no
-other process has a batch of the lineage in flight: the reaper (xuncha.load.batch_ledger.recover_stale) runs only
+other process has a batch of the lineage in flight: the reaper (xuncha.warehouse.batch_ledger.recover_stale) runs only
 under it, and also checks each batch's recorded backend is gone.
 """
 

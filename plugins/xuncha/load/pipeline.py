@@ -3,7 +3,7 @@
 Each step has its own module: the inbox reads an export's manifest (xuncha.extract.inbox), staging checks and stages its
 files (xuncha.normalize.staging), group validation runs the suites and bisects (xuncha.validate.groups), publish merges
 it into core in one transaction (xuncha.load.publish), and moves take it to the archive or quarantine (xuncha.load.moves);
-the batch ledger records every step in audit.* (xuncha.load.batch_ledger). This module only orders them and returns what
+the batch ledger records every step in audit.* (xuncha.warehouse.batch_ledger). This module only orders them and returns what
 happened (one xuncha.load.batch.BatchResult per export); it raises no alert. The caller alerts: xuncha.load.county_night.run,
 the one entry point, alerts each quarantined or failed export once (xuncha.monitor.alerts.for_exports), also those a
 group finished before an error stopped it (`handled_before`).
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from xuncha.warehouse import db
 from xuncha.extract import inbox
-from xuncha.load import batch_ledger as ledger
+from xuncha.warehouse import batch_ledger as ledger
 from xuncha.extract import manifest as manifest_mod
 from xuncha.load import lineage_lock
 from xuncha.load import moves

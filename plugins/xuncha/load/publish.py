@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from xuncha.warehouse import db
 from xuncha.load import guards
-from xuncha.load import batch_ledger as ledger
+from xuncha.warehouse import batch_ledger as ledger
 from xuncha.load import merge as loading
 from xuncha.load import moves
 from xuncha.load.batch import InFlight

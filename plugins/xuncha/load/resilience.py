@@ -10,7 +10,7 @@
 - Stale batches: a batch left `received` by a killed process is found when its lineage is next ingested
   (under the lineage's lock, xuncha.load.lineage_lock, and only once its backend is gone), marked `failed`, and
   its staging dropped; so is the staging of a batch killed after its commit (ledger.recover_stale).
-The audit writes are the batch ledger's (xuncha.load.batch_ledger); this module decides.
+The audit writes are the batch ledger's (xuncha.warehouse.batch_ledger); this module decides.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def report_failed(conn, w, county, settings, problem: Problem) -> None:
     """An export the platform failed on (an error of ours): status `failed`, its report written to
     `<quarantine>/<county>/_failed/<folder>/` (`_report.json`, `_report.md`) and the export left in its folder for
     the next run. The alert is the caller's (xuncha.load.county_night.run → xuncha.monitor.alerts.export_failed)."""
-    from xuncha.load import batch_ledger as ledger
+    from xuncha.warehouse import batch_ledger as ledger
     from xuncha.load import quarantine
 
     result = w.result

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xuncha.load import batch_ledger as ledger
+from xuncha.warehouse import batch_ledger as ledger
 from xuncha.extract import manifest as manifest_mod
 from xuncha.normalize import parsing
 from xuncha.normalize import typed

@@ -3,5 +3,6 @@
 Owns the suites (`suites`, expectations/<entity>.json), running them (`validation`; a file's row rules answered in
 one pass by `row_rules`, whose verdicts GX reads) and validating a county's
 staged exports in groups, bisecting a failing group (`groups`). May import the root definitions, `normalize/` and
-`load.batch_ledger` (results are recorded per batch); never Airflow.
+`warehouse` (results are recorded per batch in the batch ledger); never Airflow, never `load/` (it calls
+validate; `load.batch.InFlight` is named for annotations only).
 """

@@ -18,16 +18,19 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from xuncha.extract import manifest as manifest_mod
 from xuncha.normalize import parsing
 from xuncha.spec import load_spec
-from xuncha.load import batch_ledger as ledger
-from xuncha.load.batch import InFlight
+from xuncha.warehouse import batch_ledger as ledger
 from xuncha.errors import Problem
 from xuncha.spec import ENTITY_ORDER
 from xuncha.validate.suites import PERSON_DATA_RULE, load_suite
 from xuncha.validate.validation import SAMPLE_ROWS, Outcome, Validation, Validator, resolve
+
+if TYPE_CHECKING:   # annotations only: load/ imports validate/, never the other way at run time
+    from xuncha.load.batch import InFlight
 
 
 def validate_group(validator: Validator, conn, works: list[InFlight], county_code: str,

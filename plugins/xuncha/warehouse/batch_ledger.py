@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from xuncha.extract.manifest import ExportFile, Manifest
+if TYPE_CHECKING:   # annotations only: the warehouse imports no stage at run time
+    from xuncha.extract.manifest import ExportFile, Manifest
 
 def open_batch(conn, county_code: str, source: str, manifest: Manifest | None, export_id: str) -> int:
     """Record an attempt at an export (status `received`); returns its batch_id.
