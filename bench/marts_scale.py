@@ -3,7 +3,9 @@
 Generates about `findings` findings and findings/10 clues over every county system active on 2024-06-01
 directly in core, as loads would have written them (history holds only superseded versions since issue 16), then
 times `metrics.refresh` full and after one county's delta night (10,000 findings changed, 1,000 clues closed).
-Targets (issue 16, tightened from 30 s and 0.10x): full refresh <= 20 s, incremental <= 0.05x of the full one.
+Targets (issue 26, tightened from issue 16's 20 s): full refresh <= 10 s at full size (10 M findings, both cores at
+work), one county's delta night <= 0.05x of the full refresh. At a reduced size (--p4-findings, --quick) the
+seconds target is printed but only indicative; the delta's ratio holds at any size.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import time
 
 from bench_rows import fmt, row
 
-FULL_TARGET_S = 20      # issue 16 (was 30 s)
-INCREMENTAL_TARGET = 0.05  # of the full refresh; issue 16 (was 0.10x)
+FULL_TARGET_S = 10      # issue 26 (issue 16: 20 s, before it 30 s), at FULL_SIZE findings
+FULL_SIZE = 10_000_000
+INCREMENTAL_TARGET = 0.05  # of the full refresh; issue 16 and 26 (was 0.10x)
 
 GEN_SQL = """
 CREATE TEMP TABLE bc AS
@@ -95,6 +98,9 @@ def p4(url: str, findings: int, clues: int, timeout_s: int) -> None:
     codes = [c.code for c in registry.default().active(day)]
     nc = len(codes)
     print(f"\nP4 marts at scale: {findings:,} findings, {clues:,} clues over {nc} county systems", flush=True)
+    print(f"  issue 26 targets: full refresh <= {FULL_TARGET_S} s at {FULL_SIZE:,} findings"
+          f"{'' if findings >= FULL_SIZE else ' (this run is smaller: its seconds are indicative)'};"
+          f" one county's delta <= {INCREMENTAL_TARGET:.2f}x of the full refresh", flush=True)
     params = {"codes": codes, "findings": findings // nc, "clues": clues // nc, "insp": 1000, "rounds": 40}
     t = time.perf_counter()
     with db.connect(url) as conn, conn.cursor() as cur:
@@ -158,7 +164,8 @@ def p4(url: str, findings: int, clues: int, timeout_s: int) -> None:
     finally:
         metrics.db.connect = real_connect
     note = " (FAILED)" if full_err else ""
-    row(f"P4 full mart refresh, {nf / 1e6:.3g}M findings (s){note}", fmt(t_full), str(FULL_TARGET_S),
+    size = "" if nf >= FULL_SIZE else ", reduced size"
+    row(f"P4 full mart refresh, {nf / 1e6:.3g}M findings{size} (s){note}", fmt(t_full), str(FULL_TARGET_S),
         f"{t_full / FULL_TARGET_S:.2f}x", f"<= {FULL_TARGET_S} s", t_full <= FULL_TARGET_S and not full_err)
     row(f"P4 incremental vs full (s){' (FAILED)' if inc_err or full_err else ''}", fmt(t_inc), fmt(t_full),
         f"{t_inc / t_full:.3f}x", f"<= {INCREMENTAL_TARGET:.2f}x", t_inc / t_full <= INCREMENTAL_TARGET and not (inc_err or full_err))

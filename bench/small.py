@@ -39,6 +39,7 @@ def p5(work: Path) -> None:
     from gen import write_findings_export
 
     print("\nP5 small export: `xuncha ingest` of 10 findings vs `import great_expectations` (new processes)", flush=True)
+    print("  issue 26 target: xuncha ingest - import GX <= 1 s (medians)", flush=True)
     cli = str(Path(sys.executable).parent / "xuncha")
     exports = [write_findings_export(work / "p5", COUNTY, f"bench-p5-{i}", 10, n_inspections=2,
                                      business_date=f"2024-06-{1 + i:02d}")[0] for i in range(REPEATS + 1)]
