@@ -164,8 +164,8 @@ def p4(url: str, findings: int, clues: int, timeout_s: int) -> None:
     finally:
         metrics.db.connect = real_connect
     note = " (FAILED)" if full_err else ""
-    size = "" if nf >= FULL_SIZE else ", reduced size"
-    row(f"P4 full mart refresh, {nf / 1e6:.3g}M findings{size} (s){note}", fmt(t_full), str(FULL_TARGET_S),
+    size = "" if nf >= FULL_SIZE else ", reduced"
+    row(f"P4 full {'mart ' if not size else ''}refresh, {nf / 1e6:.3g}M findings{size} (s){note}", fmt(t_full), str(FULL_TARGET_S),
         f"{t_full / FULL_TARGET_S:.2f}x", f"<= {FULL_TARGET_S} s", t_full <= FULL_TARGET_S and not full_err)
     row(f"P4 incremental vs full (s){' (FAILED)' if inc_err or full_err else ''}", fmt(t_inc), fmt(t_full),
         f"{t_inc / t_full:.3f}x", f"<= {INCREMENTAL_TARGET:.2f}x", t_inc / t_full <= INCREMENTAL_TARGET and not (inc_err or full_err))
