@@ -6,6 +6,7 @@ day of the first `xuncha setup`), driven through the REST API as the UI drives i
   verdict for the chosen night; before the fix the county DAG started at the midnight after go-live, and Airflow makes
   no task instance for a manual run dated before a task's start_date: an empty green run;
 - its red night is counted by the home page's "Failed DAGs" card (GET /ui/dashboard/dag_stats, the card's own call);
+- `xuncha airflow dags trigger` of a paused county (README's re-run) is refused with how to go on;
 - unpausing after a backfill schedules at most one night; before the fix (catchup on) the scheduler filled every night
   from the newest backfilled one up to today with empty runs.
 """
@@ -13,6 +14,9 @@ day of the first `xuncha setup`), driven through the REST API as the UI drives i
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import time
 from zoneinfo import ZoneInfo
 
@@ -77,6 +81,12 @@ def test_the_ui_trigger_form_runs_the_night_its_red_run_is_counted_and_unpausing
 
         # Paused, backfilled, unpaused: the backfill's night runs, and the scheduler adds at most one night.
         cluster.api("PATCH", f"/api/v2/dags/{DAG}", json={"is_paused": True})
+        # README's command-line re-run of a paused county is refused, saying how to go on (its run would wait queued).
+        cli = subprocess.run([str(os.path.join(os.path.dirname(sys.executable), "xuncha")), "airflow", "dags", "trigger",
+                              DAG, "-c", '{"night": "2019-03-16"}'], capture_output=True, text=True, timeout=300,
+                             env=os.environ | {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": cluster.metadata_url})
+        assert cli.returncode == 1 and f"{DAG} is paused" in " ".join(cli.stderr.split()), cli.stdout + cli.stderr
+        assert f"xuncha airflow dags unpause {DAG}" in " ".join(cli.stderr.split())
         scheduled = {r["dag_run_id"] for r in cluster.dag_runs(DAG) if r["run_type"] == "scheduled"}
         backfill = cluster.backfill(DAG, "2019-03-11T00:00:00+08:00", "2019-03-11T00:00:00+08:00")
         cluster.unpause(DAG)
