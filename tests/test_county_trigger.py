@@ -60,9 +60,15 @@ def test_the_ui_trigger_form_runs_the_night_its_red_run_is_counted_and_unpausing
                            scheduled=True, metadata_url=metadata_db(settings, "airflow_county_trigger"),
                            dag_ids=(DAG,))
     with cluster:
+        # Backfilled while paused, then unpaused (the trial's order): the backfill's night runs, and the scheduler adds
+        # at most one night (the newest due one), not every night from the backfilled one up to today.
+        backfill = cluster.backfill(DAG, "2019-03-11T00:00:00+08:00", "2019-03-11T00:00:00+08:00")
         cluster.unpause(DAG)
-        time.sleep(20)   # a few scheduler loops: what unpausing schedules (at most the newest due night)
-        until(cluster, "the scheduled run to end", lambda: runs_ended(cluster), 600)
+        cluster.wait_backfill(backfill, 600)
+        time.sleep(30)   # scheduler loops enough to have filled dozens of nights before the fix (55 here)
+        scheduled = [r["dag_run_id"] for r in cluster.dag_runs(DAG) if r["run_type"] == "scheduled"]
+        assert len(scheduled) <= 1, f"unpausing after a backfill scheduled {len(scheduled)} nights: {scheduled[:3]} …"
+        until(cluster, "the runs to end", lambda: runs_ended(cluster), 600)
 
         # The Trigger form: night 2019-03-16 (quarantined), 2019-03-15 waiting too (good).
         write_export(settings.landing, CODE, f"{CODE}-20190315-01", "2019-03-15", slice_rows(CODE, n_findings=6))
@@ -79,19 +85,11 @@ def test_the_ui_trigger_form_runs_the_night_its_red_run_is_counted_and_unpausing
         # The home page's "Failed DAGs" card: the DAGs whose latest run by logical date failed.
         assert cluster.api("GET", "/ui/dashboard/dag_stats")["failed_dag_count"] == 1
 
-        # Paused, backfilled, unpaused: the backfill's night runs, and the scheduler adds at most one night.
-        cluster.api("PATCH", f"/api/v2/dags/{DAG}", json={"is_paused": True})
         # README's command-line re-run of a paused county is refused, saying how to go on (its run would wait queued).
+        cluster.api("PATCH", f"/api/v2/dags/{DAG}", json={"is_paused": True})
         cli = subprocess.run([str(os.path.join(os.path.dirname(sys.executable), "xuncha")), "airflow", "dags", "trigger",
                               DAG, "-c", '{"night": "2019-03-16"}'], capture_output=True, text=True, timeout=300,
                              env=os.environ | {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": cluster.metadata_url})
-        assert cli.returncode == 1 and f"{DAG} is paused" in " ".join(cli.stderr.split()), cli.stdout + cli.stderr
-        assert f"xuncha airflow dags unpause {DAG}" in " ".join(cli.stderr.split())
-        scheduled = {r["dag_run_id"] for r in cluster.dag_runs(DAG) if r["run_type"] == "scheduled"}
-        backfill = cluster.backfill(DAG, "2019-03-11T00:00:00+08:00", "2019-03-11T00:00:00+08:00")
-        cluster.unpause(DAG)
-        cluster.wait_backfill(backfill, 600)
-        time.sleep(30)
-        new = [r for r in cluster.dag_runs(DAG) if r["run_type"] == "scheduled" and r["dag_run_id"] not in scheduled]
-        assert len(new) <= 1, f"unpausing after a backfill scheduled {len(new)} nights: {[r['dag_run_id'] for r in new[:5]]}"
-        assert len(scheduled) <= 1, scheduled
+        said = " ".join(cli.stderr.split())
+        assert cli.returncode == 1 and f"{DAG} is paused" in said, cli.stdout + cli.stderr
+        assert f"xuncha airflow dags unpause {DAG}" in said
