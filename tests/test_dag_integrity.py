@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import socket
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -79,7 +81,10 @@ def test_each_county_system_is_its_own_dag_named_tagged_owned_and_scheduled_from
         assert set(dag.tags) == {"xuncha", county.region, county.channel}
         assert {t.owner for t in dag.tasks} == {county.owner}
         assert dag.timetable.expression == "0 0 * * *" and str(dag.timetable.timezone) == county.timezone
-        assert dag.max_active_runs == 1 and dag.catchup, "a county's nights one at a time, none skipped"
+        assert dag.max_active_runs == 1 and not dag.catchup, "one night at a time; unpausing schedules one night, no catch-up"
+        first = dt.datetime.combine(county.active_from + dt.timedelta(days=1), dt.time(0), ZoneInfo(county.timezone))
+        assert dag.start_date == first and {t.start_date for t in dag.tasks} == {first}, \
+            "from the county's first night: a Trigger-form run (logical date now) gets its task instances"
         assert set(dag.params) >= {"night", "reason"}, "the trigger form: the night and why it is re-run"
         assert all(e in dag.doc_md for e in county.contacts.get("email", []))
         emails = county.contacts.get("email") or []

@@ -93,6 +93,8 @@ def test_xuncha_backfill_creates_airflows_backfill_of_exactly_those_nights_per_c
         backfilled = sorted(dt.datetime.fromisoformat(r["logical_date"]).astimezone(SHANGHAI).isoformat()
                             for r in _json_lines(out.stdout) if r["run_id"].startswith("backfill"))
         assert backfilled == [f"2018-05-0{d}T00:00:00+08:00" for d in (2, 3, 4)], "night D runs at D+1 00:00"
+        ids = sorted(r["run_id"] for r in _json_lines(out.stdout) if r["run_id"].startswith("backfill"))
+        assert ids == [f"backfill__2018-05-0{d}T16:00:00+00:00" for d in (1, 2, 3)], "one form: night D, the run in UTC"
     out = subprocess.run([str(airflow_env.airflow_bin()), "dags", "list-runs", "xuncha_county_410327", "-o", "json"],
                          env=env, capture_output=True, text=True)
     assert not [r for r in _json_lines(out.stdout) if r["run_id"].startswith("backfill")], "only the counties named"

@@ -55,6 +55,7 @@ def test_notify_test_sends_through_every_channel_and_says_which_failed(airflow_r
     assert f"ok operators email {OPS_MAIL}" in lines and "ok operators chat xuncha_notify_chat" in lines
     assert f"ok 410325 email {SONGXIAN_MAIL}" in lines and "ok 410325 chat xuncha_chat_410325" in lines
     assert "FAILED 410324 chat xuncha_chat_nowhere: connection xuncha_chat_nowhere is not defined" in lines
+    assert "410324 chat xuncha_chat_nowhere" in r.stderr and "channel(s) failed" in r.stderr, "the error on stderr"
     assert len(box.to(OPS_MAIL)) == 1 and "测试消息" in box.to(SONGXIAN_MAIL)[0][0]
     assert len(robots.got["ops"]) == 1 and "测试消息" in robots.got["songxian"][0]
 

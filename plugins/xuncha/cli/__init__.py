@@ -74,10 +74,20 @@ def setup(quiet_connections: Annotated[bool, typer.Option(hidden=True)] = False)
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @friendly
 def airflow(ctx: typer.Context):
-    """Run the Airflow CLI with Xuncha's environment, e.g. `xuncha airflow dags list`."""
+    """Run the Airflow CLI with Xuncha's environment, e.g. `xuncha airflow dags list`.
+
+    `dags trigger` of a paused DAG is refused with a sentence saying how to go on (its run would wait queued, and
+    Airflow says nothing); `--queue-while-paused` (ours, removed before Airflow sees it) triggers it anyway."""
+    from xuncha.orchestration import deployment
     from xuncha.orchestration import env as airflow_env
 
-    raise typer.Exit(airflow_env.run_airflow(list(ctx.args), check=False).returncode)
+    args = list(ctx.args)
+    anyway = "--queue-while-paused" in args
+    args = [a for a in args if a != "--queue-while-paused"]
+    if not anyway and (why := deployment.paused_trigger(args)):
+        err.print(why, soft_wrap=True)
+        raise typer.Exit(1)
+    raise typer.Exit(airflow_env.run_airflow(args, check=False).returncode)
 
 
 # -- data ----------------------------------------------------------------------------------------------

@@ -88,7 +88,8 @@ def incidents_resolve(
 @friendly
 def notify_test():
     """Send a test message through every configured channel (operators' e-mail and chat, each county contact's) and
-    say which failed; exit code 1 if any failed or none is configured."""
+    say which failed: one line per channel and the summary on stdout, the failure (or "none configured") on stderr;
+    exit code 1 if any failed or none is configured."""
     from xuncha import registry
 
     _airflow_env()
@@ -102,5 +103,9 @@ def notify_test():
         mark = "[green]ok[/]    " if r["ok"] else "[red]FAILED[/]"
         console.print(f"{mark} {r['audience']:<10} {r['channel']:<5} {r['target']}" + ("" if r["ok"] else f": {r['error']}"),
                       soft_wrap=True)
-    if not all(r["ok"] for r in results):
+    failed = [r for r in results if not r["ok"]]
+    if failed:   # the results above on stdout; the error on stderr
+        err.print(f"[red]{len(failed)} of {len(results)} notification channel(s) failed[/]: "
+                  + ", ".join(f"{r['audience']} {r['channel']} {r['target']}" for r in failed), soft_wrap=True)
         raise typer.Exit(1)
+    console.print(f"all {len(results)} notification channel(s) work", soft_wrap=True)

@@ -34,14 +34,18 @@ def order(reg: Registry, first: dt.date, last: dt.date, only: list[str] | None =
 
 
 def create(codes: list[str], start: str, end: str, max_active_runs: int = 1, dry_run: bool = False) -> list[dict]:
-    """One Airflow backfill per county DAG of `codes` (in that order) for logical dates `start` … `end` (ISO),
+    """One Airflow backfill per county DAG of `codes` (in that order) for logical dates `start` … `end` (ISO, any offset;
+    given to Airflow in UTC, so run ids are one form),
     reprocessing failed runs; [{"dag_id", "backfill_id" | "runs" (dry run) | "error"}]. Inside Airflow's environment."""
     from airflow.models.backfill import NoBackfillRunsToCreate, ReprocessBehavior, _create_backfill, _do_dry_run
     from airflow.utils.session import create_session
 
     from xuncha.orchestration.nightly import county_dag_id
 
-    begin, finish = dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)
+    # In UTC: Airflow names a backfill's first run after the from_date as given and the rest after UTC logical dates
+    # (issue 23's trial: backfill__2017-02-21T00:00:00+08:00, then backfill__2017-02-21T16:00:00+00:00); in UTC every
+    # run id is backfill__<night D>T16:00:00+00:00 for a county in China (its run at D+1 00:00 local, in UTC).
+    begin, finish = (dt.datetime.fromisoformat(x).astimezone(dt.timezone.utc) for x in (start, end))
     out = []
     for code in codes:
         dag_id = county_dag_id(code)

@@ -35,9 +35,24 @@ def wanted(reg: Registry, dag_id: str | None) -> list[County]:
 
 
 def start_dates(counties: list[County]) -> dict:
-    """Time zone -> the county DAGs' start date there (nightly.start_date: the midnight after go-live), once per zone:
-    reading go-live for each of 1,000 counties was a sixth of the DAG file's import (docs/performance.md)."""
-    return {tz: nightly.start_date(tz) for tz in {c.timezone for c in counties}}
+    """County code -> its DAG's start date (`first_run`), read from the registry entries only (no go-live lookup:
+    reading go-live for each of 1,000 counties was a sixth of the DAG file's import, docs/performance.md)."""
+    return {c.code: first_run(c) for c in counties}
+
+
+def first_run(county: County):
+    """The county DAG's start_date: the midnight (its time zone) after its first night (registry `active_from`).
+
+    Not go-live: Airflow creates no task instance for a manual run whose logical date is before a task's start_date
+    (models/dagrun.py `task_filter`; apache/airflow#38513, open), and the UI's Trigger form sends the logical date
+    "now": with the start at the midnight after go-live, every re-run from the form on the go-live day (the default
+    go-live is the day of the first `xuncha setup`) was an empty green run (issue 23's trial). Unpausing never
+    catches up (catchup off: the scheduler makes one run, the newest due night); deadlines still apply from
+    go-live (xuncha.extract.deadlines.applies), earlier nights' runs are `history`."""
+    import pendulum
+
+    day = county.active_from + dt.timedelta(days=1)
+    return pendulum.datetime(day.year, day.month, day.day, tz=county.timezone)
 
 
 def doc(county: County) -> str:
@@ -72,13 +87,17 @@ def params() -> dict:
 
 def dag_kwargs(county: County, default_args: dict, starts: dict | None = None) -> dict:
     """Keyword arguments of the county's DAG: id, display name, schedule in its time zone, tags, owner, Params, docs.
-    `starts`: time zone -> start date (`start_dates`, computed once per parse; else computed here)."""
+    `starts`: county code -> start date (`start_dates`, computed once per parse; else computed here).
+    catchup is off: unpausing, even after `xuncha backfill` (whose runs Airflow counts as the latest automated run),
+    schedules only the newest due night; the ingest task takes every export waiting up to its night, so missed
+    nights are loaded by the next run or by `xuncha backfill` (issue 23's trial: catchup filled every night from the
+    newest backfilled one up to today with runs)."""
     from airflow.sdk import CronTriggerTimetable
 
-    start = (starts or {}).get(county.timezone) or nightly.start_date(county.timezone)
+    start = (starts or {}).get(county.code) or first_run(county)
     return dict(dag_id=nightly.county_dag_id(county.code), dag_display_name=county.label,
                 schedule=CronTriggerTimetable(RUN_AT, timezone=county.timezone),
-                start_date=start, catchup=True, max_active_runs=1,
+                start_date=start, catchup=False, max_active_runs=1,
                 tags=[t for t in ("xuncha", county.region, county.channel) if t], params=params(), doc_md=doc(county),
                 default_args=default_args | {"owner": county.owner}, owner_links=_owner_links(county))
 

@@ -142,3 +142,25 @@ def backfill(first: dt.date, last: dt.date, dry_run: bool = False, max_active_ru
     args = [sys.executable, "-m", "xuncha.orchestration.backfills", start, end, *codes,
             "--max-active-runs", str(max_active_runs)] + (["--dry-run"] if dry_run else [])
     return subprocess.run(args, env=env, capture_output=True, text=True)
+
+
+def paused_trigger(args: list[str], settings: Settings | None = None) -> str | None:
+    """Why `airflow <args>` must not run: for `dags trigger DAG_ID …` of a paused DAG, the sentence saying so and how
+    to go on (a manual run of a paused DAG waits `queued` until it is unpaused, and Airflow's CLI says nothing: issue
+    23's trial); None otherwise (other commands, an unknown DAG: Airflow's CLI answers). Reads `dag.is_paused` from
+    Airflow's metadata database (xuncha.warehouse.db.airflow_db_url)."""
+    from xuncha.warehouse import db
+
+    if args[:2] != ["dags", "trigger"]:
+        return None
+    dag_id = next((a for a in args[2:] if not a.startswith("-")), None)
+    if dag_id is None:
+        return None
+    with db.connect(db.airflow_db_url(settings)) as conn, conn.cursor() as cur:
+        cur.execute("SELECT is_paused FROM dag WHERE dag_id = %s", (dag_id,))
+        row = cur.fetchone()
+    if not row or not row[0]:
+        return None
+    return (f"{dag_id} is paused: its run would wait queued until it is unpaused. Unpause it with "
+            f"`xuncha airflow dags unpause {dag_id}` (or the switch in the UI) and trigger again, "
+            f"or trigger it anyway with `xuncha airflow dags trigger … --queue-while-paused`")
