@@ -93,10 +93,23 @@ def ingest_county(county: dict, url: str, context, changes, core: dict) -> dict:
     return night.to_xcom()
 
 
+OPERATIONS_CONNECTIONS = "docs/operations.md §1 (step 1, counties that Xuncha pulls over HTTP)"
+"""Where adding a pulled county's Airflow connection is written down."""
+
+
+def missing_connection_text(conn_id: str) -> str:
+    """What a county run says when its Airflow connection `conn_id` is not defined: the fault and the fix, in plain
+    words (no retry can fix it: xuncha.orchestration.hooks.ConnectionMissing)."""
+    return (f"pull failed — no Airflow connection `{conn_id}`; add it with `airflow connections add {conn_id} "
+            f"--conn-type http --conn-host HOST --conn-port PORT --conn-schema https --conn-password TOKEN` "
+            f"({OPERATIONS_CONNECTIONS}), then re-run this night")
+
+
 def verdict(county: dict, summary: dict) -> str | None:
-    """Why a county's night must show red, or None when it is green: a quarantined or failed export (first problem
-    named) or a missed deadline (迟报/漏报). `county`: {"label", "status"} (status from the ingest task)."""
-    reasons = []
+    """Why a county's night must show red, or None when it is green: its pull failed on a configuration fault
+    (`county["error"]`, status `pull_failed`), a quarantined or failed export (first problem named) or a missed
+    deadline (迟报/漏报). `county`: {"label", "status", "error"} (status and error from the ingest task)."""
+    reasons = [county.get("error") or "pull failed"] if county.get("status") == "pull_failed" else []
     for e in summary.get("exports", []):
         first = (e.get("problems") or ["see the report"])[0]
         if e["status"] == "quarantined":
@@ -114,7 +127,8 @@ class CountyVerdict:
     """A county's night judged: `red` (the verdict task fails), `reason` (first line of its log and of the run note;
     None when green), `link` (the quarantine page, one report when one export was quarantined; None when none
     was), `nights` (the
-    business dates the run took in, sorted), `loaded`/`quarantined` (export counts)."""
+    business dates the run took in, sorted), `loaded`/`quarantined` (export counts), `status` (the ingest task's:
+    arrived, missed, history, not_due, inactive, pull_failed)."""
 
     county: str
     night: str
@@ -124,6 +138,7 @@ class CountyVerdict:
     nights: tuple[str, ...]
     loaded: int
     quarantined: int
+    status: str = ""
 
 
 def county_verdict(label: str, result: dict) -> CountyVerdict:
@@ -132,12 +147,13 @@ def county_verdict(label: str, result: dict) -> CountyVerdict:
     incidents use this."""
     summary = result["summary"]
     exports = summary.get("exports", [])
-    reason = verdict({"label": label, "status": result.get("status")}, summary)
+    reason = verdict({"label": label, "status": result.get("status"), "error": result.get("error")}, summary)
     bad = [e for e in exports if e["status"] == "quarantined" and e.get("batch_id")]
     link = (f"{QUARANTINE_PAGE}/{bad[0]['batch_id']}" if len(bad) == 1 else QUARANTINE_PAGE) if bad else None
     nights = tuple(sorted({e["business_date"] for e in exports if e.get("business_date")}))
     return CountyVerdict(label, summary["business_date"], reason is not None, reason, link, nights,
-                         sum(e["status"] == "loaded" for e in exports), sum(e["status"] == "quarantined" for e in exports))
+                         sum(e["status"] == "loaded" for e in exports), sum(e["status"] == "quarantined" for e in exports),
+                         str(result.get("status") or ""))
 
 
 def night_states(day: dt.date, url: str | None = None, reg: Registry | None = None,

@@ -26,7 +26,8 @@ MAX_NOTE = 1000
 
 def county_note(verdict, reason: str = "") -> str:
     """The note of a county run from its CountyVerdict: 'night D: took in N night(s) A … B, L export(s) loaded[, Q
-    quarantined]' (or 'nothing waiting'), then the red reason and link; `reason`: the run's `reason` Param."""
+    quarantined]' (or 'nothing waiting'), then the red reason and link; a failed pull (status `pull_failed`): the
+    reason first, 'RED: 嵩县 410325: pull failed — no Airflow connection …'; `reason`: the run's `reason` Param."""
     nights = verdict.nights
     if nights:
         span = nights[0] if len(nights) == 1 else f"{nights[0]} … {nights[-1]}"
@@ -35,7 +36,9 @@ def county_note(verdict, reason: str = "") -> str:
             text += f", {verdict.quarantined} quarantined 隔离"
     else:
         text = f"night {verdict.night}: nothing waiting, nothing loaded"
-    if verdict.red:
+    if verdict.red and verdict.status == "pull_failed":   # nothing was done: the fault and its fix come first
+        text = f"RED: {verdict.reason} — night {verdict.night}: nothing fetched, nothing loaded"
+    elif verdict.red:
         text += f" — RED: {verdict.reason}" + (f" ({verdict.link})" if verdict.link else "")
     if reason:
         text = f"{reason} — {text}"
