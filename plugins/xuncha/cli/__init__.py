@@ -200,7 +200,8 @@ def demo(
         console.print(f"red (their runs failed, reason first in the verdict task's log and the run note): {', '.join(red)}")
     for dag_id in ("xuncha_night", "xuncha_marts"):
         console.print(f"DAG {dag_id} … log: {logs / (dag_id + '.log')}")
-        airflow_env.dags_test(dag_id, None, night, env=live, log=logs / f"{dag_id}.log", check=dag_id == "xuncha_marts")
+        conf = night | {"from": start.isoformat()} if dag_id == "xuncha_night" else night   # judges every night
+        airflow_env.dags_test(dag_id, None, conf, env=live, log=logs / f"{dag_id}.log", check=dag_id == "xuncha_marts")
     for dag_id in [*dag_ids, "xuncha_night", "xuncha_marts"]:
         dag_test_logs.write_task_logs(logs / f"{dag_id}.log", dag_id)   # each task's log where the UI reads it
     with db.connect() as conn, conn.cursor() as cur:
