@@ -29,7 +29,7 @@ def judge(statuses: set[str], missed: bool | None, live: bool, due: bool, overdu
     `missed`: None (no audit.deadline_misses row), False (missed, nothing arrived since), True (arrived after the
     deadline); `live`: the night is on or after go-live (xuncha.extract.deadlines.applies); `due`: the county's
     schedule has an export that night (registry `schedule`); `overdue`: its deadline has passed at the time judged.
-    Rules (module doc of xuncha.orchestration.nightly, issue 23): loaded (late when a miss was recorded) >
+    Rules (issue 23, the states xuncha_night names): loaded (late when a miss was recorded) >
     quarantined > failed > history (before go-live) > not_due > missing (deadline passed or miss recorded) > waiting."""
     if statuses & {"loaded", "duplicate"}:
         return "late" if missed is not None else "loaded"
