@@ -124,22 +124,27 @@ def _print_headline(day: dt.date, rows: list[dict]) -> None:
 @app.command()
 @friendly
 def counties():
-    """List the county registry (config/counties.yml) with each county's state now (xuncha.monitor.board): its newest
-    loaded night (of its lineage), open incidents and whether it is quarantined or stale. Counties no longer active
-    show no state; without a reachable warehouse only the registry is listed (said on stderr)."""
+    """List the county registry (config/counties.yml) with each county's state now (xuncha.monitor.board, as the page
+    事件与县区状态 shows it): its newest loaded night (of its lineage), open incidents and whether it is quarantined or
+    stale, or `ended → successor` once its last night is past. When the whole warehouse is behind today (a demo's
+    2017 nights) the header line says so. Without a reachable warehouse only the registry is listed (said on stderr)."""
     import datetime as dt
 
     from xuncha import registry
-    from xuncha.monitor import board
+    from xuncha.monitor import board, nights
 
     reg, now = registry.default(), dt.datetime.now(dt.timezone.utc)
     try:
         from xuncha.warehouse import db
 
-        states = {s["code"]: s for s in board.county_states(db.warehouse_url(), reg, now)}
+        url = db.warehouse_url()
+        states = {s["code"]: s for s in board.county_states(url, reg, now, include_ended=True)}
+        lag = board.lag_line(nights.newest_night(url), now)
     except Exception as exc:   # the registry is still worth listing without a warehouse
-        states = None
+        states, lag = None, None
         err.print(f"[yellow]no county state: the warehouse is not reachable ({type(exc).__name__}: {exc})[/]".strip())
+    if lag:
+        console.print(f"[yellow]{lag}[/]")
     t = Table("code", "name", "level", "delivery", "active", "successor",
               *(("last loaded night", "open incidents", "state") if states is not None else ()))
     for c in reg.counties:
@@ -149,7 +154,7 @@ def counties():
             st = states.get(c.code)
             word = board.condition(st, now) if st else "—"
             row += [str(st["last_loaded_night"] or "never") if st else "—", str(len(st["open_incidents"])) if st else "—",
-                    f"[red]{word}[/]" if word not in ("ok", "—") else word]
+                    f"[red]{word}[/]" if word not in ("ok", "—") and not word.startswith("ended") else word]
         t.add_row(*row)
     (console if console.is_terminal else Console(width=160)).print(t)
 
@@ -210,7 +215,8 @@ def demo(
         console.print(f"red (their runs failed, reason first in the verdict task's log and the run note): {', '.join(red)}")
     for dag_id in ("xuncha_night", "xuncha_marts"):
         console.print(f"DAG {dag_id} … log: {logs / (dag_id + '.log')}")
-        airflow_env.dags_test(dag_id, None, night, env=live, log=logs / f"{dag_id}.log", check=dag_id == "xuncha_marts")
+        conf = night | {"from": start.isoformat()} if dag_id == "xuncha_night" else night   # judges every night
+        airflow_env.dags_test(dag_id, None, conf, env=live, log=logs / f"{dag_id}.log", check=dag_id == "xuncha_marts")
     for dag_id in [*dag_ids, "xuncha_night", "xuncha_marts"]:
         dag_test_logs.write_task_logs(logs / f"{dag_id}.log", dag_id)   # each task's log where the UI reads it
     with db.connect() as conn, conn.cursor() as cur:

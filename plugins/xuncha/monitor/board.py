@@ -30,15 +30,18 @@ def next_deadline(county, now: dt.datetime) -> dt.datetime | None:
     return None
 
 
-def county_states(url: str | None, registry, now: dt.datetime) -> list[dict]:
+def county_states(url: str | None, registry, now: dt.datetime, include_ended: bool = False) -> list[dict]:
     """One dict per county active on the expected night (registry order): code, name, lineage, last_loaded_night,
     last_quarantine ({business_date, batch_id, export_id} or None), open_incidents ([{incident_id, kind, state}]),
-    delivery (text), contacts (text), next_deadline (aware datetime or None)."""
+    delivery (text), contacts (text), next_deadline (aware datetime or None), ended (None, or for a county whose last
+    night, registry `active_to`, is past: {"active_to", "successor": label or None}). `include_ended`: the ended
+    counties too (`xuncha counties`; the page lists the active ones)."""
     night = expected_night(now)
     out = []
     with db.connect(url) as conn, conn.cursor() as cur:
         for c in registry.counties:
-            if not c.active_on(night):
+            ended = _ended(registry, c, night)
+            if not c.active_on(night) and not (include_ended and ended):
                 continue
             lineage = list(registry.lineage(c.code))
             cur.execute("""SELECT max(business_date) FILTER (WHERE status = 'loaded') FROM audit.batches
@@ -53,15 +56,27 @@ def county_states(url: str | None, registry, now: dt.datetime) -> list[dict]:
             out.append({"code": c.code, "name": c.name, "lineage": lineage, "last_loaded_night": last,
                         "last_quarantine": q and {"business_date": q[0], "batch_id": q[1], "export_id": q[2]},
                         "open_incidents": incs, "delivery": _delivery(c), "contacts": _contacts(c),
-                        "next_deadline": next_deadline(c, now)})
+                        "next_deadline": next_deadline(c, now), "ended": ended})
     return out
 
 
+def _ended(registry, county, night: dt.date) -> dict | None:
+    """{"active_to", "successor"} when the county's last night (registry `active_to`) is before `night`, else None."""
+    if county.active_to is None or county.active_to >= night:
+        return None
+    successor = registry.get(county.successor).label if county.successor else None
+    return {"active_to": county.active_to, "successor": successor}
+
+
 def condition(state: dict, now: dt.datetime, max_age_nights: int = 1) -> str:
-    """One word for a `county_states` row at `now`: `quarantined` (an open quarantine incident, or its newest quarantine
-    is of a night after its newest loaded night), `stale` (an open stale incident, never loaded, or the newest loaded
-    night more than `max_age_nights` behind the expected night: xuncha.monitor.findings' stale rule), both joined by
-    ', ', or `ok`. What `xuncha counties` shows."""
+    """One word for a `county_states` row at `now`: `ended → <successor>` (its last night, registry `active_to`, is
+    past: its nights go on under its successor, nothing is expected of it), else `quarantined` (an open quarantine
+    incident, or its newest quarantine is of a night after its newest loaded night), `stale` (an open stale incident,
+    never loaded, or the newest loaded night more than `max_age_nights` behind the expected night, yesterday in
+    Asia/Shanghai: xuncha.monitor.findings' stale rule), both joined by ', ', or `ok`. What `xuncha counties` and the
+    page 事件与县区状态 show."""
+    if state.get("ended"):
+        return f"ended → {state['ended']['successor'] or '—'}"
     kinds = {i["kind"] for i in state["open_incidents"]}
     last, q = state["last_loaded_night"], state["last_quarantine"]
     out = []
@@ -70,6 +85,22 @@ def condition(state: dict, now: dt.datetime, max_age_nights: int = 1) -> str:
     if "stale" in kinds or last is None or (expected_night(now) - last).days > max_age_nights:
         out.append("stale")
     return ", ".join(out) or "ok"
+
+
+def lag_line(newest: dt.date | None, now: dt.datetime, max_age_nights: int = 1) -> str | None:
+    """The header line when the warehouse as a whole is behind the expected night (yesterday at `now`), so every
+    county shows `stale` for one reason: 'newest night in the warehouse: 2017-02-28, 3568 nights behind today
+    (expected night 2026-12-06) …'. None when the newest night loaded (xuncha.monitor.nights.newest_night) is within
+    `max_age_nights` of it."""
+    night = expected_night(now)
+    if newest is None:
+        return f"the warehouse holds no loaded night yet (expected night {night}): every active county is stale"
+    behind = (night - newest).days
+    if behind <= max_age_nights:
+        return None
+    return (f"newest night in the warehouse: {newest}, {behind} nights behind today (expected night {night}): every "
+            f"county is stale against today — a demo or history load, or nothing loaded since "
+            f"(see `xuncha nights --to {newest}`)")
 
 
 def _delivery(c) -> str:
@@ -104,9 +135,13 @@ def _t(value: dt.datetime | None) -> str:
 
 
 def render(incidents: list[dict], states: list[dict], *, can_act: bool, user: str, channels_off: str | None,
-           prefix: str = "/xuncha", message: str | None = None) -> str:
+           prefix: str = "/xuncha", message: str | None = None, now: dt.datetime | None = None,
+           lag: str | None = None) -> str:
     """The page: `incidents` (xuncha.monitor.incidents.listing), `states` (county_states); `can_act` shows the
-    acknowledge/resolve forms (operators), else the page is read-only; `channels_off` the banner text (None: none)."""
+    acknowledge/resolve forms (operators), else the page is read-only; `channels_off` the banner text (None: none);
+    `now`: each county's `condition` at `now` in a state column (as `xuncha counties` shows it; default the clock);
+    `lag`: `lag_line`'s text above the counties (None: none)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
     parts = ["<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>事件与县区状态 Incidents</title>",
              f"<style>{CSS}</style></head><body><h1>事件与县区状态 · Incidents and counties</h1>"]
     if channels_off:
@@ -144,9 +179,12 @@ def render(incidents: list[dict], states: list[dict], *, can_act: bool, user: st
                 row += f"<td>{acts}</td>"
             parts.append(row + "</tr>")
         parts.append("</tbody></table>")
-    parts.append("<h2>县区状态 Counties</h2><table id='counties'><thead><tr><th>县区 county</th><th>最新入库 newest loaded night</th>"
+    parts.append("<h2>县区状态 Counties</h2>")
+    if lag:
+        parts.append(f"<p class='banner' id='warehouse-lag'>{_e(lag)}</p>")
+    parts.append("<table id='counties'><thead><tr><th>县区 county</th><th>最新入库 newest loaded night</th>"
                  "<th>最近隔离 last quarantine</th><th>未解决事件 open incidents</th><th>投递方式 channel</th>"
-                 "<th>联系人 contacts</th><th>下一截止 next deadline</th></tr></thead><tbody>")
+                 "<th>联系人 contacts</th><th>下一截止 next deadline</th><th>状态 state</th></tr></thead><tbody>")
     for s in states:
         q = s["last_quarantine"]
         quarantine = (f"<a href='{prefix}/quarantine/{int(q['batch_id'])}'>{_e(q['business_date'])} {_e(q['export_id'])}</a>"
@@ -156,6 +194,6 @@ def render(incidents: list[dict], states: list[dict], *, can_act: bool, user: st
         parts.append(f"<tr id='county-{_e(s['code'])}'><td>{_e(s['name'])} {_e(s['code'])}{lineage}</td>"
                      f"<td class='last-loaded'>{_e(s['last_loaded_night'] or '从未入库 never')}</td><td>{quarantine}</td>"
                      f"<td class='open'>{incs}</td><td>{_e(s['delivery'])}</td><td class='contacts'>{_e(s['contacts']) or '—'}</td>"
-                     f"<td>{_t(s['next_deadline'])}</td></tr>")
+                     f"<td>{_t(s['next_deadline'])}</td><td class='state'>{_e(condition(s, now))}</td></tr>")
     parts.append("</tbody></table></body></html>")
     return "".join(parts)

@@ -107,6 +107,16 @@ def rejected(url: str | None, registry, code: str, now: dt.datetime) -> list[Fin
         return _rejected(cur, county, list(registry.lineage(county.code)), night)
 
 
+def pull_failures(url: str | None, registry, code: str, now: dt.datetime) -> list[Finding]:
+    """The `pull_failure` finding at `now` of the county judged for county `code` (`judged_as`), exactly as `current`
+    finds it; [] when none (or no county is judged). Writes nothing."""
+    county = judged_as(registry, code, expected_night(now))
+    if county is None:
+        return []
+    with db.connect(url) as conn, conn.cursor() as cur:
+        return _pull(cur, county, list(registry.lineage(county.code)), now)
+
+
 def _stale(cur, county, lineage: list[str], night: dt.date, max_age: int) -> list[Finding]:
     cur.execute("""SELECT max(business_date) FROM audit.batches
                     WHERE county_code = ANY(%s) AND status = 'loaded' AND business_date <= %s""", (lineage, night))

@@ -115,3 +115,21 @@ def on_quarantine(url: str | None, registry, code: str, send, now: dt.datetime |
     found = [f for f in findings.rejected(url, registry, county.code, now) if f.kind == "quarantine"]
     events = incidents.sync(url, found, now, None, checked_kinds={"quarantine"}, county_codes={county.code})
     return notices.deliver(url, events, registry, send, ui_url or get_settings().ui_url, now)
+
+
+def on_pull_failure(url: str | None, registry, code: str, send, now: dt.datetime | None = None,
+                    ui_url: str | None = None) -> list[dict]:
+    """The moment county `code`'s pull fails on a fault no retry fixes (its connection is missing; the caller has
+    recorded the `pull_failed` alert): the health run's pull_failure step for that county alone, at `now` — its finding
+    (xuncha.monitor.findings.pull_failures) opens the incident or updates the open one, and what opens is sent now
+    through `send`, as on_quarantine does. Returns the notification attempts; raises on database errors."""
+    from xuncha.monitor import findings, incidents, notices
+    from xuncha.settings import get_settings
+
+    now = now or dt.datetime.now(dt.timezone.utc)
+    county = findings.judged_as(registry, code, findings.expected_night(now))
+    if county is None:
+        return []
+    found = findings.pull_failures(url, registry, county.code, now)
+    events = incidents.sync(url, found, now, None, checked_kinds={"pull_failure"}, county_codes={county.code})
+    return notices.deliver(url, events, registry, send, ui_url or get_settings().ui_url, now)

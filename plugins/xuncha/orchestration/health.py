@@ -50,3 +50,22 @@ def quarantined(url: str, registry, code: str) -> None:
     if sent:
         log.warning("%s: quarantine incident opened; %d notification(s) sent, %d failed", code,
                     sum(s["ok"] for s in sent), sum(not s["ok"] for s in sent))
+
+
+def pull_failed(url: str, registry, code: str, text: str, detail: dict | None = None) -> None:
+    """County `code`'s pull failed on a configuration fault (its Airflow connection is missing: `text` says what to
+    do): alerted `pull_failed` (audit.alerts) and its pull_failure incident opened (or updated) and notified through
+    Airflow's notifiers now (xuncha.monitor.health.on_pull_failure), not at the next hourly health run. A failing
+    notifier is logged, never raised (the task's verdict must still say why)."""
+    from xuncha.monitor import alerts, health
+    from xuncha.orchestration import notifications
+
+    alerts.raise_alert(url, "pull_failed", code, f"pull failed: {text}", detail={"error": text, **(detail or {})})
+    try:
+        sent = health.on_pull_failure(url, registry, code, notifications.deliver)
+    except Exception:
+        log.exception("%s: could not open the pull_failure incident now; the next health run will", code)
+        return
+    if sent:
+        log.warning("%s: pull_failure incident opened; %d notification(s) sent, %d failed", code,
+                    sum(s["ok"] for s in sent), sum(not s["ok"] for s in sent))

@@ -31,11 +31,25 @@ def connection(conn_id: str):
         return None
 
 
-def require_connection(conn_id: str):
-    """The Airflow connection `conn_id`; raises Airflow's own error when it is not defined."""
-    from airflow.sdk import Connection
+class ConnectionMissing(LookupError):
+    """The Airflow connection `conn_id` that the configuration names is not defined: a configuration fault, which no
+    retry can fix (the county task fails at once, naming it: xuncha.orchestration.sensors, issue 23)."""
 
-    return Connection.get(conn_id)
+    def __init__(self, conn_id: str):
+        self.conn_id = conn_id
+        super().__init__(f"no Airflow connection `{conn_id}`")
+
+
+def require_connection(conn_id: str):
+    """The Airflow connection `conn_id`; raises ConnectionMissing when it is not defined (Airflow's
+    AirflowNotFoundException), other errors of Airflow's as they are (e.g. the API server unreachable: transient)."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return Connection.get(conn_id)
+    except AirflowNotFoundException:
+        raise ConnectionMissing(conn_id) from None
 
 
 def storage_path(url: str):

@@ -42,7 +42,7 @@ def _require_operator(request: Request, user) -> None:
 def incidents_page(request: Request, user: GetUserDep, msg: str | None = None):
     """GET /incidents: the board, with forms for operators and read-only for viewers."""
     from xuncha import registry
-    from xuncha.monitor import board, incidents
+    from xuncha.monitor import board, incidents, nights
     from xuncha.orchestration import notifications
     from xuncha.orchestration.ui import PREFIX, _url
 
@@ -50,7 +50,7 @@ def incidents_page(request: Request, user: GetUserDep, msg: str | None = None):
     now = dt.datetime.now(dt.timezone.utc)
     return board.render(incidents.listing(url), board.county_states(url, registry.default(), now),
                         can_act=_can_act(request, user), user=user.get_name(), channels_off=notifications.off_line(),
-                        prefix=PREFIX, message=msg)
+                        prefix=PREFIX, message=msg, now=now, lag=board.lag_line(nights.newest_night(url), now))
 
 
 @router.post("/incidents/{incident_id}/ack")

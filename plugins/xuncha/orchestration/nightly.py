@@ -19,8 +19,22 @@ log = logging.getLogger(__name__)
 
 QUARANTINE_PAGE = "/xuncha/quarantine"
 """The quarantine page of the Airflow UI plugin (xuncha.orchestration.ui, PREFIX + /quarantine); + /{batch_id}: one report."""
-RED = ("quarantined", "failed", "missing")
-"""Night states (`night_states`) that make the night red: `xuncha_night` fails when any county is in one."""
+NIGHT_API = ("RED", "STATE_WORDS", "night_states", "night_text", "nights_text")
+"""The night's judgement, defined once in xuncha.monitor.nights and read here as before (imported on first use: the
+county DAG file imports this module and stays light)."""
+
+
+def __getattr__(name: str):
+    """xuncha.monitor.nights' NIGHT_API names as this module's."""
+    if name in NIGHT_API:
+        from xuncha.monitor import nights
+
+        return getattr(nights, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+MAX_CATCH_UP_NIGHTS = 31
+"""A scheduled `xuncha_night` run judges the nights since the previous run's, at most this many (`covered_nights`)."""
 
 
 def business_date(logical_date: dt.datetime, timezone: str = "Asia/Shanghai") -> dt.date:
@@ -37,6 +51,46 @@ def run_night(context, timezone: str = "Asia/Shanghai") -> dt.date:
         return dt.date.fromisoformat(str(night))
     when = context.get("logical_date") or getattr(run, "logical_date", None) or getattr(run, "run_after", None)
     return business_date(when, timezone)
+
+
+def covered_nights(context, timezone: str = "Asia/Shanghai") -> list[dt.date]:
+    """The nights a `xuncha_night` run judges, oldest first, up to its night (`run_night`): from the `from` Param (also
+    `conf.from`; a catch-up names its first night), else from the night after the previous run's (a run after a gap,
+    at most MAX_CATCH_UP_NIGHTS), else its night alone. Raises ValueError when `from` is after the run's night."""
+    last = run_night(context, timezone)
+    run = context.get("dag_run")
+    first = (context.get("params") or {}).get("from") or (getattr(run, "conf", None) or {}).get("from")
+    if first:
+        first = dt.date.fromisoformat(str(first))
+        if first > last:
+            raise ValueError(f"`from` {first} is after the run's night {last}")
+    else:
+        before = _previous_night(context, timezone)
+        first = max(before + dt.timedelta(days=1), last - dt.timedelta(days=MAX_CATCH_UP_NIGHTS - 1)) \
+            if before and before < last else last
+    return [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
+
+
+def _previous_night(context, timezone: str) -> dt.date | None:
+    """The night of this DAG's previous run (Airflow's TaskInstance.get_previous_dagrun), None without one."""
+    try:
+        prev = context["ti"].get_previous_dagrun()
+    except Exception:   # no task instance (a test, the listener) or no API server to ask
+        return None
+    if prev is None or (prev.logical_date is None and not (prev.conf or {}).get("night")):
+        return None
+    return run_night({"dag_run": prev, "params": {}, "logical_date": prev.logical_date}, timezone)
+
+
+def night_params() -> dict:
+    """The trigger form of `xuncha_night`: the night to judge (empty: the night before the run's date) and the first
+    night of a catch-up (empty: the nights since the previous run)."""
+    from airflow.sdk import Param
+
+    return {"night": Param(None, type=["null", "string"], format="date", title="Night 业务日期",
+                           description="The last night to judge. Empty: the night before the run's date."),
+            "from": Param(None, type=["null", "string"], format="date", title="From 起始业务日期",
+                          description="The first night to judge (a catch-up). Empty: the nights since the previous run.")}
 
 
 def start_date(timezone: str = "Asia/Shanghai"):
@@ -93,10 +147,23 @@ def ingest_county(county: dict, url: str, context, changes, core: dict) -> dict:
     return night.to_xcom()
 
 
+OPERATIONS_CONNECTIONS = "docs/operations.md §1 (step 1, counties that Xuncha pulls over HTTP)"
+"""Where adding a pulled county's Airflow connection is written down."""
+
+
+def missing_connection_text(conn_id: str) -> str:
+    """What a county run says when its Airflow connection `conn_id` is not defined: the fault and the fix, in plain
+    words (no retry can fix it: xuncha.orchestration.hooks.ConnectionMissing)."""
+    return (f"pull failed — no Airflow connection `{conn_id}`; add it with `airflow connections add {conn_id} "
+            f"--conn-type http --conn-host HOST --conn-port PORT --conn-schema https --conn-password TOKEN` "
+            f"({OPERATIONS_CONNECTIONS}), then re-run this night")
+
+
 def verdict(county: dict, summary: dict) -> str | None:
-    """Why a county's night must show red, or None when it is green: a quarantined or failed export (first problem
-    named) or a missed deadline (迟报/漏报). `county`: {"label", "status"} (status from the ingest task)."""
-    reasons = []
+    """Why a county's night must show red, or None when it is green: its pull failed on a configuration fault
+    (`county["error"]`, status `pull_failed`), a quarantined or failed export (first problem named) or a missed
+    deadline (迟报/漏报). `county`: {"label", "status", "error"} (status and error from the ingest task)."""
+    reasons = [county.get("error") or "pull failed"] if county.get("status") == "pull_failed" else []
     for e in summary.get("exports", []):
         first = (e.get("problems") or ["see the report"])[0]
         if e["status"] == "quarantined":
@@ -114,7 +181,8 @@ class CountyVerdict:
     """A county's night judged: `red` (the verdict task fails), `reason` (first line of its log and of the run note;
     None when green), `link` (the quarantine page, one report when one export was quarantined; None when none
     was), `nights` (the
-    business dates the run took in, sorted), `loaded`/`quarantined` (export counts)."""
+    business dates the run took in, sorted), `loaded`/`quarantined` (export counts), `status` (the ingest task's:
+    arrived, missed, history, not_due, inactive, pull_failed)."""
 
     county: str
     night: str
@@ -124,6 +192,7 @@ class CountyVerdict:
     nights: tuple[str, ...]
     loaded: int
     quarantined: int
+    status: str = ""
 
 
 def county_verdict(label: str, result: dict) -> CountyVerdict:
@@ -132,65 +201,28 @@ def county_verdict(label: str, result: dict) -> CountyVerdict:
     incidents use this."""
     summary = result["summary"]
     exports = summary.get("exports", [])
-    reason = verdict({"label": label, "status": result.get("status")}, summary)
+    reason = verdict({"label": label, "status": result.get("status"), "error": result.get("error")}, summary)
     bad = [e for e in exports if e["status"] == "quarantined" and e.get("batch_id")]
     link = (f"{QUARANTINE_PAGE}/{bad[0]['batch_id']}" if len(bad) == 1 else QUARANTINE_PAGE) if bad else None
     nights = tuple(sorted({e["business_date"] for e in exports if e.get("business_date")}))
     return CountyVerdict(label, summary["business_date"], reason is not None, reason, link, nights,
-                         sum(e["status"] == "loaded" for e in exports), sum(e["status"] == "quarantined" for e in exports))
+                         sum(e["status"] == "loaded" for e in exports), sum(e["status"] == "quarantined" for e in exports),
+                         str(result.get("status") or ""))
 
 
-def night_states(day: dt.date, url: str | None = None, reg: Registry | None = None,
-                 now: dt.datetime | None = None) -> dict[str, dict]:
-    """Every county's state for night `day`, from the warehouse (whatever its DAG did, or did not: a paused county's
-    night is judged too): code -> {"county": label, "state", "exports": [ids]}. States: `loaded` (loaded or a
-    re-delivery), `late` (迟报: loaded after its deadline), `quarantined`, `failed` (a fault of ours), `missing`
-    (漏报: nothing by the deadline), `waiting` (its deadline not passed yet), `history` (a night before go-live: not
-    judged), `not_due` (the county's schedule has no export that night). Counties inactive that night are left out."""
-    from xuncha import registry as registry_mod
-    from xuncha.extract import deadlines
-    from xuncha.warehouse import db
+def night_states_between(first: dt.date, last: dt.date, url: str | None = None) -> dict:
+    """Every county's state on each night `first` … `last` (xuncha.monitor.nights.states): night -> code -> state."""
+    from xuncha.monitor import nights
 
-    reg = reg or registry_mod.load()
-    now = now or dt.datetime.now(dt.timezone.utc)
-    out = {}
-    with db.connect(url) as conn, conn.cursor() as cur:
-        for c in reg.active(day):
-            cur.execute("""SELECT status, export_id FROM audit.batches WHERE county_code = ANY(%s) AND business_date = %s
-                            ORDER BY batch_id""", (list(reg.lineage(c.code)), day))
-            rows = cur.fetchall()
-            cur.execute("SELECT arrived_at IS NOT NULL FROM audit.deadline_misses WHERE county_code = %s AND business_date = %s",
-                        (c.code, day))
-            miss = cur.fetchone()
-            statuses = {s for s, _ in rows}
-            if statuses & {"loaded", "duplicate"}:
-                state = "late" if miss else "loaded"
-            elif "quarantined" in statuses or "failed" in statuses:
-                state = "quarantined" if "quarantined" in statuses else "failed"
-            elif not deadlines.applies(day):
-                state = "history"
-            elif not c.exports_on(day):
-                state = "not_due"
-            else:
-                state = "missing" if miss or now >= deadlines.deadline_at(c, day) else "waiting"
-            out[c.code] = {"county": c.label, "state": state, "exports": [e for _, e in rows]}
-    return out
+    return nights.states(first, last, url)
 
 
-STATE_WORDS = {"loaded": "loaded 已入库", "late": "late 迟报", "quarantined": "quarantined 隔离", "failed": "failed 失败",
-               "missing": "missing 漏报", "waiting": "waiting 未到截止", "history": "not judged before go-live 上线前",
-               "not_due": "no export due 无需报送"}
+def judged_text(result: dict) -> str:
+    """The text of a `xuncha_night` run from its `states` task's XCom ({"business_date", "nights": {ISO night: states}}):
+    xuncha.monitor.nights.nights_text; the judge task's failure and the run note both say it."""
+    from xuncha.monitor import nights
 
-
-def night_text(day: dt.date, states: dict[str, dict]) -> str:
-    """One line per state for night `day`: 'night D — missing 漏报 (2): 伊川县 410329, …', red states first."""
-    order = sorted(STATE_WORDS, key=lambda s: (s not in RED, list(STATE_WORDS).index(s)))
-    parts = []
-    for s in order:
-        names = [v["county"] for v in states.values() if v["state"] == s]
-        if names:
-            parts.append(f"{STATE_WORDS[s]} ({len(names)}): {', '.join(names)}")
-    return f"night {day} — " + "; ".join(parts) if parts else f"night {day}: no county active"
+    return nights.nights_text({dt.date.fromisoformat(d): v for d, v in result["nights"].items()})
 
 
 def night_schedule(reg: Registry, timezone: str = "Asia/Shanghai", margin_minutes: int = 30) -> str:

@@ -26,7 +26,8 @@ MAX_NOTE = 1000
 
 def county_note(verdict, reason: str = "") -> str:
     """The note of a county run from its CountyVerdict: 'night D: took in N night(s) A … B, L export(s) loaded[, Q
-    quarantined]' (or 'nothing waiting'), then the red reason and link; `reason`: the run's `reason` Param."""
+    quarantined]' (or 'nothing waiting'), then the red reason and link; a failed pull (status `pull_failed`): the
+    reason first, 'RED: 嵩县 410325: pull failed — no Airflow connection …'; `reason`: the run's `reason` Param."""
     nights = verdict.nights
     if nights:
         span = nights[0] if len(nights) == 1 else f"{nights[0]} … {nights[-1]}"
@@ -35,33 +36,39 @@ def county_note(verdict, reason: str = "") -> str:
             text += f", {verdict.quarantined} quarantined 隔离"
     else:
         text = f"night {verdict.night}: nothing waiting, nothing loaded"
-    if verdict.red:
+    if verdict.red and verdict.status == "pull_failed":   # nothing was done: the fault and its fix come first
+        text = f"RED: {verdict.reason} — night {verdict.night}: nothing fetched, nothing loaded"
+    elif verdict.red:
         text += f" — RED: {verdict.reason}" + (f" ({verdict.link})" if verdict.link else "")
     if reason:
         text = f"{reason} — {text}"
     return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
 
 
-def _ingest_result(dag_run, session):
+def _ingest_result(dag_run, session, task_id: str = "ingest"):
     from sqlalchemy import select
 
     from airflow.models.xcom import XComModel
 
     row = session.execute(select(XComModel.value).where(
-        XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id, XComModel.task_id == "ingest",
+        XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id, XComModel.task_id == task_id,
         XComModel.key == "return_value")).first()
     return XComModel.deserialize_value(row) if row else None
 
 
 def note_for(dag_run, session) -> str | None:
     """The note of a finished run of a county DAG or of xuncha_night (None for other DAGs, or when the county run's
-    `ingest` left no result: it failed, and its log says why)."""
+    `ingest` left no result: it failed, and its log says why). xuncha_night's: what its `states` task judged, every
+    night it covered (xuncha.orchestration.nightly.judged_text)."""
     from xuncha import registry
     from xuncha.orchestration import nightly
     from xuncha.orchestration.env import warehouse_url_from_airflow
 
     conf = dag_run.conf or {}
-    if dag_run.dag_id == NIGHT_DAG:
+    if dag_run.dag_id == NIGHT_DAG:   # what its `states` task judged (every night it covered); else its night now
+        judged = _ingest_result(dag_run, session, "states")
+        if judged and "nights" in judged:
+            return nightly.judged_text(judged)
         day = nightly.run_night({"dag_run": dag_run, "params": conf, "logical_date": dag_run.logical_date})
         return nightly.night_text(day, nightly.night_states(day, warehouse_url_from_airflow()))
     if not dag_run.dag_id.startswith(COUNTY_PREFIX):

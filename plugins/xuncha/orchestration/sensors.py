@@ -60,8 +60,15 @@ class ExportArrivalTrigger(BaseTrigger):
         due = dt.datetime.fromisoformat(self.deadline)
         reg = await asyncio.to_thread(registry.load)
         url = await asyncio.to_thread(warehouse_url_from_airflow)
+        from xuncha.orchestration.hooks import ConnectionMissing
+
         while True:
-            if await asyncio.to_thread(_check, self.county_code, day, reg, url):
+            try:
+                there = await asyncio.to_thread(_check, self.county_code, day, reg, url)
+            except ConnectionMissing as exc:   # removed while we waited: a configuration fault, not retried
+                yield TriggerEvent({"status": "pull_failed", "conn_id": exc.conn_id})
+                return
+            if there:
                 yield TriggerEvent({"status": "arrived"})
                 return
             left = (due - dt.datetime.now(dt.timezone.utc)).total_seconds()
@@ -78,8 +85,9 @@ class CountyNightOperator(BaseOperator):
     which the night's core Asset events go (`core`: entity -> Asset): one event per core table the night changed,
     none when nothing changed. Returns the night for XCom: `status` (`arrived`, `missed`: the deadline passed and the
     miss is recorded and alerted, `history`: a night before go-live, `not_due`: the county exports no night then,
-    `inactive`: outside its active_from … active_to, nothing done: a successor takes what it left)
-    and `summary` (xuncha.load.county_night.CountyNight.to_xcom). A missed night still takes in what waits from
+    `inactive`: outside its active_from … active_to, nothing done: a successor takes what it left, `pull_failed`:
+    the county's Airflow connection is not defined — a configuration fault, not retried: alerted `pull_failed`, its
+    pull_failure incident opened, `error` says what to do and the verdict task fails on it) and `summary` (xuncha.load.county_night.CountyNight.to_xcom). A missed night still takes in what waits from
     earlier nights. `execution_timeout` bounds the load; the wait is bounded by the deadline (defer timeout).
     """
 
@@ -92,7 +100,16 @@ class CountyNightOperator(BaseOperator):
         self.core = core
 
     def execute(self, context) -> dict:
-        """Take the night in at once if the export is there, the night is history or its deadline has passed; else defer."""
+        """Take the night in at once if the export is there, the night is history or its deadline has passed; else
+        defer. A missing Airflow connection ends the task at once with status `pull_failed` (no retry)."""
+        from xuncha.orchestration.hooks import ConnectionMissing
+
+        try:
+            return self._execute(context)
+        except ConnectionMissing as exc:
+            return self._pull_failed(context, exc)
+
+    def _execute(self, context) -> dict:
         from xuncha import registry
         from xuncha.extract import deadlines
         from xuncha.orchestration import nightly
@@ -120,7 +137,29 @@ class CountyNightOperator(BaseOperator):
 
     def execute_complete(self, context, event: dict[str, Any] | None = None) -> dict:
         """Resume after the trigger: take the night in, `missed` when the trigger fired at the deadline."""
-        return self._ingest(context, (event or {}).get("status") or "arrived")
+        from xuncha.orchestration.hooks import ConnectionMissing
+
+        if (event or {}).get("status") == "pull_failed":
+            return self._pull_failed(context, ConnectionMissing(event["conn_id"]))
+        try:
+            return self._ingest(context, (event or {}).get("status") or "arrived")
+        except ConnectionMissing as exc:
+            return self._pull_failed(context, exc)
+
+    def _pull_failed(self, context, exc) -> dict:
+        """The county's connection is not defined: alert, open the incident (xuncha.orchestration.health.pull_failed),
+        log the fix first and return the `pull_failed` result the verdict fails on (nothing fetched, nothing loaded)."""
+        from xuncha import registry
+        from xuncha.orchestration import health, nightly
+        from xuncha.orchestration.env import warehouse_url_from_airflow
+
+        reg = registry.load()
+        county = reg.get(self.county["code"])
+        day = nightly.run_night(context, county.timezone)
+        text = nightly.missing_connection_text(exc.conn_id)
+        self.log.error("%s: %s", county.label, text)
+        health.pull_failed(warehouse_url_from_airflow(), reg, county.code, text, {"conn_id": exc.conn_id})
+        return {"status": "pull_failed", "error": text, "summary": {"business_date": day.isoformat(), "exports": []}}
 
     def _ingest(self, context, status: str) -> dict:
         from xuncha.orchestration import nightly
