@@ -9,8 +9,8 @@ with its own schedule and deadline in its own time zone, tags (region, channel),
   fetches and loads every night waiting, oldest first (xuncha.load.county_night), under its own time limit, and
   emits core Asset events only for the tables it changed — a county's loaded nights reach the marts even when
   its night ends red;
-- `verdict` (xuncha.orchestration.nightly.county_verdict): fails, reason first, when an export was quarantined
-  (link to the quarantine page) or the night was missed (迟报/漏报).
+- `verdict` (xuncha.orchestration.county_dags.CountyVerdictOperator: nightly.county_verdict): fails, reason first,
+  when an export was quarantined (link to the quarantine page) or the night was missed (迟报/漏报).
 
 The registry is read once per parse; a task starting builds only its own DAG (Airflow's parsing context).
 `xuncha_night` judges the whole night after the latest deadline (dags/xuncha_night.py).
@@ -18,7 +18,7 @@ The registry is read once per parse; a task starting builds only its own DAG (Ai
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, get_parsing_context, task
+from airflow.sdk import DAG, get_parsing_context
 
 from xuncha import registry
 from xuncha.orchestration import county_dags
@@ -33,14 +33,10 @@ DEFAULT_ARGS = {"retries": 2, "on_failure_callback": notify.task_failed, "execut
 def county_dag(county, starts: dict) -> DAG:
     """The DAG of one county system (registry entry `county`; `starts`: county_dags.start_dates)."""
     with DAG(**county_dags.dag_kwargs(county, DEFAULT_ARGS, starts)) as dag:
-        ingest = CountyNightOperator(task_id="ingest", county={"code": county.code, "label": county.label},
-                                     changes=core_changes(county.code), core=CORE, pool="xuncha_ingest")
-
-        @task(task_id="verdict", retries=1)
-        def verdict(result: dict) -> dict:
-            return county_dags.judge(county.label, result)
-
-        verdict(ingest.output).operator.county = ingest.county   # names the county in failure notifications
+        named = {"code": county.code, "label": county.label}
+        ingest = CountyNightOperator(task_id="ingest", county=named, changes=core_changes(county.code), core=CORE,
+                                     pool="xuncha_ingest")
+        county_dags.CountyVerdictOperator(task_id="verdict", county=named, result=ingest.output, retries=1)
     return dag
 
 
