@@ -1,11 +1,11 @@
 """Xuncha benchmarks: ratios measured side by side in one run (not tests; `make bench`, `make bench-quick`).
 
-    .venv/bin/python bench/run.py [--quick] [--only p1,p2,p3,p3s,p3t,p4,p5] [--profile] [--keep] [--p3s-cases units:local,...]
+    .venv/bin/python bench/run.py [--quick] [--only p1,p2,p3,p3s,import,p3t,p4,p5] [--profile] [--keep] [--p3s-cases units:local,...]
 
 Every run uses its own XUNCHA_HOME under /tmp (own embedded PostgreSQL), stopped and deleted at the end
 (--keep leaves it). Each figure is printed as a row: name, measured, baseline, ratio, target, met
 (bench_rows.py). P1 also loads its file with dlt in dlt's own venv (p1_dlt.py); P3 is fanout.py, P3s
-fanout_scheduler.py, P3t catchup_scheduler.py, P4 marts_scale.py.
+fanout_scheduler.py, the DAG file's import time import_time.py, P3t catchup_scheduler.py, P4 marts_scale.py.
 """
 
 from __future__ import annotations
@@ -251,9 +251,10 @@ def main() -> int:
         return 0
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="small sizes (CI smoke)")
-    ap.add_argument("--only", default="p1,p2,p3,p3s,p3t,p4,p5",
-                    help="p3s: P3 under the real scheduler (Local and Celery); p3t: the seed term's catch-up under it; "
-                         "p5: one small export through `xuncha ingest`")
+    ap.add_argument("--only", default="p1,p2,p3,p3s,import,p3t,p4,p5",
+                    help="p3s: P3 under the real scheduler (Local and Celery); import: the county DAG file's import at "
+                         "1,000 DAGs (issue 23); p3t: the seed term's catch-up under it; p5: one small export through "
+                         "`xuncha ingest`")
     ap.add_argument("--profile", action="store_true", help="cProfile the P1 ingest (bench/out/)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary XUNCHA_HOME and its server")
     ap.add_argument("--rows", type=int, help="P1 findings (default 1,000,000; quick 50,000)")
@@ -295,6 +296,10 @@ def main() -> int:
             p3(work, args.quick)
         if "p3s" in only:
             p3_scheduler(work, args.quick, set(args.p3s_cases.split(",")) if args.p3s_cases else None)
+        if "import" in only:
+            import import_time
+
+            import_time.bench_row()
         if "p3t" in only:
             p3_catchup(work, args.quick)
         if "p4" in only:

@@ -108,6 +108,43 @@ def test_a_county_dag_is_two_tasks_the_deferrable_load_then_the_verdict(dags):
     assert ingest.pool == "xuncha_ingest" and ingest.retries >= 1
 
 
+def test_the_trigger_form_takes_a_real_night_and_a_short_reason_and_refuses_the_rest(dags):
+    """The Params declare draft-07 (cheaper for Airflow to check at each DAG's build): the form must judge as before."""
+    import copy
+
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    _, dag = dags["xuncha_county_410326"]
+    params = copy.deepcopy(dag.params)
+    assert params.validate() == {"night": None, "reason": ""}
+    params["night"], params["reason"] = "2019-03-16", "export re-sent after quarantine"
+    assert params.validate() == {"night": "2019-03-16", "reason": "export re-sent after quarantine"}
+    for key, bad in (("night", "2019-02-30"), ("night", 20190316), ("reason", "x" * 201)):
+        with pytest.raises(ParamValidationError):
+            params[key] = bad
+
+
+def test_the_verdict_judges_the_result_ingest_returned(dags):
+    """`verdict` takes `ingest`'s XCom as its argument, resolved when it runs (a templated XComArg)."""
+    import jinja2
+
+    _, dag = dags["xuncha_county_410326"]
+    verdict = dag.get_task("verdict")
+    result = {"status": "missed", "summary": {"business_date": "2019-03-16", "exports": []}}
+
+    class TaskInstance:
+        def xcom_pull(self, task_ids, key, **_):
+            assert (task_ids, key) == ("ingest", "return_value")
+            return result
+
+    unrendered = verdict.result
+    try:
+        verdict.render_template_fields({"ti": TaskInstance()}, jinja_env=jinja2.Environment())
+        assert verdict.result == result and verdict.county == {"code": "410326", "label": "汝阳县 410326"}
+    finally:
+        verdict.result = unrendered   # the module's DAGs are shared by the other tests
+
+
 def test_marts_dag_is_scheduled_on_the_core_assets_and_the_nights_end(dags):
     from xuncha.orchestration.assets import CORE, NIGHT
 
