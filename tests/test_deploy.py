@@ -53,12 +53,16 @@ def test_go_live_is_recorded_once_by_setup_and_defaults_to_today(monkeypatch, tm
         settings_mod.go_live(s)
 
 
-def test_the_county_dags_start_at_go_live_and_deadlines_apply_from_it(monkeypatch):
+def test_the_night_dags_start_after_the_first_night_and_deadlines_apply_from_go_live(monkeypatch):
+    """A Trigger-form run (logical date now) on the go-live day must get its tasks: the whole-night DAGs start after
+    the registry's first night, not after go-live (apache/airflow#38513); deadlines still apply from go-live."""
     from xuncha.orchestration import nightly
 
     monkeypatch.setenv("XUNCHA_GO_LIVE", "2026-11-20")
+    first = min(c.active_from for c in registry.default().counties)
     start = nightly.start_date()
-    assert start.isoformat() == "2026-11-21T00:00:00+08:00", "the first run (00:00 on the 21st) covers the go-live night"
+    assert start.date() == first + dt.timedelta(days=1) and start.isoformat().endswith("T00:00:00+08:00")
+    assert start.date() < dt.date(2026, 11, 20), "before go-live: a form run on the go-live day is not empty"
     assert deadlines.applies(dt.date(2026, 11, 20)) and not deadlines.applies(dt.date(2026, 11, 19))
 
 

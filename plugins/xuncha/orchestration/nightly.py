@@ -93,15 +93,20 @@ def night_params() -> dict:
                           description="The first night to judge (a catch-up). Empty: the nights since the previous run.")}
 
 
-def start_date(timezone: str = "Asia/Shanghai"):
-    """The county DAGs' start_date: the midnight after the go-live night (settings.go_live), so the first scheduled
-    run covers the go-live night and unpausing never catches up on history (that is `xuncha backfill`)."""
+def start_date(reg: Registry | None = None, timezone: str = "Asia/Shanghai"):
+    """The start_date of the whole-night DAGs (xuncha_night, xuncha_marts, xuncha_health): the midnight after the
+    registry's first night (the earliest `active_from`), as each county DAG starts after its own
+    (xuncha.orchestration.county_dags.first_run).
+
+    Not go-live: Airflow makes no task instance for a manual run whose logical date is before the start_date
+    (apache/airflow#38513) and the UI's Trigger form sends "now", so on the go-live day a form run of these DAGs was
+    empty and green. All three have catchup off: unpausing makes one run, never a catch-up of history."""
     import pendulum
 
-    from xuncha.settings import go_live
+    from xuncha import registry
 
-    day = go_live()
-    return pendulum.datetime(day.year, day.month, day.day, tz=timezone).add(days=1)
+    day = min(c.active_from for c in (reg or registry.load()).counties) + dt.timedelta(days=1)
+    return pendulum.datetime(day.year, day.month, day.day, tz=timezone)
 
 
 def plan(registry: Registry, day: dt.date, only: list[str] | None = None) -> list[dict]:
