@@ -51,10 +51,7 @@ def first_run(county: County):
     go-live is the day of the first `xuncha setup`) was an empty green run (issue 23's trial). Unpausing never
     catches up (catchup off: the scheduler makes one run, the newest due night); deadlines still apply from
     go-live (xuncha.extract.deadlines.applies), earlier nights' runs are `history`."""
-    import pendulum
-
-    day = county.active_from + dt.timedelta(days=1)
-    return pendulum.datetime(day.year, day.month, day.day, tz=county.timezone)
+    return nightly.midnight_after(county.active_from, county.timezone)
 
 
 def doc(county: County) -> str:

@@ -101,11 +101,17 @@ def start_date(reg: Registry | None = None, timezone: str = "Asia/Shanghai"):
     Not go-live: Airflow makes no task instance for a manual run whose logical date is before the start_date
     (apache/airflow#38513) and the UI's Trigger form sends "now", so on the go-live day a form run of these DAGs was
     empty and green. All three have catchup off: unpausing makes one run, never a catch-up of history."""
-    import pendulum
-
     from xuncha import registry
 
-    day = min(c.active_from for c in (reg or registry.load()).counties) + dt.timedelta(days=1)
+    return midnight_after(min(c.active_from for c in (reg or registry.load()).counties), timezone)
+
+
+def midnight_after(night: dt.date, timezone: str):
+    """00:00 in `timezone` after business night `night` (a pendulum DateTime): the first run of a DAG whose first
+    night is `night` (start_date above; xuncha.orchestration.county_dags.first_run)."""
+    import pendulum
+
+    day = night + dt.timedelta(days=1)
     return pendulum.datetime(day.year, day.month, day.day, tz=timezone)
 
 
