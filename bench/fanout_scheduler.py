@@ -145,7 +145,8 @@ def p3_scheduler(work: Path, quick: bool, cases: set[str] | None = None) -> None
     from xuncha_sim.generator import generate
 
     k = 20 if quick else 180
-    cases = cases or {f"{c}:{e}" for c in ("units", "synth") for e in EXECUTORS}
+    k_big = 100 if quick else 1000        # the province-scale row (issue 23): counties in all, units included
+    cases = cases or {f"{c}:{e}" for c in ("units", "synth") for e in EXECUTORS} | {"big:local"}
     print(f"\nP3 under the real scheduler: night {NIGHT}; units = the seed units, synth = + {k} synthetic counties; "
           f"local = LocalExecutor (parallelism 4), celery = CeleryExecutor (2 workers x 2); cases {sorted(cases)}",
           flush=True)
@@ -156,6 +157,7 @@ def p3_scheduler(work: Path, quick: bool, cases: set[str] | None = None) -> None
     print(f"  generated the seed nights {TERM_START} … {NIGHT} in {time.perf_counter() - t:.0f} s (untimed)", flush=True)
     a = Case("units", work / "p3s-units", gen, NIGHT, [])
     b = Case("synth", work / "p3s-synth", gen, NIGHT, [str(SYNTH_BASE + i) for i in range(1, k + 1)])
+    big = Case("big", work / "p3s-big", gen, NIGHT, [str(SYNTH_BASE + i) for i in range(1, k_big - len(a.exports) + 1)])
     results: dict[str, dict[str, dict]] = {e: {} for e in EXECUTORS}
     try:
         a.setup()
@@ -165,14 +167,18 @@ def p3_scheduler(work: Path, quick: bool, cases: set[str] | None = None) -> None
             b.setup(pgdata_from=a.settings.pgdata)
             b.stop()
             snaps[b.name] = _snapshot(b)
-        for case in (a, b):
+        if any(c.startswith("big:") for c in cases):
+            big.setup(pgdata_from=a.settings.pgdata)
+            big.stop()
+            snaps[big.name] = _snapshot(big)
+        for case in (a, b, big):
             for executor in EXECUTORS:
                 if f"{case.name}:{executor}" in cases:
                     results[executor][case.name] = run_case(case, executor, snaps[case.name])
                     case.stop()
     finally:
-        a.stop()
-        b.stop()
+        for case in (a, b, big):
+            case.stop()
     for executor, label in (("local", "LocalExecutor x4"), ("celery", "Celery 2 workers x2")):
         ra, rb = results[executor].get("units"), results[executor].get("synth")
         if ra:
@@ -187,5 +193,15 @@ def p3_scheduler(work: Path, quick: bool, cases: set[str] | None = None) -> None
             run.row(f"P3s {label}: s/county at {nb} vs {na}", fmt(per_b), fmt(per_a), f"{per_b / per_a:.2f}x",
                     "<= 1.2x", per_b / per_a <= 1.2)
             results[executor]["per_county_s"] = {str(na): per_a, str(nb): per_b}
+        rc = results[executor].get("big")
+        if rc:
+            nc = rc["counties"]
+            per_c = (rc["wall_s"] - rc["fixed_s"]) / nc
+            run.row(f"P3s {label}: {nc} counties trigger→marts (s)", fmt(rc["wall_s"]), "–", "–", "measured", None)
+            if rb:
+                per_b = (rb["wall_s"] - rb["fixed_s"]) / rb["counties"]
+                run.row(f"P3s {label}: s/county at {nc} vs {rb['counties']}", fmt(per_c), fmt(per_b),
+                        f"{per_c / per_b:.2f}x", "measured (issue 23)", None)
+            results[executor].setdefault("per_county_s", {})[str(nc)] = per_c
     P3S_DETAIL.update(night=NIGHT.isoformat(), results=results)
     shutil.rmtree(gen, ignore_errors=True)
