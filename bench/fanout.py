@@ -94,7 +94,11 @@ def _clone_rows(url: str, pairs: list[tuple[str, str]]) -> None:
 
     with db.connect(url) as conn, conn.cursor() as cur:
         # the synthetic counties' own partitions first, as their first load would have made them
-        cur.execute("SELECT core.add_county(c) FROM unnest(%s::text[]) c", ([c for c, _ in pairs],))
+        # (50 a transaction: each county's new partitions hold their locks until commit)
+        codes = [c for c, _ in pairs]
+        for i in range(0, len(codes), 50):
+            cur.execute("SELECT core.add_county(c) FROM unnest(%s::text[]) c", (codes[i:i + 50],))
+            conn.commit()
         cur.execute("""SELECT table_schema, table_name, array_agg(column_name::text ORDER BY ordinal_position),
                               array_agg(data_type::text ORDER BY ordinal_position)
                          FROM information_schema.columns
