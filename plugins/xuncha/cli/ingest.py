@@ -56,7 +56,7 @@ def ingest(
     if not exports:
         raise ValueError(f"no export folder (with manifest.json) under {path}")
     logging.getLogger("xuncha").setLevel(logging.WARNING)
-    migrate.migrate()
+    migrate.migrate(skip_if_current=True)
     ingestor = pipeline.Ingestor(reg, move=move, confirm_withdraw=confirm_withdraw)
     by_county: dict[str, list[inbox.Arrival]] = {}
     for a in exports:

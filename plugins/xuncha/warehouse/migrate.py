@@ -152,22 +152,34 @@ def _run(cur, path: Path, sql: str, record: str, args: tuple) -> None:
 
 
 def migrate(url: str | None = None, directory: Path = MIGRATIONS_DIR,
-            repeatable_dir: Path | None = REPEATABLE_DIR, say=None) -> list[Migration]:
+            repeatable_dir: Path | None = REPEATABLE_DIR, say=None, skip_if_current: bool = False) -> list[Migration]:
     """Apply every pending versioned migration as the owner (`url`, default db.owner_url()), then every new or
     changed repeatable file of `repeatable_dir` (None = none); then make the registry's county reader roles and
     re-apply grants and row-level security (xuncha.warehouse.roles.sync). Returns the versioned migrations applied (empty
     when up to date); the repeatable files applied are in `audit.repeatable_migrations` (applied_at). Raises
     MigrationError naming the file. While another process holds the migration lock, or a table a statement must lock,
     it says so through `say(line)` (default: a log warning) naming the holder, and Ctrl-C stops the wait
-    (KeyboardInterrupt; xuncha.warehouse.lock_wait)."""
+    (KeyboardInterrupt; xuncha.warehouse.lock_wait).
+
+    `skip_if_current`: when the last full run recorded the same inputs (xuncha.warehouse.migration_state: the
+    files, the registry, the roles code), skip it after one query, only setting role passwords from the environment;
+    for commands that merely need a current schema (`xuncha ingest`), not for `xuncha db migrate` or `setup`."""
     import psycopg2
 
-    from xuncha.warehouse import db, lock_wait
+    from xuncha.warehouse import db, lock_wait, migration_state
     from xuncha.warehouse import roles
 
     say = say or log.warning
     url = url or db.owner_url()
     pending_done: list[Migration] = []
+    migrations = discover(directory)
+    repeatables = discover_repeatable(repeatable_dir) if repeatable_dir is not None else []
+    inputs = migration_state.fingerprint(migrations, repeatables)
+    if skip_if_current:
+        with db.connect(url, autocommit=True) as conn, conn.cursor() as cur:
+            if migration_state.recorded(cur) == inputs:
+                roles.set_passwords(conn)
+                return pending_done
     with db.connect(url, autocommit=True) as conn, conn.cursor() as cur, \
             lock_wait.watched(conn, url, "warehouse migration", say):
         cur.execute("SET application_name = %s", (lock_wait.application_name("migrate"),))
@@ -175,7 +187,7 @@ def migrate(url: str | None = None, directory: Path = MIGRATIONS_DIR,
         try:
             _ensure_table(cur)
             done = applied(conn)
-            for mig in discover(directory):
+            for mig in migrations:
                 if mig.version in done:
                     name, checksum = done[mig.version]
                     if checksum != mig.checksum:
@@ -191,13 +203,14 @@ def migrate(url: str | None = None, directory: Path = MIGRATIONS_DIR,
             if repeatable_dir is not None:
                 cur.execute("SELECT name, checksum FROM audit.repeatable_migrations")
                 recorded = dict(cur.fetchall())
-                for rep in discover_repeatable(repeatable_dir):
+                for rep in repeatables:
                     if recorded.get(rep.name) != rep.checksum:
                         _run(cur, rep.path, rep.sql,
                              """INSERT INTO audit.repeatable_migrations (name, checksum) VALUES (%s, %s)
                                 ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()""",
                              (rep.name, rep.checksum))
             roles.sync(conn)
+            migration_state.record(cur, inputs)
         finally:
             try:   # after Ctrl-C the connection may be unusable: closing it releases the lock too
                 cur.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))

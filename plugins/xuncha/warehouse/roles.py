@@ -63,12 +63,38 @@ def sync(conn, codes: list[str] | None = None) -> list[str]:
                     sql.Identifier(role), sql.Identifier(COUNTY_GROUP)))
                 made.append(role)
         cur.execute("SELECT audit.apply_access()")
-        passwords = get_settings().role_passwords
-        for role in [LOADER, READER, *(county_role(c) for c in codes)]:
+    _set(conn, [LOADER, READER, *(county_role(c) for c in codes)])
+    return made
+
+
+def set_passwords(conn) -> list[str]:
+    """Set the password of every existing role whose variable is set in the environment (LOADER, READER and
+    county readers: XUNCHA_COUNTY_READER_PASSWORD_<CODE>); roles that do not exist are left alone. What a skipped
+    migration run still does (xuncha.warehouse.migration_state). Needs the owner's connection. Returns the roles set."""
+    passwords = get_settings().role_passwords
+    if not passwords:
+        return []
+    wanted = {LOADER, READER} | {county_role(v.removeprefix("XUNCHA_COUNTY_READER_PASSWORD_"))
+                                 for v in passwords if v.startswith("XUNCHA_COUNTY_READER_PASSWORD_")
+                                 and _CODE.match(v.removeprefix("XUNCHA_COUNTY_READER_PASSWORD_"))}
+    with conn.cursor() as cur:
+        cur.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (sorted(wanted),))
+        existing = sorted(r for (r,) in cur.fetchall())
+    return _set(conn, existing)
+
+
+def _set(conn, role_names: list[str]) -> list[str]:
+    """ALTER ROLE … PASSWORD for each of `role_names` whose variable is set; returns those set."""
+    from psycopg2 import sql
+
+    passwords, done = get_settings().role_passwords, []
+    with conn.cursor() as cur:
+        for role in role_names:
             password = passwords.get(password_var(role))
             if password:
                 cur.execute(sql.SQL("ALTER ROLE {} PASSWORD %s").format(sql.Identifier(role)), (password,))
-    return made
+                done.append(role)
+    return done
 
 
 def role_url(owner_or_loader_url: str, role: str) -> str:
