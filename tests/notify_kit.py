@@ -6,9 +6,11 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import shutil
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -102,6 +104,21 @@ def small_registry(*entries: dict) -> registry.Registry:
     """A registry of `entries` (county dicts as in counties.yml) with the file's defaults."""
     return registry.parse({"defaults": {"timezone": "Asia/Shanghai", "deadline": "06:00", "delivery": {"landing": "default"},
                                         "active_from": "2016-10-01"}, "counties": list(entries)})
+
+
+def config_with_songxian_contacts(tmp_path: Path, replace: dict[str, str] | None = None) -> Path:
+    """A copy of the repository's config/ in `tmp_path` whose counties.yml gives 嵩县 410325 its e-mail and chat contacts
+    (SONGXIAN_MAIL, connection xuncha_chat_410325) and makes each further text replacement of `replace` ({old: new});
+    the folder to set as XUNCHA_CONFIG for a `xuncha` subprocess."""
+    config = tmp_path / "config"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "config", config)
+    yml = (config / "counties.yml").read_text(encoding="utf-8")
+    yml = yml.replace('name: 嵩县, level: county,', 'name: 嵩县, level: county, contacts: {email: ["%s"], '
+                      'chat_conn_id: xuncha_chat_410325},' % SONGXIAN_MAIL)
+    for old, new in (replace or {}).items():
+        yml = yml.replace(old, new)
+    (config / "counties.yml").write_text(yml, encoding="utf-8")
+    return config
 
 
 SONGXIAN = county("410325", "嵩县", contacts={"email": [SONGXIAN_MAIL], "chat_conn_id": "xuncha_chat_410325"})

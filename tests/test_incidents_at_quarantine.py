@@ -5,13 +5,17 @@ told once: real PostgreSQL, the real pipeline, a real SMTP server and real webho
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import query
 from exports import slice_rows, write_export
 from notify_kit import (LUANCHUAN, LUANCHUAN_MAIL, OPS_MAIL, SONGXIAN, SONGXIAN_MAIL, channels, robots,  # noqa: F401
-                        small_registry, smtp_server)
+                        config_with_songxian_contacts, small_registry, smtp_server)
 
 from xuncha.extract import inbox
 from xuncha.load import county_night, pipeline
@@ -20,6 +24,7 @@ from xuncha.orchestration import notifications
 from xuncha.warehouse import db
 
 LOCAL = ZoneInfo("Asia/Shanghai")
+XUNCHA = str(Path(sys.executable).with_name("xuncha"))
 UI = "http://xuncha.test:8080"
 
 
@@ -90,3 +95,25 @@ def test_a_load_without_a_quarantine_tells_nobody_and_a_failing_notifier_never_f
     night = county_night.run(reg, "410325", None, url=empty, exports=[inbox.receive(bad)], ingestor=ingestor,
                              on_quarantine=broken)
     assert night.quarantined == ["410325-20190316-01"], "the quarantine stands; the health run tells it later"
+
+
+def test_xuncha_ingest_opens_the_quarantine_incident_and_notifies_at_once_as_the_county_dag_does(
+        clean, airflow_ready, channels, tmp_path):
+    box, robots, env = channels
+    config = config_with_songxian_contacts(tmp_path)
+    night = (dt.datetime.now(LOCAL) - dt.timedelta(days=1)).date()     # the health run's window is the last 30 nights
+    rows = slice_rows(updated=f"{night}T20:00:00+08:00")
+    rows["findings"][2]["category"] = "ZZ"
+    export_id = f"410325-{night:%Y%m%d}-01"
+    write_export(tmp_path / "in", "410325", export_id, str(night), rows)
+    r = subprocess.run([XUNCHA, "ingest", str(tmp_path / "in")], capture_output=True, text=True, timeout=300,
+                       env=os.environ | env | {"XUNCHA_CONFIG": str(config)})
+    assert r.returncode == 2 and f"{export_id} quarantined" in r.stderr, r.stdout + r.stderr
+    assert "410325: quarantine incident opened; 4 notification(s) sent" in " ".join(r.stderr.split())
+    [(iid, state)] = query(clean, "SELECT incident_id, state FROM audit.incidents WHERE county_code = '410325' "
+                                  "AND kind = 'quarantine'")
+    assert state == "open", "open from the load, before any health run"
+    [(subject, text)] = box.to(SONGXIAN_MAIL)
+    assert subject == f"【巡察数据平台】嵩县 410325：隔离（事件 #{iid}）"
+    assert "文件 findings.csv，第 3 行，列 category，值 “ZZ”" in text
+    assert len(box.to(OPS_MAIL)) == 1 and len(robots.got["ops"]) == 1 and len(robots.got["songxian"]) == 1

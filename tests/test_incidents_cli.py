@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from notify_kit import OPS_MAIL, SONGXIAN_MAIL, channels, robots, small_registry, smtp_server, RUYANG  # noqa: F401
+from notify_kit import OPS_MAIL, SONGXIAN_MAIL, channels, config_with_songxian_contacts, robots, small_registry, smtp_server, RUYANG  # noqa: F401
 
 from xuncha.monitor import health
 
 XUNCHA = str(Path(sys.executable).with_name("xuncha"))
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def xuncha(*args, env=None):
@@ -42,13 +40,8 @@ def test_incidents_can_be_listed_acknowledged_and_resolved_from_the_cli(clean):
 
 def test_notify_test_sends_through_every_channel_and_says_which_failed(airflow_ready, channels, tmp_path):
     box, robots, env = channels
-    config = tmp_path / "config"
-    shutil.copytree(ROOT / "config", config)
-    yml = (config / "counties.yml").read_text(encoding="utf-8")
-    yml = yml.replace('name: 嵩县, level: county,', 'name: 嵩县, level: county, contacts: {email: ["%s"], '
-                      'chat_conn_id: xuncha_chat_410325},' % SONGXIAN_MAIL)
-    yml = yml.replace('name: 栾川县, level: county}', 'name: 栾川县, level: county, contacts: {chat_conn_id: xuncha_chat_nowhere}}')
-    (config / "counties.yml").write_text(yml, encoding="utf-8")
+    config = config_with_songxian_contacts(tmp_path, {'name: 栾川县, level: county}':
+                                                      'name: 栾川县, level: county, contacts: {chat_conn_id: xuncha_chat_nowhere}}'})
     r = xuncha("notify", "test", env=env | {"XUNCHA_CONFIG": str(config)})
     assert r.returncode == 1, r.stdout + r.stderr
     lines = [" ".join(line.split()) for line in r.stdout.splitlines()]

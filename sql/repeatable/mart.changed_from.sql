@@ -16,63 +16,34 @@
 --
 -- Reads: core.<entity> (the current versions: a withdrawn one is core's row with this batch) and history.<entity>
 -- (versions written by these batches and superseded since), each through its BRIN index on batch_id (0012, 0091).
--- Repeatable object: re-applied by xuncha.migrate whenever this file changes. A new entity is added below.
+-- One branch per table, built from the entity list below (xuncha.spec.ENTITY_ORDER; as 0090 and 0091 loop over
+-- it) and run as one UNION ALL query with the arguments bound (EXECUTE … USING: planned for the actual batches, as
+-- the inlined SQL function was). A new entity is one more name in the list; rounds alone carry a term's start.
+-- Repeatable object: re-applied by xuncha.migrate whenever this file changes.
 CREATE OR REPLACE FUNCTION mart.changed_from(batch_ids bigint[], term_nos integer[] DEFAULT '{}')
 RETURNS TABLE (batch_id bigint, county_code text, from_day date)
-LANGUAGE sql STABLE PARALLEL SAFE AS $body$
-    WITH b AS (SELECT coalesce(min(id), 0) AS lo FROM unnest(batch_ids) AS id),
-    v AS (
-        SELECT c.batch_id, c.county_code, coalesce(c.withdrawn_at, c.updated_at) AS valid_from, NULL::date AS day
-          FROM core.org_units c, b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT h.batch_id, h.county_code, CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END, NULL
-          FROM history.org_units h, b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT c.batch_id, c.county_code, coalesce(c.withdrawn_at, c.updated_at),
-               CASE WHEN c.term_no <> ALL(term_nos) THEN c.start_date END
-          FROM core.rounds c, b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT h.batch_id, h.county_code, CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END,
-               CASE WHEN h.term_no <> ALL(term_nos) THEN h.start_date END
-          FROM history.rounds h, b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT c.batch_id, c.county_code, coalesce(c.withdrawn_at, c.updated_at), NULL
-          FROM core.inspections c, b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT h.batch_id, h.county_code, CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END, NULL
-          FROM history.inspections h, b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT c.batch_id, c.county_code, coalesce(c.withdrawn_at, c.updated_at), NULL
-          FROM core.findings c, b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT h.batch_id, h.county_code, CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END, NULL
-          FROM history.findings h, b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT c.batch_id, c.county_code, coalesce(c.withdrawn_at, c.updated_at), NULL
-          FROM core.clues c, b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT h.batch_id, h.county_code, CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END, NULL
-          FROM history.clues h, b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT c.batch_id, c.county_code, coalesce(c.withdrawn_at, c.updated_at), NULL
-          FROM core.case_outcomes c, b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT h.batch_id, h.county_code, CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END, NULL
-          FROM history.case_outcomes h, b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT c.batch_id, c.county_code, coalesce(c.withdrawn_at, c.updated_at), NULL
-          FROM core.rectifications c, b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT h.batch_id, h.county_code, CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END, NULL
-          FROM history.rectifications h, b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT c.batch_id, c.county_code, coalesce(c.withdrawn_at, c.updated_at), NULL
-          FROM core.satisfaction_surveys c, b WHERE c.batch_id >= b.lo AND c.batch_id = ANY(batch_ids)
-        UNION ALL
-        SELECT h.batch_id, h.county_code, CASE WHEN h.change = 'withdraw' THEN h.withdrawn_at ELSE h.updated_at END, NULL
-          FROM history.satisfaction_surveys h, b WHERE h.batch_id >= b.lo AND h.batch_id = ANY(batch_ids)
-    )
-    SELECT batch_id, county_code, least((min(valid_from) AT TIME ZONE 'Asia/Shanghai')::date, min(day))
-      FROM v
-     GROUP BY batch_id, county_code
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $body$
+BEGIN
+    RETURN QUERY EXECUTE format($q$
+        WITH b AS (SELECT coalesce(min(id), 0) AS lo FROM unnest($1) AS id),
+        v AS (%s)
+        SELECT v.batch_id, v.county_code, least((min(v.valid_from) AT TIME ZONE 'Asia/Shanghai')::date, min(v.day))
+          FROM v
+         GROUP BY v.batch_id, v.county_code$q$,
+        (SELECT string_agg(format('SELECT x.batch_id, x.county_code, %s AS valid_from, %s AS day'
+                                  ' FROM %I.%I x, b WHERE x.batch_id >= b.lo AND x.batch_id = ANY($1)',
+                                  t.valid_from,
+                                  CASE e.entity WHEN 'rounds' THEN 'CASE WHEN x.term_no <> ALL($2) THEN x.start_date END'
+                                                ELSE 'NULL::date' END,
+                                  t.schema_name, e.entity),
+                           ' UNION ALL ' ORDER BY e.n, t.n)
+           FROM unnest(ARRAY['org_units', 'rounds', 'inspections', 'findings', 'clues', 'case_outcomes',
+                             'rectifications', 'satisfaction_surveys']) WITH ORDINALITY AS e(entity, n),
+                -- when a version takes effect: core's withdrawn row at its withdrawal; in history a withdrawal
+                -- version (change 'withdraw') at withdrawn_at, any other at updated_at
+                (VALUES (1, 'core', 'coalesce(x.withdrawn_at, x.updated_at)'),
+                        (2, 'history', $v$CASE WHEN x.change = 'withdraw' THEN x.withdrawn_at ELSE x.updated_at END$v$)
+                ) AS t(n, schema_name, valid_from)))
+    USING batch_ids, term_nos;
+END
 $body$;

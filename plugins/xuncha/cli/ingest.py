@@ -39,7 +39,9 @@ def ingest(
     confirm_withdraw: Annotated[bool, typer.Option("--confirm-withdraw", help="Let full snapshots withdraw more than "
                                                    "XUNCHA_WITHDRAW_HOLD_SHARE of a county's rows (held otherwise).")] = False,
 ):
-    """Run the nightly pipeline outside Airflow on one export or a tree of exports, oldest night first.
+    """Run the nightly pipeline outside Airflow on one export or a tree of exports, oldest night first. A quarantined
+    export opens (or updates) its county's quarantine incident and notifies at once, as the county DAG's ingest task
+    does (xuncha.orchestration.health.quarantined), not at the next hourly health run.
 
     Exit 0 when everything loaded (or was a duplicate), 2 when something was quarantined (the county's fault),
     3 when the platform failed on an export (`export.failed`, retried on the next run; issue 27)."""
@@ -68,7 +70,8 @@ def ingest(
         for code in sorted(by_county, key=lambda c: (len(reg.lineage(c)), c)):
             arrivals = by_county[code]
             for i in range(0, len(arrivals), 50):
-                night = county_night.run(reg, code, None, url=ingestor.url, exports=arrivals[i:i + 50], ingestor=ingestor)
+                night = county_night.run(reg, code, None, url=ingestor.url, exports=arrivals[i:i + 50], ingestor=ingestor,
+                                         on_quarantine=lambda c: _incident(ingestor.url, reg, c))
                 for r in night.exports:
                     counts[r.status] = counts.get(r.status, 0) + 1
                     if r.status == "quarantined":
@@ -81,3 +84,17 @@ def ingest(
         raise typer.Exit(3)
     if counts.get("quarantined"):
         raise typer.Exit(2)
+
+
+def _incident(url: str, reg, code: str) -> None:
+    """`county_night.run`'s on_quarantine for `xuncha ingest`: the county DAG's own (quarantine incident opened and
+    notified now, through the notifiers and connections Airflow's environment defines); says what was sent."""
+    from xuncha.orchestration import env as airflow_env
+
+    airflow_env.apply()
+    from xuncha.orchestration import health
+
+    sent = health.quarantined(url, reg, code)
+    if sent:
+        err.print(f"{code}: quarantine incident opened; {sum(s['ok'] for s in sent)} notification(s) sent"
+                  + "".join(f"\n[red]failed[/] {s['channel']} {s['target']}: {s['error']}" for s in sent if not s["ok"]))

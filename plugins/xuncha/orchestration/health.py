@@ -40,9 +40,10 @@ def run_check(params: dict) -> list[str]:
     return [f.line() for f in run.found]
 
 
-def quarantined(url: str, registry, code: str) -> None:
-    """A county DAG's `ingest` task's `on_quarantine` (xuncha.load.county_night.run): county `code`'s quarantine incident
-    opened (or updated) and notified through Airflow's notifiers now (xuncha.monitor.health.on_quarantine)."""
+def quarantined(url: str, registry, code: str) -> list[dict]:
+    """A county DAG's `ingest` task's `on_quarantine` (xuncha.load.county_night.run), and `xuncha ingest`'s: county
+    `code`'s quarantine incident opened (or updated) and notified through Airflow's notifiers now
+    (xuncha.monitor.health.on_quarantine). Returns the notification attempts (none when the incident was open)."""
     from xuncha.monitor import health
     from xuncha.orchestration import notifications
 
@@ -50,6 +51,7 @@ def quarantined(url: str, registry, code: str) -> None:
     if sent:
         log.warning("%s: quarantine incident opened; %d notification(s) sent, %d failed", code,
                     sum(s["ok"] for s in sent), sum(not s["ok"] for s in sent))
+    return sent
 
 
 def pull_failed(url: str, registry, code: str, text: str, detail: dict | None = None) -> None:
