@@ -208,15 +208,24 @@ def demo(
         env = dict(live)
         for code, token in tokens.items():
             env |= airflow_env.county_connection_env(reg.get(code).delivery["http"]["conn_id"], server.url, token)
-        console.print(f"{len(dag_ids)} county DAGs for the night of {end} (every waiting night, oldest first) … logs: {logs}")
-        codes = airflow_env.dags_test_many(dag_ids, logs, night, env=env)
+        console.print(f"{len(dag_ids)} county DAGs for the night of {end} (every waiting night, oldest first; "
+                      f"a few minutes) … logs: {logs}")
+        done = _CountyLines(reg, len(dag_ids))
+        codes = airflow_env.dags_test_many(dag_ids, logs, night, env=env, on_end=done)
     red = [reg.get(d.removeprefix("xuncha_county_")).label for d, rc in codes.items() if rc]
     if red:
         console.print(f"red (their runs failed, reason first in the verdict task's log and the run note): {', '.join(red)}")
-    for dag_id in ("xuncha_night", "xuncha_marts"):
-        console.print(f"DAG {dag_id} … log: {logs / (dag_id + '.log')}")
-        conf = night | {"from": start.isoformat()} if dag_id == "xuncha_night" else night   # judges every night
-        airflow_env.dags_test(dag_id, None, conf, env=live, log=logs / f"{dag_id}.log", check=dag_id == "xuncha_marts")
+    console.print(f"DAG xuncha_night (judges every night {start} … {end}) … log: {logs / 'xuncha_night.log'}")
+    airflow_env.dags_test("xuncha_night", None, night | {"from": start.isoformat()}, env=live,
+                          log=logs / "xuncha_night.log", check=False)
+    from xuncha.monitor import nights as night_states
+
+    console.print("  " + night_states.nights_text(night_states.states(start, end, reg=reg)).splitlines()[0], soft_wrap=True)
+    console.print(f"DAG xuncha_marts (refreshes the marts, writes the report) … log: {logs / 'xuncha_marts.log'}")
+    rc = airflow_env.dags_test("xuncha_marts", None, night, env=live, log=logs / "xuncha_marts.log", check=False)
+    if rc:
+        raise RuntimeError(f"DAG xuncha_marts failed (exit {rc}); its log: {logs / 'xuncha_marts.log'}")
+    console.print("  marts refreshed: success")
     for dag_id in [*dag_ids, "xuncha_night", "xuncha_marts"]:
         dag_test_logs.write_task_logs(logs / f"{dag_id}.log", dag_id)   # each task's log where the UI reads it
     with db.connect() as conn, conn.cursor() as cur:
@@ -226,6 +235,32 @@ def demo(
         rows = cur.fetchone()[0]
     console.print(f"warehouse: {rows:,} core rows; exports so far: {batches}")
     _demo_tables(end)
+
+
+class _CountyLines:
+    """The demo's progress: one line per county DAG as its run ends, '  (3/17) 嵩县 410325: green — took in 151
+    night(s) …, 151 export(s) loaded (41 s)' or '… RED — reason' (the run's note, xuncha.orchestration.run_notes)."""
+
+    def __init__(self, reg, total: int):
+        import time
+
+        self.reg, self.total, self.n, self.clock, self.last = reg, total, 0, time.monotonic, time.monotonic()
+
+    def __call__(self, dag_id: str, state: str, note: str) -> None:
+        import re
+
+        from rich.markup import escape
+
+        now, self.n = self.clock(), self.n + 1
+        county = self.reg.get(dag_id.removeprefix("xuncha_county_"))
+        text = escape(re.sub(r"^night \d{4}-\d{2}-\d{2}: ", "", note.strip()))
+        if state == "success":
+            line = f"[green]green[/] — {text or 'done'}"
+        else:
+            line = f"[bold red]RED[/] — {re.sub(r'^RED: ', '', text) or 'its run failed: see ' + dag_id + '.log'}"
+        console.print(f"  ({self.n}/{self.total}) {county.label}: {line} ({now - self.last:.0f} s)", soft_wrap=True,
+                      highlight=False)
+        self.last = now
 
 
 def _demo_tables(day: dt.date) -> None:
