@@ -76,10 +76,10 @@ bench-quick: install sysdeps bench-dlt  ## the benchmarks at small sizes (a smok
 	$(BIN)/python bench/run.py --quick
 
 PORT ?= 8080
-up: install  ## Airflow UI and scheduler on http://localhost:$(PORT) (make up PORT=8090); prints the address and login
+up: install  ## Airflow UI and scheduler on http://localhost:$(PORT) (make up PORT=8090); prints the address and login once it answers; Ctrl-C stops it
 	$(BIN)/xuncha up --port $(PORT)
 
-down:  ## stop the embedded PostgreSQL server (data is kept)
+down:  ## stop what make up left running (its Airflow services) and the embedded PostgreSQL server (data is kept), saying each
 	$(BIN)/xuncha db stop
 
 status: install  ## where the warehouse is and what is applied

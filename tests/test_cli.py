@@ -79,3 +79,22 @@ def test_errors_are_one_line_with_exit_code_1(tmp_path):
 def test_suites_match_the_spec():
     r = run("spec", "suites")
     assert r.returncode == 0 and "suites match the spec" in r.stdout
+
+
+@pytest.mark.parametrize("width", [150, 60])
+def test_the_demos_category_legend_gives_every_categorys_whole_name(width):
+    """The findings table's legend (make demo) names each problem category in full (issue 23's trial saw
+    'SL3 落实新时代党的组织路' cut mid-word), on a wide log and on a narrow terminal (where an entry wraps)."""
+    from rich.console import Console
+
+    from xuncha import cli
+    from xuncha.spec import load_spec
+
+    saved, cli.console = cli.console, Console(width=width, record=True)
+    try:
+        cli._print_findings([("410325", "SL3", 4, None), ("410326", "SJ1", 2, None)])
+        text = "".join(cli.console.export_text().split())   # a wrapped entry's lines joined again
+    finally:
+        cli.console = saved
+    for code, name in load_spec().codes["finding_category"].items():
+        assert f"{code}{name.split('·')[-1]}" in text, (code, name)

@@ -215,3 +215,33 @@ def test_make_up_says_the_address_only_once_the_api_server_answers_and_says_so_w
     stack.wait_until_answers(url, 1.0, lambda s: late.append(("ready", s)), lambda s: late.append(("late", s)),
                              interval=0.1).join(15)
     assert late == [("late", 1.0)]
+
+
+def test_make_down_stops_this_checkouts_airflow_services_by_name_and_leaves_another_checkouts_alone(tmp_path):
+    """`make down` (xuncha db stop → stack.stop_services): real processes that look like `airflow scheduler` and
+    `airflow api-server` (one ignoring SIGTERM) of this AIRFLOW_HOME are named and stopped; the same commands of
+    another AIRFLOW_HOME keep running."""
+    sleep = ("import signal, sys, time\nif 'stubborn' in sys.argv: signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+             "print('ready', flush=True)\ntime.sleep(600)")
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+
+    def service(home, *argv):
+        return subprocess.Popen([sys.executable, "-c", sleep, str(tmp_path / "bin" / "airflow"), *argv],
+                                env=os.environ | {"AIRFLOW_HOME": str(home)}, stdout=subprocess.PIPE, text=True)
+
+    procs = [service(ours, "scheduler"), service(ours, "api-server", "stubborn"), service(theirs, "scheduler")]
+    try:
+        assert [p.stdout.readline().strip() for p in procs] == ["ready"] * 3   # the stubborn one ignores SIGTERM now
+        said: list[str] = []
+        assert stack.stop_services(str(ours), said.append, grace_seconds=2) == 2
+        assert procs[0].wait(10) is not None and procs[1].wait(10) is not None
+        assert procs[2].poll() is None, "another checkout's scheduler was touched"
+        assert f"stopping Airflow scheduler (pid {procs[0].pid})" in said and \
+            f"stopping Airflow api-server (pid {procs[1].pid})" in said, said
+        assert any(line.startswith("still running after 2 s") for line in said), said
+        assert stack.services(str(ours)) == [] and stack.stop_services(str(ours), said.append) == 0
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)

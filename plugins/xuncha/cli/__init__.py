@@ -13,6 +13,7 @@ import sys
 from typing import Annotated, Optional
 
 import typer
+from rich.columns import Columns
 from rich.console import Console
 from rich.table import Table
 
@@ -289,8 +290,7 @@ def _print_findings(rows: list[tuple]) -> None:
 
     names = {c.code: c.name for c in registry.default().counties}
     cats = list(load_spec().codes["finding_category"])
-    t = Table("county 县区", *cats, "total 合计", title="发现问题分类统计 — findings by problem category (mart.findings_by_category)",
-              caption="  ".join(f"{k} {v.split('·')[-1][:10]}" for k, v in load_spec().codes["finding_category"].items()))
+    t = Table("county 县区", *cats, "total 合计", title="发现问题分类统计 — findings by problem category (mart.findings_by_category)")
     for col in t.columns[1:]:
         col.justify = "right"
     by_county: dict[str, dict[str, int]] = {}
@@ -304,6 +304,9 @@ def _print_findings(rows: list[tuple]) -> None:
     else:
         t.add_row("—", *([""] * len(cats)), "no findings loaded yet")
     console.print(t)
+    # The legend: every category's whole name, laid out in columns (an entry never cut; a long one wraps in its cell).
+    console.print(Columns([f"[bold]{k}[/] {v.split('·')[-1]}" for k, v in load_spec().codes["finding_category"].items()],
+                          padding=(0, 3), title="categories 问题类别"))
 
 
 def _date(value: str | None) -> dt.date | None:

@@ -193,3 +193,51 @@ def wait_until_answers(url: str, timeout_seconds: float, on_ready: Callable[[flo
     thread = threading.Thread(target=poll, name="wait-for-api-server", daemon=True)
     thread.start()
     return thread
+
+
+SERVICES = ("standalone", "scheduler", "dag-processor", "triggerer", "api-server")
+"""The Airflow commands `xuncha up` runs (`airflow standalone` and the components it starts)."""
+
+
+def services(airflow_home: str) -> list[tuple[int, str]]:
+    """The Airflow processes of the stack of `airflow_home` still running (a `make up` left open, or its leftovers):
+    (pid, service name), found by command line (`airflow <service>`) and the AIRFLOW_HOME in their environment, so
+    another checkout's stack on the same machine is never matched. Processes we may not inspect are skipped."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        cmd = p.info.get("cmdline") or []
+        at = [i for i, a in enumerate(cmd) if os.path.basename(a) == "airflow"]
+        name = next((cmd[i + 1] for i in at if i + 1 < len(cmd) and cmd[i + 1] in SERVICES), None)
+        if name is None:
+            continue
+        try:
+            if p.environ().get("AIRFLOW_HOME") == str(airflow_home):
+                found.append((p.pid, name))
+        except (psutil.Error, OSError):
+            pass
+    return found
+
+
+def stop_services(airflow_home: str, say: Callable[[str], None], grace_seconds: float = GRACE_SECONDS) -> int:
+    """Stop the stack of `airflow_home` (`services`): SIGTERM to each (a `xuncha up` supervisor then stops the rest),
+    SIGKILL to what is left after `grace_seconds`; `say` gets one line per service and per wait. Returns how many
+    processes were found."""
+    import psutil
+
+    found = services(airflow_home)
+    for pid, name in found:
+        say(f"stopping Airflow {name} (pid {pid})")
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    left = [psutil.Process(pid) for pid, _ in found if psutil.pid_exists(pid)]
+    if left:
+        say(f"waiting for {len(left)} Airflow process(es) to end (at most {grace_seconds:.0f} s)")
+        _, alive = psutil.wait_procs(left, timeout=grace_seconds)
+        for p in alive:
+            say(f"still running after {grace_seconds:.0f} s: pid {p.pid}; killing it")
+            p.kill()
+    return len(found)
