@@ -219,9 +219,7 @@ def demo(
     console.print(f"DAG xuncha_night (judges every night {start} … {end}) … log: {logs / 'xuncha_night.log'}")
     airflow_env.dags_test("xuncha_night", None, night | {"from": start.isoformat()}, env=live,
                           log=logs / "xuncha_night.log", check=False)
-    from xuncha.monitor import nights as night_states
-
-    console.print("  " + night_states.nights_text(night_states.states(start, end, reg=reg)).splitlines()[0], soft_wrap=True)
+    console.print("  " + _nights_verdict(start, end, reg), soft_wrap=True, highlight=False)
     console.print(f"DAG xuncha_marts (refreshes the marts, writes the report) … log: {logs / 'xuncha_marts.log'}")
     rc = airflow_env.dags_test("xuncha_marts", None, night, env=live, log=logs / "xuncha_marts.log", check=False)
     if rc:
@@ -236,6 +234,24 @@ def demo(
         rows = cur.fetchone()[0]
     console.print(f"warehouse: {rows:,} core rows; exports so far: {batches}")
     _demo_tables(end)
+
+
+def _nights_verdict(start: dt.date, end: dt.date, reg) -> str:
+    """xuncha_night's verdict over the demo's window, judged as it was (go-live = the window's first night): 'nights A
+    … B (N): R red, G green — loaded 已入库 …' (xuncha.monitor.nights.nights_text's first line)."""
+    import os
+
+    from xuncha.monitor import nights
+
+    before = os.environ.get("XUNCHA_GO_LIVE")
+    os.environ["XUNCHA_GO_LIVE"] = start.isoformat()
+    try:
+        return nights.nights_text(nights.states(start, end, reg=reg)).splitlines()[0]
+    finally:
+        if before is None:
+            os.environ.pop("XUNCHA_GO_LIVE", None)
+        else:
+            os.environ["XUNCHA_GO_LIVE"] = before
 
 
 class _CountyLines:
