@@ -152,6 +152,9 @@ def foreground() -> Iterator[bool]:
             old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
             try:
                 os.tcsetpgrp(fd, os.getpgrp())
+            except OSError:
+                os.setpgid(0, before)   # back into the job's group, so Ctrl-C still reaches us
+                raise
             finally:
                 signal.signal(signal.SIGTTOU, old)
     except OSError:
