@@ -18,7 +18,9 @@ unexport PYTHONDONTWRITEBYTECODE
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock pyproject.toml
+# The stamp's name holds the lock's and pyproject's content hash: a change of content names a new stamp (re-install);
+# their file times (a fresh clone's are all new) do not matter, hence order-only prerequisites.
+$(STAMP): | requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock
@@ -60,7 +62,7 @@ test-seed: install  ## the whole seed term through the pipeline against the publ
 soak: install sysdeps  ## 30 seed nights x every county system with kills, restarts and every generator fault; must end equal to the truth (summary: .xuncha/soak-summary.json)
 	$(BIN)/python tests/soak.py --nights 30 --profile seed --summary .xuncha/soak-summary.json
 
-$(DLT_STAMP): bench/requirements-dlt.txt | $(STAMP)
+$(DLT_STAMP): | bench/requirements-dlt.txt $(STAMP)
 	@test -x $(DLT_VENV)/bin/python || $(PYTHON) -m venv --without-pip $(DLT_VENV)
 	$(BIN)/uv pip install --quiet --python $(DLT_VENV)/bin/python --require-hashes -r bench/requirements-dlt.txt
 	@rm -f $(DLT_VENV)/.installed-* && touch $@
@@ -74,10 +76,10 @@ bench-quick: install sysdeps bench-dlt  ## the benchmarks at small sizes (a smok
 	$(BIN)/python bench/run.py --quick
 
 PORT ?= 8080
-up: install  ## Airflow UI and scheduler on http://localhost:$(PORT) (make up PORT=8090); prints the address and login
+up: install  ## Airflow UI and scheduler on http://localhost:$(PORT) (make up PORT=8090); prints the address and login once it answers; Ctrl-C stops it
 	$(BIN)/xuncha up --port $(PORT)
 
-down:  ## stop the embedded PostgreSQL server (data is kept)
+down:  ## stop what make up left running (its Airflow services) and the embedded PostgreSQL server (data is kept), saying each
 	$(BIN)/xuncha db stop
 
 status: install  ## where the warehouse is and what is applied

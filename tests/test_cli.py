@@ -79,3 +79,46 @@ def test_errors_are_one_line_with_exit_code_1(tmp_path):
 def test_suites_match_the_spec():
     r = run("spec", "suites")
     assert r.returncode == 0 and "suites match the spec" in r.stdout
+
+
+@pytest.mark.parametrize("width", [150, 60])
+def test_the_demos_category_legend_gives_every_categorys_whole_name(width):
+    """The findings table's legend (make demo) names each problem category in full (issue 23's trial saw
+    'SL3 落实新时代党的组织路' cut mid-word), on a wide log and on a narrow terminal (where an entry wraps)."""
+    from rich.console import Console
+
+    from xuncha import cli
+    from xuncha.spec import load_spec
+
+    saved, cli.console = cli.console, Console(width=width, record=True)
+    try:
+        cli._print_findings([("410325", "SL3", 4, None), ("410326", "SJ1", 2, None)])
+        text = "".join(cli.console.export_text().split())   # a wrapped entry's lines joined again
+    finally:
+        cli.console = saved
+    for code, name in load_spec().codes["finding_category"].items():
+        assert f"{code}{name.split('·')[-1]}" in text, (code, name)
+
+
+def test_the_demo_says_each_countys_outcome_with_a_counter_as_its_run_ends():
+    """make demo's progress (issue 23's trial: five silent minutes): one line per county DAG as its run ends, a counter,
+    green with what the run took in, or RED with the reason first (the run note, markup-like brackets kept as text)."""
+    from rich.console import Console
+
+    from xuncha import cli, registry
+
+    saved, cli.console = cli.console, Console(width=300, record=True)
+    try:
+        lines = cli._CountyLines(registry.default(), 17)
+        lines("xuncha_county_410325", "success",
+              "night 2017-02-28: took in 151 night(s) 2016-10-01 … 2017-02-28, 151 export(s) loaded")
+        lines("xuncha_county_410328", "failed", "RED: 洛宁县 410328: pull failed — no Airflow connection [xuncha_county_410328]"
+                                                " — night 2017-02-28: nothing fetched, nothing loaded")
+        lines("xuncha_county_410329", "failed", "")
+        out = cli.console.export_text().splitlines()
+    finally:
+        cli.console = saved
+    assert out[0].startswith("  (1/17) 嵩县 410325: green — took in 151 night(s) 2016-10-01 … 2017-02-28, 151 export(s) loaded (")
+    assert out[1].startswith("  (2/17) 洛宁县 410328: RED — 洛宁县 410328: pull failed — no Airflow connection "
+                             "[xuncha_county_410328] — night"), out[1]
+    assert out[2].startswith("  (3/17) 伊川县 410329: RED — its run failed: see xuncha_county_410329.log"), out[2]

@@ -78,8 +78,15 @@ def test_county_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(c
     land_night(settings, systems_root)
     logs = tmp_path / "runs"
     dag_ids = [f"xuncha_county_{c}" for c in UNITS]
-    codes = airflow_env.dags_test_many(dag_ids, logs, NIGHT, env=conn_env | robot_env)
+    ended = []   # what the demo prints one line of as each county's run ends (its state and run note)
+    codes = airflow_env.dags_test_many(dag_ids, logs, NIGHT, env=conn_env | robot_env,
+                                       on_end=lambda *end: ended.append((*end, (logs / "dags-test.log").stat().st_size)))
     airflow_env.dags_test("xuncha_marts", env=conn_env)
+    assert [d for d, *_ in ended] == dag_ids, "one call per DAG, in run order"
+    assert all(a[3] < b[3] for a, b in zip(ended, ended[1:])), "each call came as its run ended, not all at the end"
+    said = {d: (state, note) for d, state, note, _ in ended}
+    assert said["xuncha_county_410326"] == ("success", "night 2019-03-16: took in 1 night(s) 2019-03-16, 1 export(s) loaded")
+    assert said["xuncha_county_410327"][0] == "failed" and "RED: 宜阳县 410327" in said["xuncha_county_410327"][1]
 
     # One county, one DAG: the quarantine and the misses are red on their own county; the counties that delivered are green.
     assert {d: rc == 0 for d, rc in codes.items()} == {"xuncha_county_410300": False, "xuncha_county_410325": True,

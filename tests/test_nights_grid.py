@@ -79,3 +79,22 @@ def test_a_night_run_covers_its_catch_up_or_every_night_since_the_previous_run()
     assert nightly.covered_nights(ctx(previous=gap)) == [D14, D15, D16], "the nights since the previous run's (13th)"
     long_ago = SimpleNamespace(logical_date=pendulum.datetime(2018, 1, 1, 6, 30, tz="Asia/Shanghai"), conf={})
     assert len(nightly.covered_nights(ctx(previous=long_ago))) == nightly.MAX_CATCH_UP_NIGHTS
+
+
+def test_the_demos_night_verdict_judges_its_window_as_live_from_its_first_night(clean, settings, monkeypatch):
+    """`make demo` prints xuncha_night's verdict over its window, judged as the demo's runs were (go-live = the
+    window's first night, so a night nobody sent is 漏报 and red), whatever go-live `xuncha setup` recorded; the
+    environment is left as it was."""
+    from xuncha import cli
+
+    monkeypatch.setenv("XUNCHA_GO_LIVE", "2019-03-20")   # the go-live `make up` keeps: after the window
+    load(settings, clean, "410326", D15)
+    load(settings, clean, "410326", D16)
+    line = cli._nights_verdict(D15, D16, registry.default())
+    assert line.startswith("nights 2019-03-15 … 2019-03-16 (2): 2 red, 0 green — "), line
+    assert "loaded 已入库 2" in line and "漏报" in line, line
+    assert nights.nights_text(nights.states(D15, D16, reg=registry.default())).startswith(
+        "nights 2019-03-15 … 2019-03-16 (2): 0 red, 2 green"), "judged with the recorded go-live: history"
+    import os
+
+    assert os.environ["XUNCHA_GO_LIVE"] == "2019-03-20"

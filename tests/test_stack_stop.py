@@ -19,6 +19,8 @@ import time
 import psutil
 import pytest
 
+from xuncha.orchestration import stack
+
 STANDALONE = r"""
 import os, signal, subprocess, sys, time
 pids, stubborn = sys.argv[1], sys.argv[2] == "1"
@@ -114,3 +116,132 @@ def test_a_killed_supervisor_still_stops_the_stack_it_ran(tmp_path):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+UP_RECIPE = ("import sys; from xuncha.orchestration import stack\n"
+             "with stack.foreground() as moved:\n"
+             "    print('ready, in the foreground:', moved, flush=True)\n"
+             "    code = stack.supervise([sys.executable, '-c', 'import time; time.sleep(600)'], None, grace_seconds=3)\n"
+             "print('stopped', code, flush=True)\n"
+             "sys.exit(0 if code == 130 else code)\n")
+
+
+def test_ctrl_c_in_a_terminal_reaches_make_up_alone_so_make_exits_cleanly(tmp_path):
+    """`make up` in a real terminal (a pty whose foreground job is make): Ctrl-C (the ^C byte, the terminal's SIGINT)
+    reaches only the command `stack.foreground` moved into the foreground, so make reports no interrupt and exits 0;
+    without it GNU make (which gets the SIGINT too) prints `*** [Makefile:…: up] Interrupt`."""
+    import fcntl
+    import pty
+    import termios
+
+    (tmp_path / "up.py").write_text(UP_RECIPE, encoding="utf-8")
+    (tmp_path / "Makefile").write_text(f".PHONY: up\nup:\n\t@{sys.executable} up.py\n", encoding="utf-8")
+    master, slave = pty.openpty()
+
+    def controlling_terminal():   # after setsid: the pty becomes make's terminal, make its foreground job
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(["make", "--no-print-directory", "up"], cwd=tmp_path, stdin=slave, stdout=slave, stderr=slave,
+                            start_new_session=True, preexec_fn=controlling_terminal, env=env)
+    os.close(slave)
+    out = b""
+
+    def read_until(word: bytes, timeout: float) -> bool:
+        nonlocal out
+        import select
+
+        end = time.monotonic() + timeout
+        while word not in out and time.monotonic() < end:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    out += os.read(master, 4096)
+                except OSError:
+                    break
+        return word in out
+
+    try:
+        assert read_until(b"ready", 60), out.decode(errors="replace")
+        time.sleep(0.5)
+        os.write(master, b"\x03")   # Ctrl-C
+        assert proc.wait(timeout=30) == 0, out.decode(errors="replace")
+        read_until(b"\x00", 1)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        os.close(master)
+    text = out.decode(errors="replace")
+    assert "in the foreground: True" in text and "stopped 130" in text and "Interrupt" not in text and "Error" not in text, text
+
+
+def test_make_up_says_the_address_only_once_the_api_server_answers_and_says_so_when_it_never_does():
+    """`xuncha up` prints the UI address when /api/v2/monitor/health answers 200 (stack.wait_until_answers), not before:
+    a real HTTP server on 127.0.0.1 that is not listening yet, then answers 503 (starting), then 200."""
+    import http.server
+    import socket
+    import threading
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    healthy = threading.Event()
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if healthy.is_set() else 503)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    said: list[tuple[str, float]] = []
+    url = f"http://127.0.0.1:{port}/api/v2/monitor/health"
+    waiter = stack.wait_until_answers(url, 60, lambda s: said.append(("ready", s)), lambda s: said.append(("late", s)),
+                                      interval=0.1)
+    time.sleep(1.0)
+    assert said == [], "nothing listens yet"
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        time.sleep(1.0)
+        assert said == [], "503 (still starting) is not up"
+        healthy.set()
+        waiter.join(10)
+        assert [w for w, _ in said] == ["ready"] and said[0][1] >= 2.0, said
+    finally:
+        server.shutdown()
+        server.server_close()
+    late: list[tuple[str, float]] = []
+    stack.wait_until_answers(url, 1.0, lambda s: late.append(("ready", s)), lambda s: late.append(("late", s)),
+                             interval=0.1).join(15)
+    assert late == [("late", 1.0)]
+
+
+def test_make_down_stops_this_checkouts_airflow_services_by_name_and_leaves_another_checkouts_alone(tmp_path):
+    """`make down` (xuncha db stop → stack.stop_services): real processes that look like `airflow scheduler` and
+    `airflow api-server` (one ignoring SIGTERM) of this AIRFLOW_HOME are named and stopped; the same commands of
+    another AIRFLOW_HOME keep running."""
+    sleep = ("import signal, sys, time\nif 'stubborn' in sys.argv: signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+             "print('ready', flush=True)\ntime.sleep(600)")
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+
+    def service(home, *argv):
+        return subprocess.Popen([sys.executable, "-c", sleep, str(tmp_path / "bin" / "airflow"), *argv],
+                                env=os.environ | {"AIRFLOW_HOME": str(home)}, stdout=subprocess.PIPE, text=True)
+
+    procs = [service(ours, "scheduler"), service(ours, "api-server", "stubborn"), service(theirs, "scheduler")]
+    try:
+        assert [p.stdout.readline().strip() for p in procs] == ["ready"] * 3   # the stubborn one ignores SIGTERM now
+        said: list[str] = []
+        assert stack.stop_services(str(ours), said.append, grace_seconds=2) == 2
+        assert procs[0].wait(10) is not None and procs[1].wait(10) is not None
+        assert procs[2].poll() is None, "another checkout's scheduler was touched"
+        assert f"stopping Airflow scheduler (pid {procs[0].pid})" in said and \
+            f"stopping Airflow api-server (pid {procs[1].pid})" in said, said
+        assert any(line.startswith("still running after 2 s") for line in said), said
+        assert stack.services(str(ours)) == [] and stack.stop_services(str(ours), said.append) == 0
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)

@@ -64,9 +64,12 @@ def test_make_up_from_a_fresh_shell_serves_the_ui_and_runs_the_newest_night_when
     try:
         assert _until(lambda: httpx.get(f"{base}/api/v2/monitor/health", timeout=5).status_code == 200, 900), \
             (tmp_path / "up.log").read_text()[-3000:]
+        # The address and login are printed once the API server answers (a poll of the same endpoint), not before.
+        login = _until(lambda: re.search(rf"Airflow UI: http://localhost:{port}\s+login: (\w+) / (\S+)",
+                                         (tmp_path / "up.log").read_text()), 30, every=0.5)
         out = (tmp_path / "up.log").read_text()
-        login = re.search(rf"Airflow UI: http://localhost:{port}\s+login: (\w+) / (\S+)", out)
         assert login, out[-2000:]
+        assert out.index("starting Airflow") < out.index("Airflow UI:"), out[-2000:]
         ui = httpx.get(f"{base}/", timeout=10, follow_redirects=True)
         assert ui.status_code == 200 and "<html" in ui.text.lower()
         token = httpx.post(f"{base}/auth/token", json={"username": login[1], "password": login[2]}, timeout=10).json()["access_token"]

@@ -13,6 +13,7 @@ import sys
 from typing import Annotated, Optional
 
 import typer
+from rich.columns import Columns
 from rich.console import Console
 from rich.table import Table
 
@@ -208,15 +209,22 @@ def demo(
         env = dict(live)
         for code, token in tokens.items():
             env |= airflow_env.county_connection_env(reg.get(code).delivery["http"]["conn_id"], server.url, token)
-        console.print(f"{len(dag_ids)} county DAGs for the night of {end} (every waiting night, oldest first) … logs: {logs}")
-        codes = airflow_env.dags_test_many(dag_ids, logs, night, env=env)
+        console.print(f"{len(dag_ids)} county DAGs for the night of {end} (every waiting night, oldest first; "
+                      f"a few minutes) … logs: {logs}")
+        done = _CountyLines(reg, len(dag_ids))
+        codes = airflow_env.dags_test_many(dag_ids, logs, night, env=env, on_end=done)
     red = [reg.get(d.removeprefix("xuncha_county_")).label for d, rc in codes.items() if rc]
     if red:
         console.print(f"red (their runs failed, reason first in the verdict task's log and the run note): {', '.join(red)}")
-    for dag_id in ("xuncha_night", "xuncha_marts"):
-        console.print(f"DAG {dag_id} … log: {logs / (dag_id + '.log')}")
-        conf = night | {"from": start.isoformat()} if dag_id == "xuncha_night" else night   # judges every night
-        airflow_env.dags_test(dag_id, None, conf, env=live, log=logs / f"{dag_id}.log", check=dag_id == "xuncha_marts")
+    console.print(f"DAG xuncha_night (judges every night {start} … {end}) … log: {logs / 'xuncha_night.log'}")
+    airflow_env.dags_test("xuncha_night", None, night | {"from": start.isoformat()}, env=live,
+                          log=logs / "xuncha_night.log", check=False)
+    console.print("  " + _nights_verdict(start, end, reg), soft_wrap=True, highlight=False)
+    console.print(f"DAG xuncha_marts (refreshes the marts, writes the report) … log: {logs / 'xuncha_marts.log'}")
+    rc = airflow_env.dags_test("xuncha_marts", None, night, env=live, log=logs / "xuncha_marts.log", check=False)
+    if rc:
+        raise RuntimeError(f"DAG xuncha_marts failed (exit {rc}); its log: {logs / 'xuncha_marts.log'}")
+    console.print("  marts refreshed: success")
     for dag_id in [*dag_ids, "xuncha_night", "xuncha_marts"]:
         dag_test_logs.write_task_logs(logs / f"{dag_id}.log", dag_id)   # each task's log where the UI reads it
     with db.connect() as conn, conn.cursor() as cur:
@@ -226,6 +234,50 @@ def demo(
         rows = cur.fetchone()[0]
     console.print(f"warehouse: {rows:,} core rows; exports so far: {batches}")
     _demo_tables(end)
+
+
+def _nights_verdict(start: dt.date, end: dt.date, reg) -> str:
+    """xuncha_night's verdict over the demo's window, judged as it was (go-live = the window's first night): 'nights A
+    … B (N): R red, G green — loaded 已入库 …' (xuncha.monitor.nights.nights_text's first line)."""
+    import os
+
+    from xuncha.monitor import nights
+
+    before = os.environ.get("XUNCHA_GO_LIVE")
+    os.environ["XUNCHA_GO_LIVE"] = start.isoformat()
+    try:
+        return nights.nights_text(nights.states(start, end, reg=reg)).splitlines()[0]
+    finally:
+        if before is None:
+            os.environ.pop("XUNCHA_GO_LIVE", None)
+        else:
+            os.environ["XUNCHA_GO_LIVE"] = before
+
+
+class _CountyLines:
+    """The demo's progress: one line per county DAG as its run ends, '  (3/17) 嵩县 410325: green — took in 151
+    night(s) …, 151 export(s) loaded (41 s)' or '… RED — reason' (the run's note, xuncha.orchestration.run_notes)."""
+
+    def __init__(self, reg, total: int):
+        import time
+
+        self.reg, self.total, self.n, self.clock, self.last = reg, total, 0, time.monotonic, time.monotonic()
+
+    def __call__(self, dag_id: str, state: str, note: str) -> None:
+        import re
+
+        from rich.markup import escape
+
+        now, self.n = self.clock(), self.n + 1
+        county = self.reg.get(dag_id.removeprefix("xuncha_county_"))
+        text = escape(re.sub(r"^night \d{4}-\d{2}-\d{2}: ", "", note.strip()))
+        if state == "success":
+            line = f"[green]green[/] — {text or 'done'}"
+        else:
+            line = f"[bold red]RED[/] — {re.sub(r'^RED: ', '', text) or 'its run failed: see ' + dag_id + '.log'}"
+        console.print(f"  ({self.n}/{self.total}) {county.label}: {line} ({now - self.last:.0f} s)", soft_wrap=True,
+                      highlight=False)
+        self.last = now
 
 
 def _demo_tables(day: dt.date) -> None:
@@ -254,8 +306,7 @@ def _print_findings(rows: list[tuple]) -> None:
 
     names = {c.code: c.name for c in registry.default().counties}
     cats = list(load_spec().codes["finding_category"])
-    t = Table("county 县区", *cats, "total 合计", title="发现问题分类统计 — findings by problem category (mart.findings_by_category)",
-              caption="  ".join(f"{k} {v.split('·')[-1][:10]}" for k, v in load_spec().codes["finding_category"].items()))
+    t = Table("county 县区", *cats, "total 合计", title="发现问题分类统计 — findings by problem category (mart.findings_by_category)")
     for col in t.columns[1:]:
         col.justify = "right"
     by_county: dict[str, dict[str, int]] = {}
@@ -269,6 +320,9 @@ def _print_findings(rows: list[tuple]) -> None:
     else:
         t.add_row("—", *([""] * len(cats)), "no findings loaded yet")
     console.print(t)
+    # The legend: every category's whole name, laid out in columns (an entry never cut; a long one wraps in its cell).
+    console.print(Columns([f"[bold]{k}[/] {v.split('·')[-1]}" for k, v in load_spec().codes["finding_category"].items()],
+                          padding=(0, 3), title="categories 问题类别"))
 
 
 def _date(value: str | None) -> dt.date | None:

@@ -26,10 +26,26 @@ def db_start():
 @db_app.command("stop")
 @friendly
 def db_stop():
-    """Stop the embedded server cleanly; data is kept."""
+    """`make down`: stop what `make up` may have left running (its Airflow services, found by this AIRFLOW_HOME;
+    xuncha.orchestration.stack.stop_services), then the embedded server cleanly (data is kept), saying each step."""
+    import time
+
+    from xuncha.orchestration import stack
+    from xuncha.settings import get_settings
     from xuncha.warehouse import embedded
 
-    console.print("stopped" if embedded.stop() else "not running")
+    started, s = time.monotonic(), get_settings()
+    if not stack.stop_services(str(s.airflow_home), lambda line: console.print(line)):
+        console.print("Airflow: no service of this checkout running")
+    st = embedded.status(s)
+    if not st.running:
+        console.print(f"embedded PostgreSQL: not running ({st.pgdata})")
+        return
+    sessions = embedded.sessions(st)
+    console.print(f"stopping the embedded PostgreSQL (pid {st.pid}, data kept in {st.pgdata}): fast shutdown"
+                  + (f", ending {sessions} open session(s)" if sessions else "") + ", then its checkpoint …")
+    embedded.stop(s)
+    console.print(f"stopped in {time.monotonic() - started:.0f} s")
 
 
 @db_app.command("status")

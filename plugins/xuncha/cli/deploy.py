@@ -9,12 +9,18 @@ import typer
 from xuncha.cli import _date, app, console, err, friendly
 
 
+READY_TIMEOUT = 300.0
+"""How long `xuncha up` waits for the API server to answer before saying it did not (seconds; its first start on 2
+busy cores took about 45 s)."""
+
+
 @app.command()
 @friendly
 def up(port: Annotated[int, typer.Option(help="Port of the Airflow UI and API (every URL that follows from it is set).")] = 8080):
     """Start Airflow (scheduler, dag-processor, triggerer, API server) on http://localhost:PORT; works from any shell.
 
-    Ctrl-C (or SIGTERM) stops every process it started (xuncha.orchestration.stack.supervise); exit status 130."""
+    Prints the address and login once the API server answers (/api/v2/monitor/health). Ctrl-C (or SIGTERM) stops
+    every process it started (xuncha.orchestration.stack.supervise) and exits 0 with a `stopped` line."""
     from xuncha.orchestration import env as airflow_env
     from xuncha.orchestration import deployment, stack
     from xuncha.cli import setup
@@ -23,13 +29,29 @@ def up(port: Annotated[int, typer.Option(help="Port of the Airflow UI and API (e
     setup()
     env = deployment.ui_environ(port)
     user, password = deployment.admin_login(env)
-    console.print(f"Airflow UI: [bold]http://localhost:{port}[/]  login: [bold]{user}[/] / [bold]{password}[/]  "
-                  f"(kept in {env['AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE']})")
+    base = f"http://localhost:{port}"
     console.print(f"AIRFLOW_HOME={get_settings().airflow_home}; each county's DAG runs from go-live {go_live()} "
-                  "(unpause the county DAGs, xuncha_night and xuncha_marts in the UI; earlier nights: xuncha backfill). Stop with Ctrl-C.", soft_wrap=True)
+                  "(unpause the county DAGs, xuncha_night and xuncha_marts in the UI; earlier nights: xuncha backfill).", soft_wrap=True)
     _notification_line(env)
+    console.print(f"starting Airflow (scheduler, dag-processor, triggerer, API server) on {base} … (about a minute)")
+
+    def ready(waited: float) -> None:
+        console.print(f"Airflow UI: [bold]{base}[/]  login: [bold]{user}[/] / [bold]{password}[/]  "
+                      f"(kept in {env['AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE']}; up after {waited:.0f} s). "
+                      "Stop with Ctrl-C.", soft_wrap=True)
+
+    def late(waited: float) -> None:
+        err.print(f"[bold yellow]the API server did not answer {base}/api/v2/monitor/health within {waited:.0f} s[/]; "
+                  f"its log: {get_settings().airflow_home / 'logs'} (Ctrl-C stops everything)", soft_wrap=True)
+
+    stack.wait_until_answers(f"{base}/api/v2/monitor/health", READY_TIMEOUT, ready, late)
     # Not exec: standalone ignores Ctrl-C (its components die, it sleeps on with zombies); the supervisor stops all.
-    raise typer.Exit(stack.supervise([str(airflow_env.airflow_bin()), "standalone"], env))
+    with stack.foreground():
+        code = stack.supervise([str(airflow_env.airflow_bin()), "standalone"], env)
+    if code in (130, 143, 129):   # Ctrl-C, SIGTERM, SIGHUP: a stop asked for, not a failure
+        console.print("stopped: every Airflow process it started (the embedded PostgreSQL keeps running; make down stops it)")
+        raise typer.Exit(0)
+    raise typer.Exit(code)
 
 
 def _notification_line(env: dict[str, str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from xuncha.settings import PROJECT_ROOT, WAREHOUSE_CONN_ID, Settings, get_settings
@@ -165,10 +166,13 @@ def dags_test(dag_id: str, logical_date: str | None = None, conf: dict | None = 
 
 
 def dags_test_many(dag_ids: list[str], logs: Path, conf: dict | None = None, settings: Settings | None = None,
-                   env: dict[str, str] | None = None) -> dict[str, int]:
+                   env: dict[str, str] | None = None,
+                   on_end: Callable[[str, str, str], None] | None = None) -> dict[str, int]:
     """`airflow dags test` of each DAG of `dag_ids`, in that order, in one process (xuncha.orchestration.dag_test_runs:
     Airflow and GX imported once; logical date now), each DAG's output in `logs`/<dag_id>.log (all of it in
-    `logs`/dags-test.log); dag_id -> 0 when its run succeeded, else 1. Raises nothing for a failed run."""
+    `logs`/dags-test.log); dag_id -> 0 when its run succeeded, else 1. Raises nothing for a failed run.
+    `on_end(dag_id, state, note)` is called as each DAG's run ends (its state, e.g. `success`/`failed`, and its run
+    note, "" when none), while the next one runs."""
     import subprocess
     import sys
 
@@ -177,8 +181,16 @@ def dags_test_many(dag_ids: list[str], logs: Path, conf: dict | None = None, set
     logs.mkdir(parents=True, exist_ok=True)
     out = logs / "dags-test.log"
     with out.open("w", encoding="utf-8") as sink:
-        subprocess.run([sys.executable, "-m", "xuncha.orchestration.dag_test_runs", json.dumps(conf or {}), *dag_ids],
-                       env=airflow_environ(settings) | (env or {}), stdout=sink, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+        proc = subprocess.Popen([sys.executable, "-m", "xuncha.orchestration.dag_test_runs", json.dumps(conf or {}),
+                                 *dag_ids], env=airflow_environ(settings) | (env or {}), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, text=True, encoding="utf-8",
+                                errors="replace")
+        with proc:
+            for line in proc.stdout:
+                sink.write(line)
+                if on_end is not None and (end := dag_test_runs.ended(line)):
+                    sink.flush()
+                    on_end(*end)
     states = dag_test_runs.split(out, logs)
     return {d: 0 if states.get(d) == "success" else 1 for d in dag_ids}
 

@@ -9,6 +9,9 @@ group and to every descendant, waits `grace_seconds`, SIGKILLs what is left, and
 command ends by itself, its leftovers are stopped the same way. Should the supervisor itself be killed (SIGKILL),
 the command gets SIGTERM from the kernel (PR_SET_PDEATHSIG). Imports no Airflow (psutil, a dependency of
 Airflow, lists descendants).
+
+`foreground` makes Ctrl-C reach this process alone (not `make`, which would otherwise report the stop as an error),
+and `wait_until_answers` polls the API server's health endpoint so the address is printed only when it serves.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
@@ -132,3 +136,111 @@ def supervise(argv: Sequence[str], env: dict[str, str] | None = None, grace_seco
         for s, handler in previous.items():
             signal.signal(s, handler)
     return 128 + got[0] if got else (main.returncode if main.returncode is not None else 1)
+
+
+@contextmanager
+def foreground() -> Iterator[bool]:
+    """While inside, this process leads a process group of its own that is the terminal's foreground group, so the
+    terminal's Ctrl-C (SIGINT) reaches it alone: `make up`'s `make` (in the shell's group) sees a clean exit, not
+    an interrupt. Restores the previous foreground group on leaving. Yields False (and changes nothing) when stdin
+    is not a terminal, this process runs in the background, or job control is unavailable (POSIX tcsetpgrp; SIGTTOU is ignored around the calls)."""
+    fd, before = 0, None
+    try:
+        if os.isatty(fd) and os.getpid() != os.getsid(0) and os.tcgetpgrp(fd) == os.getpgrp():   # a foreground job
+            before = os.tcgetpgrp(fd)
+            os.setpgid(0, 0)
+            old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+            try:
+                os.tcsetpgrp(fd, os.getpgrp())
+            except OSError:
+                os.setpgid(0, before)   # back into the job's group, so Ctrl-C still reaches us
+                raise
+            finally:
+                signal.signal(signal.SIGTTOU, old)
+    except OSError:
+        before = None
+    try:
+        yield before is not None
+    finally:
+        if before is not None:
+            old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+            try:
+                os.tcsetpgrp(fd, before)
+            except OSError:
+                pass
+            finally:
+                signal.signal(signal.SIGTTOU, old)
+
+
+def wait_until_answers(url: str, timeout_seconds: float, on_ready: Callable[[float], None],
+                       on_timeout: Callable[[float], None], interval: float = 1.0) -> "threading.Thread":
+    """Poll `url` (HTTP GET, 5 s per request) in a daemon thread until it answers 200, then call on_ready(seconds
+    waited); after `timeout_seconds` without an answer call on_timeout(timeout_seconds) instead. Returns the thread.
+    For `xuncha up`: Airflow's API server's /api/v2/monitor/health (public, no login)."""
+    import threading
+    import urllib.request
+
+    def poll() -> None:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout_seconds:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        on_ready(time.monotonic() - started)
+                        return
+            except OSError:   # refused, reset, timed out, HTTP errors: not serving yet
+                pass
+            time.sleep(interval)
+        on_timeout(timeout_seconds)
+
+    thread = threading.Thread(target=poll, name="wait-for-api-server", daemon=True)
+    thread.start()
+    return thread
+
+
+SERVICES = ("standalone", "scheduler", "dag-processor", "triggerer", "api-server")
+"""The Airflow commands `xuncha up` runs (`airflow standalone` and the components it starts)."""
+
+
+def services(airflow_home: str) -> list[tuple[int, str]]:
+    """The Airflow processes of the stack of `airflow_home` still running (a `make up` left open, or its leftovers):
+    (pid, service name), found by command line (`airflow <service>`) and the AIRFLOW_HOME in their environment, so
+    another checkout's stack on the same machine is never matched. Processes we may not inspect are skipped."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["pid", "cmdline"]):
+        cmd = p.info.get("cmdline") or []
+        at = [i for i, a in enumerate(cmd) if os.path.basename(a) == "airflow"]
+        name = next((cmd[i + 1] for i in at if i + 1 < len(cmd) and cmd[i + 1] in SERVICES), None)
+        if name is None:
+            continue
+        try:
+            if p.environ().get("AIRFLOW_HOME") == str(airflow_home):
+                found.append((p.pid, name))
+        except (psutil.Error, OSError):
+            pass
+    return found
+
+
+def stop_services(airflow_home: str, say: Callable[[str], None], grace_seconds: float = GRACE_SECONDS) -> int:
+    """Stop the stack of `airflow_home` (`services`): SIGTERM to each (a `xuncha up` supervisor then stops the rest),
+    SIGKILL to what is left after `grace_seconds`; `say` gets one line per service and per wait. Returns how many
+    processes were found."""
+    import psutil
+
+    found = services(airflow_home)
+    for pid, name in found:
+        say(f"stopping Airflow {name} (pid {pid})")
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    left = [psutil.Process(pid) for pid, _ in found if psutil.pid_exists(pid)]
+    if left:
+        say(f"waiting for {len(left)} Airflow process(es) to end (at most {grace_seconds:.0f} s)")
+        _, alive = psutil.wait_procs(left, timeout=grace_seconds)
+        for p in alive:
+            say(f"still running after {grace_seconds:.0f} s: pid {p.pid}; killing it")
+            p.kill()
+    return len(found)

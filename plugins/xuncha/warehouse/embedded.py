@@ -114,6 +114,23 @@ def stop(settings: Settings | None = None) -> bool:
     return True
 
 
+def sessions(current: ServerStatus) -> int:
+    """How many client sessions (other than this one) the running server holds; 0 when it cannot be asked."""
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(dbname="postgres", user="postgres", host=str(current.socket_dir), connect_timeout=5)
+    except psycopg2.Error:
+        return 0
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                        "AND pid <> pg_backend_pid()")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
 def _ensure_databases(current: ServerStatus) -> None:
     import psycopg2
     import psycopg2.errors
