@@ -109,3 +109,8 @@ def test_a_reader_during_a_parallel_refresh_sees_the_old_or_the_new_figures_neve
     new = query(clean, sample)[0]
     assert old != new and old[1] + 40 == new[1]
     assert seen <= {old, new}, seen - {old, new}
+
+
+def test_a_refresh_of_given_counties_stays_on_one_connection_with_the_same_figures(world, monkeypatch):
+    serial, par, handed = both_ways(world, monkeypatch, counties=["410302"])   # a delta night: serial is faster
+    assert handed == [] and par == serial

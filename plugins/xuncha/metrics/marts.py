@@ -59,14 +59,15 @@ def mart_files() -> list:
 def refresh(url: str | None = None, counties: Iterable[str] | None = None, dates: Iterable[dt.date] | None = None,
             as_of: dt.date | None = None, full: bool = False, config=None, parallel: bool = True) -> list[str]:
     """Recompute the marts for `counties` (None = all) on the days asked for (see the module doc), in one
-    transaction. `parallel`: the marts other than term_headline are computed on a second connection at the same
-    time and published in this transaction (xuncha.metrics.parallel; the crosswalk is synced and committed first);
-    False runs every file here, one by one."""
+    transaction. `parallel`, for a refresh of every unit (`full` or `counties` None): the marts other than
+    term_headline are computed on a second connection at the same time and published in this transaction
+    (xuncha.metrics.parallel; the crosswalk is synced and committed first). A refresh of given counties, or
+    `parallel=False`, runs every file here, one by one (measured: docs/performance.md, "Issue 26, P4")."""
     codes = None if full or counties is None else sorted(set(counties))
     if codes == []:
         return []
     split = None
-    if parallel:
+    if parallel and codes is None:      # a few counties' delta: the second connection costs more than it saves
         from xuncha import registry
         from xuncha.metrics import parallel as side
 
