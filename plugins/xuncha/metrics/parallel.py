@@ -2,7 +2,7 @@
 
 A refresh (xuncha.metrics.marts.refresh_on) runs every file of sql/marts once per pass (`run_pass`). Its files are
 `DELETE` + `INSERT … SELECT`, which PostgreSQL never plans in parallel, so one connection uses one core. `Split`
-gives the files other than `MAIN` (term_headline, the longest, and freshness) to a second connection that runs at
+gives the files other than `MAIN` (term_headline, the longest, and the long lists) to a second connection that runs at
 the same time on the refresh's own snapshot:
 
 1. the refresh connection (holding the marts lock, crosswalk synced) exports its snapshot (`pg_export_snapshot`);
@@ -14,11 +14,11 @@ the same time on the refresh's own snapshot:
    (COPY FROM STDIN), then commits with the refresh log and the watermarks.
 
 So readers see the old or the new figures of every mart, never a mix (one commit), and the figures are those of the
-serial refresh (tests/test_marts_parallel.py). The worker's snapshot is the refresh connection's at step 1: the
-crosswalk rows that connection changed are not in it, so a refresh whose crosswalk sync changed rows runs serially
-(the registry changed: rare). The marts a worker file reads (satisfaction_by_org, clue_disposal, outcomes,
-rectification, coverage for the lists: sql/marts/*.yml `depends_on` and the lists' SQL) all run on the worker,
-before their readers, in refresh order. Measured gains: docs/performance.md, "Issue 26, P4".
+serial refresh (tests/test_marts_parallel.py). The worker's snapshot is the refresh connection's at step 1, which
+does not hold that connection's own writes: marts.refresh syncs the crosswalk in a commit of its own first, and a
+refresh whose crosswalk sync still changed rows runs serially. The only marts a worker file reads, satisfaction_by_org
+(for satisfaction and ledger_satisfaction, sql/marts/*.yml `depends_on`), run on the worker before their readers.
+The MAIN lists read the as-of functions only. Measured gains: docs/performance.md, "Issue 26, P4".
 """
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ from dataclasses import dataclass
 
 from xuncha.warehouse import db
 
-MAIN = ("term_headline", "freshness")
+MAIN = ("term_headline", "freshness", "ledger_clues", "ledger_uninspected")
 """Files the refresh connection runs itself: term_headline (the longest statement; it also writes
-mart.state_horizon and reads mart.refresh_log, which the refresh writes between passes) and freshness (a TRUNCATE,
-whose ACCESS EXCLUSIVE lock a worker must not hold)."""
+mart.state_horizon and reads mart.refresh_log, which the refresh writes between passes), freshness (a TRUNCATE,
+whose ACCESS EXCLUSIVE lock a worker must not hold) and the two lists with a row per clue or organisation (台账:
+at 1 M findings 49,000 and 48,000 rows a day, which cost more to copy across, 1.7-2.0 s, than to compute here,
+0.5 s each; they read the as-of functions only, no mart the worker writes)."""
 
 DELETE_DATED = ("DELETE FROM mart.{} WHERE as_of = ANY(%(dates)s::date[])"
                 " AND (%(units)s::text[] IS NULL OR county_code = ANY(%(units)s::text[]))")
