@@ -10,8 +10,9 @@ the same time on the refresh's own snapshot:
    its files for every pass exactly as the refresh connection would, copies out the rows its transaction wrote
    (`xmin` = its transaction id; COPY TO STDOUT into memory: a few thousand rows a day, as the marts are) and
    rolls back — nothing it did is ever seen by anyone;
-3. the refresh transaction, after its own files, deletes the same scopes (`scope_delete`) and copies the rows in
-   (COPY FROM STDIN), then commits with the refresh log and the watermarks.
+3. the refresh transaction, after its own files, deletes the same scopes (`scope_delete`) and inserts the rows
+   (COPY into a temporary table, then INSERT … SELECT: COPY FROM is refused under row-level security), then
+   commits with the refresh log and the watermarks.
 
 So readers see the old or the new figures of every mart, never a mix (one commit), and the figures are those of the
 serial refresh (tests/test_marts_parallel.py). The worker's snapshot is the refresh connection's at step 1, which
@@ -124,12 +125,12 @@ class Split:
                     for p in plan:
                         self.scopes += run_pass(cur, files, p)
                     cur.execute("SELECT pg_current_xact_id_if_assigned()::text")
-                    xid = cur.fetchone()[0]
+                    xid = cur.fetchone()[0]     # xid8 (with its epoch); a row's xmin is the low 32 bits
                     for stem in dict.fromkeys(s for s, _ in self.scopes):
                         buf = io.BytesIO()
                         if xid is not None:
-                            cur.copy_expert(cur.mogrify(f"COPY (SELECT * FROM mart.{stem} WHERE xmin = %s::xid) TO STDOUT",
-                                                        (str(int(xid) % 2**32),)).decode(), buf)
+                            sql = f"COPY (SELECT * FROM mart.{stem} WHERE xmin = %s::xid) TO STDOUT"
+                            cur.copy_expert(cur.mogrify(sql, (str(int(xid) % 2**32),)).decode(), buf)
                         buf.seek(0)
                         self.rows[stem] = buf
                 conn.rollback()
@@ -144,8 +145,11 @@ class Split:
             raise self._error
         for stem, scope in self.scopes:
             cur.execute(*scope_delete(stem, scope))
-        for stem, buf in self.rows.items():
-            cur.copy_expert(f"COPY mart.{stem} FROM STDIN", buf)
+        for stem, buf in self.rows.items():     # COPY into a mart is refused under row-level security (migration
+            # 0040's county readers run the CLI's refreshes): COPY into a temporary copy, then INSERT as the file does
+            cur.execute(f"CREATE TEMP TABLE published_{stem} (LIKE mart.{stem}) ON COMMIT DROP")
+            cur.copy_expert(f"COPY published_{stem} FROM STDIN", buf)
+            cur.execute(f"INSERT INTO mart.{stem} SELECT * FROM published_{stem}; DROP TABLE published_{stem}")
 
     def close(self) -> None:
         """Cancel a worker still running (the refresh failed before publishing) and wait for it."""
