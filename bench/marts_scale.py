@@ -5,7 +5,9 @@ directly in core, as loads would have written them (history holds only supersede
 times `metrics.refresh` full and after one county's delta night (10,000 findings changed, 1,000 clues closed).
 Targets (issue 26, tightened from issue 16's 20 s): full refresh <= 10 s at full size (10 M findings, both cores at
 work), one county's delta night <= 0.05x of the full refresh. At a reduced size (--p4-findings, --quick) the
-seconds target is printed but only indicative; the delta's ratio holds at any size.
+seconds target is printed but only indicative; the delta's ratio holds at any size. The refresh runs most mart files
+on a second connection (xuncha.metrics.parallel): the per-statement times printed add both connections' statements,
+so they may sum to more than the refresh's wall time.
 """
 
 from __future__ import annotations

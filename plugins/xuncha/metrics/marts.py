@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from xuncha.warehouse import db
 from xuncha.metrics import reach as changes
+from xuncha.metrics.parallel import Pass, run_pass
 from xuncha.metrics.dictionary import Column, Mart
 from xuncha.settings import SQL_DIR
 
@@ -39,9 +40,6 @@ HEADLINE_COLUMNS = ("scope", "county_code", "county_name", "source_codes", "term
                     "clues_transferred", "sanctions", "org_handling", "detentions", "judicial_transfers",
                     "amount_recovered")
 
-
-_DELETE_LIST = ("DELETE FROM mart.{} WHERE as_of = ANY(%(dates)s::date[])"
-                " AND (%(units)s::text[] IS NULL OR county_code = ANY(%(units)s::text[]))")
 
 
 def ledger_names() -> set[str]:
@@ -59,21 +57,35 @@ def mart_files() -> list:
 
 
 def refresh(url: str | None = None, counties: Iterable[str] | None = None, dates: Iterable[dt.date] | None = None,
-            as_of: dt.date | None = None, full: bool = False, config=None) -> list[str]:
+            as_of: dt.date | None = None, full: bool = False, config=None, parallel: bool = True) -> list[str]:
     """Recompute the marts for `counties` (None = all) on the days asked for (see the module doc), in one
-    transaction."""
+    transaction. `parallel`, for a refresh of every unit (`full` or `counties` None): the marts other than
+    term_headline are computed on a second connection at the same time and published in this transaction
+    (xuncha.metrics.parallel; the crosswalk is synced and committed first). A refresh of given counties, or
+    `parallel=False`, runs every file here, one by one (measured: docs/performance.md, "Issue 26, P4")."""
     codes = None if full or counties is None else sorted(set(counties))
     if codes == []:
         return []
+    split = None
+    if parallel and codes is None:      # a few counties' delta: the second connection costs more than it saves
+        from xuncha import registry
+        from xuncha.metrics import parallel as side
+
+        # The worker reads committed rows only: a registry change reaches the crosswalk in a commit of its own first
+        with db.connect(url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('xuncha:marts'))")
+            sync_crosswalk(cur, registry.default())
+        split = side.Split(url)
     with db.connect(url) as conn, conn.cursor() as cur:
-        return refresh_on(cur, codes, dates, as_of, full, config)
+        return refresh_on(cur, codes, dates, as_of, full, config, split)
 
 
 def refresh_on(cur, codes: list[str] | None = None, dates: Iterable[dt.date] | None = None,
-               as_of: dt.date | None = None, full: bool = False, config=None) -> list[str]:
+               as_of: dt.date | None = None, full: bool = False, config=None, split=None) -> list[str]:
     """`refresh` on an open cursor, inside the caller's transaction (committed or rolled back by the caller):
     `codes` are county-system codes (None = all). xuncha.metrics.editions recomputes a day "as known at" an
-    edition this way and rolls back. Returns the marts refreshed, in refresh order."""
+    edition this way and rolls back. `split` (xuncha.metrics.parallel.Split): hands some files to a second
+    connection and publishes their rows here before the watermarks. Returns the marts refreshed, in refresh order."""
     from xuncha import registry
     from xuncha.metrics import config as metrics_config
 
@@ -84,38 +96,39 @@ def refresh_on(cur, codes: list[str] | None = None, dates: Iterable[dt.date] | N
     # Hash and merge joins are right for every statement here: measured on the seed, 31 days of every mart
     # take ~5 s this way and many minutes otherwise.
     cur.execute("SET LOCAL enable_nestloop = off")
-    sync_crosswalk(cur, registry.default())
+    crosswalk_changed = sync_crosswalk(cur, registry.default())
     days, marks, pending = _days(cur, codes, dates, as_of, full)
     passes = [(codes, _units(cur, codes), days)]
     if pending and not full:                # late, corrected, withdrawing nights: the computed days they reach
         reach = changes.changed_from(cur, pending, cfg.params()["term_nos"])
         passes += [(c, _units(cur, c), d) for c, d in changes.late_passes(cur, reach, days)]
     files = [(path.stem, path.read_text(encoding="utf-8")) for path in mart_files()]
-    lists = ledger_names()
     explicit = not full and (dates is not None or as_of is not None)
-    for n, (p_codes, units, p_days) in enumerate(passes):
-        params = cfg.params() | {"counties": p_codes, "units": units, "sources": _sources(cur, units)}
-        # The lists (台账) are kept for the newest day of a pass and for days asked for by name (a report, an
-        # edition): a list per unit for every day of the series would cost more than every other mart together
-        # (measured on the demo: 22 s full refresh without the lists, over 10 min with them). Lists of the pass's
-        # other days are deleted, never left stale; `ensure` makes a day's lists when a report asks for it.
-        list_days = list(p_days) if explicit else sorted(p_days)[-1:]
-        for stem, sql in files:
-            if "%(dates)s" in sql:
-                run_days = p_days
-                if stem in lists:
-                    run_days = list_days
-                    if dropped := sorted(set(p_days) - set(list_days)):
-                        cur.execute(_DELETE_LIST.format(stem), {"dates": dropped, "units": units})
-                for i in range(0, len(run_days), DAYS_PER_STATEMENT):
-                    cur.execute(sql, params | {"dates": run_days[i:i + DAYS_PER_STATEMENT]})
-            elif n == 0:                    # not a dated series (findings_by_category, freshness): once
-                cur.execute(sql, params)
-        cur.execute("""INSERT INTO mart.refresh_log (as_of, county_code, lists)
-                       SELECT d, u, d = ANY(%(list_days)s::date[]) FROM unnest(%(dates)s::date[]) d,
-                              unnest(coalesce(%(units)s::text[], ARRAY(SELECT DISTINCT report_code FROM mart.county_crosswalk))) u
-                       ON CONFLICT (as_of, county_code) DO UPDATE SET refreshed_at = now(), lists = EXCLUDED.lists""",
-                    {"dates": p_days, "units": units, "list_days": list_days})
+    lists = frozenset(ledger_names())
+    plan = [Pass(cfg.params() | {"counties": p_codes, "units": units, "sources": _sources(cur, units)}, p_days,
+                 # The lists (台账) are kept for the newest day of a pass and for days asked for by name (a report,
+                 # an edition): a list per unit for every day of the series would cost more than every other mart
+                 # together (measured on the demo: 22 s full refresh without the lists, over 10 min with them).
+                 # Lists of the pass's other days are deleted, never left stale; `ensure` makes a day's lists when a
+                 # report asks for it.
+                 list(p_days) if explicit else sorted(p_days)[-1:], n == 0, lists)
+            for n, (p_codes, units, p_days) in enumerate(passes)]
+    here = files
+    if split is not None and not crosswalk_changed:    # the second connection cannot see this one's crosswalk rows
+        here = split.start(cur, plan, files)
+    try:
+        for p in plan:
+            run_pass(cur, here, p)
+            cur.execute("""INSERT INTO mart.refresh_log (as_of, county_code, lists)
+                           SELECT d, u, d = ANY(%(list_days)s::date[]) FROM unnest(%(dates)s::date[]) d,
+                                  unnest(coalesce(%(units)s::text[], ARRAY(SELECT DISTINCT report_code FROM mart.county_crosswalk))) u
+                           ON CONFLICT (as_of, county_code) DO UPDATE SET refreshed_at = now(), lists = EXCLUDED.lists""",
+                        {"dates": p.days, "units": p.params["units"], "list_days": p.list_days})
+        if here is not files:
+            split.publish(cur)
+    finally:
+        if split is not None:
+            split.close()
     if marks:
         cur.execute("""INSERT INTO mart.refresh_watermark (county_code, last_batch_id)
                        SELECT * FROM unnest(%s::text[], %s::bigint[])
@@ -185,8 +198,9 @@ def lists_of(url: str | None, day: dt.date, cfg, if_missing: bool = False) -> li
     return sorted(lists)
 
 
-def sync_crosswalk(cur, reg) -> None:
-    """Refill mart.county_crosswalk from the registry: every code with the unit that reports it today."""
+def sync_crosswalk(cur, reg) -> int:
+    """Refill mart.county_crosswalk from the registry: every code with the unit that reports it today. Returns
+    the number of rows inserted, changed or deleted (0 when the table already matched the registry)."""
     rows = [(c.code, c.name, c.level, c.active_from, c.active_to, head.code, head.name)
             for c in reg.counties for head in [_report_unit(reg, c.code)]]
     cur.execute("""INSERT INTO mart.county_crosswalk AS x
@@ -198,7 +212,9 @@ def sync_crosswalk(cur, reg) -> None:
                          IS DISTINCT FROM (EXCLUDED.source_name, EXCLUDED.level, EXCLUDED.active_from,
                                            EXCLUDED.active_to, EXCLUDED.report_code, EXCLUDED.report_name)""",
                 [list(col) for col in zip(*rows)])
+    changed = cur.rowcount
     cur.execute("DELETE FROM mart.county_crosswalk WHERE source_code <> ALL(%s::text[])", ([r[0] for r in rows],))
+    return changed + cur.rowcount
 
 
 def _report_unit(reg, code: str):
