@@ -98,3 +98,18 @@ def test_the_demos_night_verdict_judges_its_window_as_live_from_its_first_night(
     import os
 
     assert os.environ["XUNCHA_GO_LIVE"] == "2019-03-20"
+
+
+def test_the_night_run_note_of_a_province_fits_airflows_1000_characters_and_names_every_red_county():
+    """At 197 counties xuncha_night's note named every loaded county, 2,700 characters: Airflow's dag_run_note is
+    varchar(1000), and the failed flush stopped the scheduler (issue 23's P3s bench)."""
+    from xuncha.orchestration import run_notes
+
+    found = {str(419000 + i): {"county": f"合成县{i:03d} {419000 + i}", "state": "loaded"} for i in range(1, 197)}
+    found["410302"] = {"county": "老城区 410302", "state": "quarantined"}
+    judged = {"nights": {"2016-11-14": found}}
+    text = nightly.judged_text(judged, run_notes.NOTE_NAMES)
+    assert len(text) <= run_notes.MAX_NOTE, len(text)
+    assert text.startswith("night 2016-11-14 — ") and "老城区 410302" in text.split(";")[0]   # red first, named
+    assert f"({196}): " in text and "… 188 more" in text                                  # counted in full
+    assert len(nightly.judged_text(judged)) > run_notes.MAX_NOTE                      # the CLI's text stays whole

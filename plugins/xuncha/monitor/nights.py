@@ -91,29 +91,34 @@ def night_states(day: dt.date, url: str | None = None, reg: Registry | None = No
     return states(day, day, url, reg, now)[day]
 
 
-def night_text(day: dt.date, found: dict[str, dict]) -> str:
-    """One line per state for night `day`: 'night D — missing 漏报 (2): 伊川县 410329, …', red states first."""
+def night_text(day: dt.date, found: dict[str, dict], most: int | None = None) -> str:
+    """One line per state for night `day`: 'night D — missing 漏报 (2): 伊川县 410329, …', red states first; with
+    `most`, a green state names at most `most` counties, then '… N more' (a run note holds 1,000 characters: at 197
+    counties the whole list crashed the scheduler's write of xuncha_night's note, issue 23's bench)."""
     order = sorted(STATE_WORDS, key=lambda s: (s not in RED, list(STATE_WORDS).index(s)))
     parts = []
     for s in order:
         names = [v["county"] for v in found.values() if v["state"] == s]
+        n = len(names)
+        if most is not None and s not in RED and n > most:
+            names = [*names[:most], f"… {n - most} more"]
         if names:
-            parts.append(f"{STATE_WORDS[s]} ({len(names)}): {', '.join(names)}")
+            parts.append(f"{STATE_WORDS[s]} ({n}): {', '.join(names)}")
     return f"night {day} — " + "; ".join(parts) if parts else f"night {day}: no county active"
 
 
-def nights_text(by_night: dict[dt.date, dict[str, dict]]) -> str:
+def nights_text(by_night: dict[dt.date, dict[str, dict]], most: int | None = None) -> str:
     """The text of several nights judged together (a catch-up): one night: `night_text`; several: a first line
     'nights A … B (N): R red, G green' with the count of each state over all county-nights, then each red night's
     `night_text`, newest first, then the green nights' dates."""
     days = sorted(by_night)
     if len(days) == 1:
-        return night_text(days[0], by_night[days[0]])
+        return night_text(days[0], by_night[days[0]], most)
     red = [d for d in days if any(v["state"] in RED for v in by_night[d].values())]
     counts = {s: sum(v["state"] == s for d in days for v in by_night[d].values()) for s in STATE_WORDS}
     head = (f"nights {days[0]} … {days[-1]} ({len(days)}): {len(red)} red, {len(days) - len(red)} green — "
             + ", ".join(f"{STATE_WORDS[s]} {n}" for s, n in counts.items() if n))
-    return "\n".join([head, *(night_text(d, by_night[d]) for d in reversed(red))])
+    return "\n".join([head, *(night_text(d, by_night[d], most) for d in reversed(red))])
 
 
 def grid(by_night: dict[dt.date, dict[str, dict]], reg: Registry) -> list[tuple[str, list[str | None]]]:

@@ -228,12 +228,12 @@ def night_states_between(first: dt.date, last: dt.date, url: str | None = None) 
     return nights.states(first, last, url)
 
 
-def judged_text(result: dict) -> str:
+def judged_text(result: dict, most: int | None = None) -> str:
     """The text of a `xuncha_night` run from its `states` task's XCom ({"business_date", "nights": {ISO night: states}}):
     xuncha.monitor.nights.nights_text; the judge task's failure and the run note both say it."""
     from xuncha.monitor import nights
 
-    return nights.nights_text({dt.date.fromisoformat(d): v for d, v in result["nights"].items()})
+    return nights.nights_text({dt.date.fromisoformat(d): v for d, v in result["nights"].items()}, most)
 
 
 def night_schedule(reg: Registry, timezone: str = "Asia/Shanghai", margin_minutes: int = 30) -> str:

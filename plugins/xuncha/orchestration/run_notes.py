@@ -21,7 +21,10 @@ log = logging.getLogger(__name__)
 COUNTY_PREFIX = "xuncha_county_"
 NIGHT_DAG = "xuncha_night"
 MAX_NOTE = 1000
-"""Airflow's limit on a run note (DAGRunPatchBody.note maxLength)."""
+"""Airflow's limit on a run note (DAGRunPatchBody.note maxLength; the column is varchar(1000): a longer note fails
+the scheduler's own flush and stops it)."""
+NOTE_NAMES = 8
+"""Counties a green state of xuncha_night's note names before '… N more' (red states name every county)."""
 
 
 def county_note(verdict, reason: str = "") -> str:
@@ -68,9 +71,9 @@ def note_for(dag_run, session) -> str | None:
     if dag_run.dag_id == NIGHT_DAG:   # what its `states` task judged (every night it covered); else its night now
         judged = _ingest_result(dag_run, session, "states")
         if judged and "nights" in judged:
-            return nightly.judged_text(judged)
+            return nightly.judged_text(judged, NOTE_NAMES)
         day = nightly.run_night({"dag_run": dag_run, "params": conf, "logical_date": dag_run.logical_date})
-        return nightly.night_text(day, nightly.night_states(day, warehouse_url_from_airflow()))
+        return nightly.night_text(day, nightly.night_states(day, warehouse_url_from_airflow()), NOTE_NAMES)
     if not dag_run.dag_id.startswith(COUNTY_PREFIX):
         return None
     result = _ingest_result(dag_run, session)
@@ -109,7 +112,8 @@ def _write(dag_run, text: str) -> None:
     def put(run) -> None:
         own = (run.note or "").split(" — night ")[0]
         keep = own and not own.startswith("night ") and own not in text
-        run.note = f"{own} — {text}"[:MAX_NOTE] if keep else text
+        note = f"{own} — {text}" if keep else text
+        run.note = note if len(note) <= MAX_NOTE else note[: MAX_NOTE - 1] + "…"
 
     if object_session(dag_run) is not None:
         put(dag_run)
