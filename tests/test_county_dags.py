@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from conftest import query
 from exports import slice_rows, write_export
 
@@ -44,6 +45,67 @@ def test_a_catch_up_run_is_noted_with_every_night_it_took_in(clean, settings):
     assert county_note(v) == "night 2019-03-16: took in 3 night(s) 2019-03-14 … 2019-03-16, 3 export(s) loaded"
     again = nightly.county_verdict("汝阳县 410326", result("410326", NIGHT, clean))
     assert county_note(again, "re-sent 重报") == "re-sent 重报 — night 2019-03-16: nothing waiting, nothing loaded"
+
+
+def verdict_task(code: str, label: str, res: dict, night: str | None = NIGHT.isoformat()) -> dict:
+    """The county DAG's `verdict` task (county_dags.CountyVerdictOperator) run on `res`, as Airflow runs it; a manual
+    run's Param night `night` (None: a scheduled run, whose night is the one before its logical date)."""
+    from xuncha.orchestration import county_dags
+
+    op = county_dags.CountyVerdictOperator(task_id="verdict", county={"code": code, "label": label}, result=res)
+    day = dt.date.fromisoformat(res["summary"]["business_date"]) + dt.timedelta(days=1)   # its run: the next midnight
+    when = dt.datetime.combine(day, dt.time(0), dt.timezone(dt.timedelta(hours=8)))
+    return op.execute({"params": {"night": night}, "dag_run": None, "logical_date": when})
+
+
+def test_re_running_a_night_still_quarantined_is_red_reason_first_and_green_once_a_corrected_export_loaded(
+        clean, settings):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from xuncha.orchestration.run_notes import county_note
+
+    bad = slice_rows("410327")
+    bad["findings"][1]["category"] = "ZZ9"
+    write_export(settings.landing, "410327", "410327-20190316-01", "2019-03-16", bad)
+    first = result("410327", NIGHT, clean)
+    with pytest.raises(AirflowFailException):
+        verdict_task("410327", "宜阳县 410327", first)
+    [(batch_id,)] = query(clean, "SELECT batch_id FROM audit.batches WHERE status = 'quarantined'")
+    # README's re-run of the night (Param night): nothing waiting, but the night is still 隔离 in the warehouse
+    rerun = result("410327", NIGHT, clean)
+    assert rerun["summary"]["exports"] == [], "nothing waiting: the trial's green 'nothing loaded' run"
+    with pytest.raises(AirflowFailException) as red:
+        verdict_task("410327", "宜阳县 410327", rerun)
+    assert str(red.value).startswith("宜阳县 410327: night 2019-03-16 still quarantined 隔离, no loaded export "
+                                     "replacing it: export 410327-20190316-01: file findings.csv"), str(red.value)
+    assert "column category, value 'ZZ9'" in str(red.value) and f"/xuncha/quarantine/{batch_id}" in str(red.value)
+    v = nightly.county_verdict("宜阳县 410327", rerun, nightly.county_judged("410327", rerun, NIGHT, clean))
+    note = county_note(v, "re-run after quarantine")
+    assert note.startswith("RED: 宜阳县 410327: night 2019-03-16 still quarantined 隔离"), note
+    assert note.endswith(f"(/xuncha/quarantine/{batch_id}) — night 2019-03-16: nothing waiting, nothing loaded — "
+                         "re-run after quarantine"), note
+    # a scheduled run of the next night loads it and did not take 2019-03-16 in: not red for that older night
+    write_export(settings.landing, "410327", "410327-20190317-01", "2019-03-17",
+                 slice_rows("410327", updated="2019-03-17T20:00:00+08:00"))
+    assert not verdict_task("410327", "宜阳县 410327", result("410327", NIGHT + dt.timedelta(days=1), clean),
+                            night=None)["red"]
+    # the county sends a corrected export; the re-run loads it and is green
+    write_export(settings.landing, "410327", "410327-20190316-02", "2019-03-16", slice_rows("410327"))
+    fixed = verdict_task("410327", "宜阳县 410327", result("410327", NIGHT, clean))
+    assert not fixed["red"] and fixed["loaded"] == 1 and fixed["link"] is None
+
+
+def test_a_red_note_starts_with_the_reason_then_the_summary_then_the_users_reason(clean, settings):
+    from xuncha.orchestration.run_notes import county_note
+
+    bad = slice_rows("410327")
+    bad["findings"][1]["category"] = "XX"
+    write_export(settings.landing, "410327", "410327-20190316-01", "2019-03-16", bad)
+    v = nightly.county_verdict("宜阳县 410327", result("410327", NIGHT, clean))
+    note = county_note(v, "why 原因")
+    assert note.startswith("RED: 宜阳县 410327: export 410327-20190316-01 (night 2019-03-16) quarantined: "), note
+    assert note.endswith(" — night 2019-03-16: took in 1 night(s) 2019-03-16, 0 export(s) loaded, 1 quarantined 隔离"
+                         " — why 原因"), note
 
 
 def test_a_missed_night_is_red_and_its_earlier_waiting_night_still_loads(clean, settings):

@@ -107,6 +107,27 @@ def rejected(url: str | None, registry, code: str, now: dt.datetime) -> list[Fin
         return _rejected(cur, county, list(registry.lineage(county.code)), night)
 
 
+def just_quarantined(url: str | None, registry, code: str, now: dt.datetime) -> list[Finding]:
+    """The `quarantine` finding of the county judged for county `code` (`judged_as` at `now`) the moment one of its
+    exports was quarantined, whatever that export's night: `rejected`'s when the newest quarantined export (largest
+    batch_id of its lineage) is within its window (the last QUARANTINE_WINDOW_NIGHTS before `now`), else the same
+    finding over the QUARANTINE_WINDOW_NIGHTS up to that export's night (a demo's or history's night: docs/operations.md
+    §9, "a quarantine is an incident at once"). [] when no county is judged or the night has a loaded export since."""
+    night = expected_night(now)
+    county = judged_as(registry, code, night)
+    if county is None:
+        return []
+    lineage = list(registry.lineage(county.code))
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT business_date FROM audit.batches WHERE county_code = ANY(%s) AND status = 'quarantined'
+                        ORDER BY batch_id DESC LIMIT 1""", (lineage,))
+        row = cur.fetchone()
+        if row is None:
+            return []
+        inside = night - dt.timedelta(days=QUARANTINE_WINDOW_NIGHTS) < row[0] <= night
+        return [f for f in _rejected(cur, county, lineage, night if inside else row[0]) if f.kind == "quarantine"]
+
+
 def pull_failures(url: str | None, registry, code: str, now: dt.datetime) -> list[Finding]:
     """The `pull_failure` finding at `now` of the county judged for county `code` (`judged_as`), exactly as `current`
     finds it; [] when none (or no county is judged). Writes nothing."""
@@ -188,6 +209,12 @@ def _pull(cur, county, lineage: list[str], now: dt.datetime) -> list[Finding]:
         return []
     return [Finding("pull_failure", county.code, county.name, f"pull failed at {row[0]:%Y-%m-%d %H:%M %Z}: {row[1]} (拉取失败)",
                     {"failed_at": row[0].isoformat(), "error": row[1]})]
+
+
+def report_problems(report_path: str | None, limit: int = 5) -> list[dict]:
+    """The first `limit` problems of the quarantine report beside `report_path` (audit.batches.report_path): [{rule,
+    rule_zh, message, file, row, column, value}]; [] when there is none (a county's red night names its first)."""
+    return _problems(report_path, limit)
 
 
 def _problems(report_path: str | None, limit: int = 5) -> list[dict]:

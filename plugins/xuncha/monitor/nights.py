@@ -82,6 +82,40 @@ def states(first: dt.date, last: dt.date, url: str | None = None, reg: Registry 
     return out
 
 
+def county_states(code: str, days: list[dt.date], url: str | None = None, reg: Registry | None = None,
+                  now: dt.datetime | None = None) -> dict[dt.date, dict]:
+    """County `code`'s state on each night of `days` (its own DAG's run: the night it is for and the nights it took
+    in), judged as `states` judges them (`judge`) at `now`: night -> {"county", "state", "exports", "batch_id",
+    "report_path"} (the newest batch of the night's lineage rows; None without one). Nights the county is not active
+    are left out. Reads only the county's lineage rows of those nights (a catch-up's years of nights stay cheap)."""
+    from xuncha import registry as registry_mod
+    from xuncha.extract import deadlines
+
+    reg = reg or registry_mod.load()
+    now = now or dt.datetime.now(dt.timezone.utc)
+    county = reg.get(code)
+    days = sorted({d for d in days if county.active_on(d)})
+    if not days:
+        return {}
+    rows: dict[dt.date, list[tuple]] = {}
+    with db.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("""SELECT business_date, batch_id, status, export_id, report_path FROM audit.batches
+                        WHERE county_code = ANY(%s) AND business_date = ANY(%s)""", (list(reg.lineage(code)), days))
+        for day, *rest in cur.fetchall():
+            rows.setdefault(day, []).append(tuple(rest))
+        cur.execute("""SELECT business_date, arrived_at IS NOT NULL FROM audit.deadline_misses
+                        WHERE county_code = %s AND business_date = ANY(%s)""", (code, days))
+        misses = dict(cur.fetchall())
+    out = {}
+    for day in days:
+        got = sorted(rows.get(day, ()))
+        state = judge({s for _, s, _, _ in got}, misses.get(day), deadlines.applies(day), county.exports_on(day),
+                      now >= deadlines.deadline_at(county, day))
+        out[day] = {"county": county.label, "state": state, "exports": [e for _, _, e, _ in got],
+                    "batch_id": got[-1][0] if got else None, "report_path": got[-1][3] if got else None}
+    return out
+
+
 def night_states(day: dt.date, url: str | None = None, reg: Registry | None = None,
                  now: dt.datetime | None = None) -> dict[str, dict]:
     """Every county's state for night `day` (`states` for one night): code -> {"county", "state", "exports"}. States:

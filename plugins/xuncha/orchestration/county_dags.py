@@ -116,12 +116,13 @@ def _owner_links(county: County) -> dict:
     return {county.owner: f"mailto:{emails[0]}"} if emails else {}
 
 
-def judge(label: str, result: dict) -> dict:
-    """The `verdict` task: state the county's night (nightly.county_verdict); on red, log the reason first and fail
-    without retrying (AirflowFailException), naming the quarantine page. Returns the verdict as a dict when green."""
+def judge(label: str, result: dict, judged: dict | None = None) -> dict:
+    """The `verdict` task: state the county's night (nightly.county_verdict; `judged`: nightly.county_judged, the
+    warehouse's state of the nights the run is for); on red, log the reason first and fail without retrying
+    (AirflowFailException), naming the quarantine page. Returns the verdict as a dict when green."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    v = nightly.county_verdict(label, result)
+    v = nightly.county_verdict(label, result, judged)
     if v.red:
         text = f"{v.reason} — {v.link}" if v.link else v.reason
         log.error("%s", text)
@@ -147,5 +148,12 @@ class CountyVerdictOperator(BaseOperator):
         self.result = result
 
     def execute(self, context) -> dict:
-        """Judge the night (`judge`): the verdict as a dict when green; AirflowFailException, reason first, when red."""
-        return judge(self.county["label"], self.result)
+        """Judge the nights the run is for (`judge`, with the warehouse's state of them: nightly.county_judged): the
+        verdict as a dict when green; AirflowFailException, reason first, when red."""
+        from xuncha import registry
+        from xuncha.orchestration.env import warehouse_url_from_airflow
+
+        tz = registry.load().get(self.county["code"]).timezone
+        judged = nightly.county_judged(self.county["code"], self.result, nightly.run_night(context, tz),
+                                       warehouse_url_from_airflow())
+        return judge(self.county["label"], self.result, judged)

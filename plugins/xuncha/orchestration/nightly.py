@@ -170,21 +170,54 @@ def missing_connection_text(conn_id: str) -> str:
             f"({OPERATIONS_CONNECTIONS}), then re-run this night")
 
 
-def verdict(county: dict, summary: dict) -> str | None:
-    """Why a county's night must show red, or None when it is green: its pull failed on a configuration fault
-    (`county["error"]`, status `pull_failed`), a quarantined or failed export (first problem named) or a missed
-    deadline (迟报/漏报). `county`: {"label", "status", "error"} (status and error from the ingest task)."""
-    reasons = [county.get("error") or "pull failed"] if county.get("status") == "pull_failed" else []
+def _reasons(county: dict, summary: dict) -> list[tuple[str | None, str]]:
+    """(night ISO or None, why it is red) for each fault the ingest task met (`verdict`'s parts, in its order)."""
+    out = [(None, county.get("error") or "pull failed")] if county.get("status") == "pull_failed" else []
     for e in summary.get("exports", []):
         first = (e.get("problems") or ["see the report"])[0]
         if e["status"] == "quarantined":
-            reasons.append(f"export {e['export_id']} (night {e['business_date']}) quarantined: {first}")
+            out.append((e.get("business_date"), f"export {e['export_id']} (night {e['business_date']}) quarantined: {first}"))
         elif e["status"] == "failed":
-            reasons.append(f"export {e['export_id']} (night {e['business_date']}) failed through a fault of ours, "
-                           f"not the county's (it stays in its inbox and is taken again by the next run): {first}")
+            out.append((e.get("business_date"), f"export {e['export_id']} (night {e['business_date']}) failed through a "
+                        f"fault of ours, not the county's (it stays in its inbox and is taken again by the next run): {first}"))
     if county.get("status") == "missed":
-        reasons.append(f"no export for the night of {summary['business_date']} by the deadline (迟报/漏报)")
-    return f"{county['label']}: " + "; ".join(reasons) if reasons else None
+        out.append((summary["business_date"],
+                    f"no export for the night of {summary['business_date']} by the deadline (迟报/漏报)"))
+    return out
+
+
+def _still(night: str, found: dict) -> str:
+    """Why night `night` is red in the warehouse when this run met no fault of it (`found`: county_judged's entry)."""
+    from xuncha.monitor import findings
+
+    export = (found.get("exports") or ["?"])[-1]
+    if found["state"] == "missing":
+        return f"night {night} missing 漏报: no export by its deadline — re-run once the county has sent it"
+    problems = findings.report_problems(found.get("report_path"), 1)
+    first = (f": file {problems[0]['file']}, row {problems[0]['row']}, column {problems[0]['column']}, value "
+             f"'{problems[0]['value']}' ({problems[0]['rule']})") if problems else ""
+    if found["state"] == "failed":
+        return f"night {night} failed 失败 (export {export}, a fault of ours){first}"
+    return (f"night {night} still quarantined 隔离, no loaded export replacing it: export {export}{first} — re-run "
+            f"after the county re-sends it")
+
+
+def verdict(county: dict, summary: dict, judged: dict | None = None) -> str | None:
+    """Why a county's night must show red, or None when it is green: its pull failed on a configuration fault
+    (`county["error"]`, status `pull_failed`), a quarantined or failed export (first problem named) or a missed
+    deadline (迟报/漏报). `county`: {"label", "status", "error"} (status and error from the ingest task). `judged`
+    (county_judged: the nights the run is for, judged from the warehouse by xuncha.monitor.nights): when given, a
+    night is red only when the warehouse says so (隔离 with no loaded export replacing it, failed, 漏报), whether or
+    not this run met the fault (a re-run of a still-quarantined night with nothing waiting is red; issue 23's trial)."""
+    from xuncha.monitor import nights
+
+    parts = _reasons(county, summary)
+    if judged is not None:
+        red = [d for d, v in sorted(judged.items()) if v["state"] in nights.RED]
+        said = {d for d, _ in parts}
+        parts = [(d, t) for d, t in parts if d is None or d in red] + [(d, _still(d, judged[d])) for d in red
+                                                                      if d not in said]
+    return f"{county['label']}: " + "; ".join(t for _, t in parts) if parts else None
 
 
 @dataclass(frozen=True)
@@ -206,19 +239,34 @@ class CountyVerdict:
     status: str = ""
 
 
-def county_verdict(label: str, result: dict) -> CountyVerdict:
+def county_verdict(label: str, result: dict, judged: dict | None = None) -> CountyVerdict:
     """The verdict on county `label`'s night from its ingest task's result ({"status", "summary"}, the XCom of
-    xuncha.orchestration.sensors.CountyNightOperator). The one statement of it: the verdict task, the run note and
-    incidents use this."""
+    xuncha.orchestration.sensors.CountyNightOperator) and, when given, the warehouse's judgement of the nights the run
+    is for (`judged`: county_judged). The one statement of it: the verdict task, the run note and incidents use this."""
     summary = result["summary"]
     exports = summary.get("exports", [])
-    reason = verdict({"label": label, "status": result.get("status"), "error": result.get("error")}, summary)
+    reason = verdict({"label": label, "status": result.get("status"), "error": result.get("error")}, summary, judged)
     bad = [e for e in exports if e["status"] == "quarantined" and e.get("batch_id")]
-    link = (f"{QUARANTINE_PAGE}/{bad[0]['batch_id']}" if len(bad) == 1 else QUARANTINE_PAGE) if bad else None
+    if judged is not None:   # what is still quarantined, whether or not this run met it
+        bad = [v for v in judged.values() if v["state"] == "quarantined" and v.get("batch_id")]
+    link = (f"{QUARANTINE_PAGE}/{bad[0]['batch_id']}" if len(bad) == 1 else QUARANTINE_PAGE) if bad and reason else None
     nights = tuple(sorted({e["business_date"] for e in exports if e.get("business_date")}))
     return CountyVerdict(label, summary["business_date"], reason is not None, reason, link, nights,
                          sum(e["status"] == "loaded" for e in exports), sum(e["status"] == "quarantined" for e in exports),
                          str(result.get("status") or ""))
+
+
+def county_judged(code: str, result: dict, night: dt.date, url: str | None = None,
+                  now: dt.datetime | None = None) -> dict[str, dict]:
+    """County `code`'s state, from the warehouse (xuncha.monitor.nights.county_states, the judgement xuncha_night
+    uses), on the nights its run is for: the run's night (`night`: its Param night, else the night before its date)
+    and every night it took in (`result`: the ingest task's XCom); not older history it did not take in.
+    Returns ISO night -> {"county", "state", "exports", "batch_id", "report_path"}."""
+    from xuncha.monitor import nights
+
+    days = {night, *(dt.date.fromisoformat(e["business_date"]) for e in result["summary"].get("exports", [])
+                     if e.get("business_date"))}
+    return {d.isoformat(): v for d, v in nights.county_states(code, sorted(days), url, now=now).items()}
 
 
 def night_states_between(first: dt.date, last: dt.date, url: str | None = None) -> dict:

@@ -28,23 +28,26 @@ NOTE_NAMES = 8
 
 
 def county_note(verdict, reason: str = "") -> str:
-    """The note of a county run from its CountyVerdict: 'night D: took in N night(s) A … B, L export(s) loaded[, Q
-    quarantined]' (or 'nothing waiting'), then the red reason and link; a failed pull (status `pull_failed`): the
-    reason first, 'RED: 嵩县 410325: pull failed — no Airflow connection …'; `reason`: the run's `reason` Param."""
+    """The note of a county run from its CountyVerdict, reason first when red: 'RED: 老城区 410302: … (link) — night
+    D: took in N night(s) A … B, L export(s) loaded[, Q quarantined]' (or 'nothing waiting') — `reason` (the run's
+    `reason` Param; when green it comes first: 'reason — night D: …'); a failed pull (status `pull_failed`):
+    'RED: 嵩县 410325: pull failed — no Airflow connection … — night D: nothing fetched, nothing loaded'. Cut to
+    MAX_NOTE characters."""
     nights = verdict.nights
-    if nights:
+    if verdict.red and verdict.status == "pull_failed":   # nothing was done
+        summary = f"night {verdict.night}: nothing fetched, nothing loaded"
+    elif nights:
         span = nights[0] if len(nights) == 1 else f"{nights[0]} … {nights[-1]}"
-        text = f"night {verdict.night}: took in {len(nights)} night(s) {span}, {verdict.loaded} export(s) loaded"
+        summary = f"night {verdict.night}: took in {len(nights)} night(s) {span}, {verdict.loaded} export(s) loaded"
         if verdict.quarantined:
-            text += f", {verdict.quarantined} quarantined 隔离"
+            summary += f", {verdict.quarantined} quarantined 隔离"
     else:
-        text = f"night {verdict.night}: nothing waiting, nothing loaded"
-    if verdict.red and verdict.status == "pull_failed":   # nothing was done: the fault and its fix come first
-        text = f"RED: {verdict.reason} — night {verdict.night}: nothing fetched, nothing loaded"
-    elif verdict.red:
-        text += f" — RED: {verdict.reason}" + (f" ({verdict.link})" if verdict.link else "")
-    if reason:
-        text = f"{reason} — {text}"
+        summary = f"night {verdict.night}: nothing waiting, nothing loaded"
+    if verdict.red:   # the reason it is red first, then what the run did, then why it was run
+        parts = [f"RED: {verdict.reason}" + (f" ({verdict.link})" if verdict.link else ""), summary, reason]
+    else:
+        parts = [reason, summary]
+    text = " — ".join(p for p in parts if p)
     return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
 
 
@@ -80,7 +83,10 @@ def note_for(dag_run, session) -> str | None:
     if not result:
         return None
     county = registry.load().get(dag_run.dag_id.removeprefix(COUNTY_PREFIX))
-    return county_note(nightly.county_verdict(county.label, result), str(conf.get("reason") or ""))
+    night = nightly.run_night({"dag_run": dag_run, "params": conf, "logical_date": dag_run.logical_date},
+                              county.timezone)
+    judged = nightly.county_judged(county.code, result, night, warehouse_url_from_airflow())
+    return county_note(nightly.county_verdict(county.label, result, judged), str(conf.get("reason") or ""))
 
 
 def _note(dag_run) -> None:
@@ -104,15 +110,17 @@ def _note(dag_run) -> None:
 
 
 def _write(dag_run, text: str) -> None:
-    """Set the run's note after its own (a push run's "push of … by …" comes first). In the scheduler's session
+    """Set the run's note after its own (a push run's "push of … by …" comes first; after a red note's reason). In the scheduler's session
     when the run belongs to one (a second session would wait on the row the scheduler holds); else
     (`airflow dags test` hands over a detached run) in a session of its own."""
     from sqlalchemy.orm import object_session
 
     def put(run) -> None:
         own = (run.note or "").split(" — night ")[0]
-        keep = own and not own.startswith("night ") and own not in text
-        note = f"{own} — {text}" if keep else text
+        if not own or own.startswith(("night ", "RED: ")) or own in text:   # ours from before: replaced
+            note = text
+        else:   # a red note keeps its reason first (README: "reason first")
+            note = f"{text} — {own}" if text.startswith("RED: ") else f"{own} — {text}"
         run.note = note if len(note) <= MAX_NOTE else note[: MAX_NOTE - 1] + "…"
 
     if object_session(dag_run) is not None:
