@@ -77,6 +77,32 @@ def test_a_quarantine_opens_its_incident_and_notifies_at_once_and_the_health_run
         == [(4,)], "operators (e-mail, chat) and 嵩县 (e-mail, chat), once each"
 
 
+def test_a_quarantine_of_an_old_night_opens_its_incident_at_once_too(empty, channels, settings):
+    box, robots, _ = channels
+    reg = small_registry(SONGXIAN, LUANCHUAN)
+    rows = slice_rows()
+    rows["findings"][2]["category"] = "ZZ9"
+    bad = write_export(settings.landing, "410325", "410325-20190316-01", "2019-03-16", rows)
+    months_later = at(dt.date(2019, 6, 1), 10)   # the demo's history loaded today: the night is far outside 30 nights
+    night = county_night.run(reg, "410325", None, url=empty, exports=[inbox.receive(bad)],
+                             ingestor=pipeline.Ingestor(reg, url=empty),
+                             on_quarantine=lambda code: health.on_quarantine(empty, reg, code, notifications.deliver,
+                                                                             now=months_later, ui_url=UI))
+    assert night.quarantined == ["410325-20190316-01"]
+    [(iid, kind, state, summary)] = query(empty, "SELECT incident_id, kind, state, summary FROM audit.incidents")
+    assert (kind, state) == ("quarantine", "open") and "2019-03-16" in summary and "410325-20190316-01" in summary
+    [(subject, text)] = box.to(SONGXIAN_MAIL)
+    assert subject == f"【巡察数据平台】嵩县 410325：隔离（事件 #{iid}）" and "值 “ZZ9”" in text
+    # a second quarantine of that night updates the open incident and tells nobody again
+    again = write_export(settings.landing, "410325", "410325-20190316-02", "2019-03-16", rows)
+    county_night.run(reg, "410325", None, url=empty, exports=[inbox.receive(again)],
+                     ingestor=pipeline.Ingestor(reg, url=empty),
+                     on_quarantine=lambda code: health.on_quarantine(empty, reg, code, notifications.deliver,
+                                                                     now=months_later, ui_url=UI))
+    assert query(empty, "SELECT count(*), max(seen_count) FROM audit.incidents") == [(1, 2)]
+    assert len(box.to(SONGXIAN_MAIL)) == 1 and len(robots.got["songxian"]) == 1
+
+
 def test_a_load_without_a_quarantine_tells_nobody_and_a_failing_notifier_never_fails_the_load(empty, settings):
     reg = small_registry(SONGXIAN)
     ingestor = pipeline.Ingestor(reg, url=empty)

@@ -101,10 +101,11 @@ def on_quarantine(url: str | None, registry, code: str, send, now: dt.datetime |
                   ui_url: str | None = None) -> list[dict]:
     """The moment an export of county `code` is quarantined (xuncha.load.county_night.run's `on_quarantine`; the nightly
     DAG passes Airflow's notifiers as `send`): the health run's quarantine step for that county alone, at `now`
-    (default the clock) — its `quarantine` finding (xuncha.monitor.findings.rejected) opens the incident or updates
-    the open one, and what opens is sent now through `send` exactly as the health run sends it. The next health run
-    finds the incident open and says nothing again (one open incident per county and kind). Nothing is escalated
-    here. Returns the notification attempts recorded (xuncha.monitor.notices.deliver); raises on database errors."""
+    (default the clock) — its `quarantine` finding (xuncha.monitor.findings.just_quarantined: whatever the night's
+    age, not only the last 30 nights the hourly run re-checks) opens the incident or updates the open one, and what
+    opens is sent now through `send` exactly as the health run sends it. The next health run finds the incident open
+    and says nothing again (one open incident per county and kind; a night older than its window it resolves as no
+    longer seen). Nothing is escalated here. Returns the notification attempts recorded (xuncha.monitor.notices.deliver); raises on database errors."""
     from xuncha.monitor import findings, incidents, notices
     from xuncha.settings import get_settings
 
@@ -112,7 +113,7 @@ def on_quarantine(url: str | None, registry, code: str, send, now: dt.datetime |
     county = findings.judged_as(registry, code, findings.expected_night(now))
     if county is None:
         return []
-    found = [f for f in findings.rejected(url, registry, county.code, now) if f.kind == "quarantine"]
+    found = findings.just_quarantined(url, registry, county.code, now)
     events = incidents.sync(url, found, now, None, checked_kinds={"quarantine"}, county_codes={county.code})
     return notices.deliver(url, events, registry, send, ui_url or get_settings().ui_url, now)
 
