@@ -85,9 +85,44 @@ def test_backfill_window_is_bounded_and_maps_nights_to_runs():
         deployment.backfill_window(dt.date(2000, 1, 1), dt.date(2019, 3, 16))
 
 
+def _backfill(*extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([XUNCHA, "backfill", "--from", "2018-05-01", "--to", "2018-05-03", "--county", "410329",
+                           "--county", "410326", *extra], capture_output=True, text=True)
+
+
+def _backfilled(dag_id: str) -> list[str]:
+    out = subprocess.run([str(airflow_env.airflow_bin()), "dags", "list-runs", dag_id, "-o", "json"],
+                         env=airflow_env.airflow_environ(), capture_output=True, text=True)
+    return [r["run_id"] for r in _json_lines(out.stdout) if r["run_id"].startswith("backfill")]
+
+
+def test_xuncha_backfill_skips_paused_county_dags_and_says_how_to_include_them(airflow_ready):
+    dry = _backfill("--dry-run")   # the county DAGs start paused (Airflow's dags_are_paused_at_creation)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "backfill of 0 county DAG(s) (dry run)" in dry.stdout, dry.stdout
+    said = " ".join(dry.stderr.split())
+    assert "skipped 2 paused county DAG(s)" in said and "xuncha_county_410329" in said and "--queue-while-paused" in said
+    assert "xuncha airflow dags unpause" in said
+    assert not deployment.needs_reserialize(["xuncha_county_410329", "xuncha_county_410326"]), \
+        "parsed just now: the next backfill does not reserialize again"
+    assert deployment.needs_reserialize(["xuncha_county_410329", "xuncha_county_999999"]), "an unknown DAG"
+    env = airflow_env.airflow_environ()
+    subprocess.run([str(airflow_env.airflow_bin()), "dags", "unpause", "xuncha_county_410329"], env=env,
+                   capture_output=True, check=True)
+    try:
+        r = _backfill()
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "backfill of 1 county DAG(s) for 3 night(s)" in r.stdout and "xuncha_county_410329: backfill" in r.stdout
+        assert "skipped 1 paused county DAG(s)" in " ".join(r.stderr.split()) and "xuncha_county_410326" in r.stderr
+        assert len(_backfilled("xuncha_county_410329")) == 3 and _backfilled("xuncha_county_410326") == [], \
+            "no backfill runs left queued forever on a paused DAG"
+    finally:   # leave no queued backfill for a later test's scheduler (the DAGs are parsed again on next use)
+        for dag_id in ("xuncha_county_410329", "xuncha_county_410326"):
+            subprocess.run([str(airflow_env.airflow_bin()), "dags", "delete", dag_id, "-y"], env=env, capture_output=True)
+
+
 def test_xuncha_backfill_creates_airflows_backfill_of_exactly_those_nights_per_county(airflow_ready):
-    r = subprocess.run([XUNCHA, "backfill", "--from", "2018-05-01", "--to", "2018-05-03", "--county", "410329",
-                        "--county", "410326"], capture_output=True, text=True)
+    r = _backfill("--queue-while-paused")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "backfill of 2 county DAG(s) for 3 night(s) 2018-05-01 … 2018-05-03" in r.stdout, r.stdout
     env = airflow_env.airflow_environ()

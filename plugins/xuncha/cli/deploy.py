@@ -79,25 +79,34 @@ def backfill(
     county: Annotated[list[str] | None, typer.Option("--county", help="County code (repeatable); default: every county active in the window.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Only count the runs it would create.")] = False,
     max_active_runs: Annotated[int, typer.Option(help="Nights of one county run at once (1 = strictly oldest first).")] = 1,
+    queue_while_paused: Annotated[bool, typer.Option("--queue-while-paused", help="Backfill paused county DAGs too (their runs wait queued until unpaused).")] = False,
 ):
     """Load history (nights before go-live, or failed nights again) through Airflow's backfill of each county's DAG.
 
     One backfill per county DAG (xuncha_county_<code>), the longest backlog first; the scheduler runs them
-    (`make up`), each county's nights oldest first; nights before go-live raise no missed-deadline alerts."""
+    (`make up`), each county's nights oldest first; nights before go-live raise no missed-deadline alerts. Paused
+    county DAGs are skipped and named (their runs would wait queued): unpause them, or `--queue-while-paused`."""
     import json
 
     from xuncha.orchestration import deployment
 
     first, last = _date(from_), _date(to)
-    proc = deployment.backfill(first, last, dry_run=dry_run, max_active_runs=max_active_runs, counties=county or None)
+    proc = deployment.backfill(first, last, dry_run=dry_run, max_active_runs=max_active_runs, counties=county or None,
+                               queue_while_paused=queue_while_paused)
     if proc.returncode != 0:
         err.print((proc.stdout + proc.stderr).strip()[-2000:])
         raise typer.Exit(1)
     made = json.loads(proc.stdout.strip().splitlines()[-1])
     nights = (last - first).days + 1
+    skipped = [m["dag_id"] for m in made if m.get("skipped")]
+    made = [m for m in made if not m.get("skipped")]
     for m in made:
         what = m.get("error") or (f"{m['runs']} run(s)" if dry_run else f"backfill {m['backfill_id']}")
         console.print(f"  {m['dag_id']}: {what}")
     console.print(f"backfill of {len(made)} county DAG(s) {'(dry run) ' if dry_run else ''}for {nights} night(s) "
                   f"{first} … {last}, longest backlog first"
                   + ("" if dry_run else ": created; the scheduler runs them (make up), each county's nights oldest first"))
+    if skipped:
+        err.print(f"[yellow]skipped {len(skipped)} paused county DAG(s)[/] (their runs would wait queued): "
+                  f"{', '.join(skipped)} — unpause them (`xuncha airflow dags unpause DAG_ID` or the UI switch) and "
+                  f"backfill again, or add `--queue-while-paused`", soft_wrap=True)
