@@ -2,7 +2,8 @@
 LocalExecutor), driven only through the REST API as an operator would: a night of four county systems.
 
 - 宜阳县 410327 sent a good night (03-15) and a bad one (03-16): its run is failed and counted failed on the home page
-  (the API behind it), its note gives the reason and the quarantine link, and its good night is in the marts;
+  (the API behind it), its note gives the reason first and the quarantine link, and its good night is in the marts;
+  re-run with nothing re-sent, the night is still quarantined (隔离): red again, still counted;
 - 汝阳县 410326 delivered: its run succeeds; run again with nothing new, it queues no marts run;
 - 伊川县 410329 is paused: its run waits, nothing of it is loaded, the others go on;
 - 洛阳市 410300 sent nothing by the deadline (漏报, red); its export comes later and a run with the `night` Param (the
@@ -112,9 +113,9 @@ def test_each_county_is_red_paused_and_re_run_on_its_own_and_the_night_names_eve
         assert first_words(cluster, DAG["410327"], runs["410327"], "verdict").startswith(
             "宜阳县 410327: export 410327-20190316-01 (night 2019-03-16) quarantined: "), "the reason first in the log"
         note = done["410327"]["note"]
-        assert note.startswith("night 2019-03-16: took in 2 night(s) 2019-03-15 … 2019-03-16, 1 export(s) loaded, "
-                               "1 quarantined 隔离 — RED: 宜阳县 410327: export 410327-20190316-01"), note
-        assert re.search(r"\(/xuncha/quarantine/\d+\)$", note), note
+        assert note.startswith("RED: 宜阳县 410327: export 410327-20190316-01 (night 2019-03-16) quarantined: "), note
+        assert re.search(r"\(/xuncha/quarantine/\d+\) — night 2019-03-16: took in 2 night\(s\) 2019-03-15 … "
+                         r"2019-03-16, 1 export\(s\) loaded, 1 quarantined 隔离$", note), note
         assert "no export for the night of 2019-03-16 by the deadline" in done["410300"]["note"]
         # Pausing one county stops only it.
         assert cluster.api("GET", f"/api/v2/dags/{DAG['410329']}/dagRuns/{runs['410329']}")["state"] == "queued"
@@ -135,6 +136,15 @@ def test_each_county_is_red_paused_and_re_run_on_its_own_and_the_night_names_eve
         time.sleep(15)
         assert {r["dag_run_id"] for r in marts_runs(cluster)} == before, "nothing changed: no marts run"
         assert "nothing waiting, nothing loaded" in ended(cluster, DAG["410326"], again)["note"]
+
+        # 宜阳县's quarantined night re-run with nothing re-sent: still red, reason first, still counted failed.
+        red_again = trigger(cluster, "410327", {"night": NIGHT, "reason": "re-run 重跑"})
+        done = until(cluster, "宜阳县's re-run", lambda: ended(cluster, DAG["410327"], red_again))
+        assert done["state"] == "failed", "a night still quarantined (隔离) is red however often it is re-run"
+        assert done["note"].startswith("RED: 宜阳县 410327: night 2019-03-16 still quarantined 隔离, no loaded export "
+                                       "replacing it: export 410327-20190316-01"), done["note"]
+        assert done["note"].endswith("— night 2019-03-16: nothing waiting, nothing loaded — re-run 重跑"), done["note"]
+        assert cluster.api("GET", "/ui/dashboard/dag_stats")["failed_dag_count"] == 2
 
         # 洛阳市's night comes late; re-run through the trigger form's Params, it loads.
         write_export(settings.landing, "410300", "410300-20190316-01", NIGHT, slice_rows("410300"))

@@ -79,7 +79,8 @@ def backfill(
     county: Annotated[list[str] | None, typer.Option("--county", help="County code (repeatable); default: every county active in the window.")] = None,
     dry_run: Annotated[bool, typer.Option(help="Only count the runs it would create.")] = False,
     max_active_runs: Annotated[int, typer.Option(help="Nights of one county run at once (1 = strictly oldest first).")] = 1,
-    queue_while_paused: Annotated[bool, typer.Option("--queue-while-paused", help="Backfill paused county DAGs too (their runs wait queued until unpaused).")] = False,
+    queue_while_paused: Annotated[bool, typer.Option(
+        "--queue-while-paused", help="Backfill paused county DAGs too (their runs wait queued until unpaused).")] = False,
 ):
     """Load history (nights before go-live, or failed nights again) through Airflow's backfill of each county's DAG.
 

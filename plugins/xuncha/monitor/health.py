@@ -105,7 +105,8 @@ def on_quarantine(url: str | None, registry, code: str, send, now: dt.datetime |
     age, not only the last 30 nights the hourly run re-checks) opens the incident or updates the open one, and what
     opens is sent now through `send` exactly as the health run sends it. The next health run finds the incident open
     and says nothing again (one open incident per county and kind; a night older than its window it resolves as no
-    longer seen). Nothing is escalated here. Returns the notification attempts recorded (xuncha.monitor.notices.deliver); raises on database errors."""
+    longer seen). Nothing is escalated here. Returns the notification attempts recorded
+    (xuncha.monitor.notices.deliver); raises on database errors."""
     from xuncha.monitor import findings, incidents, notices
     from xuncha.settings import get_settings
 

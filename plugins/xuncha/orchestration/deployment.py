@@ -148,7 +148,7 @@ def backfill(first: dt.date, last: dt.date, dry_run: bool = False, max_active_ru
 
 
 DAG_SOURCES = ("dags/xuncha_county.py", "plugins/xuncha/orchestration/county_dags.py")
-"""The files a county DAG is built from besides the registry (counties.yml): a change to any makes the stored DAGs old."""
+"""The files a county DAG is built from besides the registry (counties.yml): a change to one makes stored DAGs old."""
 
 
 def needs_reserialize(dag_ids: list[str], settings: Settings | None = None) -> bool:
@@ -159,7 +159,8 @@ def needs_reserialize(dag_ids: list[str], settings: Settings | None = None) -> b
     from xuncha.warehouse import db
 
     settings = settings or get_settings()
-    changed = max(p.stat().st_mtime for p in (settings.config_dir / "counties.yml", *(PROJECT_ROOT / f for f in DAG_SOURCES)))
+    sources = (settings.config_dir / "counties.yml", *(PROJECT_ROOT / f for f in DAG_SOURCES))
+    changed = max(p.stat().st_mtime for p in sources)
     with db.connect(db.airflow_db_url(settings)) as conn, conn.cursor() as cur:
         cur.execute("SELECT count(*), min(last_parsed_time) FROM dag WHERE dag_id = ANY(%s) AND NOT is_stale",
                     (sorted(set(dag_ids)),))

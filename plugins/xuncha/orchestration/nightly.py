@@ -176,10 +176,12 @@ def _reasons(county: dict, summary: dict) -> list[tuple[str | None, str]]:
     for e in summary.get("exports", []):
         first = (e.get("problems") or ["see the report"])[0]
         if e["status"] == "quarantined":
-            out.append((e.get("business_date"), f"export {e['export_id']} (night {e['business_date']}) quarantined: {first}"))
+            out.append((e.get("business_date"),
+                        f"export {e['export_id']} (night {e['business_date']}) quarantined: {first}"))
         elif e["status"] == "failed":
-            out.append((e.get("business_date"), f"export {e['export_id']} (night {e['business_date']}) failed through a "
-                        f"fault of ours, not the county's (it stays in its inbox and is taken again by the next run): {first}"))
+            out.append((e.get("business_date"),
+                        f"export {e['export_id']} (night {e['business_date']}) failed through a fault of ours, not the "
+                        f"county's (it stays in its inbox and is taken again by the next run): {first}"))
     if county.get("status") == "missed":
         out.append((summary["business_date"],
                     f"no export for the night of {summary['business_date']} by the deadline (迟报/漏报)"))

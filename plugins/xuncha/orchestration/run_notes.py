@@ -110,7 +110,8 @@ def _note(dag_run) -> None:
 
 
 def _write(dag_run, text: str) -> None:
-    """Set the run's note after its own (a push run's "push of … by …" comes first; after a red note's reason). In the scheduler's session
+    """Set the run's note after its own (a push run's "push of … by …" comes first; after a red note's reason).
+    In the scheduler's session
     when the run belongs to one (a second session would wait on the row the scheduler holds); else
     (`airflow dags test` hands over a detached run) in a session of its own."""
     from sqlalchemy.orm import object_session
