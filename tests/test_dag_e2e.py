@@ -112,7 +112,9 @@ def test_county_and_marts_dags_load_the_night_and_a_second_run_changes_nothing(c
                                                         JOIN dag_run r ON r.id = n.dag_run_id WHERE r.dag_id LIKE 'xuncha_county_%%'"""))
     assert notes["xuncha_county_410326"] == "night 2019-03-16: took in 1 night(s) 2019-03-16, 1 export(s) loaded"
     assert "RED: 宜阳县 410327: export 410327-20190316-01 (night 2019-03-16) quarantined" in notes["xuncha_county_410327"]
-    assert notes["xuncha_county_410329"].startswith("night 2019-03-16: took in 1 night(s) 2019-03-15, 1 export(s) loaded — RED")
+    assert notes["xuncha_county_410329"].startswith("RED: 伊川县 410329: no export for the night of 2019-03-16 by the "
+                                                    "deadline"), "the reason first"
+    assert notes["xuncha_county_410329"].endswith("— night 2019-03-16: took in 1 night(s) 2019-03-15, 1 export(s) loaded")
     runs = query(db.airflow_db_url(settings), "SELECT start_date FROM dag_run WHERE dag_id LIKE 'xuncha_county_%%'")
     assert all(s.year >= 2026 for (s,) in runs), "a run's dates are when it ran, not the night's"
 
