@@ -79,7 +79,8 @@ def test_the_ui_trigger_form_runs_the_night_its_red_run_is_counted_and_unpausing
         run = until(cluster, "the UI-triggered run", lambda: ended(cluster, DAG, run_id), 900)
         states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances(DAG, run_id)}
         assert states == {"ingest": "success", "verdict": "failed"}, (run, states)
-        assert run["state"] == "failed" and run["note"].startswith("re-sent 补报 — night 2019-03-16: took in 2 night(s)")
+        assert run["state"] == "failed" and run["note"].startswith(f"RED: 宜阳县 {CODE}: export {CODE}-20190316-01"), run
+        assert " — night 2019-03-16: took in 2 night(s)" in run["note"] and "re-sent 补报" in run["note"], run  # reason first
         assert query(clean, "SELECT export_id, status FROM audit.batches WHERE county_code = %s ORDER BY export_id",
                      (CODE,)) == [(f"{CODE}-20190315-01", "loaded"), (f"{CODE}-20190316-01", "quarantined")]
         # The home page's "Failed DAGs" card: the DAGs whose latest run by logical date failed.
