@@ -107,16 +107,9 @@ def on_quarantine(url: str | None, registry, code: str, send, now: dt.datetime |
     and says nothing again (one open incident per county and kind; a night older than its window it resolves as no
     longer seen). Nothing is escalated here. Returns the notification attempts recorded
     (xuncha.monitor.notices.deliver); raises on database errors."""
-    from xuncha.monitor import findings, incidents, notices
-    from xuncha.settings import get_settings
+    from xuncha.monitor import findings
 
-    now = now or dt.datetime.now(dt.timezone.utc)
-    county = findings.judged_as(registry, code, findings.expected_night(now))
-    if county is None:
-        return []
-    found = findings.just_quarantined(url, registry, county.code, now)
-    events = incidents.sync(url, found, now, None, checked_kinds={"quarantine"}, county_codes={county.code})
-    return notices.deliver(url, events, registry, send, ui_url or get_settings().ui_url, now)
+    return _county_step(url, registry, code, send, now, ui_url, "quarantine", findings.just_quarantined)
 
 
 def on_pull_failure(url: str | None, registry, code: str, send, now: dt.datetime | None = None,
@@ -125,6 +118,14 @@ def on_pull_failure(url: str | None, registry, code: str, send, now: dt.datetime
     recorded the `pull_failed` alert): the health run's pull_failure step for that county alone, at `now` — its finding
     (xuncha.monitor.findings.pull_failures) opens the incident or updates the open one, and what opens is sent now
     through `send`, as on_quarantine does. Returns the notification attempts; raises on database errors."""
+    from xuncha.monitor import findings
+
+    return _county_step(url, registry, code, send, now, ui_url, "pull_failure", findings.pull_failures)
+
+
+def _county_step(url, registry, code: str, send, now, ui_url, kind: str, find) -> list[dict]:
+    """One health-run step for one county at once: `find(url, registry, code, now)`'s findings of `kind` sync that
+    county's incidents of `kind` and what opens is sent through `send`; [] when no county is judged for `code`."""
     from xuncha.monitor import findings, incidents, notices
     from xuncha.settings import get_settings
 
@@ -132,6 +133,6 @@ def on_pull_failure(url: str | None, registry, code: str, send, now: dt.datetime
     county = findings.judged_as(registry, code, findings.expected_night(now))
     if county is None:
         return []
-    found = findings.pull_failures(url, registry, county.code, now)
-    events = incidents.sync(url, found, now, None, checked_kinds={"pull_failure"}, county_codes={county.code})
+    found = find(url, registry, county.code, now)
+    events = incidents.sync(url, found, now, None, checked_kinds={kind}, county_codes={county.code})
     return notices.deliver(url, events, registry, send, ui_url or get_settings().ui_url, now)
