@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
 from xuncha import registry
 from xuncha.registry import RegistryError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_luoyang_registry_loads_with_its_2021_code_changes():
@@ -105,3 +108,22 @@ def test_the_plan_starts_the_longest_night_first(tmp_path, monkeypatch):
     assert planned == ["410308", "410325", *rest]
     assert nightly.plan(reg, day, ["410326", "410325"]) == [{"code": "410325", "label": reg.get("410325").label},
                                                            {"code": "410326", "label": reg.get("410326").label}]
+
+
+def test_an_unchanged_registry_is_parsed_once_and_an_edited_one_is_seen_at_once(tmp_path):
+    """registry.load is called several times per county task: unchanged bytes give the same parsed registry, an edit
+    (no restart) gives the new one, and a fault written into the file is raised, not hidden by the cache."""
+    path = tmp_path / "counties.yml"
+    text = (ROOT / "config" / "counties.yml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    first = registry.load(path)
+    assert registry.load(path) is first
+    path.write_text(text.replace("name: 嵩县,", "name: 嵩县二,"), encoding="utf-8")
+    edited = registry.load(path)
+    assert edited is not first and edited.get("410325").name == "嵩县二" and first.get("410325").name == "嵩县"
+    path.write_text(text.replace('code: "410325"', 'code: "41032"'), encoding="utf-8")
+    with pytest.raises(registry.RegistryError):
+        registry.load(path)
+    path.unlink()
+    with pytest.raises(registry.RegistryError, match="not found"):
+        registry.load(path)

@@ -7,6 +7,7 @@ Airflow UI. Errors name the entry and the field.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cache
@@ -222,13 +223,30 @@ def parse(raw: dict, source: str = "counties.yml") -> Registry:
     return Registry(counties)
 
 
-def load(path: Path | None = None) -> Registry:
-    """The registry in `path` (default: counties.yml of the config folder, XUNCHA_CONFIG), read now.
+_PARSED: dict[tuple[str, str], Registry] = {}
+"""Registries parsed in this process, by (path, SHA-256 of the file's bytes): the last few only."""
 
-    Not cached: callers load it once per unit of work and pass it on, so an edited counties.yml is seen
-    without a restart. Raises RegistryError naming the entry and field of the first fault."""
+
+def load(path: Path | None = None) -> Registry:
+    """The registry in `path` (default: counties.yml of the config folder, XUNCHA_CONFIG), as the file is now.
+
+    The file is read on every call, so an edited counties.yml is seen without a restart; it is parsed and validated
+    again only when its bytes changed (a county task asks several times, and at 1,000 counties a parse costs 0.16 s
+    of CPU: docs/performance.md). Registries are immutable, so callers share one. Raises RegistryError naming the
+    entry and field of the first fault (a faulty file is never cached)."""
     path = path or get_settings().config_dir / "counties.yml"
-    return parse(read_config(path, RegistryError, "county registry"), str(path))
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise RegistryError(f"county registry not found: {path}") from None
+    key = (str(path), hashlib.sha256(raw).hexdigest())
+    if key not in _PARSED:
+        text = raw.decode("utf-8")
+        registry = parse(read_config(path, RegistryError, "county registry", text), str(path))
+        while len(_PARSED) >= 4:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = registry
+    return _PARSED[key]
 
 
 def default() -> Registry:

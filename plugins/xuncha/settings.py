@@ -185,8 +185,9 @@ WAREHOUSE_CONN_ID = "xuncha_warehouse"
 """Airflow connection id of the warehouse (set through AIRFLOW_CONN_XUNCHA_WAREHOUSE)."""
 
 
-def read_config(path: Path, error: type[Exception], what: str):
-    """A YAML file of config/, parsed; a missing or malformed file raises `error` naming it.
+def read_config(path: Path, error: type[Exception], what: str, text: str | None = None):
+    """A YAML file of config/, parsed (`text`: its content when the caller has read it already); a missing or
+    malformed file raises `error` naming it.
 
     Parsed by libyaml (PyYAML's CSafeLoader: the same safe types, about 8× faster; a registry of 1,000 counties
     took 0.6 s with the pure-Python loader, docs/performance.md), the pure-Python SafeLoader where PyYAML was built
@@ -194,7 +195,8 @@ def read_config(path: Path, error: type[Exception], what: str):
     import yaml
 
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        text = path.read_text(encoding="utf-8") if text is None else text
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         raise error(f"{what} not found: {path}") from None
     except yaml.YAMLError as exc:
