@@ -136,7 +136,8 @@ def test_airflow_services_agree_with_the_single_machine_settings(model, monkeypa
     monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql+psycopg2://u:p@h/airflow")
     monkeypatch.setenv("XUNCHA_HOME", str(tmp_path))
     local = airflow_env.airflow_environ(base={})
-    same = ("AIRFLOW__CORE__LOAD_EXAMPLES", "AIRFLOW__CORE__DEFAULT_TIMEZONE", "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL")
+    same = ("AIRFLOW__CORE__LOAD_EXAMPLES", "AIRFLOW__CORE__DEFAULT_TIMEZONE", "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL")
     for name in AIRFLOW_SERVICES:
         env = model["services"][name]["environment"]
         for key in same:
@@ -179,3 +180,22 @@ def test_dockerfile_bakes_in_what_the_package_reads_and_no_secret():
     assert not re.search(r"(PASSWORD|SECRET|PERSON_KEY|FERNET)\w*=", text), "no secret in the image"
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {".env", ".xuncha", ".venv"} <= set(ignored)
+
+
+def test_the_dag_file_is_parsed_less_often_as_the_registry_grows(tmp_path, monkeypatch):
+    """Each parse builds every county's DAG (about 20 ms of CPU each): Airflow's 30 s up to 150 counties, then
+    counties / 5 seconds, so 1,000 counties are parsed every 200 s (docs/operations.md §10)."""
+    import shutil
+
+    from xuncha.orchestration import env as airflow_env
+
+    cfg = tmp_path / "config"
+    shutil.copytree(ROOT / "config", cfg)
+    monkeypatch.setenv("XUNCHA_CONFIG", str(cfg))
+    for n, interval in ((17, 30), (150, 30), (1000, 200)):
+        rows = "\n".join(f'  - {{code: "{700000 + i}", name: 县{i}, level: county}}' for i in range(1, n + 1))
+        (cfg / "counties.yml").write_text(
+            "defaults:\n  timezone: Asia/Shanghai\n  deadline: \"06:00\"\n  schedule: \"@daily\"\n"
+            "  delivery: {landing: default}\n  active_from: 2016-10-01\ncounties:\n" + rows + "\n", encoding="utf-8")
+        assert airflow_env.dag_parse_interval() == interval
+        assert airflow_env.airflow_environ(base={})["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"] == str(interval)

@@ -58,6 +58,7 @@ def airflow_environ(settings: Settings | None = None, base: dict[str, str] | Non
         "AIRFLOW__API__PORT": "8080",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.airflow_db_url(settings),
         "AIRFLOW__TRIGGERER__CAPACITY": str(triggerer_capacity(settings)),
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(dag_parse_interval(settings)),
         "XUNCHA_HOME": str(settings.home),
     }
     for key, value in defaults.items():
@@ -70,17 +71,32 @@ def airflow_environ(settings: Settings | None = None, base: dict[str, str] | Non
     return env
 
 
+def _county_count(settings: Settings | None) -> int:
+    """How many county systems the registry lists (0 when it cannot be read: a broken registry is reported by the
+    DAGs and `xuncha counties`, not here)."""
+    from xuncha import registry
+
+    try:
+        return len(registry.load((settings or get_settings()).config_dir / "counties.yml").counties)
+    except Exception:
+        return 0
+
+
 def triggerer_capacity(settings: Settings | None = None) -> int:
     """[triggerer] capacity for the registry: two triggers per county system (its night waiting, and the next
     night's in a catch-up), at least Airflow's default 1000. One trigger per waiting county (its export or its
     deadline); a triggerer over capacity leaves counties waiting past their deadline (docs/operations.md)."""
-    from xuncha import registry
+    return max(1000, 2 * _county_count(settings))
 
-    try:
-        n = len(registry.load((settings or get_settings()).config_dir / "counties.yml").counties)
-    except Exception:  # a broken registry is reported by the DAGs and `xuncha counties`, not here
-        n = 0
-    return max(1000, 2 * n)
+
+def dag_parse_interval(settings: Settings | None = None) -> int:
+    """[dag_processor] min_file_process_interval, seconds, for the registry: Airflow's 30 s up to 150 county
+    systems, then one second per 5 counties (1,000 counties: 200 s). Each parse of dags/xuncha_county.py builds,
+    serializes and compares every county's DAG, about 20 ms of CPU per DAG (4 s at 197, measured under the real
+    scheduler: docs/performance.md); every 30 s that is a seventh of a core at 197 counties and two thirds at 1,000,
+    taken from the loads. The price: a registry edit reaches the UI up to this long later (docs/operations.md §10;
+    `xuncha backfill` reserializes a missing or stale county DAG itself)."""
+    return max(30, _county_count(settings) // 5)
 
 
 def apply(settings: Settings | None = None) -> dict[str, str]:
