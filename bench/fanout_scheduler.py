@@ -112,8 +112,11 @@ def run_case(case: Case, executor: str, snap: Path) -> dict:
             marts_before = {r["dag_run_id"] for r in cluster.dag_runs("xuncha_marts")}
             backfills = [cluster.backfill(d, _tick(case.night), _tick(case.night)) for d in dags]
             done = [cluster.wait_backfill(b, timeout=1800) for b in backfills]
-            cluster.backfill("xuncha_night", _night_tick(case.night), _night_tick(case.night))
+            night = cluster.backfill("xuncha_night", _night_tick(case.night), _night_tick(case.night))
             marts = _wait(cluster, lambda: cluster.night_refresh(marts_before), 900, "the night's last marts run")
+            # the night's own backfill ends too: one left running would refuse the next case's (409) when a case's
+            # warehouse is copied from this one (big's set-up copies the units' data directory)
+            cluster.wait_backfill(night, timeout=600)
             runs = [next(r for r in cluster.dag_runs(d) if r["run_type"] == "backfill") for d in dags]
             tis = [ti for d, r in zip(dags, runs) for ti in cluster.task_instances(d, r["dag_run_id"])]
     done1 = {"created_at": min(d["created_at"] for d in done), "completed_at": max(d["completed_at"] for d in done)}
@@ -126,16 +129,35 @@ def run_case(case: Case, executor: str, snap: Path) -> dict:
     bad = {s: v["exports"] for s, v in batches["by_status"].items() if s != "loaded"}
     ok = loaded == case.expected and not bad and nightly_run["state"] == "success" and marts["state"] == "success"
     hosts = sorted({(ti.get("hostname") or "?").split("@")[0] for ti in tis})
+    slots = _slots(tis, spec, wall)
     tries = sum(1 for ti in tis if (ti.get("try_number") or 1) > 1)
     print(f"  [{case.name}/{executor}] {case.expected} counties: trigger → marts {wall:.1f} s (nightly {nightly_wall:.1f} s, "
           f"marts run {(_ts(marts['end_date']) - _ts(marts['start_date'])).total_seconds():.1f} s); fixed {fixed:.1f} s; "
           f"{loaded}/{case.expected} loaded{f', NOT loaded: {bad}' if bad else ''}; {len(tis)} task instances on {hosts}"
-          f"{f', {tries} retried' if tries else ''}; services up in {t_start:.0f} s", flush=True)
+          f"{f', {tries} retried' if tries else ''}; services up in {t_start:.0f} s\n      {slots['text']}", flush=True)
     if not ok:
         raise RuntimeError(f"P3 {case.name}/{executor}: the night did not load cleanly ({loaded}/{case.expected}, {bad}, "
                            f"nightly {nightly_run['state']}, marts {marts['state']}); logs in {home}")
     return {"counties": case.expected, "wall_s": wall, "nightly_s": nightly_wall, "fixed_s": fixed, "hosts": hosts,
-            "task_instances": len(tis), "retried": tries, "services_start_s": t_start}
+            "task_instances": len(tis), "retried": tries, "services_start_s": t_start, "slots": slots}
+
+
+def _slots(tis: list[dict], spec: dict, wall: float) -> dict:
+    """Where a night's task time went, from its task instances' server timestamps: the median task's run time
+    (start→end, s), the median wait in the queue (queued→start, s), and how busy the executor's slots were (the
+    sum of run times ÷ (slots × trigger→marts wall)): near 1 means the slots bound the night, well under 1 that
+    the scheduler's loop or the services did."""
+    import statistics as st
+    runs = [(_ts(ti["end_date"]) - _ts(ti["start_date"])).total_seconds() for ti in tis
+            if ti.get("start_date") and ti.get("end_date")]
+    waits = [(_ts(ti["start_date"]) - _ts(ti["queued_when"])).total_seconds() for ti in tis
+             if ti.get("start_date") and ti.get("queued_when")]
+    n = len(spec["workers"]) * 2 if spec["workers"] else spec["parallelism"]
+    busy = sum(runs) / (n * wall) if runs and wall else 0.0
+    med_run, med_wait = (st.median(runs) if runs else 0.0), (st.median(waits) if waits else 0.0)
+    return {"median_run_s": med_run, "median_queue_s": med_wait, "slots": n, "busy": busy,
+            "text": f"task run median {med_run:.2f} s, queue wait median {med_wait:.2f} s, "
+                    f"{n} slots {busy:.0%} busy"}
 
 
 def p3_scheduler(work: Path, quick: bool, cases: set[str] | None = None) -> None:
