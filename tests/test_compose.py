@@ -137,7 +137,7 @@ def test_airflow_services_agree_with_the_single_machine_settings(model, monkeypa
     monkeypatch.setenv("XUNCHA_HOME", str(tmp_path))
     local = airflow_env.airflow_environ(base={})
     same = ("AIRFLOW__CORE__LOAD_EXAMPLES", "AIRFLOW__CORE__DEFAULT_TIMEZONE", "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL")
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL", "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL")
     for name in AIRFLOW_SERVICES:
         env = model["services"][name]["environment"]
         for key in same:
