@@ -145,8 +145,8 @@ def run_case(case: Case, executor: str, snap: Path) -> dict:
 def _slots(tis: list[dict], spec: dict, wall: float) -> dict:
     """Where a night's task time went, from its task instances' server timestamps: the median task's run time
     (start→end, s), the median wait in the queue (queued→start, s), and how busy the executor's slots were (the
-    sum of run times ÷ (slots × trigger→marts wall)): near 1 means the slots bound the night, well under 1 that
-    the scheduler's loop or the services did."""
+    county tasks' run times ÷ (slots × trigger→marts wall); the marts and `xuncha_night` runs take slots too):
+    near 1 means the slots bound the night, well under 1 with a long queue wait that something else held them."""
     import statistics as st
     runs = [(_ts(ti["end_date"]) - _ts(ti["start_date"])).total_seconds() for ti in tis
             if ti.get("start_date") and ti.get("end_date")]
@@ -157,7 +157,7 @@ def _slots(tis: list[dict], spec: dict, wall: float) -> dict:
     med_run, med_wait = (st.median(runs) if runs else 0.0), (st.median(waits) if waits else 0.0)
     return {"median_run_s": med_run, "median_queue_s": med_wait, "slots": n, "busy": busy,
             "text": f"task run median {med_run:.2f} s, queue wait median {med_wait:.2f} s, "
-                    f"{n} slots {busy:.0%} busy"}
+                    f"{n} slots {busy:.0%} busy with county tasks"}
 
 
 def p3_scheduler(work: Path, quick: bool, cases: set[str] | None = None) -> None:
