@@ -28,6 +28,7 @@ from pathlib import Path
 from fanout import NIGHT, SYNTH_BASE, TERM_START, Case, _clone_export, _night_batches
 
 EXECUTORS = {"local": {"workers": [], "parallelism": 4}, "celery": {"workers": ["w1", "w2"], "parallelism": 8}}
+WORKER_CONCURRENCY = 2     # task processes per Celery worker
 P3S_DETAIL: dict = {}
 
 
@@ -97,7 +98,7 @@ def run_case(case: Case, executor: str, snap: Path) -> dict:
         t = time.perf_counter()
         codes = [c["code"] for c in nightly.plan(case.reg, case.night)]
         dags = [nightly.county_dag_id(c) for c in codes]
-        with LocalCluster(home, workers=spec["workers"], parallelism=spec["parallelism"], worker_concurrency=2,
+        with LocalCluster(home, workers=spec["workers"], parallelism=spec["parallelism"], worker_concurrency=WORKER_CONCURRENCY,
                           settings=case.settings, extra_env=env, dag_ids=("xuncha_night", "xuncha_marts", dags[0])) as cluster:
             t_start = time.perf_counter() - t
             cluster.api("PATCH", "/api/v2/dags", params={"dag_id_pattern": "xuncha_%"}, json={"is_paused": False})
@@ -152,7 +153,7 @@ def _slots(tis: list[dict], spec: dict, wall: float) -> dict:
             if ti.get("start_date") and ti.get("end_date")]
     waits = [(_ts(ti["start_date"]) - _ts(ti["queued_when"])).total_seconds() for ti in tis
              if ti.get("start_date") and ti.get("queued_when")]
-    n = len(spec["workers"]) * 2 if spec["workers"] else spec["parallelism"]
+    n = len(spec["workers"]) * WORKER_CONCURRENCY if spec["workers"] else spec["parallelism"]
     busy = sum(runs) / (n * wall) if runs and wall else 0.0
     med_run, med_wait = (st.median(runs) if runs else 0.0), (st.median(waits) if waits else 0.0)
     return {"median_run_s": med_run, "median_queue_s": med_wait, "slots": n, "busy": busy,
