@@ -59,11 +59,7 @@ def airflow_environ(settings: Settings | None = None, base: dict[str, str] | Non
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db.airflow_db_url(settings),
         "AIRFLOW__TRIGGERER__CAPACITY": str(triggerer_capacity(settings)),
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(dag_parse_interval(settings)),
-        # A task's supervisor sleeps up to this long in one `select` between heartbeats; when the task process has
-        # closed its sockets but is not yet reaped, it sleeps the whole interval after the task has ended, holding
-        # the executor slot (Airflow 3.3's supervisor._monitor_subprocess). At 5 s (Airflow's default) a quarter of
-        # the county tasks held their slot 5 s longer than they ran (docs/performance.md, "Issue 23"); at 1 s the
-        # cost is one heartbeat a second per running task.
+        # Airflow's 5 s kept a finished task's executor slot taken up to 5 s more (docs/operations.md §10).
         "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
         "XUNCHA_HOME": str(settings.home),
     }
