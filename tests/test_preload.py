@@ -47,6 +47,31 @@ sys.exit(os.waitstatus_to_exitcode(status))
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
+def test_a_task_forked_from_a_celery_worker_has_the_plugins_loaded_already():
+    """A Celery worker (argv `airflow celery worker`) loads Airflow's plugins once when Celery's `worker_init` fires,
+    so a task it forks finds the Task SDK's listener manager built and Xuncha's plugin modules imported (each Celery
+    task spent 0.6–1.1 s loading them, docs/performance.md). Celery's own signal is sent here as the worker sends it
+    (celery.worker.WorkController.setup_instance), before the pool forks."""
+    code = """
+import os, sys
+sys.argv = ["airflow", "celery", "worker"]
+import airflow.settings  # imports airflow_local_settings from the plugins folder, which connects to worker_init
+from airflow.sdk.listener import get_listener_manager
+assert get_listener_manager.cache_info().currsize == 0 and "xuncha_ui" not in sys.modules
+from celery.signals import worker_init
+worker_init.send(sender=None)
+pid = os.fork()
+if pid == 0:
+    ok = get_listener_manager.cache_info().currsize == 1 and {"xuncha_ui", "xuncha_intake_plugin", "xuncha_run_notes"} <= set(sys.modules)
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+    env = dict(os.environ, AIRFLOW__CORE__EXECUTOR="CeleryExecutor", AIRFLOW__CORE__PLUGINS_FOLDER=str(PLUGINS))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 def test_gx_is_imported_with_its_heap_frozen_and_the_collector_as_it_was():
     """validate.gx.import_gx: GX's import runs with the cyclic collector paused, then one collection and gc.freeze
     (issue 26, P5): GX's objects end in the permanent generation that later collections skip, the collector is

@@ -10,6 +10,13 @@ Airflow imports the module `airflow_local_settings` in every process it starts (
 `$AIRFLOW_HOME/config` or the plugins folder; Xuncha's is `plugins/airflow_local_settings.py`, which calls
 `preload()`. Only the import is shared: the GX context (a database engine) is built once per task process
 (xuncha.validate.validation.shared_validator), never before a fork.
+
+Airflow's plugins too: every task process asks for the Task SDK's listener manager before it parses its DAG
+(`airflow.sdk.listener.get_listener_manager`, task_runner.startup), which loads the plugins folder once per process:
+Xuncha's UI and push-intake plugins import FastAPI, Starlette and their apps. A LocalExecutor's scheduler has loaded
+them before it forks; a Celery worker had not, so each Celery task spent 0.6–1.1 s loading them (P3s, 2026-12-07,
+docs/performance.md). A Celery worker now loads them once, in its main process when Celery's `worker_init` fires
+(Airflow is initialised by then, and the pool is not yet forked).
 """
 
 from __future__ import annotations
@@ -22,14 +29,32 @@ from xuncha.validate import gx
 def forks_tasks(argv: list[str], executor: str) -> bool:
     """Whether the Airflow process started as `argv` forks task processes under `executor` (the [core] executor
     setting): a scheduler running the LocalExecutor, or a Celery worker."""
-    if argv[1:3] == ["celery", "worker"]:
+    if argv_is_celery_worker(argv):
         return True
     return argv[1:2] == ["scheduler"] and "LocalExecutor" in executor
 
 
+def argv_is_celery_worker(argv: list[str]) -> bool:
+    """Whether `argv` starts a Celery worker (`airflow celery worker …`)."""
+    return argv[1:3] == ["celery", "worker"]
+
+
+def load_plugins(**_signal) -> None:
+    """Load Airflow's plugins the way a task process does (the Task SDK's listener manager, cached per process), so the
+    tasks a Celery worker forks find them loaded. Connected to Celery's `worker_init` signal by `preload`; never
+    raises (a task then loads them itself)."""
+    try:
+        from airflow.sdk.listener import get_listener_manager
+
+        get_listener_manager()
+    except Exception:  # noqa: BLE001
+        logging.getLogger(__name__).warning("Airflow plugins not preloaded; each task loads them", exc_info=True)
+
+
 def preload(argv: list[str] | None = None) -> bool:
-    """Import Great Expectations now if this process forks tasks (forks_tasks); returns whether it did. Never
-    raises: a failed preload only means each task imports GX itself."""
+    """Import Great Expectations now if this process forks tasks (forks_tasks), and in a Celery worker have Airflow's
+    plugins loaded when Celery's `worker_init` fires (load_plugins); returns whether GX was imported. Never raises: a
+    failed preload only means each task imports GX (or loads the plugins) itself."""
     try:
         from airflow.configuration import conf
 
@@ -37,6 +62,10 @@ def preload(argv: list[str] | None = None) -> bool:
             return False
         gx.import_gx()   # kept in sys.modules for the forked tasks
         gx.PRELOADED = True
+        if argv_is_celery_worker(sys.argv if argv is None else argv):
+            from celery.signals import worker_init
+
+            worker_init.connect(load_plugins, weak=False)
     except Exception:  # noqa: BLE001
         logging.getLogger(__name__).warning("Great Expectations not preloaded; each task imports it", exc_info=True)
     return gx.PRELOADED
