@@ -101,6 +101,19 @@ def test_a_quarantine_of_an_old_night_opens_its_incident_at_once_too(empty, chan
                                                                      now=months_later, ui_url=UI))
     assert query(empty, "SELECT count(*), max(seen_count) FROM audit.incidents") == [(1, 2)]
     assert len(box.to(SONGXIAN_MAIL)) == 1 and len(robots.got["songxian"]) == 1
+    # the hourly health run, which re-checks the last 30 nights, keeps the old night's incident open and quiet
+    hourly = dict(escalate_after=dt.timedelta(hours=1000), ui_url=UI)
+    r = health.check(empty, reg, notifications.deliver, now=months_later + dt.timedelta(hours=1), **hourly)
+    assert [e.event for e in r.events if e.incident["kind"] == "quarantine"] == []
+    assert [i["incident_id"] for i in r.blocking if i["kind"] == "quarantine"] == [iid]
+    assert query(empty, "SELECT state, seen_count FROM audit.incidents WHERE incident_id = %s", (iid,)) == [("open", 3)]
+    assert [s for s, _ in box.to(SONGXIAN_MAIL) if "隔离" in s] == [subject], "told once (its stale incident is another)"
+    # a corrected export of that night loads: the next health run resolves the incident
+    fixed = write_export(settings.landing, "410325", "410325-20190316-03", "2019-03-16", slice_rows())
+    assert county_night.run(reg, "410325", None, url=empty, exports=[inbox.receive(fixed)],
+                            ingestor=pipeline.Ingestor(reg, url=empty)).loaded == 1
+    r = health.check(empty, reg, notifications.deliver, now=months_later + dt.timedelta(hours=2), **hourly)
+    assert [(e.event, e.incident["incident_id"]) for e in r.events if e.incident["kind"] == "quarantine"] == [("resolved", iid)]
 
 
 def test_a_load_without_a_quarantine_tells_nobody_and_a_failing_notifier_never_fails_the_load(empty, settings):

@@ -10,7 +10,7 @@ only while it is active on the expected night.
 | stale | 数据不新鲜 | the newest loaded night of the lineage is more than `max_age_nights` behind the expected night | critical |
 | missing | 漏报 | a night past its deadline with no export yet (audit.deadline_misses without arrived_at) | critical |
 | late | 迟报 | an export arrived after its deadline within the last 24 hours | warning |
-| quarantine | 隔离 | a night of the last 30 whose newest export was quarantined and no export of it loaded | critical |
+| quarantine | 隔离 | a night of the last 30 whose newest export was quarantined and no export of it loaded (an older such night while its incident is open) | critical |
 | platform_failure | 平台故障 | the same with status `failed` (an error of ours) | critical |
 | volume | 数据量异常 | xuncha.monitor.volume | critical |
 | pull_failure | 拉取失败 | a pull of the county's HTTP system failed (audit.alerts `pull_failed`, last 7 days) and no pull since moved its watermark nor did an export of it load | critical |
@@ -78,7 +78,8 @@ def current(url: str | None, registry, now: dt.datetime, max_age_nights: int = 1
             lineage = list(registry.lineage(c.code))
             out += _stale(cur, c, lineage, night, max_age_nights)
             out += _deadlines(cur, c, lineage, now)
-            out += _rejected(cur, c, lineage, night)
+            rejected = _rejected(cur, c, lineage, night)
+            out += rejected + _older_quarantine(cur, c, lineage, night, rejected)
             out += _pull(cur, c, lineage, now)
         out += _overdue(cur, {c.code: c for c in counties})
     out += volume.findings(url, registry, night)
@@ -194,6 +195,22 @@ def _rejected(cur, county, lineage: list[str], night: dt.date) -> list[Finding]:
                            {"nights": [str(r[1]) for r in rows], "batch_id": newest[2], "export_id": newest[3],
                             "business_date": str(newest[1]), "problems": problems, "error": newest[6]}))
     return out
+
+
+def _older_quarantine(cur, county, lineage: list[str], night: dt.date, rejected: list[Finding]) -> list[Finding]:
+    """The `quarantine` finding of a county's open quarantine incident whose night is older than the window (opened at
+    once by `just_quarantined`: a demo's or history's night), found over the QUARANTINE_WINDOW_NIGHTS up to that night,
+    so the hourly run keeps the incident open until that night loads (or a person resolves it) instead of resolving
+    it as no longer seen; [] when the window already has a quarantine finding, no such incident is open, or the night
+    has loaded since."""
+    if any(f.kind == "quarantine" for f in rejected):
+        return []
+    cur.execute("""SELECT (detail->>'business_date')::date FROM audit.incidents
+                    WHERE county_code = %s AND kind = 'quarantine' AND state <> 'resolved'""", (county.code,))
+    row = cur.fetchone()
+    if row is None or row[0] is None or row[0] > night - dt.timedelta(days=QUARANTINE_WINDOW_NIGHTS):
+        return []
+    return [f for f in _rejected(cur, county, lineage, row[0]) if f.kind == "quarantine"]
 
 
 def _pull(cur, county, lineage: list[str], now: dt.datetime) -> list[Finding]:
