@@ -47,49 +47,30 @@ def judge(statuses: set[str], missed: bool | None, live: bool, due: bool, overdu
 def states(first: dt.date, last: dt.date, url: str | None = None, reg: Registry | None = None,
            now: dt.datetime | None = None, codes: list[str] | None = None) -> dict[dt.date, dict[str, dict]]:
     """Every county's state for each night `first` … `last` (inclusive), judged at `now` (default the clock):
-    night -> code -> {"county": label, "state", "exports": [export ids, in load order]}. Counties inactive on a night
+    night -> code -> `_night` (county, state, exports in load order, the newest batch). Counties inactive on a night
     are left out of it; `codes`: only these counties. Two queries for the whole range (audit.batches,
     audit.deadline_misses). Raises ValueError when `first` is after `last`."""
     from xuncha import registry as registry_mod
-    from xuncha.extract import deadlines
 
     if first > last:
         raise ValueError(f"the first night {first} is after the last {last}")
     reg = reg or registry_mod.load()
     now = now or dt.datetime.now(dt.timezone.utc)
-    batches: dict[tuple[str, dt.date], list[tuple[int, str, str]]] = {}
-    misses: dict[tuple[str, dt.date], bool] = {}
-    with db.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("""SELECT county_code, business_date, batch_id, status, export_id FROM audit.batches
-                        WHERE business_date BETWEEN %s AND %s""", (first, last))
-        for code, day, batch_id, status, export_id in cur.fetchall():
-            batches.setdefault((code, day), []).append((batch_id, status, export_id))
-        cur.execute("""SELECT county_code, business_date, arrived_at IS NOT NULL FROM audit.deadline_misses
-                        WHERE business_date BETWEEN %s AND %s""", (first, last))
-        misses = {(code, day): arrived for code, day, arrived in cur.fetchall()}
+    batches, misses = _read(url, "business_date BETWEEN %s AND %s", (first, last))
     out: dict[dt.date, dict[str, dict]] = {}
     for k in range((last - first).days + 1):
         day = first + dt.timedelta(days=k)
-        live = deadlines.applies(day)
-        night = out[day] = {}
-        for c in reg.active(day):
-            if codes and c.code not in codes:
-                continue
-            rows = sorted(r for code in reg.lineage(c.code) for r in batches.get((code, day), ()))
-            state = judge({s for _, s, _ in rows}, misses.get((c.code, day)), live, c.exports_on(day),
-                          now >= deadlines.deadline_at(c, day))
-            night[c.code] = {"county": c.label, "state": state, "exports": [e for _, _, e in rows]}
+        out[day] = {c.code: _night(reg, c, day, batches, misses, now)
+                    for c in reg.active(day) if not codes or c.code in codes}
     return out
 
 
 def county_states(code: str, days: list[dt.date], url: str | None = None, reg: Registry | None = None,
                   now: dt.datetime | None = None) -> dict[dt.date, dict]:
     """County `code`'s state on each night of `days` (its own DAG's run: the night it is for and the nights it took
-    in), judged as `states` judges them (`judge`) at `now`: night -> {"county", "state", "exports", "batch_id",
-    "report_path"} (the newest batch of the night's lineage rows; None without one). Nights the county is not active
-    are left out. Reads only the county's lineage rows of those nights (a catch-up's years of nights stay cheap)."""
+    in), judged as `states` judges them at `now`: night -> `_night`. Nights the county is not active are left out.
+    Reads only the county's lineage rows of those nights (a catch-up's years of nights stay cheap)."""
     from xuncha import registry as registry_mod
-    from xuncha.extract import deadlines
 
     reg = reg or registry_mod.load()
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -97,23 +78,35 @@ def county_states(code: str, days: list[dt.date], url: str | None = None, reg: R
     days = sorted({d for d in days if county.active_on(d)})
     if not days:
         return {}
-    rows: dict[dt.date, list[tuple]] = {}
+    batches, misses = _read(url, "county_code = ANY(%s) AND business_date = ANY(%s)", (list(reg.lineage(code)), days))
+    return {day: _night(reg, county, day, batches, misses, now) for day in days}
+
+
+def _read(url: str | None, where: str, params: tuple) -> tuple[dict, dict]:
+    """audit.batches and audit.deadline_misses rows matching `where`: (code, night) -> [(batch_id, status, export_id,
+    report_path)], and (code, night) -> whether the missed export arrived since."""
+    batches: dict[tuple[str, dt.date], list[tuple]] = {}
     with db.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("""SELECT business_date, batch_id, status, export_id, report_path FROM audit.batches
-                        WHERE county_code = ANY(%s) AND business_date = ANY(%s)""", (list(reg.lineage(code)), days))
-        for day, *rest in cur.fetchall():
-            rows.setdefault(day, []).append(tuple(rest))
-        cur.execute("""SELECT business_date, arrived_at IS NOT NULL FROM audit.deadline_misses
-                        WHERE county_code = %s AND business_date = ANY(%s)""", (code, days))
-        misses = dict(cur.fetchall())
-    out = {}
-    for day in days:
-        got = sorted(rows.get(day, ()))
-        state = judge({s for _, s, _, _ in got}, misses.get(day), deadlines.applies(day), county.exports_on(day),
-                      now >= deadlines.deadline_at(county, day))
-        out[day] = {"county": county.label, "state": state, "exports": [e for _, _, e, _ in got],
-                    "batch_id": got[-1][0] if got else None, "report_path": got[-1][3] if got else None}
-    return out
+        cur.execute(f"SELECT county_code, business_date, batch_id, status, export_id, report_path FROM audit.batches "
+                    f"WHERE {where}", params)
+        for code, day, *row in cur.fetchall():
+            batches.setdefault((code, day), []).append(tuple(row))
+        cur.execute(f"SELECT county_code, business_date, arrived_at IS NOT NULL FROM audit.deadline_misses WHERE {where}",
+                    params)
+        misses = {(code, day): arrived for code, day, arrived in cur.fetchall()}
+    return batches, misses
+
+
+def _night(reg: Registry, county, day: dt.date, batches: dict, misses: dict, now: dt.datetime) -> dict:
+    """County `county`'s night `day` judged (`judge`) from its lineage's batches: {"county": label, "state", "exports":
+    [export ids, in load order], "batch_id", "report_path" (of the newest batch; None without one)}."""
+    from xuncha.extract import deadlines
+
+    rows = sorted(r for code in reg.lineage(county.code) for r in batches.get((code, day), ()))
+    state = judge({r[1] for r in rows}, misses.get((county.code, day)), deadlines.applies(day), county.exports_on(day),
+                  now >= deadlines.deadline_at(county, day))
+    return {"county": county.label, "state": state, "exports": [r[2] for r in rows],
+            "batch_id": rows[-1][0] if rows else None, "report_path": rows[-1][3] if rows else None}
 
 
 def night_states(day: dt.date, url: str | None = None, reg: Registry | None = None,
