@@ -50,7 +50,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 def test_a_task_forked_from_a_celery_worker_has_the_plugins_loaded_already():
     """A Celery worker (argv `airflow celery worker`) loads Airflow's plugins once when Celery's `worker_init` fires,
     so a task it forks finds the Task SDK's listener manager built and Xuncha's plugin modules imported (each Celery
-    task spent 0.6–1.1 s loading them, docs/performance.md). Celery's own signal is sent here as the worker sends it
+    task spent 0.6–1.1 s loading them, docs/performance.md), with the heap frozen after. Celery's own signal is sent here as the worker sends it
     (celery.worker.WorkController.setup_instance), before the pool forks."""
     code = """
 import os, sys
@@ -59,7 +59,10 @@ import airflow.settings  # imports airflow_local_settings from the plugins folde
 from airflow.sdk.listener import get_listener_manager
 assert get_listener_manager.cache_info().currsize == 0 and "xuncha_ui" not in sys.modules
 from celery.signals import worker_init
+import gc
+frozen = gc.get_freeze_count()
 worker_init.send(sender=None)
+assert gc.get_freeze_count() > frozen, "the heap made since GX's import is frozen before the pool forks"
 pid = os.fork()
 if pid == 0:
     ok = get_listener_manager.cache_info().currsize == 1 and {"xuncha_ui", "xuncha_intake_plugin", "xuncha_run_notes"} <= set(sys.modules)

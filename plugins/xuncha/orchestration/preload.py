@@ -41,12 +41,18 @@ def argv_is_celery_worker(argv: list[str]) -> bool:
 
 def load_plugins(**_signal) -> None:
     """Load Airflow's plugins the way a task process does (the Task SDK's listener manager, cached per process), so the
-    tasks a Celery worker forks find them loaded. Connected to Celery's `worker_init` signal by `preload`; never
-    raises (a task then loads them itself)."""
+    tasks a Celery worker forks find them loaded, then collect once and freeze the heap (`gc.freeze`, as
+    validate.gx.import_gx does after GX's import): what Celery, Airflow and the plugins made since is skipped by
+    the collections of every forked task, as Python's documentation advises right before `fork()`. Connected to
+    Celery's `worker_init` signal by `preload`; never raises (a task then loads them itself)."""
     try:
+        import gc
+
         from airflow.sdk.listener import get_listener_manager
 
         get_listener_manager()
+        gc.collect()
+        gc.freeze()
     except Exception:  # noqa: BLE001
         logging.getLogger(__name__).warning("Airflow plugins not preloaded; each task loads them", exc_info=True)
 
