@@ -40,8 +40,8 @@ def test_incidents_can_be_listed_acknowledged_and_resolved_from_the_cli(clean):
 
 def test_notify_test_sends_through_every_channel_and_says_which_failed(airflow_ready, channels, tmp_path):
     box, robots, env = channels
-    config = config_with_songxian_contacts(tmp_path, {'name: 栾川县, level: county}':
-                                                      'name: 栾川县, level: county, contacts: {chat_conn_id: xuncha_chat_nowhere}}'})
+    config = config_with_songxian_contacts(tmp_path, {'name: 栾川县, level: county,':
+                                                      'name: 栾川县, level: county, contacts: {chat_conn_id: xuncha_chat_nowhere},'})
     r = xuncha("notify", "test", env=env | {"XUNCHA_CONFIG": str(config)})
     assert r.returncode == 1, r.stdout + r.stderr
     lines = [" ".join(line.split()) for line in r.stdout.splitlines()]
