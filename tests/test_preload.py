@@ -28,34 +28,39 @@ def test_only_processes_that_fork_tasks_preload(argv, executor, forks):
     assert forks_tasks(argv, executor) is forks
 
 
-def test_a_task_forked_from_a_scheduler_has_gx_imported_already():
-    """Airflow's own settings start-up imports airflow_local_settings from the plugins folder; a process forked after
-    it (as the LocalExecutor forks its workers, and they their tasks) finds GX in sys.modules."""
-    code = """
+def _fork_after_start(argv: list[str], executor: str, parent: str, child: str) -> None:
+    """In a fresh interpreter started as Airflow process `argv` under `executor`: initialise Airflow (which imports
+    airflow_local_settings from the plugins folder), run `parent` (Python, may assert), fork, and require the
+    expression `child` to be true in the forked process, as in a task the process forks."""
+    code = f"""
 import os, sys
-sys.argv = ["airflow", "scheduler"]
-import airflow.settings  # initialises Airflow, which imports airflow_local_settings from the plugins folder
+sys.argv = {argv!r}
+import airflow.settings
+{parent}
 pid = os.fork()
 if pid == 0:
-    from xuncha.validate import gx
-    os._exit(0 if gx.PRELOADED and "great_expectations" in sys.modules else 3)
+    os._exit(0 if ({child}) else 3)
 _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
 """
-    env = dict(os.environ, AIRFLOW__CORE__EXECUTOR="LocalExecutor", AIRFLOW__CORE__PLUGINS_FOLDER=str(PLUGINS))
+    env = dict(os.environ, AIRFLOW__CORE__EXECUTOR=executor, AIRFLOW__CORE__PLUGINS_FOLDER=str(PLUGINS))
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_a_task_forked_from_a_scheduler_has_gx_imported_already():
+    """Airflow's own settings start-up imports airflow_local_settings from the plugins folder; a process forked after
+    it (as the LocalExecutor forks its workers, and they their tasks) finds GX in sys.modules."""
+    _fork_after_start(["airflow", "scheduler"], "LocalExecutor", "from xuncha.validate import gx",
+                      'gx.PRELOADED and "great_expectations" in sys.modules')
 
 
 def test_a_task_forked_from_a_celery_worker_has_the_plugins_loaded_already():
     """A Celery worker (argv `airflow celery worker`) loads Airflow's plugins once when Celery's `worker_init` fires,
     so a task it forks finds the Task SDK's listener manager built and Xuncha's plugin modules imported (each Celery
-    task spent 0.6–1.1 s loading them, docs/performance.md), with the heap frozen after. Celery's own signal is sent here as the worker sends it
-    (celery.worker.WorkController.setup_instance), before the pool forks."""
-    code = """
-import os, sys
-sys.argv = ["airflow", "celery", "worker"]
-import airflow.settings  # imports airflow_local_settings from the plugins folder, which connects to worker_init
+    task spent 0.6–1.1 s loading them, docs/performance.md), with the heap frozen after. Celery's own signal is sent
+    here as the worker sends it (celery.worker.WorkController.setup_instance), before the pool forks."""
+    parent = """
 from airflow.sdk.listener import get_listener_manager
 assert get_listener_manager.cache_info().currsize == 0 and "xuncha_ui" not in sys.modules
 from celery.signals import worker_init
@@ -63,16 +68,10 @@ import gc
 frozen = gc.get_freeze_count()
 worker_init.send(sender=None)
 assert gc.get_freeze_count() > frozen, "the heap made since GX's import is frozen before the pool forks"
-pid = os.fork()
-if pid == 0:
-    ok = get_listener_manager.cache_info().currsize == 1 and {"xuncha_ui", "xuncha_intake_plugin", "xuncha_run_notes"} <= set(sys.modules)
-    os._exit(0 if ok else 3)
-_, status = os.waitpid(pid, 0)
-sys.exit(os.waitstatus_to_exitcode(status))
 """
-    env = dict(os.environ, AIRFLOW__CORE__EXECUTOR="CeleryExecutor", AIRFLOW__CORE__PLUGINS_FOLDER=str(PLUGINS))
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _fork_after_start(["airflow", "celery", "worker"], "CeleryExecutor", parent,
+                      'get_listener_manager.cache_info().currsize == 1 and '
+                      '{"xuncha_ui", "xuncha_intake_plugin", "xuncha_run_notes"} <= set(sys.modules)')
 
 
 def test_gx_is_imported_with_its_heap_frozen_and_the_collector_as_it_was():
