@@ -61,14 +61,15 @@ def preload(argv: list[str] | None = None) -> bool:
     """Import Great Expectations now if this process forks tasks (forks_tasks), and in a Celery worker have Airflow's
     plugins loaded when Celery's `worker_init` fires (load_plugins); returns whether GX was imported. Never raises: a
     failed preload only means each task imports GX (or loads the plugins) itself."""
+    argv = sys.argv if argv is None else argv
     try:
         from airflow.configuration import conf
 
-        if not forks_tasks(sys.argv if argv is None else argv, conf.get("core", "executor", fallback="")):
+        if not forks_tasks(argv, conf.get("core", "executor", fallback="")):
             return False
         gx.import_gx()   # kept in sys.modules for the forked tasks
         gx.PRELOADED = True
-        if argv_is_celery_worker(sys.argv if argv is None else argv):
+        if argv_is_celery_worker(argv):
             from celery.signals import worker_init
 
             worker_init.connect(load_plugins, weak=False)
