@@ -126,7 +126,7 @@ def just_quarantined(url: str | None, registry, code: str, now: dt.datetime) -> 
         if row is None:
             return []
         inside = night - dt.timedelta(days=QUARANTINE_WINDOW_NIGHTS) < row[0] <= night
-        return [f for f in _rejected(cur, county, lineage, night if inside else row[0]) if f.kind == "quarantine"]
+        return _quarantine(cur, county, lineage, night if inside else row[0])
 
 
 def pull_failures(url: str | None, registry, code: str, now: dt.datetime) -> list[Finding]:
@@ -210,7 +210,12 @@ def _older_quarantine(cur, county, lineage: list[str], night: dt.date, rejected:
     row = cur.fetchone()
     if row is None or row[0] is None or row[0] > night - dt.timedelta(days=QUARANTINE_WINDOW_NIGHTS):
         return []
-    return [f for f in _rejected(cur, county, lineage, row[0]) if f.kind == "quarantine"]
+    return _quarantine(cur, county, lineage, row[0])
+
+
+def _quarantine(cur, county, lineage: list[str], night: dt.date) -> list[Finding]:
+    """`_rejected`'s `quarantine` finding alone, over the QUARANTINE_WINDOW_NIGHTS up to `night`."""
+    return [f for f in _rejected(cur, county, lineage, night) if f.kind == "quarantine"]
 
 
 def _pull(cur, county, lineage: list[str], now: dt.datetime) -> list[Finding]:
