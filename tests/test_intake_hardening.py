@@ -292,8 +292,11 @@ def test_another_countys_status_request_is_answered_while_a_large_push_is_unpack
     window = [lat for t, lat in latencies if upload_done <= t <= done]
     print(f"measured: {done - upload_done:.2f} s of unpack and hash, {len(window)} status requests meanwhile, "
           f"slowest {max(window or [0]):.3f} s")
-    assert done - upload_done > 1.0, f"the unpack and hash took {done - upload_done:.2f} s: too short to tell"
-    assert len(window) >= 5, "status requests were answered while the push was unpacked and hashed"
+    # Five answers 0.05 s apart inside the window prove the loop was free: run synchronously, the first request in
+    # the window would wait for all of it and none after it would start. The window's length depends on the disk and
+    # the page cache (0.7 to 3 s here), so it is not asserted.
+    assert len(window) >= 5, (f"only {len(window)} status requests were answered in the {done - upload_done:.2f} s "
+                              "the push was unpacked and hashed")
     # Run synchronously, the work would hold every other request for all of it (issue 28: 7 s); in a worker thread
     # a request waits only for its share of two busy cores.
     assert max(window) < min(1.0, (done - upload_done) / 2), (
