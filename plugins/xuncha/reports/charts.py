@@ -167,6 +167,7 @@ def _rounds_key(fig, units: list[tuple[str, dict]]) -> None:
                                                "title": {"text": "格内数字 = 当年启动的巡察轮次（轮）numbers: rounds "
                                                                  "started in the year; 颜色 colour:", "side": "top"}},
                       margin={"l": 60, "r": 120, "t": 50, "b": 120})
+    targets = []
     for i, (name, r) in enumerate(units):
         lo, hi = r["target_min"], r["target_max"]
         if lo is None and hi is None:
@@ -177,8 +178,11 @@ def _rounds_key(fig, units: list[tuple[str, dict]]) -> None:
             text = f"目标 ≤{hi} 轮/年"
         else:
             text = f"目标 {lo}–{hi} 轮/年"
-        fig.add_annotation(x=1.005, xref="paper", xanchor="left", y=i, yref="y", text=text, showarrow=False,  # row i
-                           font={"size": 11, "color": "#424242"}, name=f"target-{name}")
+        targets.append({"x": 1.005, "xref": "paper", "xanchor": "left", "y": i, "yref": "y", "text": text,  # row i
+                        "showarrow": False, "font": {"size": 11, "color": "#424242"}, "name": f"target-{name}"})
+    # Set at once: plotly's add_annotation copies and re-validates every annotation so far, so one call per row grew
+    # with the square of the units (197 counties: 5.3 s of the report task, far more in a Celery task; P3s 2026-12-07).
+    fig.update_layout(annotations=[*fig.layout.annotations, *targets])
 
 
 def rectification(data: ReportData):
