@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from xuncha.settings import LOCAL_TIMEZONE
 from xuncha.warehouse import db
 
-LOCAL = ZoneInfo("Asia/Shanghai")
+LOCAL = ZoneInfo(LOCAL_TIMEZONE)
 QUARANTINE_WINDOW_NIGHTS = 30
 KINDS = {   # kind: (severity, 中文)
     "quarantine": ("critical", "隔离"), "missing": ("critical", "漏报"), "late": ("warning", "迟报"),
@@ -65,6 +66,17 @@ class Finding:
 def expected_night(now: dt.datetime) -> dt.date:
     """The newest finished business night at `now` (aware): yesterday in Asia/Shanghai."""
     return now.astimezone(LOCAL).date() - dt.timedelta(days=1)
+
+
+def local_time(value: dt.datetime | None) -> str:
+    """An incident's time as every reader sees it — the page 事件与县区状态, `xuncha incidents list`, the health run's
+    log, notifications and summaries: in the platform's local zone (settings.LOCAL_TIMEZONE) to the minute, with its
+    offset, e.g. `2026-12-07 23:24 +08:00`; `—` for None."""
+    if value is None:
+        return "—"
+    local = value.astimezone(LOCAL)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:5]}"
 
 
 def current(url: str | None, registry, now: dt.datetime, max_age_nights: int = 1) -> list[Finding]:

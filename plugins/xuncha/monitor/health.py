@@ -57,11 +57,13 @@ class HealthRun:
 
     def report(self) -> str:
         """The run's log text, leading with the blocking incidents, then every finding and what was sent."""
+        from xuncha.monitor.findings import local_time
+
         lines = []
         if self.blocking:
             lines.append(f"{len(self.blocking)} critical incident(s) open and not acknowledged (未确认的严重事件) — "
                          "acknowledge or resolve them on the 事件 page or with `xuncha incidents ack ID`:")
-            lines += [f"  #{i['incident_id']} [{i['kind']}] {i['summary']} (since {i['first_seen']:%Y-%m-%d %H:%M})"
+            lines += [f"  #{i['incident_id']} [{i['kind']}] {i['summary']} (since {local_time(i['first_seen'])})"
                       for i in self.blocking]
         else:
             lines.append("no critical incident open and unacknowledged (巡察数据健康检查：正常)")
