@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -253,8 +254,23 @@ def _pull(cur, county, lineage: list[str], now: dt.datetime) -> list[Finding]:
     row = cur.fetchone()
     if row is None:
         return []
-    return [Finding("pull_failure", county.code, county.name, f"pull failed at {row[0]:%Y-%m-%d %H:%M %Z}: {row[1]} (拉取失败)",
-                    {"failed_at": row[0].isoformat(), "error": row[1]})]
+    cause = _pull_cause(row[1])
+    return [Finding("pull_failure", county.code, county.name, f"pull failed at {local_time(row[0])} — {cause} (拉取失败)",
+                    {"failed_at": row[0].isoformat(), "error": cause})]
+
+
+_SAID = re.compile(r"^(?:pull failed\s*[:—-]\s*|\S+ \d{6}: )+")
+"""What a `pull_failed` alert's message starts with that a pull_failure summary says already: `pull failed: ` (the
+alert's own), `pull failed — ` (a missing connection's text, alerts before trial 15) and the county's label (a
+PullError's `嵩县 410325: `), repeated in any order."""
+
+
+def _pull_cause(message: str) -> str:
+    """Why a pull failed, from its `pull_failed` alert's message, without what the incident's summary says before it
+    (`嵩县 410325: pull failed at <time> — `): `pull failed: pull failed — no Airflow connection …` and
+    `pull failed: 嵩县 410325: the county system cannot be reached …` become `no Airflow connection …` and `the county
+    system cannot be reached …`."""
+    return _SAID.sub("", message.strip(), count=1) or message
 
 
 def report_problems(report_path: str | None, limit: int = 5) -> list[dict]:
