@@ -233,9 +233,49 @@ def test_a_failed_pull_opens_a_pull_failure_incident_until_a_later_pull_moves_th
     sent = []
     first = health.check(empty, reg, lambda *a: sent.append(a) or [], now=now)
     assert [(e.event, e.incident["kind"]) for e in first.events] == [("opened", "pull_failure")]
-    assert "the county system cannot be reached" in first.events[0].incident["summary"]
+    summary = first.events[0].incident["summary"]
+    assert summary.startswith("嵩县 410325: pull failed at ") and "+08:00 — the county system cannot be reached" in summary
+    assert said_once(summary), summary
     with db.connect(empty) as conn, conn.cursor() as cur:
         cur.execute("INSERT INTO audit.watermarks (county_code, watermark, export_id, updated_at) "
                     "VALUES ('410325', now(), '410325-x', now() + interval '1 minute')")
     later = health.check(empty, reg, lambda *a: [], now=now + dt.timedelta(minutes=5))
     assert [(e.event, e.incident["kind"]) for e in later.events] == [("resolved", "pull_failure")]
+
+
+def said_once(summary: str) -> bool:
+    """An incident summary (`<county label>: <message>`) that says its county and its first words once (trial 15:
+    'pull failed at …: pull failed: pull failed — …', and a PullError's own '嵩县 410325: ' after the label)."""
+    label, message = summary.split(": ", 1)
+    head = " ".join(message.split()[:2])
+    return summary.count(label) == 1 and message.count(head) == 1
+
+
+def test_no_incident_summary_repeats_its_county_or_its_first_words_whatever_its_kind(empty, settings):
+    """Trial 15 read 'pull failed: pull failed — …'. Every kind a health run opens here — stale, missing, quarantine,
+    pull_failure (from an alert written as before the fix, which said it twice) — says its county and its first words
+    once."""
+    from xuncha.extract import deadlines
+    from xuncha.load import pipeline
+
+    reg = small_registry(county("410325", "嵩县", delivery={"http": {"conn_id": "xuncha_county_410325"}}), RUYANG)
+    day = dt.date(2019, 3, 16)
+    rows = slice_rows()
+    rows["findings"][2]["category"] = "ZZ"
+    bad = write_export(settings.landing, "410325", "410325-20190316-01", str(day), rows)
+    assert pipeline.Ingestor(reg, url=empty).ingest(bad, reg.get("410325")).status == "quarantined"
+    now = morning(day + dt.timedelta(days=1))
+    with db.connect(empty) as conn, conn.cursor() as cur:   # 汝阳县 missed the night; 嵩县's alert as trial 15 left it
+        cur.execute("""INSERT INTO audit.deadline_misses (county_code, business_date, deadline_at)
+                       VALUES ('410326', %s, %s)""", (day, deadlines.deadline_at(reg.get("410326"), day)))
+        cur.execute("""INSERT INTO audit.alerts (kind, county_code, message, detail, raised_at)
+                       VALUES ('pull_failed', '410325', %s, '{}', %s)""",
+                    ("pull failed: pull failed — no Airflow connection `xuncha_county_410325`; add it with `airflow "
+                     "connections add xuncha_county_410325 …`", now - dt.timedelta(minutes=5)))
+    r = run(empty, reg, now)
+    opened = [e.incident for e in r.events if e.event == "opened"]
+    summaries = {i["kind"]: i["summary"] for i in opened}
+    assert {"stale", "missing", "quarantine", "pull_failure"} <= set(summaries), summaries
+    assert [i["summary"] for i in opened if not said_once(i["summary"])] == []
+    assert summaries["pull_failure"].startswith("嵩县 410325: pull failed at 2019-03-17 08:55 +08:00 — no Airflow "
+                                                "connection `xuncha_county_410325`"), summaries["pull_failure"]

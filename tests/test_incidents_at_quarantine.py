@@ -156,3 +156,69 @@ def test_xuncha_ingest_opens_the_quarantine_incident_and_notifies_at_once_as_the
     assert subject == f"【巡察数据平台】嵩县 410325：隔离（事件 #{iid}）"
     assert "文件 findings.csv，第 3 行，列 category，值 “ZZ”" in text
     assert len(box.to(OPS_MAIL)) == 1 and len(robots.got["ops"]) == 1 and len(robots.got["songxian"]) == 1
+
+
+def _quarantine_codes(url: str) -> list[tuple]:
+    return query(url, "SELECT county_code, state, summary FROM audit.incidents WHERE kind = 'quarantine' "
+                      "ORDER BY incident_id")
+
+
+def test_a_predecessors_quarantined_export_is_its_own_incident_not_its_successors(empty, settings):
+    """Trial 15: 吉利区 410306's quarantined night was filed under 孟津区 410308 (its successor from 2021), so
+    `xuncha counties` showed 410306 with no incident. Whichever DAG takes it in (410306's own, as `make demo` does, or
+    410308's, which takes its predecessors' inboxes), the incident is 410306's, and the hourly run keeps it there."""
+    from xuncha import registry
+    from xuncha.monitor import board
+
+    reg = registry.default()
+    assert reg.get("410306").successor == "410308" and not reg.get("410306").active_on(dt.date(2024, 5, 31))
+    rows = slice_rows("410306")
+    rows["findings"][2]["category"] = "ZZ"
+    bad = write_export(settings.landing, "410306", "410306-20190316-01", "2019-03-16", rows)
+    now = at(dt.date(2024, 6, 1), 10)   # years after 吉利区's last night: 孟津区 410308 is the county judged now
+    tell = lambda code: health.on_quarantine(empty, reg, code, lambda *a: [], now=now)   # noqa: E731
+    night = county_night.run(reg, "410306", None, url=empty, exports=[inbox.receive(bad)],
+                             ingestor=pipeline.Ingestor(reg, url=empty), on_quarantine=tell)
+    assert night.quarantined == ["410306-20190316-01"]
+    [(code, state, summary)] = _quarantine_codes(empty)
+    assert (code, state) == ("410306", "open") and summary.startswith("吉利区 410306: ") and "2019-03-16" in summary
+    states = {s["code"]: s for s in board.county_states(empty, reg, now, include_ended=True)}
+    assert [i["kind"] for i in states["410306"]["open_incidents"]] == ["quarantine"]
+    assert states["410308"]["open_incidents"] == [], "孟津区 sent nothing wrong"
+    # the successor's own run takes a second bad export of that night from the predecessor's inbox: still 410306's
+    write_export(settings.landing, "410306", "410306-20190316-02", "2019-03-16", rows)
+    taken = county_night.run(reg, "410308", dt.date(2024, 5, 31), url=empty, ingestor=pipeline.Ingestor(reg, url=empty),
+                             on_quarantine=tell)
+    assert taken.quarantined == ["410306-20190316-02"]
+    assert [(c, s) for c, s, _ in _quarantine_codes(empty)] == [("410306", "open")]
+    assert query(empty, "SELECT seen_count FROM audit.incidents WHERE kind = 'quarantine'") == [(2,)]
+    # the hourly health run keeps it open under 410306 (an old night, outside its 30-night window) ...
+    hourly = dict(escalate_after=dt.timedelta(hours=1000))
+    r = health.check(empty, reg, lambda *a: [], now=now + dt.timedelta(hours=1), **hourly)
+    assert [(f.county_code, f.county_name) for f in r.found if f.kind == "quarantine"] == [("410306", "吉利区")]
+    assert [e.event for e in r.events if e.incident["kind"] == "quarantine"] == []
+    # ... until a corrected export of that night loads
+    fixed = write_export(settings.landing, "410306", "410306-20190316-03", "2019-03-16", slice_rows("410306"))
+    assert county_night.run(reg, "410306", None, url=empty, exports=[inbox.receive(fixed)],
+                            ingestor=pipeline.Ingestor(reg, url=empty)).loaded == 1
+    r = health.check(empty, reg, lambda *a: [], now=now + dt.timedelta(hours=2), **hourly)
+    assert [(e.event, e.incident["county_code"]) for e in r.events if e.incident["kind"] == "quarantine"] == [
+        ("resolved", "410306")]
+
+
+def test_the_hourly_run_files_a_predecessors_night_in_its_window_under_the_predecessor(empty, settings):
+    """Days after the 2021 code change the hourly run judges 孟津区 410308 with its predecessors' nights: a quarantined
+    night of 孟津县 410322 in the window is 410322's incident, 410308's own bad night 410308's."""
+    from xuncha import registry
+
+    reg = registry.default()
+    for code, day in (("410322", "2021-02-27"), ("410308", "2021-03-02")):
+        rows = slice_rows(code, updated=f"{day}T20:00:00+08:00")
+        rows["findings"][0]["category"] = "ZZ"
+        export = write_export(settings.landing, code, f"{code}-{day.replace('-', '')}-01", day, rows)
+        assert county_night.run(reg, code, None, url=empty, exports=[inbox.receive(export)],
+                                ingestor=pipeline.Ingestor(reg, url=empty)).quarantined
+    r = health.check(empty, reg, lambda *a: [], now=at(dt.date(2021, 3, 3), 9), escalate_after=dt.timedelta(hours=1000))
+    assert sorted((f.county_code, f.detail["business_date"]) for f in r.found if f.kind == "quarantine") == [
+        ("410308", "2021-03-02"), ("410322", "2021-02-27")]
+    assert sorted(c for c, _, _ in _quarantine_codes(empty)) == ["410308", "410322"]

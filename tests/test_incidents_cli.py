@@ -38,6 +38,24 @@ def test_incidents_can_be_listed_acknowledged_and_resolved_from_the_cli(clean):
     assert "resolved by 王运维" in xuncha("incidents", "list", "--all").stdout
 
 
+def test_the_cli_and_the_page_show_an_incidents_times_alike_in_local_time_labelled_with_its_offset(clean):
+    """Trial 15: `xuncha incidents list` said 15:24 (UTC, unlabelled) and the page 23:24 (local, unlabelled) for the
+    same incident. Both now say 23:24 +08:00 (the platform's zone, settings.LOCAL_TIMEZONE)."""
+    from xuncha.monitor import board, incidents
+    from xuncha.monitor.findings import Finding
+
+    first = dt.datetime(2026, 12, 7, 15, 24, tzinfo=dt.timezone.utc)
+    stale = Finding("stale", "410326", "汝阳县", "newest loaded night never (数据不新鲜)")
+    for at in (first, first + dt.timedelta(hours=2)):   # first seen, then last seen two hours later
+        incidents.sync(clean, [stale], at, None, checked_kinds=set())
+    listed = xuncha("incidents", "list")
+    assert listed.returncode == 0, listed.stderr
+    page = board.render(incidents.listing(clean), [], can_act=False, user="viewer", channels_off=None)   # the route's
+    for shown in ("2026-12-07 23:24 +08:00", "2026-12-08 01:24 +08:00"):
+        assert shown in listed.stdout and shown in page, (shown, listed.stdout)
+    assert "15:24" not in listed.stdout and "15:24" not in page
+
+
 def test_notify_test_sends_through_every_channel_and_says_which_failed(airflow_ready, channels, tmp_path):
     box, robots, env = channels
     config = config_with_songxian_contacts(tmp_path, {'name: 栾川县, level: county,':

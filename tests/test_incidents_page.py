@@ -12,7 +12,7 @@ from conftest import query
 from test_report_pages import OUTPUT
 
 from xuncha.monitor import incidents
-from xuncha.monitor.findings import Finding
+from xuncha.monitor.findings import Finding, local_time
 from xuncha.warehouse import db
 
 HOSTILE = "<img src=x onerror=\"window.pwned=1\">"
@@ -58,6 +58,8 @@ def test_a_viewer_reads_the_board_and_an_operator_acknowledges_and_resolves_offl
     assert "viewer 只读" in page.page.inner_text("#who")
     assert page.page.locator(f"#incident-{ids['410325']}").count() == 1 and page.page.locator("form").count() == 0
     assert HOSTILE in page.page.inner_text(f"#incident-{ids['410325']}") and page.page.evaluate("window.pwned === undefined")
+    [(first_seen,)] = query(url, "SELECT first_seen FROM audit.incidents WHERE incident_id = %s", (ids["410326"],))
+    assert local_time(first_seen) in page.page.inner_text(f"#incident-{ids['410326']}"), "as `xuncha incidents list`"
     assert page.page.inner_text("#county-410307 .last-loaded") != "从未入库 never", "偃师区 through 偃师市's nights"
     assert f"#{ids['410326']} stale" in page.page.inner_text("#county-410326 .open")
     refused = httpx.post(f"{base}/xuncha/incidents/{ids['410326']}/ack", data={"note": "x"},

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from conftest import query
 
+from xuncha.monitor import findings
 from xuncha.orchestration import county_dags, nightly, run_notes
 from xuncha.orchestration.assets import CORE, core_changes
 from xuncha.orchestration.sensors import CountyNightOperator
@@ -33,16 +34,21 @@ def test_a_missing_connection_fails_the_verdict_at_once_with_the_fix_first_an_al
     assert result["status"] == "pull_failed" and result["summary"] == {"business_date": NIGHT, "exports": []}
     with pytest.raises(AirflowFailException) as failed:   # AirflowFailException: failed without a retry
         county_dags.judge("嵩县 410325", result)
-    assert str(failed.value).startswith("嵩县 410325: pull failed — no Airflow connection `xuncha_county_410325`; "
-                                        "add it with `airflow connections add xuncha_county_410325 --conn-type http")
-    assert "docs/operations.md §1" in str(failed.value)
+    # the fix a user can follow (README: the two settings, then `xuncha setup`; `airflow` is not on their PATH)
+    fix = ("no Airflow connection `xuncha_county_410325`: set XUNCHA_COUNTY_410325_URL and XUNCHA_COUNTY_410325_TOKEN "
+           "(the county system's address and bearer token) and run `xuncha setup`, then re-run this night")
+    assert str(failed.value).startswith(f"嵩县 410325: pull failed — {fix}"), str(failed.value)
+    assert "docs/operations.md §1" in str(failed.value) and "connections add" not in str(failed.value)
     note = run_notes.county_note(nightly.county_verdict("嵩县 410325", result))
-    assert note.startswith("RED: 嵩县 410325: pull failed — no Airflow connection `xuncha_county_410325`"), note
+    assert note.startswith(f"RED: 嵩县 410325: pull failed — {fix}"), note
     assert note.endswith(f"night {NIGHT}: nothing fetched, nothing loaded")
-    [(kind, code, message)] = query(clean, "SELECT kind, county_code, message FROM audit.alerts")
-    assert (kind, code) == ("pull_failed", "410325") and "xuncha_county_410325" in message
+    [(kind, code, message, raised_at)] = query(clean, "SELECT kind, county_code, message, raised_at FROM audit.alerts")
+    assert (kind, code) == ("pull_failed", "410325") and message.startswith(f"pull failed: {fix}"), message
     [(ikind, state, summary)] = query(clean, "SELECT kind, state, summary FROM audit.incidents")
-    assert (ikind, state) == ("pull_failure", "open") and "no Airflow connection" in summary
+    assert (ikind, state) == ("pull_failure", "open")
+    at = findings.local_time(raised_at)
+    assert at.endswith(" +08:00") and summary.startswith(f"嵩县 410325: pull failed at {at} — {fix}"), summary
+    assert summary.count("pull failed") == 1, "said once (trial 15: 'pull failed: pull failed — …')"
     again = ingest("410325", "嵩县 410325").execute(context())   # a second run updates the open incident
     assert again["status"] == "pull_failed"
     assert query(clean, "SELECT count(*), max(seen_count) FROM audit.incidents") == [(1, 2)]

@@ -16,6 +16,9 @@ SQL_DIR = PROJECT_ROOT / "sql"
 """All SQL: migrations/, load/ (staging → core), marts/."""
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 """Great Expectations suites, one JSON file per entity."""
+LOCAL_TIMEZONE = "Asia/Shanghai"
+"""The platform's local time zone: business nights, the expected night, and every time the incidents page, the CLI
+and notifications show (xuncha.monitor.findings.local_time, labelled `+08:00`); Airflow's default_timezone too."""
 
 
 def _path(var: str, default: Path) -> Path:
@@ -161,7 +164,7 @@ def go_live(settings: Settings | None = None) -> dt.date:
     if not value:
         from zoneinfo import ZoneInfo
 
-        return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+        return dt.datetime.now(ZoneInfo(LOCAL_TIMEZONE)).date()
     try:
         return dt.date.fromisoformat(value)
     except ValueError:

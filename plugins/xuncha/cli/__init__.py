@@ -68,8 +68,8 @@ def setup(quiet_connections: Annotated[bool, typer.Option(hidden=True)] = False)
     console.print(f"set up: warehouse migrated, Airflow initialised; go-live {go_live} (earlier nights: xuncha backfill)")
     for c in deployment.configure_county_connections():
         if c.status == "missing" and not quiet_connections:   # the demo serves its pulled counties itself
-            err.print(f"[yellow]pulled county {c.code}: no connection {c.conn_id}[/] — set XUNCHA_COUNTY_{c.code}_URL "
-                      f"and XUNCHA_COUNTY_{c.code}_TOKEN and run `xuncha setup` again")
+            err.print(f"[yellow]pulled county {c.code}: no connection {c.conn_id}[/] — "
+                      f"{deployment.connection_fix(c.code)} again")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -33,18 +33,23 @@ def incidents_list(
 ):
     """Open and acknowledged incidents, critical first (exit code 0 whether or not there are any)."""
     from xuncha.monitor import incidents
+    from xuncha.monitor.findings import local_time
 
     states = ("open", "acknowledged", "resolved") if all_ else ("open", "acknowledged")
     rows = incidents.listing(None, states, county)
     if not rows:
         console.print("no incidents" + ("" if all_ else " open") + " (无未解决事件)")
         return
-    t = Table("id", "county", "kind", "severity", "state", "first seen", "last seen", "seen", "summary")
+    t = Table("id", "county", "kind", "severity", "state")
+    for head in ("first seen", "last seen"):   # local time with its offset, as the page 事件与县区状态 shows it
+        t.add_column(head, no_wrap=True)
+    for head in ("seen", "summary"):
+        t.add_column(head)
     for i in rows:
         state = i["state"] + (f" by {i['acknowledged_by']}" if i["state"] == "acknowledged" else "") + \
             (f" by {i['resolved_by']}" if i["state"] == "resolved" else "")
         t.add_row(str(i["incident_id"]), i["county_code"], i["kind"], i["severity"], state,
-                  f"{i['first_seen']:%Y-%m-%d %H:%M}", f"{i['last_seen']:%Y-%m-%d %H:%M}", str(i["seen_count"]), i["summary"])
+                  local_time(i["first_seen"]), local_time(i["last_seen"]), str(i["seen_count"]), i["summary"])
     console.print(t)
 
 

@@ -13,7 +13,7 @@ import datetime as dt
 import html
 from zoneinfo import ZoneInfo
 
-from xuncha.monitor.findings import KINDS, expected_night
+from xuncha.monitor.findings import KINDS, expected_night, local_time
 from xuncha.warehouse import db
 
 
@@ -131,7 +131,7 @@ def _e(value) -> str:
 
 
 def _t(value: dt.datetime | None) -> str:
-    return value.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M") if value else "—"
+    return local_time(value)
 
 
 def render(incidents: list[dict], states: list[dict], *, can_act: bool, user: str, channels_off: str | None,

@@ -3,7 +3,9 @@
 `current(url, registry, now)` returns one `Finding` per county and kind, judged at `now` (a test passes simulated
 times; the health run passes the clock). The expected night is the day before `now` in Asia/Shanghai. A county is
 judged with the rows of its whole lineage (registry.lineage: 偃师区 410307 with 偃师市 410381's loaded nights), and
-only while it is active on the expected night.
+only while it is active on the expected night. A `quarantine` or `platform_failure` finding is filed under the county
+that sent the export (audit.batches.county_code), a predecessor's night under the predecessor (吉利区 410306's 2017
+night under 410306, not 孟津区 410308): its incident, contacts and page row are that county's.
 
 | kind | 中文 | found when | severity |
 |---|---|---|---|
@@ -22,13 +24,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from xuncha.settings import LOCAL_TIMEZONE
 from xuncha.warehouse import db
 
-LOCAL = ZoneInfo("Asia/Shanghai")
+LOCAL = ZoneInfo(LOCAL_TIMEZONE)
 QUARANTINE_WINDOW_NIGHTS = 30
 KINDS = {   # kind: (severity, 中文)
     "quarantine": ("critical", "隔离"), "missing": ("critical", "漏报"), "late": ("warning", "迟报"),
@@ -65,6 +69,17 @@ def expected_night(now: dt.datetime) -> dt.date:
     return now.astimezone(LOCAL).date() - dt.timedelta(days=1)
 
 
+def local_time(value: dt.datetime | None) -> str:
+    """An incident's time as every reader sees it — the page 事件与县区状态, `xuncha incidents list`, the health run's
+    log, notifications and summaries: in the platform's local zone (settings.LOCAL_TIMEZONE) to the minute, with its
+    offset, e.g. `2026-12-07 23:24 +08:00`; `—` for None."""
+    if value is None:
+        return "—"
+    local = value.astimezone(LOCAL)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:5]}"
+
+
 def current(url: str | None, registry, now: dt.datetime, max_age_nights: int = 1) -> list[Finding]:
     """Every finding at `now` (module doc), sorted by county and kind. Reads audit.batches, audit.deadline_misses and
     the marts; writes nothing."""
@@ -78,8 +93,8 @@ def current(url: str | None, registry, now: dt.datetime, max_age_nights: int = 1
             lineage = list(registry.lineage(c.code))
             out += _stale(cur, c, lineage, night, max_age_nights)
             out += _deadlines(cur, c, lineage, now)
-            rejected = _rejected(cur, c, lineage, night)
-            out += rejected + _older_quarantine(cur, c, lineage, night, rejected)
+            rejected = _rejected(cur, registry, lineage, night)
+            out += rejected + _older_quarantine(cur, registry, lineage, night, rejected)
             out += _pull(cur, c, lineage, now)
         out += _overdue(cur, {c.code: c for c in counties})
     out += volume.findings(url, registry, night)
@@ -98,35 +113,38 @@ def judged_as(registry, code: str, night: dt.date):
 
 
 def rejected(url: str | None, registry, code: str, now: dt.datetime) -> list[Finding]:
-    """The `quarantine` and `platform_failure` findings at `now` of the county judged for county `code`
-    (`judged_as`), exactly as `current` finds them; [] when no county is judged. Writes nothing."""
+    """The `quarantine` and `platform_failure` findings at `now` of the lineage of the county judged for county `code`
+    (`judged_as`), exactly as `current` finds them (each under the county that sent its exports); [] when no county is
+    judged. Writes nothing."""
     night = expected_night(now)
     county = judged_as(registry, code, night)
     if county is None:
         return []
     with db.connect(url) as conn, conn.cursor() as cur:
-        return _rejected(cur, county, list(registry.lineage(county.code)), night)
+        return _rejected(cur, registry, list(registry.lineage(county.code)), night)
 
 
 def just_quarantined(url: str | None, registry, code: str, now: dt.datetime) -> list[Finding]:
-    """The `quarantine` finding of the county judged for county `code` (`judged_as` at `now`) the moment one of its
-    exports was quarantined, whatever that export's night: `rejected`'s when the newest quarantined export (largest
-    batch_id of its lineage) is within its window (the last QUARANTINE_WINDOW_NIGHTS before `now`), else the same
-    finding over the QUARANTINE_WINDOW_NIGHTS up to that export's night (a demo's or history's night: docs/operations.md
-    §9, "a quarantine is an incident at once"). [] when no county is judged or the night has a loaded export since."""
+    """The `quarantine` finding of county `code`, the county whose export was just quarantined, filed under `code`
+    itself whatever that export's night (a predecessor's night too: 吉利区 410306's 2017 export is 410306's incident,
+    not its successor's): `rejected`'s when `code`'s newest quarantined export (largest batch_id) is within the window
+    (the last QUARANTINE_WINDOW_NIGHTS before `now`), else the same finding over the QUARANTINE_WINDOW_NIGHTS up to
+    that export's night (a demo's or history's night: docs/operations.md §9, "a quarantine is an incident at once").
+    A night counts as loaded when any county of the lineage loaded it. [] when no county is judged for `code`
+    (`judged_as` at `now`: its lineage has ended) or the night has a loaded export since."""
     night = expected_night(now)
     county = judged_as(registry, code, night)
     if county is None:
         return []
     lineage = list(registry.lineage(county.code))
     with db.connect(url) as conn, conn.cursor() as cur:
-        cur.execute("""SELECT business_date FROM audit.batches WHERE county_code = ANY(%s) AND status = 'quarantined'
-                        ORDER BY batch_id DESC LIMIT 1""", (lineage,))
+        cur.execute("""SELECT business_date FROM audit.batches WHERE county_code = %s AND status = 'quarantined'
+                        ORDER BY batch_id DESC LIMIT 1""", (code,))
         row = cur.fetchone()
         if row is None:
             return []
         inside = night - dt.timedelta(days=QUARANTINE_WINDOW_NIGHTS) < row[0] <= night
-        return _quarantine(cur, county, lineage, night if inside else row[0])
+        return [f for f in _quarantine(cur, registry, lineage, night if inside else row[0]) if f.county_code == code]
 
 
 def pull_failures(url: str | None, registry, code: str, now: dt.datetime) -> list[Finding]:
@@ -171,8 +189,9 @@ def _deadlines(cur, county, lineage: list[str], now: dt.datetime) -> list[Findin
     return out
 
 
-def _rejected(cur, county, lineage: list[str], night: dt.date) -> list[Finding]:
-    """Nights of the last 30 whose newest export was quarantined (or failed) and none of whose exports loaded."""
+def _rejected(cur, registry, lineage: list[str], night: dt.date) -> list[Finding]:
+    """Nights of the last 30 up to `night` whose newest export was quarantined (or failed) and none of whose exports
+    loaded (by any county of `lineage`): one finding per kind and county that sent those exports, in lineage order."""
     cur.execute("""SELECT DISTINCT ON (b.business_date) b.status, b.business_date, b.batch_id, b.export_id, b.county_code,
                           b.report_path, b.error
                      FROM audit.batches b
@@ -183,39 +202,45 @@ def _rejected(cur, county, lineage: list[str], night: dt.date) -> list[Finding]:
                     ORDER BY b.business_date, b.batch_id DESC""",
                 (lineage, night - dt.timedelta(days=QUARANTINE_WINDOW_NIGHTS), night, lineage))
     out, found = [], cur.fetchall()
-    for status, kind, zh in (("quarantined", "quarantine", "隔离"), ("failed", "platform_failure", "平台处理失败")):
-        rows = [r for r in found if r[0] == status]
-        if not rows:
-            continue
-        newest = rows[-1]
-        problems = _problems(newest[5])
-        first = f": {problems[0]['rule']} {problems[0].get('message', '')}" if problems else ""
-        out.append(Finding(kind, county.code, county.name,
-                           f"{len(rows)} night(s) {status}, newest {newest[1]} export {newest[3]} (batch {newest[2]}){first} ({zh})",
-                           {"nights": [str(r[1]) for r in rows], "batch_id": newest[2], "export_id": newest[3],
-                            "business_date": str(newest[1]), "problems": problems, "error": newest[6]}))
+    for code in lineage:
+        for status, kind, zh in (("quarantined", "quarantine", "隔离"), ("failed", "platform_failure", "平台处理失败")):
+            rows = [r for r in found if r[0] == status and r[4] == code]
+            if rows:
+                out.append(_rejected_finding(registry.get(code), kind, status, zh, rows))
     return out
 
 
-def _older_quarantine(cur, county, lineage: list[str], night: dt.date, rejected: list[Finding]) -> list[Finding]:
-    """The `quarantine` finding of a county's open quarantine incident whose night is older than the window (opened at
-    once by `just_quarantined`: a demo's or history's night), found over the QUARANTINE_WINDOW_NIGHTS up to that night,
-    so the hourly run keeps the incident open until that night loads (or a person resolves it) instead of resolving
-    it as no longer seen; [] when the window already has a quarantine finding, no such incident is open, or the night
-    has loaded since."""
-    if any(f.kind == "quarantine" for f in rejected):
-        return []
-    cur.execute("""SELECT (detail->>'business_date')::date FROM audit.incidents
-                    WHERE county_code = %s AND kind = 'quarantine' AND state <> 'resolved'""", (county.code,))
-    row = cur.fetchone()
-    if row is None or row[0] is None or row[0] > night - dt.timedelta(days=QUARANTINE_WINDOW_NIGHTS):
-        return []
-    return _quarantine(cur, county, lineage, row[0])
+def _rejected_finding(county, kind: str, status: str, zh: str, rows: list[tuple]) -> Finding:
+    """The `kind` finding of `county` from its `rows` (_rejected's, oldest night first), naming the newest."""
+    newest = rows[-1]
+    problems = _problems(newest[5])
+    first = f": {problems[0]['rule']} {problems[0].get('message', '')}" if problems else ""
+    return Finding(kind, county.code, county.name,
+                   f"{len(rows)} night(s) {status}, newest {newest[1]} export {newest[3]} (batch {newest[2]}){first} ({zh})",
+                   {"nights": [str(r[1]) for r in rows], "batch_id": newest[2], "export_id": newest[3],
+                    "business_date": str(newest[1]), "problems": problems, "error": newest[6]})
 
 
-def _quarantine(cur, county, lineage: list[str], night: dt.date) -> list[Finding]:
-    """`_rejected`'s `quarantine` finding alone, over the QUARANTINE_WINDOW_NIGHTS up to `night`."""
-    return [f for f in _rejected(cur, county, lineage, night) if f.kind == "quarantine"]
+def _older_quarantine(cur, registry, lineage: list[str], night: dt.date, rejected: list[Finding]) -> list[Finding]:
+    """The `quarantine` finding of each open quarantine incident of a county of `lineage` (a predecessor's too) whose
+    night is older than the window (opened at once by `just_quarantined`: a demo's or history's night), found over the
+    QUARANTINE_WINDOW_NIGHTS up to that night, so the hourly run keeps the incident open until that night loads (or a
+    person resolves it) instead of resolving it as no longer seen; none for a county whose quarantine the window
+    (`rejected`) already finds, nor when the night has loaded since."""
+    cur.execute("""SELECT county_code, (detail->>'business_date')::date FROM audit.incidents
+                    WHERE county_code = ANY(%s) AND kind = 'quarantine' AND state <> 'resolved'""", (lineage,))
+    out = []
+    for code, day in cur.fetchall():
+        if day is None or day > night - dt.timedelta(days=QUARANTINE_WINDOW_NIGHTS) or any(
+                f.kind == "quarantine" and f.county_code == code for f in rejected):
+            continue
+        out += [f for f in _quarantine(cur, registry, lineage, day) if f.county_code == code]
+    return out
+
+
+def _quarantine(cur, registry, lineage: list[str], night: dt.date) -> list[Finding]:
+    """`_rejected`'s `quarantine` findings alone, over the QUARANTINE_WINDOW_NIGHTS up to `night`."""
+    return [f for f in _rejected(cur, registry, lineage, night) if f.kind == "quarantine"]
 
 
 def _pull(cur, county, lineage: list[str], now: dt.datetime) -> list[Finding]:
@@ -229,8 +254,23 @@ def _pull(cur, county, lineage: list[str], now: dt.datetime) -> list[Finding]:
     row = cur.fetchone()
     if row is None:
         return []
-    return [Finding("pull_failure", county.code, county.name, f"pull failed at {row[0]:%Y-%m-%d %H:%M %Z}: {row[1]} (拉取失败)",
-                    {"failed_at": row[0].isoformat(), "error": row[1]})]
+    cause = _pull_cause(row[1])
+    return [Finding("pull_failure", county.code, county.name, f"pull failed at {local_time(row[0])} — {cause} (拉取失败)",
+                    {"failed_at": row[0].isoformat(), "error": cause})]
+
+
+_SAID = re.compile(r"^(?:pull failed\s*[:—-]\s*|\S+ \d{6}: )+")
+"""What a `pull_failed` alert's message starts with that a pull_failure summary says already: `pull failed: ` (the
+alert's own), `pull failed — ` (a missing connection's text, alerts before trial 15) and the county's label (a
+PullError's `嵩县 410325: `), repeated in any order."""
+
+
+def _pull_cause(message: str) -> str:
+    """Why a pull failed, from its `pull_failed` alert's message, without what the incident's summary says before it
+    (`嵩县 410325: pull failed at <time> — `): `pull failed: pull failed — no Airflow connection …` and
+    `pull failed: 嵩县 410325: the county system cannot be reached …` become `no Airflow connection …` and `the county
+    system cannot be reached …`."""
+    return _SAID.sub("", message.strip(), count=1) or message
 
 
 def report_problems(report_path: str | None, limit: int = 5) -> list[dict]:

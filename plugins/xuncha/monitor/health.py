@@ -57,11 +57,13 @@ class HealthRun:
 
     def report(self) -> str:
         """The run's log text, leading with the blocking incidents, then every finding and what was sent."""
+        from xuncha.monitor.findings import local_time
+
         lines = []
         if self.blocking:
             lines.append(f"{len(self.blocking)} critical incident(s) open and not acknowledged (未确认的严重事件) — "
                          "acknowledge or resolve them on the 事件 page or with `xuncha incidents ack ID`:")
-            lines += [f"  #{i['incident_id']} [{i['kind']}] {i['summary']} (since {i['first_seen']:%Y-%m-%d %H:%M})"
+            lines += [f"  #{i['incident_id']} [{i['kind']}] {i['summary']} (since {local_time(i['first_seen'])})"
                       for i in self.blocking]
         else:
             lines.append("no critical incident open and unacknowledged (巡察数据健康检查：正常)")
@@ -102,14 +104,15 @@ def on_quarantine(url: str | None, registry, code: str, send, now: dt.datetime |
     """The moment an export of county `code` is quarantined (xuncha.load.county_night.run's `on_quarantine`; the nightly
     DAG passes Airflow's notifiers as `send`): the health run's quarantine step for that county alone, at `now`
     (default the clock) — its `quarantine` finding (xuncha.monitor.findings.just_quarantined: whatever the night's
-    age, not only the last 30 nights the hourly run re-checks) opens the incident or updates the open one, and what
-    opens is sent now through `send` exactly as the health run sends it. The next health run finds the incident open
-    and says nothing again (one open incident per county and kind; a night older than its window it resolves as no
-    longer seen). Nothing is escalated here. Returns the notification attempts recorded
-    (xuncha.monitor.notices.deliver); raises on database errors."""
+    age, not only the last 30 nights the hourly run re-checks) opens the incident or updates the open one (filed under
+    `code`, the county that sent the export, also when that is a predecessor no longer active whose inbox its
+    successor's DAG took), and what opens is sent now through `send` exactly as the health run sends it. The next
+    health run finds the incident open and says nothing again (one open incident per county and kind; a night older
+    than its window it keeps open until that night loads). Nothing is escalated here. Returns the notification
+    attempts recorded (xuncha.monitor.notices.deliver); raises on database errors."""
     from xuncha.monitor import findings
 
-    return _county_step(url, registry, code, send, now, ui_url, "quarantine", findings.just_quarantined)
+    return _county_step(url, registry, code, send, now, ui_url, "quarantine", findings.just_quarantined, own=True)
 
 
 def on_pull_failure(url: str | None, registry, code: str, send, now: dt.datetime | None = None,
@@ -123,9 +126,11 @@ def on_pull_failure(url: str | None, registry, code: str, send, now: dt.datetime
     return _county_step(url, registry, code, send, now, ui_url, "pull_failure", findings.pull_failures)
 
 
-def _county_step(url, registry, code: str, send, now, ui_url, kind: str, find) -> list[dict]:
-    """One health-run step for one county at once: `find(url, registry, code, now)`'s findings of `kind` sync that
-    county's incidents of `kind` and what opens is sent through `send`; [] when no county is judged for `code`."""
+def _county_step(url, registry, code: str, send, now, ui_url, kind: str, find, own: bool = False) -> list[dict]:
+    """One health-run step for one county at once: `find(url, registry, code, now)`'s findings of `kind` sync the
+    incidents of `kind` of the county they are filed under — `code` itself when `own` (a quarantine: the county that
+    sent the export, whatever its night), else the county judged for `code` (findings.judged_as) — and what opens is
+    sent through `send`; [] when no county is judged for `code`."""
     from xuncha.monitor import findings, incidents, notices
     from xuncha.settings import get_settings
 
@@ -133,6 +138,7 @@ def _county_step(url, registry, code: str, send, now, ui_url, kind: str, find) -
     county = findings.judged_as(registry, code, findings.expected_night(now))
     if county is None:
         return []
-    found = find(url, registry, county.code, now)
-    events = incidents.sync(url, found, now, None, checked_kinds={kind}, county_codes={county.code})
+    filed = code if own else county.code
+    found = find(url, registry, filed, now)
+    events = incidents.sync(url, found, now, None, checked_kinds={kind}, county_codes={filed})
     return notices.deliver(url, events, registry, send, ui_url or get_settings().ui_url, now)

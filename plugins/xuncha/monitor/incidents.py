@@ -17,7 +17,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from xuncha.monitor.findings import KINDS
+from xuncha.monitor.findings import KINDS, local_time
 from xuncha.warehouse import db
 
 COLUMNS = ("incident_id", "county_code", "kind", "severity", "state", "summary", "detail", "first_seen", "last_seen",
@@ -76,7 +76,7 @@ def sync(url: str | None, found: list, now: dt.datetime, escalate_after: dt.time
         for inc in _rows(cur):
             if (inc["county_code"], inc["kind"]) not in seen:
                 events.append(Event("resolved", _resolve(cur, inc["incident_id"], "auto", now,
-                                                         f"condition cleared: the health run at {now.isoformat(timespec='minutes')} "
+                                                         f"condition cleared: the health run at {local_time(now)} "
                                                          f"no longer finds {inc['kind']} ({KINDS[inc['kind']][1]}已消除)")))
         if escalate_after is None:
             return events

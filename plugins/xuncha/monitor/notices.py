@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
-from xuncha.monitor.findings import KINDS
+from xuncha.monitor.findings import KINDS, local_time
 from xuncha.warehouse import db
 
 
@@ -158,7 +158,7 @@ def _where(p: dict) -> str:
 
 
 def _t(value) -> str:
-    return value.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M") if value else "—"
+    return local_time(value)
 
 
 def deliver(url: str | None, events: list, registry, send: Sender, ui_url: str,

@@ -61,6 +61,14 @@ def admin_login(env: dict[str, str]) -> tuple[str, str]:
     return ADMIN, users[ADMIN]
 
 
+def connection_fix(code: str) -> str:
+    """How a user gives pulled county `code` its Airflow connection: 'set XUNCHA_COUNTY_410325_URL and
+    XUNCHA_COUNTY_410325_TOKEN … and run `xuncha setup`' (`configure_county_connections` writes it; `airflow` itself
+    is not on the user's PATH). What `xuncha setup` and a county run without its connection say."""
+    return (f"set XUNCHA_COUNTY_{code}_URL and XUNCHA_COUNTY_{code}_TOKEN (the county system's address and bearer "
+            f"token) and run `xuncha setup`")
+
+
 @dataclass(frozen=True)
 class CountyConnection:
     """A pulled county's Airflow connection as `xuncha setup` left it: county `code`, its `conn_id`

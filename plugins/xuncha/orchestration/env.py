@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from xuncha.settings import PROJECT_ROOT, WAREHOUSE_CONN_ID, Settings, get_settings
+from xuncha.settings import LOCAL_TIMEZONE, PROJECT_ROOT, WAREHOUSE_CONN_ID, Settings, get_settings
 
 
 def connection_json(url: str) -> str:
@@ -51,7 +51,7 @@ def airflow_environ(settings: Settings | None = None, base: dict[str, str] | Non
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "8",
-        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": LOCAL_TIMEZONE,
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json"),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",

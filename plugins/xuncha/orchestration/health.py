@@ -55,10 +55,11 @@ def quarantined(url: str, registry, code: str) -> list[dict]:
 
 
 def pull_failed(url: str, registry, code: str, text: str, detail: dict | None = None) -> None:
-    """County `code`'s pull failed on a configuration fault (its Airflow connection is missing: `text` says what to
-    do): alerted `pull_failed` (audit.alerts) and its pull_failure incident opened (or updated) and notified through
-    Airflow's notifiers now (xuncha.monitor.health.on_pull_failure), not at the next hourly health run. A failing
-    notifier is logged, never raised (the task's verdict must still say why)."""
+    """County `code`'s pull failed on a configuration fault (its Airflow connection is missing: `text` says why and
+    what to do, without `pull failed`, which the alert and the incident put before it): alerted `pull_failed`
+    (audit.alerts) and its pull_failure incident opened (or updated) and notified through Airflow's notifiers now
+    (xuncha.monitor.health.on_pull_failure), not at the next hourly health run. A failing notifier is logged, never
+    raised (the task's verdict must still say why)."""
     from xuncha.monitor import alerts, health
     from xuncha.orchestration import notifications
 

@@ -158,16 +158,19 @@ def ingest_county(county: dict, url: str, context, changes, core: dict) -> dict:
     return night.to_xcom()
 
 
-OPERATIONS_CONNECTIONS = "docs/operations.md §1 (step 1, counties that Xuncha pulls over HTTP)"
-"""Where adding a pulled county's Airflow connection is written down."""
+OPERATIONS_CONNECTIONS = "docs/operations.md §1, step 1"
+"""Where a pulled county's Airflow connection under docker compose is written down."""
 
 
-def missing_connection_text(conn_id: str) -> str:
-    """What a county run says when its Airflow connection `conn_id` is not defined: the fault and the fix, in plain
-    words (no retry can fix it: xuncha.orchestration.hooks.ConnectionMissing)."""
-    return (f"pull failed — no Airflow connection `{conn_id}`; add it with `airflow connections add {conn_id} "
-            f"--conn-type http --conn-host HOST --conn-port PORT --conn-schema https --conn-password TOKEN` "
-            f"({OPERATIONS_CONNECTIONS}), then re-run this night")
+def missing_connection_text(code: str, conn_id: str) -> str:
+    """Why county `code`'s pull failed when its Airflow connection `conn_id` is not defined, and the fix, in plain
+    words (no retry can fix it: xuncha.orchestration.hooks.ConnectionMissing): the settings `xuncha setup` writes the
+    connection from (xuncha.orchestration.deployment.connection_fix; README, environment). The verdict and the run note
+    put `pull failed — ` before it, the alert `pull failed: `, the incident `pull failed at <time> — `."""
+    from xuncha.orchestration import deployment
+
+    return (f"no Airflow connection `{conn_id}`: {deployment.connection_fix(code)}, then re-run this night "
+            f"(under docker compose: {OPERATIONS_CONNECTIONS})")
 
 
 def _reasons(county: dict, summary: dict) -> list[tuple[str | None, str]]:

@@ -156,10 +156,11 @@ class CountyNightOperator(BaseOperator):
         reg = registry.load()
         county = reg.get(self.county["code"])
         day = nightly.run_night(context, county.timezone)
-        text = nightly.missing_connection_text(exc.conn_id)
-        self.log.error("%s: %s", county.label, text)
+        text = nightly.missing_connection_text(county.code, exc.conn_id)
+        self.log.error("%s: pull failed — %s", county.label, text)
         health.pull_failed(warehouse_url_from_airflow(), reg, county.code, text, {"conn_id": exc.conn_id})
-        return {"status": "pull_failed", "error": text, "summary": {"business_date": day.isoformat(), "exports": []}}
+        return {"status": "pull_failed", "error": f"pull failed — {text}",
+                "summary": {"business_date": day.isoformat(), "exports": []}}
 
     def _ingest(self, context, status: str) -> dict:
         from xuncha.orchestration import nightly
