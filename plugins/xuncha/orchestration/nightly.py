@@ -35,6 +35,8 @@ def __getattr__(name: str):
 
 MAX_CATCH_UP_NIGHTS = 31
 """A scheduled `xuncha_night` run judges the nights since the previous run's, at most this many (`covered_nights`)."""
+LOCAL_TIMEZONE = "Asia/Shanghai"
+"""The platform's own time zone: the calendar `future_night` reads today from (as go-live and the marts' today do)."""
 
 
 def business_date(logical_date: dt.datetime, timezone: str = "Asia/Shanghai") -> dt.date:
@@ -51,6 +53,18 @@ def run_night(context, timezone: str = "Asia/Shanghai") -> dt.date:
         return dt.date.fromisoformat(str(night))
     when = context.get("logical_date") or getattr(run, "logical_date", None) or getattr(run, "run_after", None)
     return business_date(when, timezone)
+
+
+def future_night(day: dt.date, now: dt.datetime | None = None) -> str | None:
+    """Why a county run must refuse night `day` at once, or None: a night after today (LOCAL_TIMEZONE; `now`: the
+    clock, default the current time) has not begun, so its run would wait, deferred, until that night's deadline and,
+    one run at a time per county DAG (max_active_runs 1), hold back every later night of the county (a Param `night`
+    of 2030-01-01 deferred until 2030-01-02). Today's night is allowed: it is under way."""
+    today = (now or dt.datetime.now(dt.timezone.utc)).astimezone(ZoneInfo(LOCAL_TIMEZONE)).date()
+    if day <= today:
+        return None
+    return (f"night {day} is in the future (today is {today}, {LOCAL_TIMEZONE}): refused before waiting for its "
+            f"export, which would hold back the county's later nights — trigger again with a night up to {today}")
 
 
 def covered_nights(context, timezone: str = "Asia/Shanghai") -> list[dt.date]:

@@ -64,7 +64,8 @@ def _ingest_result(dag_run, session, task_id: str = "ingest"):
 
 def note_for(dag_run, session) -> str | None:
     """The note of a finished run of a county DAG or of xuncha_night (None for other DAGs, or when the county run's
-    `ingest` left no result: it failed, and its log says why). xuncha_night's: what its `states` task judged, every
+    `ingest` left no result: it failed, and its log says why; 'RED: <county>: night … is in the future …' when it
+    failed on a night after today, nightly.future_night). xuncha_night's: what its `states` task judged, every
     night it covered (xuncha.orchestration.nightly.judged_text)."""
     from xuncha import registry
     from xuncha.orchestration import nightly
@@ -80,11 +81,15 @@ def note_for(dag_run, session) -> str | None:
     if not dag_run.dag_id.startswith(COUNTY_PREFIX):
         return None
     result = _ingest_result(dag_run, session)
-    if not result:
-        return None
     county = registry.load().get(dag_run.dag_id.removeprefix(COUNTY_PREFIX))
-    night = nightly.run_night({"dag_run": dag_run, "params": conf, "logical_date": dag_run.logical_date},
-                              county.timezone)
+    try:
+        night = nightly.run_night({"dag_run": dag_run, "params": conf, "logical_date": dag_run.logical_date},
+                                  county.timezone)
+    except ValueError:   # a Param night that is no date: `ingest` failed on it, and its log says so
+        night = None
+    if not result:   # `ingest` failed; a night after today is refused at once (nightly.future_night): say so here too
+        why = night and nightly.future_night(night)
+        return f"RED: {county.label}: {why}" if why else None
     judged = nightly.county_judged(county.code, result, night, warehouse_url_from_airflow())
     return county_note(nightly.county_verdict(county.label, result, judged), str(conf.get("reason") or ""))
 

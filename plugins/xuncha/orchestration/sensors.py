@@ -101,7 +101,9 @@ class CountyNightOperator(BaseOperator):
 
     def execute(self, context) -> dict:
         """Take the night in at once if the export is there, the night is history or its deadline has passed; else
-        defer. A missing Airflow connection ends the task at once with status `pull_failed` (no retry)."""
+        defer. A missing Airflow connection ends the task at once with status `pull_failed` (no retry); a night after
+        today (nightly.future_night, e.g. a Param night mistyped) fails it at once, not retried (AirflowFailException),
+        before anything is fetched or deferred."""
         from xuncha.orchestration.hooks import ConnectionMissing
 
         try:
@@ -116,6 +118,11 @@ class CountyNightOperator(BaseOperator):
 
         county = registry.load().get(self.county["code"])
         day = nightly.run_night(context, county.timezone)
+        if why := nightly.future_night(day):   # before anything is fetched or deferred; not retried
+            from airflow.sdk.exceptions import AirflowFailException
+
+            self.log.error("%s: %s", county.label, why)
+            raise AirflowFailException(f"{county.label}: {why}")
         if not county.active_on(day):
             self.log.info("%s exports under its code only %s … %s: night %s is not its own", county.label,
                           county.active_from, county.active_to or "", day)
