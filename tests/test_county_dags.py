@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -195,3 +196,34 @@ def test_a_night_after_today_fails_at_once_without_retry_naming_the_night_and_to
     Run.conf = {"night": str(today)}
     assert run_notes.note_for(Run(), None) is None, "another failure of ingest: its log says why"
 
+
+def test_an_ended_countys_run_names_the_export_in_its_folder_why_it_is_not_taken_and_who_takes_it(clean, settings):
+    """吉利区 410306 ended on 2021-02-28 (successor 孟津区 410308). Its run of a later night takes nothing; its note
+    said only 'nothing waiting, nothing loaded' while an export sat in its landing folder. Now the note names the
+    export, why this run does not take it and which county does; 孟津区's run then takes it, as the note says."""
+    from xuncha.orchestration.run_notes import county_note
+
+    write_export(settings.landing, "410306", "410306-20210305-01", "2021-03-05", slice_rows("410306"))
+    res = ingest_task("410306", "吉利区 410306", "2021-03-05")
+    assert res["status"] == "inactive" and res["summary"]["exports"] == []
+    note = county_note(nightly.county_verdict("吉利区 410306", res))
+    assert note == ("night 2021-03-05: not 吉利区 410306's night (it exports under its code 2016-10-01 … 2021-02-28), "
+                    "so this run takes nothing; waiting in its landing folder: export 410306-20210305-01 (night "
+                    "2021-03-05, after its last night 2021-02-28) — 孟津区 410308's next run takes it (a successor "
+                    "takes what waits for the counties it continues)"), note
+    taken = county_night.run(registry.default(), "410308", dt.date(2021, 3, 5), url=clean)
+    assert [(r.export_id, r.county_code, r.status) for r in taken.exports] == [
+        ("410306-20210305-01", "410306", "loaded")], "孟津区 410308's run took it, as the note said"
+    again = county_note(nightly.county_verdict("吉利区 410306", ingest_task("410306", "吉利区 410306", "2021-03-06")))
+    assert again.endswith("so this run takes nothing; nothing waits in its landing folder"), again
+
+
+def test_a_county_not_yet_active_says_its_own_first_run_takes_what_waits(settings, tmp_path):
+    """偃师区 410307 exports from 2021-03-01: a run of an earlier night takes nothing, and its own runs will."""
+    landing = tmp_path / "landing"
+    write_export(landing, "410307", "410307-20210301-01", "2021-03-01", slice_rows("410307"))
+    said = county_night.not_its_own(registry.default(), "410307", dt.date(2021, 2, 20),
+                                    dataclasses.replace(settings, landing=landing))
+    assert said == ("not 偃师区 410307's night (it exports under its code from 2021-03-01 on), so this run takes "
+                    "nothing; waiting in its landing folder: export 410307-20210301-01 (night 2021-03-01, its own "
+                    "night) — its own run of 2021-03-01 or later takes it"), said

@@ -242,7 +242,8 @@ class CountyVerdict:
     None when green), `link` (the quarantine page, one report when one export was quarantined; None when none
     was), `nights` (the
     business dates the run took in, sorted), `loaded`/`quarantined` (export counts), `status` (the ingest task's:
-    arrived, missed, history, not_due, inactive, pull_failed)."""
+    arrived, missed, history, not_due, inactive, pull_failed), `not_own` (status inactive: the night is not the
+    county's, what waits in its landing folder and which county takes it: xuncha.load.county_night.not_its_own)."""
 
     county: str
     night: str
@@ -253,6 +254,7 @@ class CountyVerdict:
     loaded: int
     quarantined: int
     status: str = ""
+    not_own: str | None = None
 
 
 def county_verdict(label: str, result: dict, judged: dict | None = None) -> CountyVerdict:
@@ -269,7 +271,7 @@ def county_verdict(label: str, result: dict, judged: dict | None = None) -> Coun
     nights = tuple(sorted({e["business_date"] for e in exports if e.get("business_date")}))
     return CountyVerdict(label, summary["business_date"], reason is not None, reason, link, nights,
                          sum(e["status"] == "loaded" for e in exports), sum(e["status"] == "quarantined" for e in exports),
-                         str(result.get("status") or ""))
+                         str(result.get("status") or ""), result.get("not_own"))
 
 
 def county_judged(code: str, result: dict, night: dt.date, url: str | None = None,

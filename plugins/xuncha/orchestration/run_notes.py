@@ -31,11 +31,15 @@ def county_note(verdict, reason: str = "") -> str:
     """The note of a county run from its CountyVerdict, reason first when red: 'RED: 老城区 410302: … (link) — night
     D: took in N night(s) A … B, L export(s) loaded[, Q quarantined]' (or 'nothing waiting') — `reason` (the run's
     `reason` Param; when green it comes first: 'reason — night D: …'); a failed pull (status `pull_failed`):
-    'RED: 嵩县 410325: pull failed — no Airflow connection … — night D: nothing fetched, nothing loaded'. Cut to
+    'RED: 嵩县 410325: pull failed — no Airflow connection … — night D: nothing fetched, nothing loaded'; a night not
+    the county's own (status `inactive`): 'night D: not 吉利区 410306's night (…), so this run takes nothing; waiting
+    in its landing folder: export E (night N, …) — 孟津区 410308's next run takes it …' (verdict.not_own). Cut to
     MAX_NOTE characters."""
     nights = verdict.nights
     if verdict.red and verdict.status == "pull_failed":   # nothing was done
         summary = f"night {verdict.night}: nothing fetched, nothing loaded"
+    elif verdict.not_own:   # an ended (or not yet active) county: what waits in its folder, and who takes it
+        summary = f"night {verdict.night}: {verdict.not_own}"
     elif nights:
         span = nights[0] if len(nights) == 1 else f"{nights[0]} … {nights[-1]}"
         summary = f"night {verdict.night}: took in {len(nights)} night(s) {span}, {verdict.loaded} export(s) loaded"
