@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -149,3 +150,80 @@ def test_the_night_dag_runs_half_an_hour_after_the_latest_deadline_in_any_time_z
         {"code": "410326", "name": "汝阳县", "level": "county", "timezone": "Asia/Urumqi", "deadline": "06:00",
          "delivery": {"landing": "default"}, "active_from": "2016-10-01"}]})
     assert nightly.night_schedule(reg) == "30 8 * * *", "06:00 in Urumqi (UTC+6) is 08:00 in Shanghai"
+
+
+def ingest_task(code: str, label: str, night: str, when: dt.datetime | None = None):
+    """The county DAG's `ingest` task (sensors.CountyNightOperator) run as Airflow runs it, for a manual run with Param
+    night `night`: its result, or what it raises (AirflowFailException, TaskDeferred)."""
+    from xuncha.orchestration.assets import CORE, core_changes
+    from xuncha.orchestration.sensors import CountyNightOperator
+
+    op = CountyNightOperator(task_id="ingest", county={"code": code, "label": label}, changes=core_changes(code),
+                             core=CORE)
+    when = when or dt.datetime.now(dt.timezone.utc)
+    return op.execute({"params": {"night": night}, "dag_run": None, "logical_date": when, "outlet_events": {}})
+
+
+def test_a_night_after_today_fails_at_once_without_retry_naming_the_night_and_today(clean, settings, monkeypatch):
+    """The trial's `{"night": "2030-01-01"}`: refused before anything is fetched or deferred (a deferred wait until
+    2030-01-02 held back the county's later nights, max_active_runs 1), with AirflowFailException (no retry); the run
+    note says it too. Today is the platform's (Asia/Shanghai): 01:00 there is still the day before in UTC."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from xuncha.orchestration import run_notes
+
+    late_utc = dt.datetime(2026, 12, 7, 17, 0, tzinfo=dt.timezone.utc)   # 2026-12-08 01:00 in Shanghai
+    assert nightly.future_night(dt.date(2026, 12, 8), late_utc) is None, "today's night is under way: allowed"
+    assert nightly.future_night(dt.date(2026, 12, 7), late_utc) is None
+    assert nightly.future_night(dt.date(2026, 12, 9), late_utc).startswith(
+        "night 2026-12-09 is in the future (today is 2026-12-08, Asia/Shanghai)")
+
+    write_export(settings.landing, "410327", "410327-20190316-01", "2019-03-16", slice_rows("410327"))
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    with pytest.raises(AirflowFailException) as refused:
+        ingest_task("410327", "宜阳县 410327", "2030-01-01")
+    assert str(refused.value).startswith(f"宜阳县 410327: night 2030-01-01 is in the future (today is {today}, "
+                                         "Asia/Shanghai): refused"), str(refused.value)
+    assert (settings.landing / "410327" / "410327-20190316-01").is_dir(), "nothing was taken in"
+    assert query(clean, "SELECT count(*) FROM audit.batches") == [(0,)]
+
+    class Run:   # the failed run as the listener sees it: no `ingest` result
+        dag_id, conf, logical_date = "xuncha_county_410327", {"night": "2030-01-01", "reason": "typo"}, late_utc
+
+    monkeypatch.setattr(run_notes, "_ingest_result", lambda dag_run, session, task_id="ingest": None)
+    assert run_notes.note_for(Run(), None).startswith(
+        f"RED: 宜阳县 410327: night 2030-01-01 is in the future (today is {today}, Asia/Shanghai)")
+    Run.conf = {"night": str(today)}
+    assert run_notes.note_for(Run(), None) is None, "another failure of ingest: its log says why"
+
+
+def test_an_ended_countys_run_names_the_export_in_its_folder_why_it_is_not_taken_and_who_takes_it(clean, settings):
+    """吉利区 410306 ended on 2021-02-28 (successor 孟津区 410308). Its run of a later night takes nothing; its note
+    said only 'nothing waiting, nothing loaded' while an export sat in its landing folder. Now the note names the
+    export, why this run does not take it and which county does; 孟津区's run then takes it, as the note says."""
+    from xuncha.orchestration.run_notes import county_note
+
+    write_export(settings.landing, "410306", "410306-20210305-01", "2021-03-05", slice_rows("410306"))
+    res = ingest_task("410306", "吉利区 410306", "2021-03-05")
+    assert res["status"] == "inactive" and res["summary"]["exports"] == []
+    note = county_note(nightly.county_verdict("吉利区 410306", res))
+    assert note == ("night 2021-03-05: not 吉利区 410306's night (it exports under its code 2016-10-01 … 2021-02-28), "
+                    "so this run takes nothing; waiting in its landing folder: export 410306-20210305-01 (night "
+                    "2021-03-05, after its last night 2021-02-28) — 孟津区 410308's next run takes it (a successor "
+                    "takes what waits for the counties it continues)"), note
+    taken = county_night.run(registry.default(), "410308", dt.date(2021, 3, 5), url=clean)
+    assert [(r.export_id, r.county_code, r.status) for r in taken.exports] == [
+        ("410306-20210305-01", "410306", "loaded")], "孟津区 410308's run took it, as the note said"
+    again = county_note(nightly.county_verdict("吉利区 410306", ingest_task("410306", "吉利区 410306", "2021-03-06")))
+    assert again.endswith("so this run takes nothing; nothing waits in its landing folder"), again
+
+
+def test_a_county_not_yet_active_says_its_own_first_run_takes_what_waits(settings, tmp_path):
+    """偃师区 410307 exports from 2021-03-01: a run of an earlier night takes nothing, and its own runs will."""
+    landing = tmp_path / "landing"
+    write_export(landing, "410307", "410307-20210301-01", "2021-03-01", slice_rows("410307"))
+    said = county_night.not_its_own(registry.default(), "410307", dt.date(2021, 2, 20),
+                                    dataclasses.replace(settings, landing=landing))
+    assert said == ("not 偃师区 410307's night (it exports under its code from 2021-03-01 on), so this run takes "
+                    "nothing; waiting in its landing folder: export 410307-20210301-01 (night 2021-03-01, its own "
+                    "night) — its own run of 2021-03-01 or later takes it"), said

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -197,3 +198,41 @@ def test_freshness_mart_says_per_county_how_old_its_newest_night_is(clean):
     assert ("missing", "410327") in found and ("stale", "410327") in found
     assert not any(code == "410329" for _, code in found), "an up-to-date county raises nothing"
     assert not any(code == "410381" for _, code in found), "a code no longer in use is not stale"
+
+
+def test_xuncha_home_defaults_to_the_checkouts_dot_xuncha_whatever_the_current_directory(tmp_path):
+    """README's `XUNCHA_HOME` default is the checkout the package is imported from (not `./.xuncha`): a venv shared by
+    two checkouts writes into the one its editable install points at. A real process in another directory says so."""
+    checkout = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "XUNCHA_HOME"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    out = subprocess.run([sys.executable, "-c", "from xuncha import settings; print(settings.get_settings().home); "
+                          "print(settings.home_line())"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    home, line = out.stdout.splitlines()
+    assert home == str(checkout / ".xuncha"), out.stderr
+    assert line.startswith(f"XUNCHA_HOME={checkout / '.xuncha'} (default: .xuncha in the checkout the xuncha package "
+                           f"is imported from, {checkout}; the current directory does not matter"), line
+
+
+def test_setup_and_demo_say_the_resolved_xuncha_home_on_their_first_line(monkeypatch, tmp_path):
+    """`xuncha setup` and `xuncha demo` (and `xuncha up`, which runs setup first) start with the XUNCHA_HOME they
+    write into. The warehouse, Airflow and the generator are stood in for: only the first line is under test."""
+    from typer.testing import CliRunner
+
+    import xuncha_sim.generator as generator
+    from xuncha.cli import app
+    from xuncha.warehouse import db, migrate
+
+    def stop(*args, **kwargs):
+        raise RuntimeError("the test stops the demo here")
+
+    monkeypatch.setenv("XUNCHA_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(db, "warehouse_url", lambda *a, **k: "postgresql://unused")
+    monkeypatch.setattr(migrate, "migrate", lambda *a, **k: None)
+    monkeypatch.setattr(airflow_env, "init_airflow", lambda *a, **k: None)
+    monkeypatch.setattr(deployment, "configure_county_connections", lambda *a, **k: [])
+    monkeypatch.setattr(generator, "generate", stop)
+    for command in (["setup"], ["demo"]):
+        result = CliRunner().invoke(app, command)
+        assert result.output.splitlines()[0] == f"XUNCHA_HOME={tmp_path / 'home'} (from the environment)", result.output
+    assert "the test stops the demo here" in result.output

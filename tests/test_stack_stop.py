@@ -245,3 +245,100 @@ def test_make_down_stops_this_checkouts_airflow_services_by_name_and_leaves_anot
             if p.poll() is None:
                 p.kill()
                 p.wait(10)
+
+
+FAKE_STANDALONE = r"""
+import signal, subprocess, sys, time
+airflow, pids, end = sys.argv[1], sys.argv[3], sys.argv[4]
+sleep = [sys.executable, "-c", "import time; time.sleep(600)", airflow]
+kids = [subprocess.Popen(sleep + [name]) for name in ("scheduler", "api-server")]   # `airflow scheduler`, …
+signal.signal(signal.SIGINT, signal.SIG_IGN)                                         # as standalone: not on Ctrl-C
+with open(pids + ".tmp", "w") as f:
+    f.write(" ".join(str(p) for p in [__import__("os").getpid(), *(k.pid for k in kids)]))
+__import__("os").rename(pids + ".tmp", pids)
+if end != "run":
+    time.sleep(0.5)
+    sys.exit(int(end))                                                               # a real failure
+while True:
+    time.sleep(1)
+"""
+MAKE_UP = ("import os, sys; from xuncha.orchestration import stack\n"
+           "home, pids, end, pidfile = sys.argv[1:5]\n"
+           "code = stack.supervise([sys.executable, 'standalone.py', os.path.join(home, 'bin', 'airflow'), 'standalone',\n"
+           "                        pids, end], dict(os.environ, AIRFLOW_HOME=home), grace_seconds=3,\n"
+           "                        pidfile=os.path.join(home, stack.PIDFILE) if pidfile == 'pidfile' else None)\n"
+           "print('supervise returned', code, flush=True)\n"
+           "sys.exit(stack.shell_status(code))\n")
+
+
+def _make_up(tmp_path, end: str = "run", pidfile: str = "pidfile") -> tuple[subprocess.Popen, list[int], str]:
+    """`make up` as the Makefile runs it (a recipe whose command is `xuncha up`'s supervisor and exit status) over a
+    stand-in for `airflow standalone` and two components named as Airflow's; (make, the stand-in's pids, AIRFLOW_HOME)."""
+    home = tmp_path / "airflow-home"
+    home.mkdir()
+    (tmp_path / "standalone.py").write_text(FAKE_STANDALONE, encoding="utf-8")
+    (tmp_path / "up.py").write_text(MAKE_UP, encoding="utf-8")
+    (tmp_path / "Makefile").write_text(f".PHONY: up\nup:\n\t{sys.executable} up.py {home} pids {end} {pidfile}\n",
+                                       encoding="utf-8")
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}
+    make = subprocess.Popen(["make", "--no-print-directory", "up"], cwd=tmp_path, env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pids = tmp_path / "pids"
+    deadline = time.monotonic() + 60
+    while not pids.exists() and time.monotonic() < deadline and make.poll() is None:
+        time.sleep(0.1)
+    assert pids.exists(), make.communicate(timeout=30)[0]
+    return make, [int(p) for p in pids.read_text().split()], str(home)
+
+
+@pytest.mark.parametrize("pidfile", ["pidfile", "none"], ids=["stops-the-supervisor", "stops-the-services-only"])
+def test_make_down_from_another_shell_ends_make_up_with_status_0(tmp_path, pidfile):
+    """The trial's `make: *** [Makefile:80: up] Error 241`: `make down` SIGTERMed `airflow standalone` under the
+    supervisor, which passed on Popen's -15 (241 to the shell). Now `make down` stops the supervisor itself (found by
+    its pid file in AIRFLOW_HOME), and a command ended by SIGTERM is a stop asked for too (no pid file: an older
+    `xuncha up`, or a `kill` of standalone): `make up` exits 0 either way, every process gone."""
+    make, pids, home = _make_up(tmp_path, pidfile=pidfile)
+    try:
+        up = stack.supervisor(home)
+        assert (up is not None and "up.py" in up.cmdline()) if pidfile == "pidfile" else up is None
+        said: list[str] = []
+        found = stack.stop_services(home, said.append, grace_seconds=3)   # what `make down` runs
+        out = make.communicate(timeout=60)[0]
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert make.returncode == 0 and "Error" not in out, out
+    assert "supervise returned 143" in out, out
+    assert _left(pids) == [], "processes left after make down"
+    if pidfile == "pidfile":
+        assert found == 4 and said[0].startswith("stopping `xuncha up` (pid ") and "scheduler (pid " in said[0], said
+        assert not os.path.exists(os.path.join(home, stack.PIDFILE)), "the supervisor removed its pid file"
+    else:
+        assert found == 3 and f"stopping Airflow standalone (pid {pids[0]})" in said, said
+
+
+@pytest.mark.parametrize("end", ["3", "kill"], ids=["exits-3", "killed"])
+def test_make_up_still_fails_when_the_stack_really_fails(tmp_path, end):
+    """A real failure is not a stop: standalone exiting 3, or killed by SIGKILL (the OOM killer), ends `make up` with
+    an error (statuses 3 and 137)."""
+    make, pids, _ = _make_up(tmp_path, end="run" if end == "kill" else end)
+    try:
+        if end == "kill":
+            os.kill(pids[0], signal.SIGKILL)
+        out = make.communicate(timeout=60)[0]
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    want = "3" if end == "3" else "137"
+    assert make.returncode != 0 and f"supervise returned {want}" in out and f"Error {want}" in out, out
+    assert _left(pids) == []

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-"""The checkout: `plugins/xuncha/settings.py` → two levels up."""
+"""The checkout: `plugins/xuncha/settings.py` → two levels up. The checkout whose package Python imports, not the
+current directory: `.venv/bin/xuncha` of an editable install imports the checkout `pip install -e` was run in."""
 SQL_DIR = PROJECT_ROOT / "sql"
 """All SQL: migrations/, load/ (staging → core), marts/."""
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
@@ -30,7 +31,8 @@ def _path(var: str, default: Path) -> Path:
 class Settings:
     """Every environment variable Xuncha reads, as typed fields (get_settings reads them afresh)."""
     home: Path
-    """XUNCHA_HOME: project-local state (embedded database, Airflow home, landing and quarantine areas)."""
+    """XUNCHA_HOME: project-local state (embedded database, Airflow home, landing and quarantine areas); unset =
+    PROJECT_ROOT/.xuncha, whatever the current directory (`home_line` says which)."""
     pgdata: Path
     """XUNCHA_PGDATA: data directory of the embedded PostgreSQL server."""
     warehouse_url: str | None
@@ -136,6 +138,17 @@ def get_settings() -> Settings:
         role_passwords={k: v for k, v in os.environ.items() if v and (
             k in ("XUNCHA_LOADER_PASSWORD", "XUNCHA_READER_PASSWORD") or k.startswith("XUNCHA_COUNTY_READER_PASSWORD_"))},
     )
+
+
+def home_line(settings: Settings | None = None) -> str:
+    """The first line of `xuncha setup`, `demo` and `up`: the resolved XUNCHA_HOME and where it comes from, so nobody
+    writes into another checkout's state unawares (a venv shared by two checkouts imports the package, and so takes
+    the default, from the checkout of its editable install)."""
+    home = (settings or get_settings()).home
+    if os.environ.get("XUNCHA_HOME"):
+        return f"XUNCHA_HOME={home} (from the environment)"
+    return (f"XUNCHA_HOME={home} (default: .xuncha in the checkout the xuncha package is imported from, {PROJECT_ROOT}; "
+            "the current directory does not matter — set XUNCHA_HOME to choose)")
 
 
 def _county_endpoints() -> dict[str, tuple[str | None, str | None]]:

@@ -54,13 +54,15 @@ def friendly(fn):
 @friendly
 def setup(quiet_connections: Annotated[bool, typer.Option(hidden=True)] = False):
     """Everything before a first run: database, warehouse migrations, Airflow metadata and pools, the go-live
-    date (first run: today, or XUNCHA_GO_LIVE) and pulled counties' connections (XUNCHA_COUNTY_<CODE>_URL/_TOKEN)."""
+    date (first run: today, or XUNCHA_GO_LIVE) and pulled counties' connections (XUNCHA_COUNTY_<CODE>_URL/_TOKEN).
+    Its first line (and so `xuncha demo`'s and `xuncha up`'s) is the resolved XUNCHA_HOME (settings.home_line)."""
     from xuncha import settings
     from xuncha.orchestration import env as airflow_env
     from xuncha.warehouse import db
     from xuncha.orchestration import deployment
     from xuncha.warehouse import migrate
 
+    console.print(settings.home_line(), soft_wrap=True, highlight=False)   # first, before anything is written there
     db.warehouse_url()
     migrate.migrate(say=lambda line: err.print(f"[yellow]{line}[/]", soft_wrap=True))
     airflow_env.init_airflow()

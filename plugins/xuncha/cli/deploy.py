@@ -19,8 +19,9 @@ busy cores took about 45 s)."""
 def up(port: Annotated[int, typer.Option(help="Port of the Airflow UI and API (every URL that follows from it is set).")] = 8080):
     """Start Airflow (scheduler, dag-processor, triggerer, API server) on http://localhost:PORT; works from any shell.
 
-    Prints the address and login once the API server answers (/api/v2/monitor/health). Ctrl-C (or SIGTERM) stops
-    every process it started (xuncha.orchestration.stack.supervise) and exits 0 with a `stopped` line."""
+    Prints the address and login once the API server answers (/api/v2/monitor/health). Ctrl-C, SIGTERM or `make down`
+    (from another shell) stops every process it started (xuncha.orchestration.stack.supervise) and exits 0 with a
+    `stopped` line; a real failure exits non-zero."""
     from xuncha.orchestration import env as airflow_env
     from xuncha.orchestration import deployment, stack
     from xuncha.cli import setup
@@ -46,12 +47,12 @@ def up(port: Annotated[int, typer.Option(help="Port of the Airflow UI and API (e
 
     stack.wait_until_answers(f"{base}/api/v2/monitor/health", READY_TIMEOUT, ready, late)
     # Not exec: standalone ignores Ctrl-C (its components die, it sleeps on with zombies); the supervisor stops all.
-    with stack.foreground():
-        code = stack.supervise([str(airflow_env.airflow_bin()), "standalone"], env)
-    if code in (130, 143, 129):   # Ctrl-C, SIGTERM, SIGHUP: a stop asked for, not a failure
+    with stack.foreground():   # `make down` finds this process by the pid file and stops it as Ctrl-C does
+        code = stack.supervise([str(airflow_env.airflow_bin()), "standalone"], env,
+                               pidfile=get_settings().airflow_home / stack.PIDFILE)
+    if code in stack.STOP_STATUSES:   # Ctrl-C, SIGTERM (make down), SIGHUP: a stop asked for, not a failure
         console.print("stopped: every Airflow process it started (the embedded PostgreSQL keeps running; make down stops it)")
-        raise typer.Exit(0)
-    raise typer.Exit(code)
+    raise typer.Exit(stack.shell_status(code))
 
 
 def _notification_line(env: dict[str, str]) -> None:

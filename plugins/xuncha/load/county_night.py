@@ -121,6 +121,58 @@ def members(registry: Registry, code: str, day: dt.date | None) -> list[County]:
             registry.get(code)]
 
 
+def taker(registry: Registry, code: str, day: dt.date) -> County | None:
+    """The county whose run takes what waits in county `code`'s inbox for night `day` (the inverse of `members`):
+    `code` itself while it is active on `day` or not yet active (its own runs from its first night on take its
+    inbox), else its successor (registry `successor`, followed to the one active on `day`), whose run takes what waits
+    for the counties it continues; None when no county is active then (an end without a successor)."""
+    c, seen = registry.get(code), set()
+    if day < c.active_from:
+        return c
+    while not c.active_on(day) and c.successor and c.code not in seen:
+        seen.add(c.code)
+        c = registry.get(c.successor)
+    return c if c.active_on(day) else None
+
+
+NOT_OWN_NAMED = 3
+"""Exports a `not_its_own` text names before '… and N more' (a run note holds 1,000 characters)."""
+
+
+def not_its_own(registry: Registry, code: str, day: dt.date, settings: Settings | None = None) -> str:
+    """What the run of county `code` for night `day`, a night outside its active_from … active_to, says instead of
+    'nothing waiting': the run takes nothing; each export still waiting in its landing folder (oldest night first),
+    why it is not taken and which county takes it (`taker`). The county DAG's `ingest` logs it and returns it (its
+    XCom `not_own`); the run note shows it (xuncha.orchestration.run_notes)."""
+    county = registry.get(code)
+    span = f"{county.active_from} … {county.active_to}" if county.active_to else f"from {county.active_from} on"
+    text = f"not {county.label}'s night (it exports under its code {span}), so this run takes nothing"
+    arrivals = inbox.waiting(county, settings)
+    if not arrivals:
+        return text + "; nothing waits in its landing folder"
+    named = []
+    for a in arrivals[:NOT_OWN_NAMED]:
+        night = dt.date.fromisoformat(a.night) if _is_date(a.night) else None
+        whose = ("its own night" if night and county.active_on(night) else
+                 f"after its last night {county.active_to}" if night and county.active_to and night > county.active_to
+                 else f"before its first night {county.active_from}" if night else "night unreadable")
+        to = taker(registry, code, max(night or day, day))
+        by = ("nobody: no county continues it (registry `successor`); load it with `xuncha ingest DIR --county "
+              f"{code}`" if to is None else f"its own run of {county.active_from} or later takes it" if to.code == code
+              else f"{to.label}'s next run takes it (a successor takes what waits for the counties it continues)")
+        named.append(f"export {a.export_id} (night {a.night or '?'}, {whose}) — {by}")
+    more = f"; … and {len(arrivals) - NOT_OWN_NAMED} more" if len(arrivals) > NOT_OWN_NAMED else ""
+    return f"{text}; waiting in its landing folder: " + "; ".join(named) + more
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
+
+
 def backlog(registry: Registry, code: str, day: dt.date | None, settings: Settings | None = None) -> int:
     """How many exports wait for county `code`'s night `day`: the folders in the inboxes of its `members`
     (xuncha.extract.inbox.backlog). Pulled and remote-landing counties count what is already fetched (usually nothing)."""

@@ -128,6 +128,8 @@ def judge(label: str, result: dict, judged: dict | None = None) -> dict:
         log.error("%s", text)
         raise AirflowFailException(text)
     log.info("%s: night %s green; took in %d night(s), %d export(s) loaded", label, v.night, len(v.nights), v.loaded)
+    if v.not_own:   # an ended or not yet active county: what waits in its folder, and who takes it
+        log.info("%s: night %s: %s", label, v.night, v.not_own)
     return dataclasses.asdict(v)
 
 

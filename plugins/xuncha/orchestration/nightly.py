@@ -35,6 +35,8 @@ def __getattr__(name: str):
 
 MAX_CATCH_UP_NIGHTS = 31
 """A scheduled `xuncha_night` run judges the nights since the previous run's, at most this many (`covered_nights`)."""
+LOCAL_TIMEZONE = "Asia/Shanghai"
+"""The platform's own time zone: the calendar `future_night` reads today from (as go-live and the marts' today do)."""
 
 
 def business_date(logical_date: dt.datetime, timezone: str = "Asia/Shanghai") -> dt.date:
@@ -51,6 +53,18 @@ def run_night(context, timezone: str = "Asia/Shanghai") -> dt.date:
         return dt.date.fromisoformat(str(night))
     when = context.get("logical_date") or getattr(run, "logical_date", None) or getattr(run, "run_after", None)
     return business_date(when, timezone)
+
+
+def future_night(day: dt.date, now: dt.datetime | None = None) -> str | None:
+    """Why a county run must refuse night `day` at once, or None: a night after today (LOCAL_TIMEZONE; `now`: the
+    clock, default the current time) has not begun, so its run would wait, deferred, until that night's deadline and,
+    one run at a time per county DAG (max_active_runs 1), hold back every later night of the county (a Param `night`
+    of 2030-01-01 deferred until 2030-01-02). Today's night is allowed: it is under way."""
+    today = (now or dt.datetime.now(dt.timezone.utc)).astimezone(ZoneInfo(LOCAL_TIMEZONE)).date()
+    if day <= today:
+        return None
+    return (f"night {day} is in the future (today is {today}, {LOCAL_TIMEZONE}): refused before waiting for its "
+            f"export, which would hold back the county's later nights — trigger again with a night up to {today}")
 
 
 def covered_nights(context, timezone: str = "Asia/Shanghai") -> list[dt.date]:
@@ -231,7 +245,8 @@ class CountyVerdict:
     None when green), `link` (the quarantine page, one report when one export was quarantined; None when none
     was), `nights` (the
     business dates the run took in, sorted), `loaded`/`quarantined` (export counts), `status` (the ingest task's:
-    arrived, missed, history, not_due, inactive, pull_failed)."""
+    arrived, missed, history, not_due, inactive, pull_failed), `not_own` (status inactive: the night is not the
+    county's, what waits in its landing folder and which county takes it: xuncha.load.county_night.not_its_own)."""
 
     county: str
     night: str
@@ -242,6 +257,7 @@ class CountyVerdict:
     loaded: int
     quarantined: int
     status: str = ""
+    not_own: str | None = None
 
 
 def county_verdict(label: str, result: dict, judged: dict | None = None) -> CountyVerdict:
@@ -258,7 +274,7 @@ def county_verdict(label: str, result: dict, judged: dict | None = None) -> Coun
     nights = tuple(sorted({e["business_date"] for e in exports if e.get("business_date")}))
     return CountyVerdict(label, summary["business_date"], reason is not None, reason, link, nights,
                          sum(e["status"] == "loaded" for e in exports), sum(e["status"] == "quarantined" for e in exports),
-                         str(result.get("status") or ""))
+                         str(result.get("status") or ""), result.get("not_own"))
 
 
 def county_judged(code: str, result: dict, night: dt.date, url: str | None = None,

@@ -31,11 +31,15 @@ def county_note(verdict, reason: str = "") -> str:
     """The note of a county run from its CountyVerdict, reason first when red: 'RED: 老城区 410302: … (link) — night
     D: took in N night(s) A … B, L export(s) loaded[, Q quarantined]' (or 'nothing waiting') — `reason` (the run's
     `reason` Param; when green it comes first: 'reason — night D: …'); a failed pull (status `pull_failed`):
-    'RED: 嵩县 410325: pull failed — no Airflow connection … — night D: nothing fetched, nothing loaded'. Cut to
+    'RED: 嵩县 410325: pull failed — no Airflow connection … — night D: nothing fetched, nothing loaded'; a night not
+    the county's own (status `inactive`): 'night D: not 吉利区 410306's night (…), so this run takes nothing; waiting
+    in its landing folder: export E (night N, …) — 孟津区 410308's next run takes it …' (verdict.not_own). Cut to
     MAX_NOTE characters."""
     nights = verdict.nights
     if verdict.red and verdict.status == "pull_failed":   # nothing was done
         summary = f"night {verdict.night}: nothing fetched, nothing loaded"
+    elif verdict.not_own:   # an ended (or not yet active) county: what waits in its folder, and who takes it
+        summary = f"night {verdict.night}: {verdict.not_own}"
     elif nights:
         span = nights[0] if len(nights) == 1 else f"{nights[0]} … {nights[-1]}"
         summary = f"night {verdict.night}: took in {len(nights)} night(s) {span}, {verdict.loaded} export(s) loaded"
@@ -64,7 +68,8 @@ def _ingest_result(dag_run, session, task_id: str = "ingest"):
 
 def note_for(dag_run, session) -> str | None:
     """The note of a finished run of a county DAG or of xuncha_night (None for other DAGs, or when the county run's
-    `ingest` left no result: it failed, and its log says why). xuncha_night's: what its `states` task judged, every
+    `ingest` left no result: it failed, and its log says why; 'RED: <county>: night … is in the future …' when it
+    failed on a night after today, nightly.future_night). xuncha_night's: what its `states` task judged, every
     night it covered (xuncha.orchestration.nightly.judged_text)."""
     from xuncha import registry
     from xuncha.orchestration import nightly
@@ -80,11 +85,15 @@ def note_for(dag_run, session) -> str | None:
     if not dag_run.dag_id.startswith(COUNTY_PREFIX):
         return None
     result = _ingest_result(dag_run, session)
-    if not result:
-        return None
     county = registry.load().get(dag_run.dag_id.removeprefix(COUNTY_PREFIX))
-    night = nightly.run_night({"dag_run": dag_run, "params": conf, "logical_date": dag_run.logical_date},
-                              county.timezone)
+    try:
+        night = nightly.run_night({"dag_run": dag_run, "params": conf, "logical_date": dag_run.logical_date},
+                                  county.timezone)
+    except ValueError:   # a Param night that is no date: `ingest` failed on it, and its log says so
+        night = None
+    if not result:   # `ingest` failed; a night after today is refused at once (nightly.future_night): say so here too
+        why = night and nightly.future_night(night)
+        return f"RED: {county.label}: {why}" if why else None
     judged = nightly.county_judged(county.code, result, night, warehouse_url_from_airflow())
     return county_note(nightly.county_verdict(county.label, result, judged), str(conf.get("reason") or ""))
 

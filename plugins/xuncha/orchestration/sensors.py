@@ -85,7 +85,8 @@ class CountyNightOperator(BaseOperator):
     which the night's core Asset events go (`core`: entity -> Asset): one event per core table the night changed,
     none when nothing changed. Returns the night for XCom: `status` (`arrived`, `missed`: the deadline passed and the
     miss is recorded and alerted, `history`: a night before go-live, `not_due`: the county exports no night then,
-    `inactive`: outside its active_from … active_to, nothing done: a successor takes what it left, `pull_failed`:
+    `inactive`: outside its active_from … active_to, nothing done: a successor takes what it left — `not_own` says
+    what waits in its landing folder and which county takes it (xuncha.load.county_night.not_its_own), `pull_failed`:
     the county's Airflow connection is not defined — a configuration fault, not retried: alerted `pull_failed`, its
     pull_failure incident opened, `error` says what to do and the verdict task fails on it) and `summary` (xuncha.load.county_night.CountyNight.to_xcom). A missed night still takes in what waits from
     earlier nights. `execution_timeout` bounds the load; the wait is bounded by the deadline (defer timeout).
@@ -101,7 +102,9 @@ class CountyNightOperator(BaseOperator):
 
     def execute(self, context) -> dict:
         """Take the night in at once if the export is there, the night is history or its deadline has passed; else
-        defer. A missing Airflow connection ends the task at once with status `pull_failed` (no retry)."""
+        defer. A missing Airflow connection ends the task at once with status `pull_failed` (no retry); a night after
+        today (nightly.future_night, e.g. a Param night mistyped) fails it at once, not retried (AirflowFailException),
+        before anything is fetched or deferred."""
         from xuncha.orchestration.hooks import ConnectionMissing
 
         try:
@@ -114,12 +117,20 @@ class CountyNightOperator(BaseOperator):
         from xuncha.extract import deadlines
         from xuncha.orchestration import nightly
 
-        county = registry.load().get(self.county["code"])
+        reg = registry.load()
+        county = reg.get(self.county["code"])
         day = nightly.run_night(context, county.timezone)
-        if not county.active_on(day):
-            self.log.info("%s exports under its code only %s … %s: night %s is not its own", county.label,
-                          county.active_from, county.active_to or "", day)
-            return {"status": "inactive", "summary": {"business_date": day.isoformat(), "exports": []}}
+        if why := nightly.future_night(day):   # before anything is fetched or deferred; not retried
+            from airflow.sdk.exceptions import AirflowFailException
+
+            self.log.error("%s: %s", county.label, why)
+            raise AirflowFailException(f"{county.label}: {why}")
+        if not county.active_on(day):   # what waits in its folder and who takes it, for the log and the run note
+            from xuncha.load import county_night
+
+            said = county_night.not_its_own(reg, county.code, day)
+            self.log.info("night %s: %s", day, said)
+            return {"status": "inactive", "not_own": said, "summary": {"business_date": day.isoformat(), "exports": []}}
         if not county.exports_on(day):
             self.log.info("%s exports no night on %s (schedule %s): nothing to wait for", county.label, day, county.schedule)
             return self._ingest(context, "not_due")

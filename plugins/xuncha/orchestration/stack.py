@@ -10,6 +10,10 @@ command ends by itself, its leftovers are stopped the same way. Should the super
 the command gets SIGTERM from the kernel (PR_SET_PDEATHSIG). Imports no Airflow (psutil, a dependency of
 Airflow, lists descendants).
 
+`make down` (`stop_services`) finds the supervisor by its pid file in AIRFLOW_HOME and stops it with SIGTERM, as
+Ctrl-C does, so `make up` ends with status 0 (`shell_status`); before, it killed `airflow standalone` under the
+supervisor, which passed on Popen's -15 and `make up` ended `Error 241` (issue 15's trial).
+
 `foreground` makes Ctrl-C reach this process alone (not `make`, which would otherwise report the stop as an error),
 and `wait_until_answers` polls the API server's health endpoint so the address is printed only when it serves.
 """
@@ -26,6 +30,12 @@ from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
+PIDFILE = "xuncha-up.pid"
+"""The file in AIRFLOW_HOME that holds the pid of the `xuncha up` supervising the stack (`supervise`'s `pidfile`), so
+`make down` (`stop_services`) asks the supervisor to stop, as Ctrl-C does, rather than killing its command under it."""
+STOP_STATUSES = tuple(128 + s for s in (2, 15, 1))
+"""Shell statuses of a stop asked for (SIGINT: Ctrl-C, SIGTERM: `make down`, SIGHUP: the terminal closed), to the
+supervisor or to its command: `xuncha up` exits 0 on them (`shell_status`)."""
 GRACE_SECONDS = 20.0
 """How long the components get to stop after SIGTERM (the scheduler finishes its loop, the API server its
 requests) before SIGKILL."""
@@ -118,24 +128,78 @@ def stop_all(main: subprocess.Popen, grace_seconds: float = GRACE_SECONDS) -> No
     _reap(main)
 
 
-def supervise(argv: Sequence[str], env: dict[str, str] | None = None, grace_seconds: float = GRACE_SECONDS) -> int:
+def supervise(argv: Sequence[str], env: dict[str, str] | None = None, grace_seconds: float = GRACE_SECONDS,
+              pidfile: os.PathLike | str | None = None) -> int:
     """Run `argv` (with `env`) in the foreground until it ends or this process gets SIGINT/SIGTERM/SIGHUP; then
     stop it and everything it started (`stop_all`). Returns the exit status for the shell: 128 + the signal
-    when stopped by one (130 for Ctrl-C), else the command's own. Raises OSError when `argv` cannot be started."""
+    when stopped by one (130 for Ctrl-C), else the command's own, 128 + its signal when a signal ended it (Popen's
+    negative code, which `exit` would have wrapped to 241 for SIGTERM). `pidfile`: written with this process's pid
+    while the command runs (`supervisor` finds it there), removed after. Raises OSError when `argv` cannot be started."""
     _become_subreaper()
     got: list[int] = []
     previous = {s: signal.signal(s, lambda signum, frame: got.append(signum)) for s in STOP_SIGNALS}
     try:
         main = subprocess.Popen(list(argv), env=env, start_new_session=True, preexec_fn=_die_with_parent)
+        _write_pid(pidfile)
         try:
             while not got and main.poll() is None:
                 time.sleep(0.2)
         finally:
             stop_all(main, grace_seconds)
+            _remove_pid(pidfile)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    return 128 + got[0] if got else (main.returncode if main.returncode is not None else 1)
+    if got:
+        return 128 + got[0]
+    code = main.returncode if main.returncode is not None else 1
+    return 128 - code if code < 0 else code
+
+
+def shell_status(code: int) -> int:
+    """`xuncha up`'s exit status from `supervise`'s: 0 for a stop asked for (STOP_STATUSES: Ctrl-C, `make down`'s
+    SIGTERM, a closed terminal), so `make up` reports no error; any other status as it is (a real failure: the
+    command's own non-zero exit, or SIGKILL 137, SIGSEGV 139)."""
+    return 0 if code in STOP_STATUSES else code
+
+
+def _write_pid(pidfile) -> None:
+    if pidfile is not None:
+        path = os.fspath(pidfile)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path + ".tmp", "w", encoding="ascii") as f:
+            f.write(f"{os.getpid()}\n")
+        os.replace(path + ".tmp", path)
+
+
+def _remove_pid(pidfile) -> None:
+    """Remove `pidfile` if it still names this process (a newer `xuncha up` may have written its own)."""
+    if pidfile is None:
+        return
+    try:
+        with open(pidfile, encoding="ascii") as f:
+            if f.read().strip() == str(os.getpid()):
+                os.remove(pidfile)
+    except (OSError, ValueError):
+        pass
+
+
+def supervisor(airflow_home: str):
+    """The `xuncha up` process supervising the stack of `airflow_home` (psutil.Process, from AIRFLOW_HOME/PIDFILE),
+    or None: no file, or its pid is gone or was reused since (a process started after the file was written)."""
+    import psutil
+
+    path = os.path.join(airflow_home, PIDFILE)
+    try:
+        with open(path, encoding="ascii") as f:
+            pid = int(f.read().strip())
+        written = os.stat(path).st_mtime
+        proc = psutil.Process(pid)
+        if pid == os.getpid() or proc.create_time() > written + 1 or proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc
+    except (OSError, ValueError, psutil.Error):
+        return None
 
 
 @contextmanager
@@ -224,23 +288,35 @@ def services(airflow_home: str) -> list[tuple[int, str]]:
 
 
 def stop_services(airflow_home: str, say: Callable[[str], None], grace_seconds: float = GRACE_SECONDS) -> int:
-    """Stop the stack of `airflow_home` (`services`): SIGTERM to each (a `xuncha up` supervisor then stops the rest),
-    SIGKILL to what is left after `grace_seconds`; `say` gets one line per service and per wait. Returns how many
-    processes were found."""
+    """Stop the stack of `airflow_home`: first its `xuncha up` supervisor (`supervisor`), with SIGTERM, as Ctrl-C
+    would: it stops everything it started and `make up` exits 0; then every service still running (`services`; all of
+    them when no supervisor runs): SIGTERM to each, SIGKILL to what is left after `grace_seconds`. `say` gets one line
+    per process and per wait. Returns how many processes were found (the supervisor among them)."""
     import psutil
 
-    found = services(airflow_home)
-    for pid, name in found:
+    found, up = services(airflow_home), supervisor(airflow_home)
+    if up is not None:
+        say(f"stopping `xuncha up` (pid {up.pid}), which stops the Airflow services it started: "
+            + (", ".join(f"{name} (pid {pid})" for pid, name in found) or "none running"))
+        try:
+            up.terminate()
+            up.wait(grace_seconds + 15)   # its own grace, SIGKILL of what is left and the reaping (stop_all)
+        except psutil.TimeoutExpired:
+            say(f"`xuncha up` (pid {up.pid}) still running after {grace_seconds + 15:.0f} s; stopping its services")
+        except psutil.NoSuchProcess:
+            pass
+    left_over = services(airflow_home) if up is not None else found
+    for pid, name in left_over:
         say(f"stopping Airflow {name} (pid {pid})")
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-    left = [psutil.Process(pid) for pid, _ in found if psutil.pid_exists(pid)]
+    left = [psutil.Process(pid) for pid, _ in left_over if psutil.pid_exists(pid)]
     if left:
         say(f"waiting for {len(left)} Airflow process(es) to end (at most {grace_seconds:.0f} s)")
         _, alive = psutil.wait_procs(left, timeout=grace_seconds)
         for p in alive:
             say(f"still running after {grace_seconds:.0f} s: pid {p.pid}; killing it")
             p.kill()
-    return len(found)
+    return len(found) + (up is not None)
