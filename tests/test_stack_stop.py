@@ -61,6 +61,18 @@ def _up(tmp_path, grace: float, *standalone_args: str) -> tuple[subprocess.Popen
     return proc, [int(p) for p in pids.read_text().split()]
 
 
+
+def _reap(make, pids: list[int]) -> None:
+    """Kill what a test's `make up` left (its process group and the stand-in services), whatever the test found."""
+    if make.poll() is None:
+        os.killpg(make.pid, signal.SIGKILL)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _left(pids: list[int]) -> list[str]:
     out = []
     for pid in pids:
@@ -305,13 +317,7 @@ def test_make_down_from_another_shell_ends_make_up_with_status_0(tmp_path, pidfi
         found = stack.stop_services(home, said.append, grace_seconds=3)   # what `make down` runs
         out = make.communicate(timeout=60)[0]
     finally:
-        if make.poll() is None:
-            os.killpg(make.pid, signal.SIGKILL)
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _reap(make, pids)
     assert make.returncode == 0 and "Error" not in out, out
     assert "supervise returned 143" in out, out
     assert _left(pids) == [], "processes left after make down"
@@ -332,13 +338,7 @@ def test_make_up_still_fails_when_the_stack_really_fails(tmp_path, end):
             os.kill(pids[0], signal.SIGKILL)
         out = make.communicate(timeout=60)[0]
     finally:
-        if make.poll() is None:
-            os.killpg(make.pid, signal.SIGKILL)
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _reap(make, pids)
     want = "3" if end == "3" else "137"
     assert make.returncode != 0 and f"supervise returned {want}" in out and f"Error {want}" in out, out
     assert _left(pids) == []

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from xuncha.registry import Registry
+from xuncha.settings import LOCAL_TIMEZONE
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,6 @@ def __getattr__(name: str):
 
 MAX_CATCH_UP_NIGHTS = 31
 """A scheduled `xuncha_night` run judges the nights since the previous run's, at most this many (`covered_nights`)."""
-LOCAL_TIMEZONE = "Asia/Shanghai"
-"""The platform's own time zone: the calendar `future_night` reads today from (as go-live and the marts' today do)."""
 
 
 def business_date(logical_date: dt.datetime, timezone: str = "Asia/Shanghai") -> dt.date:
