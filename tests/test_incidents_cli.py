@@ -76,7 +76,7 @@ def test_notify_test_and_up_say_when_no_channel_is_configured(airflow_ready, rob
     assert r.returncode == 1 and "no notification channel is configured" in r.stderr
     # `xuncha up` without starting Airflow: set-up and the supervised stack replaced, the rest of the command as it runs
     code = ("import xuncha.cli as c, xuncha.orchestration.stack as st; c.setup = lambda **k: None; "
-            "st.supervise = lambda argv, env: print('EXEC', argv[1:]) or 0; c.app(['up', '--port', '8391'])")
+            "st.supervise = lambda argv, env, **kw: print('EXEC', argv[1:]) or 0; c.app(['up', '--port', '8391'])")
     up = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                         env={k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_XUNCHA_NOTIFY")})
     assert "EXEC ['standalone']" in up.stdout, up.stdout + up.stderr
