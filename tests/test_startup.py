@@ -47,8 +47,11 @@ def test_make_up_from_a_fresh_shell_serves_the_ui_and_runs_the_newest_night_when
     go_live = dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=2)
     config = tmp_path / "config"
     config.mkdir()
-    (config / "counties.yml").write_text(   # one county keeps the run small
-        'defaults: {timezone: Asia/Shanghai, deadline: "06:00", delivery: {landing: default}, active_from: 2016-10-01}\n'
+    # One county keeps the run small. Its deadline, 00:00, has passed when its scheduled run starts (00:00 the day
+    # after the night): with 06:00, a test run between 00:00 and 06:00 Shanghai time (16:00–22:00 UTC) found the
+    # scheduled run deferred until 06:00, holding the pushed night's run behind it (max_active_runs 1).
+    (config / "counties.yml").write_text(
+        'defaults: {timezone: Asia/Shanghai, deadline: "00:00", delivery: {landing: default}, active_from: 2016-10-01}\n'
         'counties:\n  - {code: "410329", name: 伊川县, level: county}\n', encoding="utf-8")
     fresh = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8",
              "XUNCHA_HOME": str(settings.home), "XUNCHA_GO_LIVE": go_live.isoformat(), "XUNCHA_CONFIG": str(config),
