@@ -61,9 +61,9 @@ def _up(tmp_path, grace: float, *standalone_args: str) -> tuple[subprocess.Popen
     return proc, [int(p) for p in pids.read_text().split()]
 
 
-
 def _reap(make, pids: list[int]) -> None:
-    """Kill what a test's `make up` left (its process group and the stand-in services), whatever the test found."""
+    """Kill what a test's `make up` or stand-in stack left (its process group and the stand-in services), whatever
+    the test found."""
     if make.poll() is None:
         os.killpg(make.pid, signal.SIGKILL)
     for pid in pids:
@@ -95,13 +95,7 @@ def test_ctrl_c_stops_the_stack_and_every_process_it_started(tmp_path, stubborn)
         assert proc.wait(timeout=grace + 30) == 130
         took = time.monotonic() - started
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _reap(proc, pids)
     assert _left(pids) == [], "processes left after Ctrl-C"
     assert took < (grace + 10 if stubborn else grace), f"stopping took {took:.1f} s"
 
@@ -123,11 +117,7 @@ def test_a_killed_supervisor_still_stops_the_stack_it_ran(tmp_path):
             assert time.monotonic() < deadline, "the stand-in outlived its supervisor"
             time.sleep(0.1)
     finally:
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        _reap(proc, pids)
 
 
 UP_RECIPE = ("import sys; from xuncha.orchestration import stack\n"
