@@ -101,6 +101,15 @@ class Registry:
         """Counties that export under their code for night `day`."""
         return [c for c in self.counties if c.active_on(day)]
 
+    def active_successor(self, code: str, day: dt.date) -> County | None:
+        """County `code` if it is active on night `day`, else its successor (`successor`, followed to the one active
+        on `day`); None when none of them is active then (an end without a successor, or before `code`'s start)."""
+        c, seen = self.get(code), set()
+        while not c.active_on(day) and c.successor and c.code not in seen:
+            seen.add(c.code)
+            c = self.get(c.successor)
+        return c if c.active_on(day) else None
+
     def lineage(self, code: str) -> tuple[str, ...]:
         """The code and every code whose system it continues (transitively), e.g. 410308 → 410308, 410306, 410322."""
         out, todo = [], [code]

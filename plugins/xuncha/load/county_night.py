@@ -126,13 +126,8 @@ def taker(registry: Registry, code: str, day: dt.date) -> County | None:
     `code` itself while it is active on `day` or not yet active (its own runs from its first night on take its
     inbox), else its successor (registry `successor`, followed to the one active on `day`), whose run takes what waits
     for the counties it continues; None when no county is active then (an end without a successor)."""
-    c, seen = registry.get(code), set()
-    if day < c.active_from:
-        return c
-    while not c.active_on(day) and c.successor and c.code not in seen:
-        seen.add(c.code)
-        c = registry.get(c.successor)
-    return c if c.active_on(day) else None
+    c = registry.get(code)
+    return c if day < c.active_from else registry.active_successor(code, day)
 
 
 NOT_OWN_NAMED = 3

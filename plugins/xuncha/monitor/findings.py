@@ -105,11 +105,7 @@ def judged_as(registry, code: str, night: dt.date):
     """The county system whose findings cover county `code`'s exports on `night`: `code` itself while it is active,
     else its successor (registry `successor`, followed to the one active on `night`); None when none is active (the
     health run judges no county then either)."""
-    c, seen = registry.get(code), set()
-    while not c.active_on(night) and c.successor and c.code not in seen:
-        seen.add(c.code)
-        c = registry.get(c.successor)
-    return c if c.active_on(night) else None
+    return registry.active_successor(code, night)
 
 
 def rejected(url: str | None, registry, code: str, now: dt.datetime) -> list[Finding]:
