@@ -8,8 +8,8 @@ with the person-data prefilter, castability and the reference lookups evaluated 
 `answer` evaluates all of them before GX runs and writes what they find into one small UNLOGGED table,
 `<view>__rules` (seq, rule, row_no, value, column_name, why): one row per failing (row, rule), in the order the rule's own query
 returns them. A rule of the form `SELECT row_no, <value> AS value FROM {batch} WHERE <condition>` (every rule of
-the suites but the key's uniqueness) is folded into a single scan of the staged rows that evaluates each condition
-once per row and each value only where its condition holds; any other rule (the uniqueness aggregate) is run once,
+the suites but the key's uniqueness) is folded into one scan of the staged rows (two, on two connections at once,
+for a large file) that evaluates each condition once per row and each value only where its condition holds; any other rule (the uniqueness aggregate) is run once,
 its rows inserted. `verdict_query(table, index)` is then what GX runs for the expectation: its rows out of that
 table, so GX still decides success, counts, samples, severities and Data Docs; the rule's own SQL goes with it in
 its meta (`rule_sql`). The rule's meaning does not change: the fold keeps SQL's WHERE semantics (a condition that

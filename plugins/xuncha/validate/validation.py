@@ -137,8 +137,6 @@ class Validator:
             # pool_pre_ping: the context lives as long as the process (shared_validator), the server may restart.
             self.datasource = self.context.data_sources.add_sql("warehouse", connection_string=url,
                                                                 kwargs={"pool_pre_ping": True})
-        self._parallel_scans = False
-        self._scan_engine = None
         self.docs_mode = docs_mode or settings.data_docs
         if self.docs_mode not in ("failures", "all", "off"):
             raise ValueError(f"XUNCHA_DATA_DOCS must be failures, all or off, not {self.docs_mode!r}")
@@ -199,8 +197,8 @@ class Validator:
                 self._sql(f"DROP TABLE IF EXISTS {verdicts}")
 
     def _answer_rules(self, table: str, verdicts: str, rules: list[tuple[int, str]]) -> None:
-        """Every row rule of the suite over `table`, in one pass on two connections, into `verdicts`
-        (xuncha.validate.row_rules).
+        """Every row rule of the suite over `table`, in one pass (two connections for a large file), into
+        `verdicts` (xuncha.validate.row_rules).
         Raises RuntimeError when a rule's SQL cannot run (a defect of the suite, as for any expectation)."""
         try:
             row_rules.answer(self.datasource.get_engine().raw_connection, table, verdicts, rules)
@@ -217,30 +215,6 @@ class Validator:
         finally:
             raw.close()
 
-    def _watch_scans(self) -> None:
-        """Let PostgreSQL's parallel workers read a large file in the first pass (issue 26, P1).
-
-        The first pass is one aggregate over the staged rows (GX bundles the column checks) and reads of the small
-        verdict tables; by then the merge beside it has usually ended, so the second core idles. The planner does
-        not count the per-value cost of the checks (regular expressions, casts) and keeps the scan serial at the
-        default costs, so every connection GX checks out during the first pass gets `parallel_setup_cost` and
-        `parallel_tuple_cost` 0, as cast_once does for its statement (a file above min_parallel_table_scan_size,
-        8 MB, gets workers). The second pass keeps the defaults: its sample rows are the first failing rows in the
-        file's order, which a parallel scan would not keep."""
-        from sqlalchemy import event
-
-        engine = self.datasource.get_execution_engine().engine
-        if engine is self._scan_engine:
-            return
-
-        def scan_settings(dbapi_conn, _record, _proxy):
-            with dbapi_conn.cursor() as cur:
-                cur.execute("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0" if self._parallel_scans
-                            else "RESET parallel_setup_cost; RESET parallel_tuple_cost")
-
-        event.listen(engine, "checkout", scan_settings)
-        self._scan_engine = engine
-
     def _run(self, entity, batch, name, column_exps, query_exps) -> Validation:
         """Two passes. The first asks only pass/fail of every expectation (BOOLEAN_ONLY): GX then bundles the
         column checks into one aggregate query and skips its sample queries, which on a clean file are full
@@ -250,13 +224,8 @@ class Validator:
 
         if not column_exps and not query_exps:
             return Validation(entity, [])
-        self._watch_scans()
-        self._parallel_scans = True
-        try:
-            first = batch.validate(ExpectationSuite(name=entity, expectations=column_exps + query_exps),
-                                   result_format={"result_format": "BOOLEAN_ONLY"})
-        finally:
-            self._parallel_scans = False
+        first = batch.validate(ExpectationSuite(name=entity, expectations=column_exps + query_exps),
+                               result_format={"result_format": "BOOLEAN_ONLY"})
         outcomes, failed = [], set()
         for r in first.results:
             if r.success:
