@@ -58,3 +58,40 @@ def test_a_large_file_is_trimmed_typed_and_kept_in_row_order(warehouse, autocomm
         assert (wrong_date, wrong_ts) == (0, 0)
         assert 0 < dates < ROWS and 0 < stamps < ROWS and blank > 0
         cur.execute(f"DROP TABLE {TABLE}, {EXPECTED}")
+
+
+def test_a_large_file_validated_on_both_cores_gives_what_one_core_gives(warehouse, monkeypatch):
+    """Issue 26, P1: a large file's row rules run on two connections at once; every outcome (success, counts, and
+    the sample: the first failing rows in the file's order) must be what one connection gives. The file breaks rules
+    of both kinds (dates, timestamps, person data: row rules; blanks: column checks)."""
+    import datetime as dt
+
+    from xuncha.normalize import parsing
+    from xuncha.validate import row_rules
+    from xuncha.validate.validation import Validator
+
+    entity = load_spec().entity("findings")
+    view = "staging.cast_once_test_v"
+    with db.connect(warehouse, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {TABLE} CASCADE")
+        cur.execute(f"CREATE UNLOGGED TABLE {TABLE} (row_no bigint GENERATED ALWAYS AS IDENTITY, "
+                    f"{', '.join(c + ' text' for c in entity.column_names)})")
+        cur.execute(f"""INSERT INTO {TABLE} ({', '.join(entity.column_names)})
+            SELECT 'F' || g, 'I' || (g % 300), CASE WHEN g % 1009 = 0 THEN '' ELSE '01' END,
+                   CASE WHEN g % 997 = 0 THEN '2019-02-30' ELSE '2024-06-01' END,
+                   CASE WHEN g % 4999 = 0 THEN '电话13812345678' ELSE repeat('问题摘要', 6) || g END,
+                   CASE WHEN g % 1013 = 0 THEN 'not a time' ELSE '2024-06-01T10:00:00+08:00' END
+              FROM generate_series(1, {ROWS}) g""")
+        typed.cast_once(cur, TABLE, entity)
+        bound = dt.datetime(2024, 6, 2, tzinfo=dt.timezone.utc)
+        cur.execute(f"CREATE VIEW {view} AS {parsing.validated_relation(7, TABLE, entity, bound)}")
+    validator = Validator(warehouse, docs_mode="off")
+    both = validator.validate("findings", view, {"findings": view}, ("410302",))
+    monkeypatch.setattr(row_rules, "PARALLEL_ROWS", ROWS + 1)
+    one = validator.validate("findings", view, {"findings": view}, ("410302",))
+    with db.connect(warehouse, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP TABLE {TABLE} CASCADE")
+    failed = [o for o in one.outcomes if not o.success]
+    assert {o.expectation for o in failed} >= {"unexpected_rows_expectation"} and len(failed) >= 3, failed
+    assert all(o.sample for o in failed)
+    assert both.outcomes == one.outcomes

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import psycopg2
 import pytest
 
 from xuncha.spec import ENTITY_ORDER, load_spec
@@ -66,15 +67,19 @@ def staged(warehouse):
             cur.execute(f"DROP TABLE IF EXISTS staging.rr_test_{entity} CASCADE")
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["one connection", "two connections"])
 @pytest.mark.parametrize("entity", ENTITY_ORDER)
-def test_one_pass_finds_exactly_the_rows_each_rule_query_finds(warehouse, staged, entity):
+def test_one_pass_finds_exactly_the_rows_each_rule_query_finds(warehouse, staged, entity, workers, monkeypatch):
+    """Also on two connections at once (a large file's way: here every file counts as large), where each rule's rows
+    must still come back in its own query's order."""
+    monkeypatch.setattr(row_rules, "PARALLEL_ROWS", 1)
     rules = [(i, resolve(e["kwargs"]["unexpected_rows_query"], staged, LINEAGE))
              for i, e in enumerate(load_suite(entity)["expectations"]) if e["type"] == "unexpected_rows_expectation"]
     assert rules
     view, verdicts = staged[entity], f"staging.rr_test_{entity}__rules"
     failing = 0
     with db.connect(warehouse, autocommit=True) as conn, conn.cursor() as cur:
-        row_rules.answer(cur, view, verdicts, rules)
+        row_rules.answer(lambda: psycopg2.connect(db.dsn(warehouse)), view, verdicts, rules, workers=workers)
         for index, query in rules:
             cur.execute(f"SELECT row_no, value::text, to_jsonb(q) ->> 'column_name', to_jsonb(q) ->> 'why' "
                         f"FROM ({query.format(batch=view)}) q")

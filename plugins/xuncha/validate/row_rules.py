@@ -8,8 +8,8 @@ with the person-data prefilter, castability and the reference lookups evaluated 
 `answer` evaluates all of them before GX runs and writes what they find into one small UNLOGGED table,
 `<view>__rules` (seq, rule, row_no, value, column_name, why): one row per failing (row, rule), in the order the rule's own query
 returns them. A rule of the form `SELECT row_no, <value> AS value FROM {batch} WHERE <condition>` (every rule of
-the suites but the key's uniqueness) is folded into a single scan of the staged rows that evaluates each condition
-once per row and each value only where its condition holds; any other rule (the uniqueness aggregate) is run once,
+the suites but the key's uniqueness) is folded into one scan of the staged rows (two, on two connections at once,
+for a large file) that evaluates each condition once per row and each value only where its condition holds; any other rule (the uniqueness aggregate) is run once,
 its rows inserted. `verdict_query(table, index)` is then what GX runs for the expectation: its rows out of that
 table, so GX still decides success, counts, samples, severities and Data Docs; the rule's own SQL goes with it in
 its meta (`rule_sql`). The rule's meaning does not change: the fold keeps SQL's WHERE semantics (a condition that
@@ -71,15 +71,17 @@ def fused_select(view: str, rules: list[tuple[int, str, str]]) -> str:
             f"CROSS JOIN LATERAL (VALUES {values}) r(rule, fails, value) WHERE ({any_fails}) AND r.fails")
 
 
-def answer(cur, view: str, table: str, queries: list[tuple[int, str]]) -> None:
-    """Evaluate the rule queries (index in the suite, SQL with `{batch}` and our placeholders already resolved,
-    braces as GX formats them) over `view` and write their failing rows to a new UNLOGGED `table` (schema.name):
-    seq (the order to read them in), rule (the index), row_no, value (text), and column_name and why when the
-    rule's query returns them (a rule over several columns), else NULL. Rules that are one row filter share a
-    single scan; the others run one each. Errors propagate (a rule that cannot run is a defect of the suite)."""
-    cur.execute(f"DROP TABLE IF EXISTS {table}")
-    cur.execute(f"CREATE UNLOGGED TABLE {table} (seq bigint GENERATED ALWAYS AS IDENTITY, rule int NOT NULL, "
-                f"row_no bigint, value text, column_name text, why text)")
+PARALLEL_ROWS = 50_000
+"""A file with at least this many rows has its rules answered on two connections (below it one scan is a few
+milliseconds, and the second connection would cost more than it saves)."""
+
+
+def jobs(view: str, queries: list[tuple[int, str]], scans: int = 1) -> list[str]:
+    """The INSERT … SELECT bodies `answer` runs for the rule queries (index, SQL with `{batch}` unresolved):
+    "(columns) SELECT …" answering one or more rules. The rules that are one row filter are dealt alternately into
+    `scans` fused scans (rules of a kind stand next to each other in a suite, so each scan gets its share of the
+    costly ones, e.g. the person-data rule of each free-text column); every other rule is a statement of its own.
+    The fused scans come first (the longest)."""
     folded, alone = [], []
     for index, query in queries:
         sql = query.format(batch=view)
@@ -87,13 +89,51 @@ def answer(cur, view: str, table: str, queries: list[tuple[int, str]]) -> None:
         if parts:
             folded.append((index, *parts))
         else:
-            alone.append((index, sql))
-    for index, sql in alone:
-        # A rule over several columns also returns each row's column_name and why (suites.as_issued_expectation).
-        cur.execute(f"INSERT INTO {table} (rule, row_no, value, column_name, why) SELECT {int(index)}, q.row_no, "
-                    f"q.value::text, to_jsonb(q) ->> 'column_name', to_jsonb(q) ->> 'why' FROM ({sql}) q")
-    if folded:
-        cur.execute(f"INSERT INTO {table} (rule, row_no, value) {fused_select(view, folded)}")
+            # A rule over several columns also returns each row's column_name and why (suites.as_issued_expectation).
+            alone.append(f"(rule, row_no, value, column_name, why) SELECT {int(index)}, q.row_no, q.value::text, "
+                         f"to_jsonb(q) ->> 'column_name', to_jsonb(q) ->> 'why' FROM ({sql}) q")
+    fused = [folded[k::scans] for k in range(max(1, scans))]
+    return [f"(rule, row_no, value) {fused_select(view, part)}" for part in fused if part] + alone
+
+
+def answer(connect, view: str, table: str, queries: list[tuple[int, str]], workers: int = 2) -> None:
+    """Evaluate the rule queries (index in the suite, SQL with `{batch}` and our placeholders already resolved,
+    braces as GX formats them) over `view` and write their failing rows to a new UNLOGGED `table` (schema.name):
+    seq (the order to read them in), rule (the index), row_no, value (text), and column_name and why when the
+    rule's query returns them (a rule over several columns), else NULL. Rules that are one row filter share a scan;
+    the others run one each.
+
+    `connect()` returns a new DB-API connection (closed here). A file of PARALLEL_ROWS rows or more has its
+    statements (`jobs`, two fused scans) run on up to `workers` connections at once (issue 26, P1: one backend
+    answered them while the second core idled once the merge beside it had ended). Each rule is answered by one
+    statement, so its rows' seq still rises in the order its own query returns them. Errors propagate (a rule that
+    cannot run is a defect of the suite); the table is then left for the caller to drop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(statements: list[str], count: bool = False) -> int:
+        conn = connect()
+        try:
+            with conn.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+                rows = cur.fetchone()[0] if count else 0
+            conn.commit()
+            return rows
+        finally:
+            conn.close()
+
+    rows = run([f"DROP TABLE IF EXISTS {table}",
+                f"CREATE UNLOGGED TABLE {table} (seq bigint GENERATED ALWAYS AS IDENTITY, rule int NOT NULL, "
+                f"row_no bigint, value text, column_name text, why text)",
+                f"SELECT count(*) FROM (SELECT FROM {view} LIMIT {PARALLEL_ROWS}) n"], count=True)
+    workers = workers if rows >= PARALLEL_ROWS else 1
+    inserts = [f"INSERT INTO {table} {body}" for body in jobs(view, queries, scans=workers)]
+    if workers == 1:
+        run(inserts)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="row-rules") as pool:
+        for done in [pool.submit(run, [statement]) for statement in inserts]:
+            done.result()
 
 
 def verdict_query(table: str, index: int) -> str:
