@@ -110,29 +110,29 @@ def answer(connect, view: str, table: str, queries: list[tuple[int, str]], worke
     cannot run is a defect of the suite); the table is then left for the caller to drop."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def run(statements: list[str], count: bool = False) -> int:
+    def run(statements: list[str], first: bool = False) -> bool:
         conn = connect()
         try:
             with conn.cursor() as cur:
+                if first:   # the table, then (one connection: a small file) every rule
+                    cur.execute(f"DROP TABLE IF EXISTS {table}")
+                    cur.execute(f"CREATE UNLOGGED TABLE {table} (seq bigint GENERATED ALWAYS AS IDENTITY, "
+                                f"rule int NOT NULL, row_no bigint, value text, column_name text, why text)")
+                    cur.execute(f"SELECT count(*) FROM (SELECT FROM {view} LIMIT {PARALLEL_ROWS}) n")
+                    if cur.fetchone()[0] >= PARALLEL_ROWS and workers > 1:
+                        conn.commit()
+                        return False
                 for statement in statements:
                     cur.execute(statement)
-                rows = cur.fetchone()[0] if count else 0
             conn.commit()
-            return rows
+            return True
         finally:
             conn.close()
 
-    rows = run([f"DROP TABLE IF EXISTS {table}",
-                f"CREATE UNLOGGED TABLE {table} (seq bigint GENERATED ALWAYS AS IDENTITY, rule int NOT NULL, "
-                f"row_no bigint, value text, column_name text, why text)",
-                f"SELECT count(*) FROM (SELECT FROM {view} LIMIT {PARALLEL_ROWS}) n"], count=True)
-    workers = workers if rows >= PARALLEL_ROWS else 1
-    inserts = [f"INSERT INTO {table} {body}" for body in jobs(view, queries, scans=workers)]
-    if workers == 1:
-        run(inserts)
+    if run([f"INSERT INTO {table} {body}" for body in jobs(view, queries)], first=True):
         return
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="row-rules") as pool:
-        for done in [pool.submit(run, [statement]) for statement in inserts]:
+        for done in [pool.submit(run, [f"INSERT INTO {table} {body}"]) for body in jobs(view, queries, scans=workers)]:
             done.result()
 
 
