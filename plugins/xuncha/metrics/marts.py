@@ -99,7 +99,9 @@ def refresh_on(cur, codes: list[str] | None = None, dates: Iterable[dt.date] | N
     crosswalk_changed = sync_crosswalk(cur, registry.default())
     days, marks, pending = _days(cur, codes, dates, as_of, full)
     passes = [(codes, _units(cur, codes), days)]
-    if pending and not full:                # late, corrected, withdrawing nights: the computed days they reach
+    # late, corrected, withdrawing nights: the computed days they reach (none while the log holds no other day:
+    # the first refresh of a loaded warehouse skips mart.changed_from, 3.9 s at 10 M findings, P4)
+    if pending and not full and changes.logged_besides(cur, days):
         reach = changes.changed_from(cur, pending, cfg.params()["term_nos"])
         passes += [(c, _units(cur, c), d) for c, d in changes.late_passes(cur, reach, days)]
     files = [(path.stem, path.read_text(encoding="utf-8")) for path in mart_files()]

@@ -49,6 +49,13 @@ def changed_from(cur, batch_ids: list[int], term_nos: list[int]) -> dict[str, dt
     return dict(cur.fetchall())
 
 
+def logged_besides(cur, planned: list[dt.date]) -> bool:
+    """Whether mart.refresh_log holds a computed day outside `planned`: only such a day can be reached by a late
+    pass (late_passes), so without one a refresh need not ask mart.changed_from."""
+    cur.execute("SELECT EXISTS (SELECT 1 FROM mart.refresh_log WHERE as_of <> ALL(%s::date[]))", (list(planned),))
+    return cur.fetchone()[0]
+
+
 def late_passes(cur, reach: dict[str, dt.date], planned: list[dt.date]) -> list[tuple[list[str], list[dt.date]]]:
     """The extra (codes, days) a refresh computes besides its `planned` days: for each code of `reach`, every day
     mart.refresh_log holds on or after the code's first changed day, less the planned ones. Codes reaching the
