@@ -95,7 +95,7 @@ DELETE FROM mart.term_headline
 -- codes), and for the lacking units b could not take from another day. Plain arguments let PostgreSQL inline it
 -- and the as-of functions inside it, so it reads only those counties' partitions.
 CREATE OR REPLACE FUNCTION pg_temp.headline_unit_rows(dates date[], codes text[])
-RETURNS SETOF mart.term_headline LANGUAGE sql STABLE AS $body$
+RETURNS SETOF mart.term_headline LANGUAGE sql STABLE PARALLEL SAFE AS $body$
     WITH rnd AS (
         SELECT as_of, report_code, round_id, term_no, start_date
           FROM mart.rounds_as_of(dates, codes)
@@ -112,10 +112,11 @@ RETURNS SETOF mart.term_headline LANGUAGE sql STABLE AS $body$
           FROM mart.clues_as_of(dates, codes)
     ),
     per_inspection AS (     -- (day, unit, inspection) → what hangs from it; the term comes from the inspection
-        SELECT as_of, report_code, inspection_id, 'finding' AS kind, count(*) AS n, NULL::numeric AS amount
-          FROM mart.findings_as_of(dates, codes)
-         WHERE found_date <= as_of
-         GROUP BY as_of, report_code, inspection_id
+        SELECT f.as_of, coalesce(cw.report_code, f.county_code) AS report_code, f.inspection_id, 'finding' AS kind,
+               sum(f.findings) AS n, NULL::numeric AS amount
+          FROM mart.finding_counts_as_of(dates, codes) f
+          LEFT JOIN mart.county_crosswalk cw ON cw.source_code = f.county_code
+         GROUP BY 1, 2, 3
         UNION ALL
         SELECT as_of, report_code, inspection_id, 'clue', count(*), NULL
           FROM clue WHERE transfer_date <= as_of
@@ -155,8 +156,12 @@ RETURNS SETOF mart.term_headline LANGUAGE sql STABLE AS $body$
      GROUP BY f.as_of, f.term_no, f.report_code
 $body$;
 
-INSERT INTO mart.term_headline
+-- As CREATE TABLE AS, which PostgreSQL may plan in parallel (an INSERT … SELECT it never does): the findings are
+-- counted on every core (mart.finding_counts_as_of).
+DROP TABLE IF EXISTS pg_temp.th_units;
+CREATE TEMP TABLE th_units ON COMMIT DROP AS
 SELECT * FROM pg_temp.headline_unit_rows(%(dates)s::date[], %(sources)s::text[]);
+INSERT INTO mart.term_headline SELECT * FROM th_units;
 
 -- The lacking units' rows (b), taken from another day or computed: not stored, they only make up the city.
 DROP TABLE IF EXISTS pg_temp.th_lacking;

@@ -13,10 +13,18 @@
 -- skips the NULL of the last closed version). A refresh passes `codes` as a literal array, so PostgreSQL prunes
 -- the county partitions (0014) when it plans the query.
 --
+-- mart.findings_superseded_as_of(dates, codes) is the second half alone (the versions history.findings holds), and
+-- mart.finding_counts_as_of(dates, codes) counts per (as_of, county_code, inspection_id) the findings in force and
+-- found (found_date <= as_of) by the end of each day: each half grouped apart, so the current versions (core's
+-- partitions, nearly every row) are counted by partial aggregates on parallel workers when the statement allows
+-- them (term_headline's unit rows; issue 26, P4).
+--
 -- Repeatable object: the migration runner (xuncha.migrate) re-applies this file whenever it changes. A column
 -- added to core.findings is added to the RETURNS TABLE and both SELECT lists here.
+DROP FUNCTION IF EXISTS mart.finding_counts_as_of(date[], text[]);
 DROP FUNCTION IF EXISTS mart.findings_as_of(date[], text[]);
-CREATE FUNCTION mart.findings_as_of(dates date[], codes text[] DEFAULT NULL::text[])
+DROP FUNCTION IF EXISTS mart.findings_superseded_as_of(date[], text[]);
+CREATE FUNCTION mart.findings_superseded_as_of(dates date[], codes text[] DEFAULT NULL::text[])
 RETURNS TABLE (
     as_of date, report_code text, county_code text, finding_id text,
     inspection_id text, category text, found_date date, summary text,
@@ -31,13 +39,6 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $body$
          WHERE coalesce(c.withdrawn_at, c.updated_at) >= (SELECT min(day_end) FROM d)
            AND (codes IS NULL OR c.county_code = ANY(codes))
     )
-    SELECT d.as_of, coalesce(cw.report_code, c.county_code), c.county_code, c.finding_id, c.inspection_id, c.category, c.found_date, c.summary, c.updated_at, c.withdrawn_at, c.batch_id
-      FROM d
-      JOIN core.findings c ON c.updated_at < d.day_end
-      LEFT JOIN mart.county_crosswalk cw ON cw.source_code = c.county_code
-     WHERE c.withdrawn_at IS NULL
-       AND (codes IS NULL OR c.county_code = ANY(codes))
-    UNION ALL
     SELECT d.as_of, coalesce(cw.report_code, v.county_code), v.county_code, v.finding_id, v.inspection_id, v.category, v.found_date, v.summary, v.updated_at, v.withdrawn_at, v.batch_id
       FROM (SELECT h.*, e.valid_from,
                    least(min(e.valid_from) OVER (PARTITION BY h.county_code, h.finding_id ORDER BY h.recorded_at, h.batch_id
@@ -51,4 +52,41 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $body$
       JOIN d ON v.valid_from < d.day_end AND v.valid_to >= d.day_end
       LEFT JOIN mart.county_crosswalk cw ON cw.source_code = v.county_code
      WHERE v.change <> 'withdraw'
+$body$;
+
+CREATE FUNCTION mart.findings_as_of(dates date[], codes text[] DEFAULT NULL::text[])
+RETURNS TABLE (
+    as_of date, report_code text, county_code text, finding_id text,
+    inspection_id text, category text, found_date date, summary text,
+    updated_at timestamp with time zone, withdrawn_at timestamp with time zone, batch_id bigint)
+LANGUAGE sql STABLE PARALLEL SAFE AS $body$
+    WITH d AS (
+        SELECT d.as_of, mart.day_end(d.as_of) AS day_end FROM unnest(dates) AS d(as_of)
+    )
+    SELECT d.as_of, coalesce(cw.report_code, c.county_code), c.county_code, c.finding_id, c.inspection_id, c.category, c.found_date, c.summary, c.updated_at, c.withdrawn_at, c.batch_id
+      FROM d
+      JOIN core.findings c ON c.updated_at < d.day_end
+      LEFT JOIN mart.county_crosswalk cw ON cw.source_code = c.county_code
+     WHERE c.withdrawn_at IS NULL
+       AND (codes IS NULL OR c.county_code = ANY(codes))
+    UNION ALL
+    SELECT * FROM mart.findings_superseded_as_of(dates, codes)
+$body$;
+
+CREATE FUNCTION mart.finding_counts_as_of(dates date[], codes text[] DEFAULT NULL::text[])
+RETURNS TABLE (as_of date, county_code text, inspection_id text, findings bigint)
+LANGUAGE sql STABLE PARALLEL SAFE AS $body$
+    SELECT as_of, county_code, inspection_id, sum(n)::bigint
+      FROM (SELECT d.as_of, c.county_code, c.inspection_id, count(*) AS n     -- the current versions (core)
+              FROM unnest(dates) AS d(as_of)
+              JOIN core.findings c ON c.updated_at < mart.day_end(d.as_of) AND c.found_date <= d.as_of
+             WHERE c.withdrawn_at IS NULL
+               AND (codes IS NULL OR c.county_code = ANY(codes))
+             GROUP BY 1, 2, 3
+            UNION ALL
+            SELECT s.as_of, s.county_code, s.inspection_id, count(*)               -- the superseded ones in force
+              FROM mart.findings_superseded_as_of(dates, codes) s
+             WHERE s.found_date <= s.as_of
+             GROUP BY 1, 2, 3) n
+     GROUP BY 1, 2, 3
 $body$;
