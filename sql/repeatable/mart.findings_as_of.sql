@@ -20,7 +20,8 @@
 -- them (term_headline's unit rows; issue 26, P4).
 --
 -- Repeatable object: the migration runner (xuncha.migrate) re-applies this file whenever it changes. A column
--- added to core.findings is added to the RETURNS TABLE and both SELECT lists here.
+-- added to core.findings is added to the RETURNS TABLE and the SELECT list of both findings_as_of and
+-- findings_superseded_as_of (the same shape: findings_as_of returns the second's rows as they are).
 DROP FUNCTION IF EXISTS mart.finding_counts_as_of(date[], text[]);
 DROP FUNCTION IF EXISTS mart.findings_as_of(date[], text[]);
 DROP FUNCTION IF EXISTS mart.findings_superseded_as_of(date[], text[]);
