@@ -55,6 +55,8 @@ SELECT bb.code, bb.code || '-BC' || g, bb.code || '-BI' || (g %% %(insp)s), (ARR
        CASE WHEN g %% 2 = 0 THEN DATE '2017-05-01' + (g %% %(insp)s %% %(rounds)s) * 50 END,
        TIMESTAMPTZ '2017-02-01 20:00+08' + (g %% %(insp)s %% %(rounds)s) * interval '50 days', NULL, bb.batch_id
 FROM bb, generate_series(0, %(clues)s - 1) g;
+-- what the loads these rows stand for record as they merge (sql/load/merge.sql, migration 0161)
+INSERT INTO audit.batch_reach SELECT * FROM audit.batch_reach_of(ARRAY(SELECT batch_id FROM bb));
 """
 HISTORY_TABLES = ("org_units", "rounds", "inspections", "findings", "clues")
 
@@ -152,6 +154,7 @@ def p4(url: str, findings: int, clues: int, timeout_s: int) -> None:
                                       WHERE county_code = %(c)s AND clue_id IN (SELECT %(c)s || '-BC' || g FROM generate_series(1, 1999, 2) g)
                                       RETURNING old.*)
                            INSERT INTO history.clues SELECT *, 'insert', now() FROM u""", {"b": bid, "c": code})
+            cur.execute("INSERT INTO audit.batch_reach SELECT * FROM audit.batch_reach_of(ARRAY[%s::bigint])", (bid,))
         log.clear()
         t = time.perf_counter()
         inc_err = None

@@ -79,7 +79,7 @@ def warehouse(settings) -> str:
     return url
 
 
-TABLES_TO_RESET = ("audit.batches, audit.batch_files, audit.validation_results, audit.watermarks, audit.deadline_misses, "
+TABLES_TO_RESET = ("audit.batches, audit.batch_files, audit.batch_reach, audit.validation_results, audit.watermarks, audit.deadline_misses, "
                    "audit.alerts, audit.notifications, audit.incidents")
 
 

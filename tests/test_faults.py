@@ -36,7 +36,7 @@ def faulty_run(warehouse, settings, tmp_path_factory):
     tables = [f"{s}.{e}" for s in ("core", "history") for e in ENTITY_ORDER]
     tables += [r[0] for r in query(warehouse, "SELECT format('mart.%I', tablename) FROM pg_tables WHERE schemaname = 'mart'")]
     with db.connect(warehouse) as conn, conn.cursor() as cur:
-        cur.execute(f"TRUNCATE {', '.join(tables)}, audit.batches, audit.batch_files, audit.validation_results, audit.alerts")
+        cur.execute(f"TRUNCATE {', '.join(tables)}, audit.batches, audit.batch_files, audit.batch_reach, audit.validation_results, audit.alerts")
         cur.execute("TRUNCATE audit.incidents, audit.notifications")
     reg = registry.load()
     ingestor = pipeline.Ingestor(reg, url=warehouse, move=False)

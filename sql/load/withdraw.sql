@@ -25,5 +25,13 @@ logged AS (
                   WHERE h.county_code = ANY(%(lineage)s)
                   GROUP BY h.county_code, h.{{ key }}) p ON p.county_code = o.county_code AND p.{{ key }} = o.{{ key }}
     RETURNING 1
-)
+){% if counted_from %},
+reached AS (    -- the withdrawals' reach of the term headline (audit.batch_reach, migration 0161; as merge.sql)
+    INSERT INTO audit.batch_reach AS r (batch_id, entity, county_code, last_from, last_day)
+    SELECT %(batch_id)s, '{{ entity }}', county_code, %(generated_at)s, max({{ counted_from }})
+      FROM gone
+     GROUP BY county_code
+    ON CONFLICT (batch_id, entity, county_code) DO UPDATE
+       SET last_from = greatest(r.last_from, EXCLUDED.last_from), last_day = greatest(r.last_day, EXCLUDED.last_day)
+){% endif %}
 SELECT count(*) FROM logged;

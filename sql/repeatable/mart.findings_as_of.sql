@@ -79,8 +79,8 @@ RETURNS TABLE (as_of date, county_code text, inspection_id text, findings bigint
 LANGUAGE sql STABLE PARALLEL SAFE AS $body$
     SELECT as_of, county_code, inspection_id, sum(n)::bigint
       FROM (SELECT d.as_of, c.county_code, c.inspection_id, count(*) AS n     -- the current versions (core)
-              FROM unnest(dates) AS d(as_of)
-              JOIN core.findings c ON c.updated_at < mart.day_end(d.as_of) AND c.found_date <= d.as_of
+              FROM unnest(dates, mart.day_ends(dates)) AS d(as_of, day_end)
+              JOIN core.findings c ON c.updated_at < d.day_end AND c.found_date <= d.as_of
              WHERE c.withdrawn_at IS NULL
                AND (codes IS NULL OR c.county_code = ANY(codes))
              GROUP BY 1, 2, 3

@@ -31,6 +31,13 @@ class FileLoad:
         return self.staged - self.inserted - self.updated
 
 
+COUNTED_FROM = {"rounds": "start_date", "inspections": "onsite_start", "findings": "found_date",
+                "clues": "transfer_date", "case_outcomes": "decision_date"}
+"""The entities the term headline counts and the day each row counts from (sql/marts/term_headline.sql): merge.sql
+and withdraw.sql record what a batch's versions of them reach (audit.batch_reach, migration 0161), as
+audit.batch_reach_of computes it from the stored rows."""
+
+
 @cache
 def _template(name: str):
     import jinja2
@@ -46,6 +53,7 @@ def render(name: str, entity: Entity, staging: str, lineage_size: int = 1) -> st
     return _template(name).render(
         entity=entity.name, table=entity.name, key=entity.key, staging=staging, columns=columns,
         names=", ".join(entity.column_names), lineage_size=lineage_size,
+        counted_from=COUNTED_FROM.get(entity.name),
     )
 
 
