@@ -61,11 +61,8 @@ RETURNS TABLE (
     inspection_id text, category text, found_date date, summary text,
     updated_at timestamp with time zone, withdrawn_at timestamp with time zone, batch_id bigint)
 LANGUAGE sql STABLE PARALLEL SAFE AS $body$
-    WITH d AS (
-        SELECT d.as_of, mart.day_end(d.as_of) AS day_end FROM unnest(dates) AS d(as_of)
-    )
     SELECT d.as_of, coalesce(cw.report_code, c.county_code), c.county_code, c.finding_id, c.inspection_id, c.category, c.found_date, c.summary, c.updated_at, c.withdrawn_at, c.batch_id
-      FROM d
+      FROM unnest(dates, mart.day_ends(dates)) AS d(as_of, day_end)
       JOIN core.findings c ON c.updated_at < d.day_end
       LEFT JOIN mart.county_crosswalk cw ON cw.source_code = c.county_code
      WHERE c.withdrawn_at IS NULL
