@@ -32,14 +32,19 @@ def _renderer(rev: str | None):
         return lambda entity, staging, n: loading.render("merge.sql", entity, staging, n)
     import jinja2
 
+    from xuncha.normalize import typed
+
     text = subprocess.run(["git", "show", f"{rev}:sql/load/merge.sql"], cwd=ROOT, check=True,
                           capture_output=True, text=True).stdout
     tpl = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True).from_string(text)
 
     def render(entity, staging, n):
-        columns = [{"name": c.name, "cast": c.type_info.cast(c.name)} for c in entity.columns]
+        # A revision since cast once (issue 16) reads the typed copies; an older one casts the staged text itself.
+        cast = typed.merge_value if "typed" in text else (lambda c: c.type_info.cast(c.name))
+        columns = [{"name": c.name, "cast": cast(c)} for c in entity.columns]
         return tpl.render(entity=entity.name, table=entity.name, key=entity.key, staging=staging, columns=columns,
-                          names=", ".join(entity.column_names), lineage_size=n)
+                          names=", ".join(entity.column_names), lineage_size=n,
+                          counted_from=loading.COUNTED_FROM.get(entity.name))
     return render
 
 
@@ -89,8 +94,9 @@ def main() -> None:
             cur.execute(f"VACUUM ANALYZE {mixed}")
             cur.execute("SELECT pg_get_indexdef('history.findings_by_batch'::regclass)")
             batch_index = {"current": cur.fetchone()[0]}
-            src = _renderer(args.baseline or "HEAD")(entity, staging, 1)
-            src = src.split("WITH src AS (", 1)[1].split("\n),\n", 1)[0] if args.baseline else None
+            src = None
+            if args.baseline:
+                src = _renderer(args.baseline)(entity, staging, 1).split("WITH src AS (", 1)[1].split("\n),\n", 1)[0]
             steps = [
                 ("INSERT core (PK index)", "INSERT INTO core.findings SELECT '410399', finding_id, inspection_id, category, "
                                            "found_date, summary, updated_at, NULL, 1 FROM s"),
@@ -101,7 +107,7 @@ def main() -> None:
             if src:
                 steps.insert(0, ("DISTINCT ON + casts (old src CTE)", f"CREATE TEMP TABLE s AS {src}"))
             else:
-                cols = ", ".join(f"{c.type_info.cast(c.name)} AS {c.name}" for c in entity.columns)
+                cols = ", ".join(f"{typed.merge_value(c)} AS {c.name}" for c in entity.columns)
                 steps.insert(0, ("DISTINCT ON + casts (src)", f"CREATE TEMP TABLE s AS SELECT DISTINCT ON ({entity.key}) "
                                  f"{cols} FROM {staging} ORDER BY {entity.key}, updated_at DESC, row_no DESC"))
             for label, sql in steps:

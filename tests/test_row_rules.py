@@ -11,6 +11,7 @@ import random
 import psycopg2
 import pytest
 
+from xuncha.normalize import typed
 from xuncha.spec import ENTITY_ORDER, load_spec
 from xuncha.validate import row_rules
 from xuncha.validate.suites import load_suite
@@ -59,6 +60,7 @@ def staged(warehouse):
             cur.execute(f"CREATE TABLE {table} (row_no bigint, {cols})")
             rows = [(i, *[_value(rnd, c) for c in e.columns]) for i in range(1, 401)]
             cur.executemany(f"INSERT INTO {table} VALUES ({', '.join(['%s'] * (len(e.columns) + 1))})", rows)
+            typed.cast_once(cur, table, e)   # trimmed text and the typed copies the castability rules read
             cur.execute(f"CREATE VIEW {table}_v AS SELECT 7::bigint AS batch_id, '{BOUND.isoformat()}'::timestamptz "
                         f"AS updated_at_bound, t.* FROM {table} t")
             views[entity] = f"{table}_v"
@@ -113,3 +115,30 @@ def test_a_rule_that_is_not_one_row_filter_runs_as_written():
                                    "GROUP BY a) r", view) is None
     assert row_rules.row_condition("SELECT row_no, a AS value FROM staging.v WHERE a NOT IN (SELECT b FROM t "
                                    "GROUP BY b)", view) == ("a", "a NOT IN (SELECT b FROM t GROUP BY b)")
+
+
+@pytest.mark.parametrize("entity", ENTITY_ORDER)
+def test_castability_read_from_the_typed_copy_fails_what_the_parser_fails(warehouse, staged, entity):
+    """The castability rules read the cast pass's `<column>__typed` (issue 26: each value parsed once); on messy
+    values they fail exactly the rows PostgreSQL's parser itself fails (staging.is_valid, the rule's earlier form),
+    and updated_at's bound the same rows as the bound on the parsed text."""
+    spec, view, checked = load_spec().entity(entity), staged[entity], 0
+    rules = {e["meta"]["rule"]: e["kwargs"]["unexpected_rows_query"] for e in load_suite(entity)["expectations"]
+             if e["type"] == "unexpected_rows_expectation"}
+    with db.connect(warehouse, autocommit=True) as conn, conn.cursor() as cur:
+        for c in spec.columns:
+            rule = [q for r, q in rules.items() if r.startswith(f"{c.name} is a valid {c.type}")]
+            if not typed.typed_column(c) or not rule:
+                continue
+            if c.type_info.valid_as != c.type_info.pg_type:   # decimal: numeric(16,2) is not what the rule parses as
+                assert "staging.is_valid" in rule[0], rule[0]
+                continue
+            assert f"{c.name}__typed" in rule[0], rule[0]
+            parser = (f"CASE WHEN staging.is_valid({c.name}, 'timestamptz') THEN {c.name}::timestamptz > updated_at_bound "
+                      f"ELSE true END" if c.name == "updated_at" else f"NOT staging.is_valid({c.name}, '{c.type_info.valid_as}')")
+            cur.execute(f"SELECT row_no FROM ({rule[0].format(batch=view)}) q ORDER BY 1")
+            typed_rows = cur.fetchall()
+            cur.execute(f"SELECT row_no FROM {view} WHERE {c.name} IS NOT NULL AND {parser} ORDER BY 1")
+            assert typed_rows == cur.fetchall() and typed_rows, (entity, c.name)
+            checked += 1
+    assert checked, "every entity has updated_at"

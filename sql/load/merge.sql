@@ -85,18 +85,25 @@ logged AS (
                    FROM history.{{ table }} h JOIN updated c ON c.county_code = h.county_code AND c.{{ key }} = h.{{ key }}
                   WHERE h.county_code = ANY(%(lineage)s)
                   GROUP BY h.county_code, h.{{ key }}) p ON p.county_code = o.county_code AND p.{{ key }} = o.{{ key }}
+),
+counted AS (
+    -- One scan of the classified rows for the counts and, per county code, what the versions written here
+    -- (inserted, updated, and the older ones late.sql records) reach of the term headline.
+    SELECT county_code, count(*) AS staged, count(*) FILTER (WHERE change = 'insert') AS inserted,
+           count(*) FILTER (WHERE older) AS older{% if counted_from %},
+           max(updated_at) FILTER (WHERE change IS NOT NULL OR older) AS last_from,
+           max({{ counted_from }}) FILTER (WHERE change IS NOT NULL OR older) AS last_day{% endif %}
+      FROM classified GROUP BY county_code
 ){% if counted_from %},
 reached AS (
-    -- What the versions written here (inserted, updated, and the older ones late.sql records) reach of the term
-    -- headline (audit.batch_reach, migration 0161), from the rows already classified: no second read of core.
+    -- audit.batch_reach (migration 0161), from the rows already classified: no second read of core.
     INSERT INTO audit.batch_reach AS r (batch_id, entity, county_code, last_from, last_day)
-    SELECT %(batch_id)s, '{{ entity }}', county_code, max(updated_at), max({{ counted_from }})
-      FROM classified WHERE change IS NOT NULL OR older
-     GROUP BY county_code
+    SELECT %(batch_id)s, '{{ entity }}', county_code, last_from, last_day
+      FROM counted WHERE last_from IS NOT NULL
     ON CONFLICT (batch_id, entity, county_code) DO UPDATE
        SET last_from = greatest(r.last_from, EXCLUDED.last_from), last_day = greatest(r.last_day, EXCLUDED.last_day)
 ){% endif %}
-SELECT count(*) AS staged, count(*) FILTER (WHERE change = 'insert') AS inserted,
+SELECT coalesce(sum(staged), 0)::bigint AS staged, coalesce(sum(inserted), 0)::bigint AS inserted,
        (SELECT count(*) FROM updated) AS updated,
-       count(*) FILTER (WHERE older) AS older    -- versions older than core's: late.sql records them in history
-FROM classified;
+       coalesce(sum(older), 0)::bigint AS older    -- versions older than core's: late.sql records them in history
+FROM counted;

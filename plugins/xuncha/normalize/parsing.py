@@ -32,7 +32,7 @@ from pathlib import Path
 from psycopg2 import sql
 
 from xuncha.errors import Problem
-from xuncha.normalize import csvtext, jsonl, xlsx
+from xuncha.normalize import csvtext, jsonl, typed, xlsx
 from xuncha.normalize.columns import MAX_PROBLEMS, StagingFailed, check_columns
 from xuncha.normalize.privacy import PersonHasher
 from xuncha.spec import Entity
@@ -53,8 +53,9 @@ def staging_table(batch_id: int, entity: str) -> sql.Composed:
 def validated_relation(batch_id: int, table: str, entity: Entity, updated_at_bound: dt.datetime) -> str:
     """SELECT of one staged file as the suites see it: batch_id, the latest updated_at its export allows
     (manifest.updated_at_bound), row_no, and every column as trimmed text: `table` is one xuncha.normalize.typed.cast_once
-    made (trimmed by staging.trimmed, migration 0020: the one definition of trimmed text)."""
-    cols = ", ".join(f"t.{c}" for c in entity.column_names)
+    made (trimmed by staging.trimmed, migration 0020: the one definition of trimmed text), and its typed copies
+    (`<column>__typed`, NULL where the text is blank or not valid: the castability rules read them)."""
+    cols = ", ".join([f"t.{c}" for c in entity.column_names] + [f"t.{t}" for t in map(typed.typed_column, entity.columns) if t])
     return (f"SELECT {int(batch_id)}::bigint AS batch_id, '{updated_at_bound.isoformat()}'::timestamptz AS "
             f"updated_at_bound, t.row_no, {cols} FROM {table} t")
 

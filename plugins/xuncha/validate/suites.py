@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 
+from xuncha.normalize import typed
 from xuncha.settings import EXPECTATIONS_DIR
 from xuncha.spec import SPEC_VERSION, Entity, load_spec
 from xuncha.text import ID_SCIENTIFIC_RE, PLACEHOLDERS
@@ -84,9 +85,16 @@ def spec_expectations(entity: Entity) -> list[dict]:
             # The regex admits 2019-02-30; PostgreSQL's own parser decides (staging.is_valid, migration 0004).
             # updated_at, once valid, is not later than its export allows (export spec §4.3): updated_at_bound is a
             # column of the validated view (parsing.validated_relation, manifest.updated_at_bound). One scan for both.
+            # Where the parser's type is the column's core type, the cast pass already asked it once per value:
+            # `<col>__typed` (xuncha.normalize.typed, a column of the validated view) is NULL exactly where the
+            # trimmed text is blank or not valid, so the rule reads it instead of parsing every value again (issue 26).
             later = col == "updated_at"
-            test = (f"CASE WHEN staging.is_valid({col}, 'timestamptz') THEN {col}::timestamptz > updated_at_bound "
-                    "ELSE true END" if later else f"NOT staging.is_valid({col}, '{c.type_info.valid_as}')")
+            typed_copy = typed.typed_column(c) if c.type_info.valid_as == c.type_info.pg_type else None
+            if typed_copy:
+                test = f"({typed_copy} IS NULL" + (f" OR {typed_copy} > updated_at_bound)" if later else ")")
+            else:
+                test = (f"CASE WHEN staging.is_valid({col}, 'timestamptz') THEN {col}::timestamptz > updated_at_bound "
+                        "ELSE true END" if later else f"NOT staging.is_valid({col}, '{c.type_info.valid_as}')")
             out.append(_e("unexpected_rows_expectation", {
                 "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM {{batch}} WHERE {col} IS NOT NULL "
                                          f"AND {test}",
