@@ -88,13 +88,15 @@ def spec_expectations(entity: Entity) -> list[dict]:
             # Where the parser's type is the column's core type, the cast pass already asked it once per value:
             # `<col>__typed` (xuncha.normalize.typed, a column of the validated view) is NULL exactly where the
             # trimmed text is blank or not valid, so the rule reads it instead of parsing every value again (issue 26).
+            # Decimal keeps the parser: its copy is numeric(16,2), the rule parses as numeric.
             later = col == "updated_at"
             typed_copy = typed.typed_column(c) if c.type_info.valid_as == c.type_info.pg_type else None
             if typed_copy:
                 test = f"({typed_copy} IS NULL" + (f" OR {typed_copy} > updated_at_bound)" if later else ")")
+            elif later:
+                raise ValueError(f"{entity.name}.updated_at must be a timestamp (export spec §4.3), not {c.type}")
             else:
-                test = (f"CASE WHEN staging.is_valid({col}, 'timestamptz') THEN {col}::timestamptz > updated_at_bound "
-                        "ELSE true END" if later else f"NOT staging.is_valid({col}, '{c.type_info.valid_as}')")
+                test = f"NOT staging.is_valid({col}, '{c.type_info.valid_as}')"
             out.append(_e("unexpected_rows_expectation", {
                 "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM {{batch}} WHERE {col} IS NOT NULL "
                                          f"AND {test}",
