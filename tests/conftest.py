@@ -95,7 +95,20 @@ def clean(warehouse, settings):
     for area in (settings.landing, settings.archive, settings.quarantine):
         shutil.rmtree(area, ignore_errors=True)
         area.mkdir(parents=True)
-    return warehouse
+    yield warehouse
+    # core.finding_tally is kept by triggers (migration 0170): whatever the test wrote, it must equal core counted
+    drift = query(warehouse, TALLY_DRIFT)
+    assert not drift, f"core.finding_tally differs from core.findings counted (group, tally, core): {drift[:5]}"
+
+
+TALLY_DRIFT = """
+    SELECT coalesce(t.county_code, c.county_code), coalesce(t.inspection_id, c.inspection_id), t.findings, c.n
+      FROM core.finding_tally t
+      FULL JOIN (SELECT county_code, inspection_id, category, found_date,
+                        (updated_at AT TIME ZONE 'Asia/Shanghai')::date AS from_day, count(*) AS n
+                   FROM core.findings WHERE withdrawn_at IS NULL GROUP BY 1, 2, 3, 4, 5) c
+        USING (county_code, inspection_id, category, found_date, from_day)
+     WHERE t.findings IS DISTINCT FROM c.n"""
 
 
 @pytest.fixture

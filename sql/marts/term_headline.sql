@@ -132,8 +132,8 @@ RETURNS SETOF mart.term_headline LANGUAGE sql STABLE PARALLEL SAFE AS $body$
      GROUP BY f.as_of, f.term_no, f.report_code
 $body$;
 
--- As CREATE TABLE AS, which PostgreSQL may plan in parallel (an INSERT … SELECT it never does): the findings are
--- counted on every core (mart.finding_counts_as_of).
+-- As CREATE TABLE AS, which PostgreSQL may plan in parallel (an INSERT … SELECT it never does); the current
+-- findings are counted from core.finding_tally's groups (mart.finding_counts_as_of, migration 0170).
 DROP TABLE IF EXISTS pg_temp.th_units;
 CREATE TEMP TABLE th_units ON COMMIT DROP AS
 SELECT * FROM pg_temp.headline_unit_rows(%(dates)s::date[], %(sources)s::text[]);

@@ -15,9 +15,10 @@
 --
 -- mart.findings_superseded_as_of(dates, codes) is the second half alone (the versions history.findings holds), and
 -- mart.finding_counts_as_of(dates, codes) counts per (as_of, county_code, inspection_id) the findings in force and
--- found (found_date <= as_of) by the end of each day: each half grouped apart, so the current versions (core's
--- partitions, nearly every row) are counted by partial aggregates on parallel workers when the statement allows
--- them (term_headline's unit rows; issue 26, P4).
+-- found (found_date <= as_of) by the end of each day: the current versions from core.finding_tally (migration 0170:
+-- core's not withdrawn rows counted per inspection, category, found date and the local day they took effect, so
+-- updated_at < day_end(as_of) is from_day <= as_of), the superseded ones in force from history as above, each
+-- half grouped apart (term_headline's unit rows; issue 26, P4).
 --
 -- Repeatable object: the migration runner (xuncha.migrate) re-applies this file whenever it changes. A column
 -- added to core.findings is added to the RETURNS TABLE and the SELECT list of both findings_as_of and
@@ -75,11 +76,10 @@ CREATE FUNCTION mart.finding_counts_as_of(dates date[], codes text[] DEFAULT NUL
 RETURNS TABLE (as_of date, county_code text, inspection_id text, findings bigint)
 LANGUAGE sql STABLE PARALLEL SAFE AS $body$
     SELECT as_of, county_code, inspection_id, sum(n)::bigint
-      FROM (SELECT d.as_of, c.county_code, c.inspection_id, count(*) AS n     -- the current versions (core)
-              FROM unnest(dates, mart.day_ends(dates)) AS d(as_of, day_end)
-              JOIN core.findings c ON c.updated_at < d.day_end AND c.found_date <= d.as_of
-             WHERE c.withdrawn_at IS NULL
-               AND (codes IS NULL OR c.county_code = ANY(codes))
+      FROM (SELECT d.as_of, t.county_code, t.inspection_id, sum(t.findings) AS n   -- the current versions (core)
+              FROM unnest(dates) AS d(as_of)
+              JOIN core.finding_tally t ON t.from_day <= d.as_of AND t.found_date <= d.as_of
+             WHERE codes IS NULL OR t.county_code = ANY(codes)
              GROUP BY 1, 2, 3
             UNION ALL
             SELECT s.as_of, s.county_code, s.inspection_id, count(*)               -- the superseded ones in force
