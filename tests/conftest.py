@@ -85,7 +85,8 @@ TABLES_TO_RESET = ("audit.batches, audit.batch_files, audit.batch_reach, audit.v
 
 @pytest.fixture
 def clean(warehouse, settings):
-    """An empty warehouse and empty landing/archive/quarantine areas for one test."""
+    """An empty warehouse and empty landing/archive/quarantine areas for one test; after it, core.finding_tally
+    must equal core.findings counted (TALLY_DRIFT), whatever the test loaded."""
     from xuncha.warehouse import db
     from xuncha.spec import ENTITY_ORDER
 
