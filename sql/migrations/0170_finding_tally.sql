@@ -1,9 +1,10 @@
 -- 0170: core.finding_tally, the current findings counted per (county system, inspection, category, found date,
 -- day their version took effect), kept by statement triggers on core.findings (issue 26, P4).
--- The finding counts per inspection (the repeatable file of the findings' as-of sets) count the current versions in force and found
--- by the end of a day from it (from_day <= as_of AND found_date <= as_of; mart.day_end: updated_at < day_end(d) is
--- exactly a local date <= d), and mart.findings_by_category reads it whole: both read groups, not findings. At 10 M
--- findings a full findings_by_category took 4.1 s and a county's delta 0.23 s of scanning core's partitions.
+-- The finding counts per inspection (the repeatable file of the findings' as-of sets) count the current versions
+-- in force and found by the end of a day from it (from_day <= as_of AND found_date <= as_of; mart.day_end:
+-- updated_at < day_end(d) is exactly a local date <= d), and mart.findings_by_category reads it whole: both read
+-- groups, not findings. At 10 M findings a full findings_by_category took 3.7-4.1 s and a county's delta
+-- 0.14-0.23 s of scanning core's partitions; now under 0.01 s (docs/performance.md, "The findings counted once").
 -- Rows counted: core.findings's rows with withdrawn_at IS NULL, exactly the rows those two counted before. The
 -- triggers see every write through core.findings (merge, withdraw, late, restores, tests' TRUNCATE): each
 -- statement's transition tables add the new rows and take away the old ones, so the tally equals a GROUP BY of
@@ -25,7 +26,8 @@ COMMENT ON TABLE core.finding_tally IS
     'The current, not withdrawn findings counted per county system, inspection, category, found date and the local day their version took effect; kept by triggers on core.findings (migration 0170). Loader only.';
 
 -- Adds the statement's new rows and takes away its old ones (transition tables `added`, `removed`; withdrawn
--- rows skipped) per group, and drops the groups that reach zero. One function for the three triggers: TG_OP says which tables exist.
+-- rows skipped) per group, and drops the groups that reach zero. One function for the four triggers: TG_OP
+-- says which transition tables exist.
 CREATE FUNCTION core.tally_findings() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
