@@ -66,8 +66,7 @@ def test_a_count_below_zero_fails_the_writing_statement(clean):
     with pytest.raises(psycopg2.errors.RaiseException, match="below zero"):
         run(clean, ("DELETE FROM core.findings",))
     assert query(clean, "SELECT count(*) FROM core.findings") == [(1,)], "the statement was rolled back"
-    run(clean, ("INSERT INTO core.finding_tally SELECT county_code, inspection_id, category, found_date, "
-                "(updated_at AT TIME ZONE 'Asia/Shanghai')::date, 1 FROM core.findings",))
+    run(clean, ("TRUNCATE core.findings",))    # core and tally empty, equal again for `clean`'s check
 
 
 def test_the_counts_per_inspection_equal_the_findings_counted_row_by_row(clean):
