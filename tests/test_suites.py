@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from conftest import query
 
 from xuncha.validate import suites
 from xuncha.spec import COLUMN_TYPES, ENTITY_ORDER, load_spec
@@ -38,13 +39,15 @@ def test_a_suite_with_an_unknown_rule_kind_is_refused(tmp_path, monkeypatch):
     ("-123456789", "1234567890", "integer"),
     ("12000.50", "12000.505", "decimal"),
 ])
-def test_each_typed_column_has_one_strict_format_its_suite_expectations_use(good, bad, type_):
+def test_each_typed_column_has_one_strict_format_its_suite_expectations_use(warehouse, good, bad, type_):
     t = COLUMN_TYPES[type_]
     assert re.match(t.strict_format, good) and not re.match(t.strict_format, bad)
+    assert query(warehouse, f"SELECT {t.strict_test('%s')}, {t.strict_test('%s')}", (good, bad)) == [(True, False)]
     spec = load_spec()
     col = next(c for e in spec.entities.values() for c in e.columns if c.type == type_)
     entity = next(e for e in spec.entities.values() if col in e.columns)
-    regexes = [e["kwargs"]["regex"] for e in suites.spec_expectations(entity)
-               if e["type"] == "expect_column_values_to_match_regex" and e["kwargs"]["column"] == col.name]
-    assert t.strict_format in regexes
+    # One row filter per column, so the file's one pass answers it (xuncha.validate.row_rules).
+    rules = [e["kwargs"]["unexpected_rows_query"].format(batch="v") for e in suites.spec_expectations(entity)
+             if e["meta"].get("rule", "").startswith(f"{col.name} is a {type_}:")]
+    assert rules == [f"SELECT row_no, {col.name} AS value FROM v WHERE {col.name} IS NOT NULL AND NOT ({t.strict_test(col.name)})"]
     assert t.cast(col.name).endswith(f"::{t.pg_type}")

@@ -80,8 +80,15 @@ def spec_expectations(entity: Entity) -> list[dict]:
                           {"column": col, "value_set": sorted(entity.allowed_codes(c))}, rule=f"{col} in code list {c.codes}"))
         fmt = c.type_info.strict_format
         if fmt:
-            out.append(_e("expect_column_values_to_match_regex", {"column": col, "regex": fmt},
-                          rule=f"{col} is a {c.type}" + (f": {FORMS[c.type]}" if c.type in FORMS else "")))
+            # A row filter, not expect_column_values_to_match_regex: it shares the file's one pass with the other row
+            # rules (xuncha.validate.row_rules), and for dates and timestamps it is staging's function equal to the
+            # regex (ColumnType.strict_test, migration 0171), which costs PostgreSQL a half to two thirds as much.
+            test = c.type_info.strict_test(col).replace("{", "{{").replace("}", "}}")
+            out.append(_e("unexpected_rows_expectation", {
+                "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM {{batch}} WHERE {col} IS NOT NULL "
+                                         f"AND NOT ({test})",
+                "description": f"{col} must be written {FORMS[c.type]} (export spec §4)"},
+                rule=f"{col} is a {c.type}" + (f": {FORMS[c.type]}" if c.type in FORMS else "")))
             # The regex admits 2019-02-30; PostgreSQL's own parser decides (staging.is_valid, migration 0004).
             # updated_at, once valid, is not later than its export allows (export spec §4.3): updated_at_bound is a
             # column of the validated view (parsing.validated_relation, manifest.updated_at_bound). One scan for both.
