@@ -53,4 +53,3 @@ def test_the_function_answers_exactly_what_the_regex_answers(warehouse, type_):
     check()
     assert seen["matched"] > 500 and seen["refused"] > 500, f"the sample must hold both kinds: {seen}"
     assert query(warehouse, f"SELECT {t.strict_test('NULL::text')}") == [(None,)]
-
