@@ -81,8 +81,7 @@ def spec_expectations(entity: Entity) -> list[dict]:
         fmt = c.type_info.strict_format
         if fmt:
             # A row filter, not expect_column_values_to_match_regex: it shares the file's one pass with the other row
-            # rules (xuncha.validate.row_rules), and for dates and timestamps it is staging's function equal to the
-            # regex (ColumnType.strict_test, migration 0171), which costs PostgreSQL a half to two thirds as much.
+            # rules (xuncha.validate.row_rules); ColumnType.strict_test says what it runs.
             test = c.type_info.strict_test(col).replace("{", "{{").replace("}", "}}")
             out.append(_e("unexpected_rows_expectation", {
                 "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM {{batch}} WHERE {col} IS NOT NULL "
