@@ -112,17 +112,55 @@ def test_a_quarantine_for_songxian_reaches_its_contact_in_chinese_and_the_operat
     [(subject, text)] = box.to(SONGXIAN_MAIL)
     assert subject == f"【巡察数据平台】嵩县 410325：隔离（事件 #{r.events[0].incident['incident_id']}）"
     for said in ("业务日期 2019-03-16 的导出（批次号 410325-20190316-01）未通过校验，已被隔离",
-                 "文件 findings.csv，第 3 行，列 category，值 “ZZ”：数据行未通过校验",
-                 "处理方法：请在本县系统中更正该行的值后重新导出当晚数据",
+                 "文件 findings.csv，第 3 条数据（含表头为第 4 行），列 category，值 “ZZ”：数据行未通过校验（row.invalid，code list 代码表）",
+                 # the problem's own advice, then the rule's general one
+                 "处理方法：category 的取值不在代码表 finding_category 中：请使用规范代码表中的代码；请在本县系统中更正该行的值后重新导出当晚数据",
                  f"隔离报告：http://xuncha.test:8080/xuncha/quarantine/{bad.batch_id}"):
         assert said in text, (said, text)
     [chat] = robots.got["songxian"]
-    assert "文件 findings.csv，第 3 行，列 category" in chat and "Xuncha" not in chat, "the county is told in Chinese"
+    assert "文件 findings.csv，第 3 条数据" in chat and "Xuncha" not in chat, "the county is told in Chinese"
     [(ops_subject, ops_text)] = box.to(OPS_MAIL)
     assert "quarantine 隔离 — 嵩县 410325" in ops_subject and "findings.csv, row 3, column category" in ops_text
     assert len(robots.got["ops"]) == 1
     assert box.to(LUANCHUAN_MAIL) == [] and "luanchuan" not in robots.got, "no other county hears of it"
 
+
+
+def test_a_date_written_wrong_is_named_date_format_in_every_report_and_the_notice_says_how_to_write_it(
+        empty, channels, settings):
+    """County clerk trial (issue 26): the strict form is a row rule now, and the county still reads which check
+    failed ("date format 日期格式", not "row check 行校验") and how to write the value, in the report and the notice."""
+    import json
+
+    from xuncha.load import pipeline
+
+    box, robots, _ = channels
+    reg = small_registry(SONGXIAN, LUANCHUAN)
+    ingestor = pipeline.Ingestor(reg, url=empty)
+    rows = slice_rows()
+    rows["findings"][0]["found_date"] = "2019-3-5"
+    rows["findings"][1]["found_date"] = "2019-02-30"
+    rows["findings"][2]["updated_at"] = "2019-03-15 8:04"
+    bad = ingestor.ingest(write_export(settings.landing, "410325", "410325-20190316-01", "2019-03-16", rows),
+                          reg.get("410325"))
+    assert bad.status == "quarantined"
+    report = json.loads(bad.report.with_name("_report.json").read_text(encoding="utf-8"))
+    got = {(p["row"], p["column"]): p for p in report["problems"]}
+    form, real, time = got[(1, "found_date")], got[(2, "found_date")], got[(3, "updated_at")]
+    assert (form["check"], real["check"], time["check"]) == ("date format 日期格式", "real date 有效日期",
+                                                             "time format 时间格式")
+    assert "YYYY-MM-DD" in form["message_zh"] and "2019/03/05" in form["message_zh"]
+    assert "2 月 30 日" in real["message_zh"], "a date of the right form that does not exist is told so"
+    assert "+08:00" in time["message_zh"] and "类型不对" not in time["message_zh"]
+    assert "(date format 日期格式)" in bad.report.read_text(encoding="utf-8")
+    assert "date format 日期格式" in bad.report.with_name("_report.html").read_text(encoding="utf-8")
+    [problem] = [p for p in bad.problems if p.row == 1 and p.column == "found_date"]
+    assert str(problem).startswith("[row.invalid, date format 日期格式] findings.csv, row 1, column found_date")
+    load_nights(empty, "410324", dt.date(2019, 2, 1), dt.date(2019, 3, 16))
+    run(empty, reg, morning(dt.date(2019, 3, 17)))
+    [text] = [text for subject, text in box.to(SONGXIAN_MAIL) if "隔离" in subject]
+    assert "第 1 条数据（含表头为第 2 行），列 found_date，值 “2019-3-5”：数据行未通过校验（row.invalid，date format 日期格式）" in text
+    assert f"处理方法：{form['message_zh']}；" in text, text
 
 def test_fourteen_heartbeat_only_nights_from_a_county_that_sent_rows_open_a_volume_incident(empty, channels, settings):
     from xuncha.load import pipeline

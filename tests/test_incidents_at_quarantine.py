@@ -61,7 +61,7 @@ def test_a_quarantine_opens_its_incident_and_notifies_at_once_and_the_health_run
     assert (kind, state, first_seen) == ("quarantine", "open", load_time), "open from the moment of the quarantine"
     [(subject, text)] = box.to(SONGXIAN_MAIL)
     assert subject == f"【巡察数据平台】嵩县 410325：隔离（事件 #{iid}）"
-    assert "文件 findings.csv，第 3 行，列 category，值 “ZZ”" in text and "/xuncha/quarantine/" in text
+    assert "文件 findings.csv，第 3 条数据（含表头为第 4 行），列 category，值 “ZZ”" in text and "/xuncha/quarantine/" in text
     assert len(box.to(OPS_MAIL)) == 1 and len(robots.got["ops"]) == 1 and len(robots.got["songxian"]) == 1
     assert box.to(LUANCHUAN_MAIL) == [] and "luanchuan" not in robots.got
     # the hourly health runs that follow see the same quarantine: updated, not told again
@@ -154,7 +154,7 @@ def test_xuncha_ingest_opens_the_quarantine_incident_and_notifies_at_once_as_the
     assert state == "open", "open from the load, before any health run"
     [(subject, text)] = box.to(SONGXIAN_MAIL)
     assert subject == f"【巡察数据平台】嵩县 410325：隔离（事件 #{iid}）"
-    assert "文件 findings.csv，第 3 行，列 category，值 “ZZ”" in text
+    assert "文件 findings.csv，第 3 条数据（含表头为第 4 行），列 category，值 “ZZ”" in text
     assert len(box.to(OPS_MAIL)) == 1 and len(robots.got["ops"]) == 1 and len(robots.got["songxian"]) == 1
 
 

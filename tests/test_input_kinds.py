@@ -88,7 +88,7 @@ def test_ids_that_only_look_right_and_text_lost_to_question_marks_are_refused_na
     assert "direction" in rlo["message"] and rlo["column"] == "finding_id"
     [cyrillic] = [p for p in r.problems if p.file == "inspections.csv" and p.row == 2 and p.rule_id == "row.invalid"]
     assert "U+0430 CYRILLIC SMALL LETTER A at position 9" in cyrillic.message, "the look-alike is named"
-    assert str(cyrillic).startswith("[row.invalid, row check 行校验]"), "no GX expectation name for the county"
+    assert str(cyrillic).startswith("[row.invalid, as issued 原样]"), "the check in plain words, no GX expectation name"
     assert all(p["message_zh"] for p in data["problems"]), [p for p in data["problems"] if not p["message_zh"]]
     assert "科学计数法" in scientific["message_zh"] and "文本" in scientific["message_zh"]
     assert query(settings_url(), "SELECT count(*) FROM core.org_units") == [(0,)]

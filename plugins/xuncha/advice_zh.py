@@ -59,10 +59,15 @@ _ADVICE: tuple[tuple[str, str, str], ...] = (
      "{col} 超过 {n} 个字符的长度上限：请缩短"),
     ("row.invalid", r"not after its export's time|not later than the export",
      "{col} 不是有效时间，或晚于本批导出的生成时间/业务日期（+1 天）：请核对时间"),
+    ("row.invalid", r"is a date: ",
+     "{col} 的日期写法不符合规范：请写成 YYYY-MM-DD，年四位、月和日各两位，用“-”分隔，如 2019-03-05（不能写 2019-3-5 或 2019/03/05）"),
+    ("row.invalid", r"is a timestamp: ",
+     "{col} 的时间写法不符合规范：请写成带时区的 YYYY-MM-DDTHH:MM:SS+08:00，各部分两位数字，如 2019-03-15T08:04:11+08:00"
+     "（不能省略秒或时区，不能写 2019-03-15 8:04）"),
     ("row.invalid", r"(is|be) a (valid )?date\b",
-     "{col} 不是有效日期：请写成 YYYY-MM-DD，如 2026-12-05"),
-    ("row.invalid", r"(is|be) a (valid )?(timestamptz|datetime)",
-     "{col} 不是有效的日期时间：请写成带时区的 ISO 8601 格式，如 2026-12-05T10:00:00+08:00"),
+     "{col} 不是真实存在的日期（如 2 月 30 日、4 月 31 日）：请核对日期，写成 YYYY-MM-DD，如 2019-03-05"),
+    ("row.invalid", r"(is|be) a (valid )?(timestamptz|timestamp|datetime)",
+     "{col} 不是有效的日期时间（如 25 时、2 月 30 日）：请核对，写成带时区的 YYYY-MM-DDTHH:MM:SS+08:00，如 2019-03-15T08:04:11+08:00"),
     ("row.invalid", r"(is|be) a (valid )?(integer|numeric|number|decimal|smallint|bigint)",
      "{col} 不是有效数字：请只填写数字"),
     ("row.invalid", r"(is|be) a (valid )?\w+",
@@ -128,9 +133,10 @@ _COMPILED = tuple((rule, re.compile(pattern), zh) for rule, pattern, zh in _ADVI
 
 # Great Expectations' names for its checks, as county reports show them (rule id first, then this).
 _CHECKS = {
-    "unexpected_rows_expectation": "row check 行校验",
+    "unexpected_rows_expectation": "row check 行校验",   # a row rule whose suite names no meta.check
     "expect_column_values_to_not_be_null": "required 必填",
     "expect_column_values_to_be_in_set": "code list 代码表",
+    "expect_column_values_to_not_be_in_set": "placeholder 占位词",
     "expect_column_values_to_match_regex": "format 格式",
     "expect_column_value_lengths_to_be_between": "length 长度",
     "expect_column_values_to_be_between": "range 范围",

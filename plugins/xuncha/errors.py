@@ -48,6 +48,7 @@ class Problem:
     value: str | None = None
     severity: str = "critical"
     message_zh: str | None = None   # what to do, in Chinese, for county staff (the rules counties hit most)
+    check: str | None = None        # the check in plain words when the suite names it (meta.check): `date format 日期格式`
 
     def __post_init__(self):
         # A report or alert quotes at most a bounded excerpt of any value (export spec §10.2): a county's value of
@@ -85,12 +86,20 @@ class Problem:
     @property
     def label(self) -> str:
         """The rule as county reports show it: the rule id, and the check in plain words when one is named
-        (`row.invalid, row check 行校验`, never GX's `unexpected_rows_expectation`)."""
+        (`row.invalid, date format 日期格式`: the suite's meta.check, else the GX type in words; never GX's
+        `unexpected_rows_expectation`)."""
+        check = self.check_words
+        return f"{self.rule_id}, {check}" if check else self.rule_id
+
+    @property
+    def check_words(self) -> str | None:
+        """The check that found the problem in plain words (`date format 日期格式`, `code list 代码表`); None when
+        the rule names no check (a parser's or a file's problem)."""
         from xuncha.advice_zh import check_name
 
         if not self.expectation:
-            return self.rule_id
-        return f"{self.rule_id}, {'reference 引用' if self.rule_id == 'row.reference' else check_name(self.expectation)}"
+            return None
+        return self.check or ("reference 引用" if self.rule_id == "row.reference" else check_name(self.expectation))
 
     @property
     def rule_id(self) -> str:
@@ -105,5 +114,7 @@ class Problem:
 
     def to_dict(self) -> dict:
         """JSON-ready dict of the problem as a report entry (export spec §10.1): `rule` exactly a rule id of
-        §10.1, `rule_zh` its Chinese label, and the check that found it in its own field `expectation` (or None)."""
-        return {**asdict(self), "rule": self.rule_id, "expectation": self.expectation, "rule_zh": self.rule_zh}
+        §10.1, `rule_zh` its Chinese label, the check that found it in its own field `expectation` (or None) and in
+        plain words in `check` (or None)."""
+        return {**asdict(self), "rule": self.rule_id, "expectation": self.expectation, "check": self.check_words,
+                "rule_zh": self.rule_zh}

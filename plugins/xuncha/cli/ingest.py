@@ -46,6 +46,7 @@ def ingest(
     Exit 0 when everything loaded (or was a duplicate), 2 when something was quarantined (the county's fault),
     3 when the platform failed on an export (`export.failed`, retried on the next run; issue 27)."""
     from rich.progress import Progress
+    from rich.markup import escape
 
     from xuncha import registry
     from xuncha.load import county_night
@@ -75,9 +76,15 @@ def ingest(
                 for r in night.exports:
                     counts[r.status] = counts.get(r.status, 0) + 1
                     if r.status == "quarantined":
-                        err.print(f"[yellow]{code} {r.export_id} quarantined:[/] {r.problems[0]}")
+                        more = f" (and {len(r.problems) - 1} more problem(s))" if len(r.problems) > 1 else ""
+                        where = f"; report: {r.report}" if r.report else ""
+                        # escape: a problem starts with its label in brackets (`[row.invalid, date format 日期格式]`),
+                        # which rich would take for markup and drop
+                        err.print(f"[yellow]{code} {r.export_id} quarantined:[/] {escape(str(r.problems[0]))}{more}"
+                                  f"{escape(where)}", highlight=False)
                     elif r.status == "failed":
-                        err.print(f"[red]{code} {r.export_id} failed:[/] {r.problems[0] if r.problems else ''}")
+                        err.print(f"[red]{code} {r.export_id} failed:[/] {escape(str(r.problems[0])) if r.problems else ''}",
+                                  highlight=False)
                 bar.advance(task, len(arrivals[i:i + 50]))
     console.print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if counts.get("failed"):

@@ -173,12 +173,14 @@ def render_report(county_code: str, county_name: str, export_id: str, batch_id: 
         *(["- 校验详情 / Great Expectations Data Docs: 平台运维人员在 Airflow 界面「巡察 → 隔离报告」中查看 / "
             "operators open it in the Airflow UI (Xuncha → quarantine report)"] if data_docs else []),
         "",
+        "行 / row：数据行，1 = 表头后第一行（电子表格中的第 2 行） / data row, 1 = the first row after the header.",
+        "",
         "| # | 规则 / rule | 文件 / file | 行 / row | 列 / column | 值 / value | 说明 / detail |",
         "|---|---|---|---|---|---|---|",
     ]
     for i, p in enumerate(problems, 1):
         lines.append(
-            f"| {i} | {p.rule_zh} `{_md(p.rule_id)}`{f' ({_md(_check(p))})' if p.expectation else ''} | {_cell(p.file)} | {p.row if p.row is not None else ''} | "
+            f"| {i} | {p.rule_zh} `{_md(p.rule_id)}`{f' ({_md(p.check_words)})' if p.check_words else ''} | {_cell(p.file)} | {p.row if p.row is not None else ''} | "
             f"{_cell(p.column)} | {_cell(p.value)} | {_cell(p.message)}{'<br>' + _cell(p.message_zh) if p.message_zh else ''} |"
         )
     if warnings:
@@ -196,11 +198,6 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 def _md(v) -> str:
     """A value as inert Markdown text: HTML-escaped (no tag, entity or script survives), Markdown specials escaped."""
     return html.escape(_MD_SPECIAL.sub(r"\\\1", str(v)), quote=False)
-
-
-def _check(p: Problem) -> str:
-    """The check that found `p` in plain words (`code list 代码表`), as the county reads it: no GX type names."""
-    return p.label.split(", ", 1)[1]
 
 
 def _cell(v) -> str:

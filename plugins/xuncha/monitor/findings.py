@@ -277,14 +277,14 @@ def report_problems(report_path: str | None, limit: int = 5) -> list[dict]:
 
 def _problems(report_path: str | None, limit: int = 5) -> list[dict]:
     """The first `limit` problems of a quarantine report (`_report.json` beside `report_path`): rule, rule_zh, message,
-    file, row, column, value. [] when the report is gone."""
+    file, row, column, value, check (plain words) and message_zh (what to do). [] when the report is gone."""
     if not report_path:
         return []
     try:
         data = json.loads(Path(report_path).with_name("_report.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
-    keep = ("rule", "rule_zh", "message", "file", "row", "column", "value")
+    keep = ("rule", "rule_zh", "check", "message", "message_zh", "file", "row", "column", "value")
     return [{k: p.get(k) for k in keep} for p in data.get("problems", [])[:limit]]
 
 

@@ -63,6 +63,14 @@ KIND_FIX_ZH = {
 }
 
 
+def _row_zh(row) -> str:
+    """A report's `row` (data row from 1, export spec §10.1) as a county clerk finds it in the file: the data row,
+    and the line counting the header (the line a spreadsheet shows)."""
+    if not row:
+        return "表头" if row == 0 else "第 — 行"
+    return f"第 {row} 条数据（含表头为第 {row + 1} 行）"
+
+
 def fix_zh(rule: str | None) -> str:
     """How a county fixes a problem of `rule` (a RULES_ZH id, `:<expectation>` allowed), in Chinese."""
     rule = (rule or "").split(":")[0]
@@ -118,10 +126,13 @@ def _zh(event: str, inc: dict, county_name: str, kind_zh: str, link: str | None)
         lines.append(f"问题：业务日期 {detail.get('business_date')} 的导出（批次号 {detail.get('export_id')}）"
                      + ("未通过校验，已被隔离，未入库。" if kind == "quarantine" else "在平台处理时出错，未入库。"))
         for i, p in enumerate(detail.get("problems") or [], 1):
-            lines.append(f"{i}. 文件 {p.get('file') or '—'}，第 {p.get('row') or '—'} 行，列 {p.get('column') or '—'}，"
-                         f"值 “{p.get('value') if p.get('value') is not None else '—'}”：{p.get('rule_zh') or p.get('rule')}"
-                         f"（{p.get('rule')}）")
-            lines.append(f"   处理方法：{fix_zh(p.get('rule'))}")
+            check = f"，{p['check']}" if p.get("check") else ""
+            lines.append(f"{i}. 文件 {p.get('file') or '—'}，{_row_zh(p.get('row'))}，"
+                         f"列 {p.get('column') or '—'}，值 “{p.get('value') if p.get('value') is not None else '—'}”："
+                         f"{p.get('rule_zh') or p.get('rule')}（{p.get('rule')}{check}）")
+            # The problem's own advice (advice_zh: `found_date 的日期写法不符合规范：请写成 YYYY-MM-DD …`) where the
+            # report has one; the rule's general one after it (what to send again).
+            lines.append(f"   处理方法：{p['message_zh'] + '；' if p.get('message_zh') else ''}{fix_zh(p.get('rule'))}")
         if not detail.get("problems"):
             lines.append(f"处理方法：{KIND_FIX_ZH.get(kind, fix_zh(None))}")
         if link:

@@ -134,8 +134,9 @@ def problems_of(o: Outcome, file: str | None) -> list[Problem]:
     """A failed expectation as problems: one per sample row, or one for the file when GX gave no rows."""
     message = f"{o.description} ({o.unexpected_count} row(s) fail)"
     found = [Problem(o.rule, _named(s.get("why"), s["value"]) or message, file=file, row=s["row"],
-                     column=s.get("column") or o.column, value=s["value"], severity=o.severity)
-             for s in o.sample] or [Problem(o.rule, message, file=file, column=o.column, severity=o.severity)]
+                     column=s.get("column") or o.column, value=s["value"], severity=o.severity, check=o.check)
+             for s in o.sample] or [Problem(o.rule, message, file=file, column=o.column, severity=o.severity,
+                                            check=o.check)]
     if o.description.endswith(PERSON_DATA_RULE):   # values arrive masked (migration 0041)
         found = [Problem("person.clear", f"{o.column} holds a national ID number, mobile or bank card number "
                          f"({o.unexpected_count} row(s)); person data never enters the warehouse", p.file,

@@ -42,17 +42,29 @@ FORMS = {"date": "YYYY-MM-DD", "timestamp": "YYYY-MM-DDTHH:MM:SS with offset, e.
          "integer": "digits with an optional -, e.g. 42", "decimal": "digits with an optional . and 1–2 decimals, "
          "no exponent and no separators, e.g. 18000000.00"}
 
+# The check a strict form and a validity rule name in county reports (meta.check; errors.Problem.label), by spec type:
+# a county reads "date format 日期格式", not GX's `unexpected_rows_expectation` (county clerk trial, issue 26).
+FORM_CHECKS = {"date": "date format 日期格式", "timestamp": "time format 时间格式",
+               "integer": "number format 数字格式", "decimal": "number format 数字格式"}
+VALID_CHECKS = {"date": "real date 有效日期", "timestamp": "real time 有效时间",
+                "integer": "number 有效数值", "decimal": "number 有效数值"}
+
 PERSON_DATA_RULE = "has no person data"
 """meta.rule suffix of the per-column person-data expectation; its failures are reported as rule `person.clear`."""
 
 
 def _e(type_: str, kwargs: dict, severity: str = "critical", rule: str | None = None, source: str = "spec",
-       kind: str | None = None) -> dict:
+       kind: str | None = None, check: str | None = None) -> dict:
+    """An expectation as the suite file holds it. meta: source, rule (the name a failing row is reported under),
+    kind (RULE_KINDS) and check: the check in plain words, English and Chinese, that county reports show for a
+    row rule (`unexpected_rows_expectation` says nothing to a county; GX's column checks are named by type)."""
     meta = {"source": source}
     if rule:
         meta["rule"] = rule
     if kind:
         meta["kind"] = kind
+    if check:
+        meta["check"] = check
     return {"type": type_, "kwargs": kwargs, "meta": meta, "severity": severity}
 
 
@@ -70,7 +82,7 @@ def spec_expectations(entity: Entity) -> list[dict]:
     out = [_e("unexpected_rows_expectation", {
         "unexpected_rows_query": f"SELECT row_no, {key} AS value FROM (SELECT max(row_no) AS row_no, {key} FROM {{batch}} "
                                  f"WHERE {key} IS NOT NULL GROUP BY batch_id, {key} HAVING count(*) > 1) repeated",
-        "description": f"{key} appears more than once in the file"}, rule=f"{key} unique within the file")]
+        "description": f"{key} appears more than once in the file"}, rule=f"{key} unique within the file", check="unique 唯一")]
     for c in entity.columns:
         col = c.name
         if c.required:
@@ -87,7 +99,8 @@ def spec_expectations(entity: Entity) -> list[dict]:
                 "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM {{batch}} WHERE {col} IS NOT NULL "
                                          f"AND NOT ({test})",
                 "description": f"{col} must be written {FORMS[c.type]} (export spec §4)"},
-                rule=f"{col} is a {c.type}" + (f": {FORMS[c.type]}" if c.type in FORMS else "")))
+                rule=f"{col} is a {c.type}" + (f": {FORMS[c.type]}" if c.type in FORMS else ""),
+                check=FORM_CHECKS.get(c.type)))
             # The regex admits 2019-02-30; PostgreSQL's own parser decides (staging.is_valid, migration 0004).
             # updated_at, once valid, is not later than its export allows (export spec §4.3): updated_at_bound is a
             # column of the validated view (parsing.validated_relation, manifest.updated_at_bound). One scan for both.
@@ -108,7 +121,8 @@ def spec_expectations(entity: Entity) -> list[dict]:
                                          f"AND {test}",
                 "description": f"{col} must be a valid {c.type}" + (
                     ", not later than the export's generated_at or night (+1 day), nor in the future" if later else "")},
-                rule=f"{col} is a valid {c.type}" + (" not after its export's time" if later else "")))
+                rule=f"{col} is a valid {c.type}" + (" not after its export's time" if later else ""),
+                check="real time, not after the export 有效且不晚于导出" if later else VALID_CHECKS.get(c.type)))
         if c.pattern:
             out.append(_e("expect_column_values_to_match_regex", {"column": col, "regex": c.pattern}, rule=f"{col} pattern"))
         if c.type == "string" and not c.pattern:
@@ -120,7 +134,7 @@ def spec_expectations(entity: Entity) -> list[dict]:
                 "unexpected_rows_query": f"SELECT row_no, staging.pii_masked({col}) AS value FROM {{batch}} "
                                          f"WHERE staging.may_hold_pii({col}) AND staging.pii_kind({col}) IS NOT NULL",
                 "description": f"{col} holds a national ID number, mobile number or bank card number"},
-                rule=f"{col} {PERSON_DATA_RULE}"))
+                rule=f"{col} {PERSON_DATA_RULE}", check="person data 人员信息"))
         if c.max_length:
             out.append(_e("expect_column_value_lengths_to_be_between", {"column": col, "max_value": c.max_length},
                           rule=f"{col} at most {c.max_length} characters"))
@@ -137,7 +151,7 @@ def spec_expectations(entity: Entity) -> list[dict]:
             out.append(_e("unexpected_rows_expectation", {
                 "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM {{batch}} "
                                          f"WHERE staging.is_valid({col}, 'numeric') AND ({bounds})",
-                "description": f"{col} within [{c.min}, {c.max}]"}, rule=f"{col} within range"))
+                "description": f"{col} within [{c.min}, {c.max}]"}, rule=f"{col} within range", check="range 范围"))
     as_issued = as_issued_expectation(entity)
     return out + ([as_issued] if as_issued else [])
 
@@ -178,7 +192,8 @@ def as_issued_expectation(entity: Entity) -> dict | None:
     return _e("unexpected_rows_expectation", {
         "unexpected_rows_query": query,
         "description": "ids ASCII as issued and not in scientific form; text not lost to '?' (§8.4)"},
-        rule="ids are ASCII as issued and not a spreadsheet's scientific form; text is not lost to '?' (§8.4)")
+        rule="ids are ASCII as issued and not a spreadsheet's scientific form; text is not lost to '?' (§8.4)",
+        check="as issued 原样")
 
 
 def _reference(entity: Entity, c) -> list[dict]:
@@ -198,12 +213,13 @@ def _reference(entity: Entity, c) -> list[dict]:
                                      f"AND org_county_code IS NOT NULL AND NOT (org_county_code = ANY({{lineage}})) "
                                      f"AND {col} NOT IN (SELECT t.{tkey} FROM core.{c.ref} t WHERE t.withdrawn_at IS NULL)",
             "description": f"{col} refers to {c.ref} of the system org_county_code names"},
-            severity="warning", rule=f"{col} refers to {c.ref} of another county system", kind="reference"))
+            severity="warning", rule=f"{col} refers to {c.ref} of another county system", kind="reference",
+            check="reference 引用"))
     out.insert(0, _e("unexpected_rows_expectation", {
         "unexpected_rows_query": f"SELECT row_no, {col} AS value FROM {{batch}} WHERE {col} IS NOT NULL{own} "
                                  f"AND {col} NOT IN ({lookup})",
         "description": f"{col} refers to {c.ref} in this export or the warehouse"},
-        rule=f"{col} refers to {c.ref}", kind="reference"))
+        rule=f"{col} refers to {c.ref}", kind="reference", check="reference 引用"))
     return out
 
 

@@ -44,6 +44,8 @@ class Outcome:
     """The rule kind from the suite's meta.kind (xuncha.validate.suites.RULE_KINDS)."""
     index: int | None = None
     """The expectation's place in the entity's suite file (xuncha.validate.suites.load_suite)."""
+    check: str | None = None
+    """The check in plain words from the suite's meta.check (`date format 日期格式`), for county reports."""
 
     @property
     def blocking(self) -> bool:
@@ -311,12 +313,12 @@ class Validator:
             return Outcome(entity, conf.type, _column_of(meta.get("rule_sql") or kwargs["unexpected_rows_query"]),
                            str(conf.severity.value),
                            bool(r.success), description, None, int(result.get("observed_value") or 0), sample,
-                           rule_kind(meta), meta.get("index"))
+                           rule_kind(meta), meta.get("index"), meta.get("check"))
         sample = [{"row": _int(x.get("row_no")), "value": _str(x.get(column))}
                   for x in (result.get("partial_unexpected_index_list") or [])[:SAMPLE_ROWS]]
         return Outcome(entity, conf.type, column, str(conf.severity.value), bool(r.success), description,
                        result.get("element_count"), result.get("unexpected_count", 0 if r.success else None), sample,
-                       rule_kind(meta), meta.get("index"))
+                       rule_kind(meta), meta.get("index"), meta.get("check"))
 
 
 def _full_suite(entity: str):
