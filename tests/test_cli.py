@@ -67,6 +67,9 @@ def test_ingest_reports_each_outcome_and_exits_2_when_something_is_quarantined(c
     r = run("ingest", str(tmp_path / "b"))
     assert r.returncode == 2
     assert "410325-20190316-01 quarantined" in r.stderr and "found_date" in r.stderr
+    # the label in brackets is text, not rich markup; the report's path follows
+    assert "quarantined: [row.invalid, date format 日期格式] findings.csv, row 1, column found_date" in r.stderr, r.stderr
+    assert "report: " in r.stderr and "_report.md" in r.stderr
 
 
 def test_errors_are_one_line_with_exit_code_1(tmp_path):

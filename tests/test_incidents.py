@@ -157,7 +157,9 @@ def test_a_date_written_wrong_is_named_date_format_in_every_report_and_the_notic
     [problem] = [p for p in bad.problems if p.row == 1 and p.column == "found_date"]
     assert str(problem).startswith("[row.invalid, date format 日期格式] findings.csv, row 1, column found_date")
     load_nights(empty, "410324", dt.date(2019, 2, 1), dt.date(2019, 3, 16))
-    run(empty, reg, morning(dt.date(2019, 3, 17)))
+    r = run(empty, reg, morning(dt.date(2019, 3, 17)))
+    [summary] = [e.incident["summary"] for e in r.events if e.incident["kind"] == "quarantine"]
+    assert f"and {len(report['problems']) - 1} more problem(s)" in summary, "the incident says the first is not all"
     [text] = [text for subject, text in box.to(SONGXIAN_MAIL) if "隔离" in subject]
     assert "第 1 条数据（含表头为第 2 行），列 found_date，值 “2019-3-5”：数据行未通过校验（row.invalid，date format 日期格式）" in text
     assert f"处理方法：{form['message_zh']}；" in text, text

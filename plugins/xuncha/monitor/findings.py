@@ -209,8 +209,10 @@ def _rejected(cur, registry, lineage: list[str], night: dt.date) -> list[Finding
 def _rejected_finding(county, kind: str, status: str, zh: str, rows: list[tuple]) -> Finding:
     """The `kind` finding of `county` from its `rows` (_rejected's, oldest night first), naming the newest."""
     newest = rows[-1]
-    problems = _problems(newest[5])
-    first = f": {problems[0]['rule']} {problems[0].get('message', '')}" if problems else ""
+    problems = _problems(newest[5], limit=None)
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    first = f": {problems[0]['rule']} {problems[0].get('message', '')}{more}" if problems else ""
+    problems = problems[:5]
     return Finding(kind, county.code, county.name,
                    f"{len(rows)} night(s) {status}, newest {newest[1]} export {newest[3]} (batch {newest[2]}){first} ({zh})",
                    {"nights": [str(r[1]) for r in rows], "batch_id": newest[2], "export_id": newest[3],
@@ -275,8 +277,8 @@ def report_problems(report_path: str | None, limit: int = 5) -> list[dict]:
     return _problems(report_path, limit)
 
 
-def _problems(report_path: str | None, limit: int = 5) -> list[dict]:
-    """The first `limit` problems of a quarantine report (`_report.json` beside `report_path`): rule, rule_zh, message,
+def _problems(report_path: str | None, limit: int | None = 5) -> list[dict]:
+    """The first `limit` problems (all: None) of a quarantine report (`_report.json` beside `report_path`): rule, rule_zh, message,
     file, row, column, value, check (plain words) and message_zh (what to do). [] when the report is gone."""
     if not report_path:
         return []
