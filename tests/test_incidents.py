@@ -141,6 +141,8 @@ def test_a_date_written_wrong_is_named_date_format_in_every_report_and_the_notic
     rows["findings"][0]["found_date"] = "2019-3-5"
     rows["findings"][1]["found_date"] = "2019-02-30"
     rows["findings"][2]["updated_at"] = "2019-03-15 8:04"
+    for row in rows["findings"][3:]:
+        row["category"] = "ZZ"   # three more: six problems, one more than a notice lists
     bad = ingestor.ingest(write_export(settings.landing, "410325", "410325-20190316-01", "2019-03-16", rows),
                           reg.get("410325"))
     assert bad.status == "quarantined"
@@ -163,6 +165,7 @@ def test_a_date_written_wrong_is_named_date_format_in_every_report_and_the_notic
     [text] = [text for subject, text in box.to(SONGXIAN_MAIL) if "隔离" in subject]
     assert "第 1 条数据（含表头为第 2 行），列 found_date，值 “2019-3-5”：数据行未通过校验（row.invalid，date format 日期格式）" in text
     assert f"处理方法：{form['message_zh']}；" in text, text
+    assert f"共 {len(report['problems'])} 项问题，以下是前 5 项" in text
 
 def test_fourteen_heartbeat_only_nights_from_a_county_that_sent_rows_open_a_volume_incident(empty, channels, settings):
     from xuncha.load import pipeline

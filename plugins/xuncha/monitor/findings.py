@@ -212,11 +212,12 @@ def _rejected_finding(county, kind: str, status: str, zh: str, rows: list[tuple]
     problems = _problems(newest[5], limit=None)
     more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
     first = f": {problems[0]['rule']} {problems[0].get('message', '')}{more}" if problems else ""
-    problems = problems[:5]
+    count, problems = len(problems), problems[:5]
     return Finding(kind, county.code, county.name,
                    f"{len(rows)} night(s) {status}, newest {newest[1]} export {newest[3]} (batch {newest[2]}){first} ({zh})",
                    {"nights": [str(r[1]) for r in rows], "batch_id": newest[2], "export_id": newest[3],
-                    "business_date": str(newest[1]), "problems": problems, "error": newest[6]})
+                    "business_date": str(newest[1]), "problems": problems, "problem_count": count,
+                    "error": newest[6]})
 
 
 def _older_quarantine(cur, registry, lineage: list[str], night: dt.date, rejected: list[Finding]) -> list[Finding]:

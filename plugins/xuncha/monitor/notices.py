@@ -125,6 +125,9 @@ def _zh(event: str, inc: dict, county_name: str, kind_zh: str, link: str | None)
     if kind in ("quarantine", "platform_failure"):
         lines.append(f"问题：业务日期 {detail.get('business_date')} 的导出（批次号 {detail.get('export_id')}）"
                      + ("未通过校验，已被隔离，未入库。" if kind == "quarantine" else "在平台处理时出错，未入库。"))
+        listed, count = len(detail.get("problems") or []), detail.get("problem_count") or 0
+        if count > listed:
+            lines.append(f"共 {count} 项问题，以下是前 {listed} 项；全部问题见隔离报告。")
         for i, p in enumerate(detail.get("problems") or [], 1):
             check = f"，{p['check']}" if p.get("check") else ""
             lines.append(f"{i}. 文件 {p.get('file') or '—'}，{_row_zh(p.get('row'))}，"
