@@ -51,6 +51,8 @@ def test_references_to_earlier_nights_are_checked_against_the_platforms_referenc
     offline = selfcheck.check_export(night)
     assert offline.exit_code == 1 and not offline.critical and offline.not_checked
     assert any("not checked offline" in line for line in offline.lines())
+    assert not any("找不到" in line for line in offline.lines()), "offline, a reference is not said to be missing"
+    assert any("row 行 = data row 数据行" in line for line in offline.lines())
 
     refs = tmp_path / "references-410327.json"
     counts = selfcheck.export_references("410327", refs, url=clean)

@@ -57,10 +57,15 @@ class CheckReport:
                               "platform makes one)", self.not_checked)):
             if items:
                 out.append(f"{title}: {len(items)}")
+                offline = items is self.not_checked
+                if offline:   # the reference may well exist on the platform: not "找不到" (county clerk trial)
+                    out.append("  → 这些引用指向本批导出之外的记录，离线无法核对，不代表记录不存在；用 --references 参考文件可核对")
                 for p in items:
                     out.append(f"  - {p.rule_zh}: {p}")
-                    if p.message_zh:
+                    if p.message_zh and not offline:
                         out.append(f"    → {p.message_zh}")
+        if self.critical or self.warnings or self.not_checked:
+            out.append("row 行 = data row 数据行: 1 = the first row after the header 表头后第一行 (a spreadsheet's line 2 电子表格第 2 行)")
         if self.references:
             out.append(f"references to earlier nights: checked against {self.references}")
         elif not self.not_checked:   # informational: the exit code stays 0 (README, "County self-check")
