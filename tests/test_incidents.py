@@ -154,6 +154,8 @@ def test_a_date_written_wrong_is_named_date_format_in_every_report_and_the_notic
     assert "YYYY-MM-DD" in form["message_zh"] and "2019/03/05" in form["message_zh"]
     assert "2 月 30 日" in real["message_zh"], "a date of the right form that does not exist is told so"
     assert "+08:00" in time["message_zh"] and "类型不对" not in time["message_zh"]
+    assert form["message_zh"].endswith("本行应写为 2019-03-05"), "the county's own value, in the spec's form"
+    assert "本行应写为 2019-03-15T08:04:00+08:00" in time["message_zh"]
     assert "(date format 日期格式)" in bad.report.read_text(encoding="utf-8")
     assert "date format 日期格式" in bad.report.with_name("_report.html").read_text(encoding="utf-8")
     [problem] = [p for p in bad.problems if p.row == 1 and p.column == "found_date"]

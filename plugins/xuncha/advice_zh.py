@@ -145,17 +145,54 @@ _CHECKS = {
 }
 
 
-def advice(rule: str, message: str, column: str | None) -> str | None:
+def advice(rule: str, message: str, column: str | None, value: str | None = None) -> str | None:
     """The Chinese sentence saying what to do about a problem of `rule` (`row.invalid:<check>` allowed) whose
-    English `message` the platform wrote; `column` fills {col} ("该列" when None). None when none fits."""
+    English `message` the platform wrote; `column` fills {col} ("该列" when None). For a date or time in the wrong
+    form, `value` (what the county sent) is given back in the spec's form when it can be read without a guess
+    (`2017-3-1` → `应写为 2017-03-01`). None when no sentence fits."""
     rule_id = rule.split(":", 1)[0]
     for prefix, pattern, zh in _COMPILED:
         if prefix and rule_id != prefix:
             continue
         m = pattern.search(message)
         if m:
-            return zh.format(col=column or "该列", **{k: v or "" for k, v in m.groupdict().items()})
+            text = zh.format(col=column or "该列", **{k: v or "" for k, v in m.groupdict().items()})
+            written = rewritten(value, "date" if "is a date: " in message else "timestamp") \
+                if value and ("is a date: " in message or "is a timestamp: " in message) else None
+            return f"{text}。本行应写为 {written}" if written else text
     return None
+
+
+_DATE_PARTS = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})(?:\s*日)?")
+_TIME_PARTS = re.compile(r"[ T]+(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2})\s*秒?)?")
+
+
+def rewritten(value: str, kind: str) -> str | None:
+    """`value` (a date or a timestamp in a form the spec does not take, §8.4) in the spec's form, when its parts can
+    be read without a guess: year-month-day with `-`, `/`, `.` or 年月日, a real calendar day; for a timestamp a time
+    of day after it and no offset, given as Beijing time (`2017-03-01 8:00` → `2017-03-01T08:00:00+08:00（如为北京时间）`).
+    None otherwise (day-first forms, offsets, text that is no date)."""
+    import datetime as dt
+
+    value = value.strip()
+    m = _DATE_PARTS.match(value)
+    if not m:
+        return None
+    try:
+        day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+    rest = value[m.end():]
+    if kind == "date":
+        return day.isoformat() if not rest.strip() else None
+    t = _TIME_PARTS.fullmatch(rest)
+    if not t:
+        return None
+    try:
+        clock = dt.time(int(t.group(1)), int(t.group(2)), int(t.group(3) or 0))
+    except ValueError:
+        return None
+    return f"{day.isoformat()}T{clock.isoformat()}+08:00（如为北京时间）"
 
 
 def check_name(expectation: str | None) -> str | None:

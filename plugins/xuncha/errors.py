@@ -66,7 +66,7 @@ class Problem:
         if self.message_zh is None:   # what to do, in Chinese, for the messages counties hit most (xuncha.advice_zh)
             from xuncha.advice_zh import advice
 
-            object.__setattr__(self, "message_zh", advice(self.rule, self.message, self.column))
+            object.__setattr__(self, "message_zh", advice(self.rule, self.message, self.column, self.value))
 
     @property
     def rule_zh(self) -> str:
