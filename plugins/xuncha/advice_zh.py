@@ -130,6 +130,8 @@ _ADVICE: tuple[tuple[str, str, str], ...] = (
      "清单不符合规范第 3 节：请按规范修正该字段"),
 )
 _COMPILED = tuple((rule, re.compile(pattern), zh) for rule, pattern, zh in _ADVICE)
+# The advice whose sentence ends with the county's value rewritten in the spec's form (`rewritten`): pattern → kind.
+_REWRITTEN = {r"is a date: ": "date", r"is a timestamp: ": "timestamp"}
 
 # Great Expectations' names for its checks, as county reports show them (rule id first, then this).
 _CHECKS = {
@@ -157,8 +159,8 @@ def advice(rule: str, message: str, column: str | None, value: str | None = None
         m = pattern.search(message)
         if m:
             text = zh.format(col=column or "该列", **{k: v or "" for k, v in m.groupdict().items()})
-            written = rewritten(value, "date" if "is a date: " in message else "timestamp") \
-                if value and ("is a date: " in message or "is a timestamp: " in message) else None
+            kind = _REWRITTEN.get(pattern.pattern)
+            written = rewritten(value, kind) if kind and value else None
             return f"{text}。本行应写为 {written}" if written else text
     return None
 

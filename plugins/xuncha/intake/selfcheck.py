@@ -52,17 +52,20 @@ class CheckReport:
         """The bilingual report, one line per problem (file, row, column, rule, value)."""
         head = {0: "OK 通过：可以发送", 1: "WARNINGS 有警告：可以发送，请核对", 2: "CRITICAL 严重问题：不能发送，平台会隔离"}
         out = [f"{head[self.exit_code]} — export {self.export_id or '?'} of county {self.county_code or '?'} ({self.export_dir})"]
-        for title, items in (("critical 严重", self.critical), ("warning 警告", self.warnings),
-                             ("not checked offline 无法离线核对 (no reference file; `xuncha export-references CODE` on the "
-                              "platform makes one)", self.not_checked)):
+        # (title, problems, what to do: each problem's own advice, or one line for all of them)
+        for title, items, advice in (
+                ("critical 严重", self.critical, None), ("warning 警告", self.warnings, None),
+                ("not checked offline 无法离线核对 (no reference file; `xuncha export-references CODE` on the platform "
+                 "makes one)", self.not_checked,
+                 # the reference may well exist on the platform: not "找不到" (county clerk trial)
+                 "这些引用指向本批导出之外的记录，离线无法核对，不代表记录不存在；用 --references 参考文件可核对")):
             if items:
                 out.append(f"{title}: {len(items)}")
-                offline = items is self.not_checked
-                if offline:   # the reference may well exist on the platform: not "找不到" (county clerk trial)
-                    out.append("  → 这些引用指向本批导出之外的记录，离线无法核对，不代表记录不存在；用 --references 参考文件可核对")
+                if advice:
+                    out.append(f"  → {advice}")
                 for p in items:
                     out.append(f"  - {p.rule_zh}: {p}")
-                    if p.message_zh and not offline:
+                    if p.message_zh and not advice:
                         out.append(f"    → {p.message_zh}")
         if self.critical or self.warnings or self.not_checked:
             out.append("row 行 = data row 数据行: 1 = the first row after the header 表头后第一行 (a spreadsheet's line 2 电子表格第 2 行)")
