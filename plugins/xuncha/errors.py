@@ -99,7 +99,7 @@ class Problem:
 
         if not self.expectation:
             return None
-        return self.check or ("reference 引用" if self.rule_id == "row.reference" else check_name(self.expectation))
+        return self.check or check_name(self.expectation)
 
     @property
     def rule_id(self) -> str:
